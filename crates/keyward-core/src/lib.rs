@@ -1,0 +1,10 @@
+//! keyward-core: everything in Keyward that is not UI or Tauri.
+//!
+//! Front ends (the `keyward` CLI, the Tauri app) call [`ops`] and nothing else that talks to
+//! Kinde, the store or the keyring.
+
+pub mod error;
+pub mod model;
+pub mod secret;
+
+pub use error::{Error, ErrorCode, Result};

@@ -1,0 +1,1 @@
+//! kinde-sandbox: a Kinde-compatible Management API server.
