@@ -65,6 +65,7 @@ pub struct ApiKey {
     pub created_by: Option<String>,
     pub api_ids: Vec<String>,
     pub scopes: Vec<String>,
+    #[ts(type = "number | null")]
     pub verification_count: Option<i64>,
     pub user_id: Option<String>,
     pub org_code: Option<String>,
@@ -89,6 +90,7 @@ pub struct KeyView {
     /// No longer in Kinde's listing (deleted outside Keyward).
     pub gone: bool,
     /// Verifications per day over the last 7 days, oldest first (for the sparkline).
+    #[ts(type = "Array<number>")]
     pub spark_7d: Vec<i64>,
 }
 
@@ -173,6 +175,7 @@ pub struct VerifyResult {
     pub org_code: Option<String>,
     pub user_id: Option<String>,
     pub last_verified_on: Option<DateTime<Utc>>,
+    #[ts(type = "number | null")]
     pub verification_count: Option<i64>,
     /// Always set: verifying counts as a verification in Kinde and moves the key's history.
     pub note: String,

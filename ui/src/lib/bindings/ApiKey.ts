@@ -6,4 +6,4 @@ import type { KeyType } from "./KeyType";
  * One API key. List fields are always present; `verification_count`, `user_id` and
  * `org_code` come only from Kinde's detail endpoint (`None` until fetched).
  */
-export type ApiKey = { id: string, name: string, type: KeyType, status: KeyStatus, key_prefix: string, key_suffix: string | null, created_on: string | null, last_verified_on: string | null, last_verified_ip: string | null, created_by: string | null, api_ids: Array<string>, scopes: Array<string>, verification_count: bigint | null, user_id: string | null, org_code: string | null, };
+export type ApiKey = { id: string, name: string, type: KeyType, status: KeyStatus, key_prefix: string, key_suffix: string | null, created_on: string | null, last_verified_on: string | null, last_verified_ip: string | null, created_by: string | null, api_ids: Array<string>, scopes: Array<string>, verification_count: number | null, user_id: string | null, org_code: string | null, };

@@ -33,4 +33,4 @@ gone: boolean,
 /**
  * Verifications per day over the last 7 days, oldest first (for the sparkline).
  */
-spark_7d: Array<bigint>, id: string, name: string, type: KeyType, status: KeyStatus, key_prefix: string, key_suffix: string | null, created_on: string | null, last_verified_on: string | null, last_verified_ip: string | null, created_by: string | null, api_ids: Array<string>, scopes: Array<string>, verification_count: bigint | null, user_id: string | null, org_code: string | null, };
+spark_7d: Array<number>, id: string, name: string, type: KeyType, status: KeyStatus, key_prefix: string, key_suffix: string | null, created_on: string | null, last_verified_on: string | null, last_verified_ip: string | null, created_by: string | null, api_ids: Array<string>, scopes: Array<string>, verification_count: number | null, user_id: string | null, org_code: string | null, };

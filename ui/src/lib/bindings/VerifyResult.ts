@@ -4,7 +4,7 @@ import type { KeyStatus } from "./KeyStatus";
 /**
  * Result of `POST /api/v1/api_keys/verify`.
  */
-export type VerifyResult = { is_valid: boolean, key_id: string | null, status: KeyStatus | null, scopes: Array<string>, org_code: string | null, user_id: string | null, last_verified_on: string | null, verification_count: bigint | null, 
+export type VerifyResult = { is_valid: boolean, key_id: string | null, status: KeyStatus | null, scopes: Array<string>, org_code: string | null, user_id: string | null, last_verified_on: string | null, verification_count: number | null, 
 /**
  * Always set: verifying counts as a verification in Kinde and moves the key's history.
  */
