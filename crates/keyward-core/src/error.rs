@@ -151,11 +151,19 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self { code, message: message.into(), hint: hint.into() }
+        Self {
+            code,
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
 
     /// A malformed user-typed field. `field` is the name the user sees.
-    pub fn invalid_input(field: &str, problem: impl std::fmt::Display, hint: impl Into<String>) -> Self {
+    pub fn invalid_input(
+        field: &str,
+        problem: impl std::fmt::Display,
+        hint: impl Into<String>,
+    ) -> Self {
         Self::new(ErrorCode::InvalidInput, format!("{field}: {problem}"), hint)
     }
 
@@ -176,7 +184,11 @@ impl Error {
     }
 
     pub fn cancelled() -> Self {
-        Self::new(ErrorCode::Cancelled, "cancelled", "Nothing more was done after the cancel.")
+        Self::new(
+            ErrorCode::Cancelled,
+            "cancelled",
+            "Nothing more was done after the cancel.",
+        )
     }
 }
 
@@ -186,7 +198,11 @@ mod tests {
 
     #[test]
     fn codes_serialize_as_their_names() {
-        for c in [ErrorCode::InvalidClient, ErrorCode::MissingScope, ErrorCode::DatabaseTooNew] {
+        for c in [
+            ErrorCode::InvalidClient,
+            ErrorCode::MissingScope,
+            ErrorCode::DatabaseTooNew,
+        ] {
             let json = serde_json::to_string(&c).unwrap();
             assert_eq!(json, format!("\"{}\"", c.as_str()));
         }

@@ -96,7 +96,13 @@ mod tests {
     fn one_time_secret_serializes_but_debug_is_redacted() {
         let s = OneTimeSecret::new("k_live_abcdef123456");
         assert!(!format!("{s:?}").contains("abcdef"));
-        assert_eq!(serde_json::to_string(&s).unwrap(), "\"k_live_abcdef123456\"");
-        assert_eq!(s.prefix_suffix(), ("k_live".to_string(), "3456".to_string()));
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            "\"k_live_abcdef123456\""
+        );
+        assert_eq!(
+            s.prefix_suffix(),
+            ("k_live".to_string(), "3456".to_string())
+        );
     }
 }
