@@ -1,0 +1,60 @@
+// The Tauri implementation of `Backend`: thin calls to the generated command wrappers.
+import { Channel } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import * as cmd from "./commands";
+import type { Backend, SyncHandle } from "./types";
+import type { SyncProgress, SyncState } from "./pending-types";
+
+export const tauriBackend: Backend = {
+  appStatus: () => cmd.appStatus(),
+  profileAdd: (input) => cmd.profileAdd(input),
+  profileSelect: (name) => cmd.profileSelect(name),
+  profileRemove: (name) => cmd.profileRemove(name),
+  demoStart: () => cmd.demoStart(),
+  demoLeave: () => cmd.demoLeave(),
+  settingsSet: (s) => cmd.settingsSet(s),
+
+  keysList: (filter, offline) => cmd.keysList(filter, offline),
+  keyShow: (id) => cmd.keyShow(id),
+  keyCreate: (input) => cmd.keyCreate(input),
+  keyRotate: (id) => cmd.keyRotate(id),
+  keyReissue: (id, scopes) => cmd.keyReissue(id, scopes),
+  keysRevoke: (ids) => cmd.keysRevoke(ids),
+  keyVerify: (key) => cmd.keyVerify(key),
+
+  apisList: () => cmd.apisList(),
+  orgsList: (search) => cmd.orgsList(search),
+  usersList: (search) => cmd.usersList(search),
+
+  doctorKey: (input) => cmd.doctorKey(input),
+  doctorConnection: (input) => cmd.doctorConnection(input),
+
+  sync(full, onProgress): SyncHandle {
+    const channel = new Channel<SyncProgress>();
+    channel.onmessage = onProgress;
+    return {
+      done: cmd.syncStart(full, channel),
+      cancel: async () => {
+        await cmd.syncCancel();
+      },
+    };
+  },
+  syncState: () => cmd.syncState(),
+  keyHistory: (id, bucket, sinceDays) => cmd.keyHistory(id, bucket, sinceDays),
+  insights: (days) => cmd.insights(days),
+  auditList: (filter) => cmd.auditList(filter),
+  migrationsList: () => cmd.migrationsList(),
+  exportTo: (what, format) => cmd.exportTo(what, format),
+
+  clipboardCopy: (text) => cmd.clipboardCopy(text),
+  copyText: async (text) => {
+    await cmd.copyText(text);
+  },
+  clipboardClear: async () => {
+    await cmd.clipboardClear();
+  },
+
+  async onSyncEvent(cb) {
+    return listen<SyncState>("sync-state", (e) => cb(e.payload));
+  },
+};

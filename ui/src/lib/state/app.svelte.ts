@@ -1,0 +1,270 @@
+// App-wide state (Svelte 5 runes). Screens read it; actions go through `backend`.
+import { backend, toCoreError } from "../backend";
+import type {
+  Api,
+  AppStatus,
+  CoreError,
+  KeyView,
+  Org,
+  SyncProgress,
+  SyncState,
+  User,
+} from "../backend";
+import { environmentOf } from "../logic/env";
+import { CLIPBOARD_CLEAR_SECS, expired, remaining, startCountdown, type Countdown } from "../logic/countdown";
+import type { Environment } from "../backend/pending-types";
+
+export type Route =
+  | { name: "keys" }
+  | { name: "key"; id: string }
+  | { name: "insights" }
+  | { name: "migrations" }
+  | { name: "audit"; keyId?: string }
+  | { name: "doctor" }
+  | { name: "settings" }
+  | { name: "add-profile" };
+
+export type Toast = {
+  id: number;
+  kind: "error" | "success" | "info";
+  title: string;
+  hint?: string;
+  code?: string;
+};
+
+/** A one-time secret on screen. Cleared (for good) by Done. */
+export type ShownSecret = { keyId: string; secret: string; title: string; note?: string };
+
+let toastSeq = 0;
+
+class App {
+  status = $state<AppStatus | null>(null);
+  route = $state<Route>({ name: "keys" });
+  booting = $state(true);
+  bootError = $state<CoreError | null>(null);
+
+  keys = $state.raw<KeyView[]>([]);
+  keysLoaded = $state(false);
+  keysLoading = $state(false);
+  /** Bumped whenever keys change, so open screens can refresh their detail. */
+  keysVersion = $state(0);
+
+  apis = $state.raw<Api[]>([]);
+  orgs = $state.raw<Org[]>([]);
+  users = $state.raw<User[]>([]);
+
+  sync = $state<SyncState>({ last_sync: null, running: false, offline: false, last_error: null });
+  progress = $state<SyncProgress | null>(null);
+  private cancelSync: (() => Promise<void>) | null = null;
+
+  toasts = $state<Toast[]>([]);
+
+  /** Clipboard countdown after copying a secret (Rust clears it; this only shows the time). */
+  clip = $state<Countdown>(null);
+  now = $state(Date.now());
+  private clipTimer: ReturnType<typeof setInterval> | null = null;
+  secret = $state<ShownSecret | null>(null);
+
+  get demo(): boolean {
+    return this.status?.mode === "demo";
+  }
+
+  get environment(): Environment {
+    const s = this.status;
+    if (!s) return "production";
+    if (s.mode === "demo") return "demo";
+    const p = s.profiles.find((x) => x.name === s.profile);
+    return environmentOf(p?.name ?? "", p?.domain ?? "");
+  }
+
+  async boot(): Promise<void> {
+    this.booting = true;
+    try {
+      this.setStatus(await backend.appStatus());
+      await backend.onSyncEvent((s) => {
+        const before = this.sync.last_sync;
+        this.sync = s;
+        if (s.last_sync !== before && !this.sync.running) void this.loadKeys(true);
+      });
+    } catch (e) {
+      this.bootError = toCoreError(e);
+    } finally {
+      this.booting = false;
+    }
+  }
+
+  setStatus(s: AppStatus): void {
+    const changed = s.mode !== this.status?.mode || s.profile !== this.status?.profile;
+    this.status = s;
+    if (changed) {
+      this.keys = [];
+      this.keysLoaded = false;
+      this.apis = [];
+      this.orgs = [];
+      this.users = [];
+      this.secret = null;
+      this.route = { name: "keys" };
+      if (s.mode !== "welcome") void this.afterOpen();
+    }
+  }
+
+  private async afterOpen(): Promise<void> {
+    await this.loadKeys(true);
+    void this.loadDirectory();
+    void this.refreshSyncState();
+    // First open of a profile with an empty cache: fill it.
+    if (this.keys.length === 0 && !this.sync.offline) await this.runSync(false);
+  }
+
+  async refreshSyncState(): Promise<void> {
+    try {
+      this.sync = await backend.syncState();
+    } catch {
+      /* the status line simply stays as it was */
+    }
+  }
+
+  /** Loads every key (the table filters in memory). `offline` answers from the cache alone. */
+  async loadKeys(offline = true): Promise<void> {
+    this.keysLoading = true;
+    try {
+      this.keys = await backend.keysList(
+        { org_code: null, user_id: null, status: null, key_type: null, api_id: null, search: null },
+        offline,
+      );
+      this.keysLoaded = true;
+      this.keysVersion += 1;
+    } catch (e) {
+      this.error(e, "Could not load keys");
+    } finally {
+      this.keysLoading = false;
+    }
+  }
+
+  async loadDirectory(): Promise<void> {
+    const [apis, orgs, users] = await Promise.allSettled([
+      backend.apisList(),
+      backend.orgsList(null),
+      backend.usersList(null),
+    ]);
+    if (apis.status === "fulfilled") this.apis = apis.value;
+    if (orgs.status === "fulfilled") this.orgs = orgs.value;
+    if (users.status === "fulfilled") this.users = users.value;
+  }
+
+  async runSync(full: boolean): Promise<void> {
+    if (this.sync.running) return;
+    this.sync = { ...this.sync, running: true };
+    this.progress = { phase: "starting", pages_done: 0, keys_seen: 0, details_done: 0, details_total: 0 };
+    const h = backend.sync(full, (p) => {
+      this.progress = p;
+    });
+    this.cancelSync = h.cancel;
+    try {
+      await h.done;
+      this.sync = { ...this.sync, offline: false, last_error: null };
+    } catch (e) {
+      const err = toCoreError(e);
+      if (err.code !== "cancelled") this.error(err, "Sync failed");
+    } finally {
+      this.cancelSync = null;
+      this.progress = null;
+      await this.refreshSyncState();
+      this.sync = { ...this.sync, running: false };
+      await this.loadKeys(true);
+    }
+  }
+
+  async cancel(): Promise<void> {
+    await this.cancelSync?.();
+  }
+
+  go(r: Route): void {
+    this.route = r;
+  }
+
+  /** Replaces a key in the list after an action, without reloading 10,000 rows. */
+  patchKey(k: KeyView): void {
+    const i = this.keys.findIndex((x) => x.id === k.id);
+    if (i >= 0) {
+      const next = this.keys.slice();
+      next[i] = k;
+      this.keys = next;
+    } else {
+      this.keys = [k, ...this.keys];
+    }
+    this.keysVersion += 1;
+  }
+
+  async copySecret(text: string): Promise<void> {
+    try {
+      const secs = await backend.clipboardCopy(text);
+      this.clip = startCountdown(Date.now(), secs || CLIPBOARD_CLEAR_SECS);
+      this.now = Date.now();
+      if (this.clipTimer) clearInterval(this.clipTimer);
+      this.clipTimer = setInterval(() => {
+        this.now = Date.now();
+        if (expired(this.clip, this.now)) this.stopClip();
+      }, 250);
+    } catch (e) {
+      this.error(e, "Could not copy");
+    }
+  }
+
+  async clearClipboard(): Promise<void> {
+    await this.act("Could not clear the clipboard", () => backend.clipboardClear());
+    this.stopClip();
+  }
+
+  private stopClip(): void {
+    if (this.clipTimer) clearInterval(this.clipTimer);
+    this.clipTimer = null;
+    this.clip = null;
+  }
+
+  get clipLeft(): number | null {
+    return remaining(this.clip, this.now);
+  }
+
+  showSecret(s: ShownSecret): void {
+    this.secret = s;
+  }
+
+  toast(kind: Toast["kind"], title: string, hint?: string, code?: string): void {
+    const t: Toast = { id: ++toastSeq, kind, title, ...(hint ? { hint } : {}), ...(code ? { code } : {}) };
+    this.toasts = [...this.toasts, t].slice(-4);
+    const ms = kind === "error" ? 9000 : 4000;
+    setTimeout(() => this.dismiss(t.id), ms);
+  }
+
+  dismiss(id: number): void {
+    this.toasts = this.toasts.filter((t) => t.id !== id);
+  }
+
+  error(e: unknown, context?: string): CoreError {
+    const err = toCoreError(e);
+    if (err.code === "offline" || err.code === "connection_refused" || err.code === "dns" || err.code === "timeout") {
+      this.sync = { ...this.sync, offline: true, last_error: err };
+    }
+    this.toast("error", context ? `${context}: ${err.message}` : err.message, err.hint, err.code);
+    return err;
+  }
+
+  async act<T>(what: string, f: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await f();
+    } catch (e) {
+      this.error(e, what);
+      return undefined;
+    }
+  }
+
+  ownerName(k: Pick<KeyView, "owner_name" | "org_code" | "user_id">): string {
+    if (k.owner_name) return k.owner_name;
+    if (k.org_code) return this.orgs.find((o) => o.code === k.org_code)?.name ?? k.org_code;
+    if (k.user_id) return k.user_id;
+    return "—";
+  }
+}
+
+export const app = new App();
