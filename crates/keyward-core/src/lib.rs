@@ -3,8 +3,10 @@
 //! Front ends (the `keyward` CLI, the Tauri app) call [`ops`] and nothing else that talks to
 //! Kinde, the store or the keyring.
 
+pub mod config;
 pub mod error;
 pub mod model;
 pub mod secret;
+pub mod secrets;
 
 pub use error::{Error, ErrorCode, Result};

@@ -1,0 +1,563 @@
+//! Profiles, app settings and where Keyward keeps its files.
+//!
+//! - Config is one TOML file, `config.toml`, in the platform config dir, or in
+//!   `$KEYWARD_HOME/config` when `KEYWARD_HOME` is set. The data dir (SQLite) is the platform data
+//!   dir, or `$KEYWARD_HOME/data`.
+//! - A profile holds a name, the Kinde base URL, the M2M client id and an environment label.
+//!   The client secret is never here: it lives in the OS keyring (see [`crate::secrets`]).
+//! - Writes are atomic: a temp file in the same directory, fsync, rename.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// Which kind of Kinde business a profile points at. Drives the badge colour in the UI, so that
+/// production is never mistaken for test.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Environment {
+    #[default]
+    Production,
+    Staging,
+    Development,
+    Demo,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Production => "production",
+            Environment::Staging => "staging",
+            Environment::Development => "development",
+            Environment::Demo => "demo",
+        }
+    }
+}
+
+impl std::str::FromStr for Environment {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "production" | "prod" => Ok(Environment::Production),
+            "staging" | "stage" => Ok(Environment::Staging),
+            "development" | "dev" => Ok(Environment::Development),
+            "demo" => Ok(Environment::Demo),
+            other => Err(Error::invalid_input(
+                "environment",
+                format!("unknown environment {other:?}"),
+                "Use one of: production, staging, development, demo.",
+            )),
+        }
+    }
+}
+
+/// A connection to one Kinde business. `domain` is the normalized base URL
+/// (`https://mybiz.kinde.com`, no trailing slash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Profile {
+    pub name: String,
+    pub domain: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub environment: Environment,
+}
+
+impl Profile {
+    /// Checks every field and normalizes the domain. Nothing is sent anywhere.
+    pub fn new(
+        name: &str,
+        domain: &str,
+        client_id: &str,
+        environment: Environment,
+    ) -> Result<Self> {
+        validate_profile_name(name)?;
+        let base = normalize_domain(domain)?;
+        validate_client_id(client_id)?;
+        Ok(Profile {
+            name: name.to_string(),
+            domain: base.as_str().trim_end_matches('/').to_string(),
+            client_id: client_id.to_string(),
+            environment,
+        })
+    }
+
+    /// The base URL as a `url::Url` (with the trailing slash that `Url` always has).
+    pub fn base_url(&self) -> Result<url::Url> {
+        normalize_domain(&self.domain)
+    }
+}
+
+/// App-wide settings (the Settings screen and `[settings]` in config.toml).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default)]
+#[ts(export)]
+pub struct Settings {
+    /// Background sync interval of the app, in minutes (0 = off).
+    pub sync_interval_minutes: u32,
+    /// A key with no verification in this many days is stale.
+    pub stale_days: u32,
+    /// A key older than this many days (since creation or last rotation) is due for rotation.
+    pub rotation_days: u32,
+    /// A re-issued key's predecessor is "safe to revoke" after this many quiet days.
+    pub migration_quiet_days: u32,
+    /// The profile used when none is named and there are several.
+    pub default_profile: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            sync_interval_minutes: 15,
+            stale_days: 30,
+            rotation_days: 90,
+            migration_quiet_days: 7,
+            default_profile: None,
+        }
+    }
+}
+
+/// The whole `config.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConfigFile {
+    pub settings: Settings,
+    #[serde(rename = "profile")]
+    pub profiles: Vec<Profile>,
+}
+
+impl ConfigFile {
+    /// Reads the config; a missing file is an empty config.
+    pub fn load(paths: &Paths) -> Result<Self> {
+        let file = paths.config_file();
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(Error::io(&format!("reading {}", file.display()), &e)),
+        };
+        toml::from_str(&text).map_err(|e| {
+            Error::new(
+                ErrorCode::Io,
+                format!("{} is not valid Keyward config: {}", file.display(), e.message()),
+                format!("Fix the file by hand, or move it away and add your profiles again with `keyward profile add`. ({})", file.display()),
+            )
+        })
+    }
+
+    /// Writes the config atomically.
+    pub fn save(&self, paths: &Paths) -> Result<()> {
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| Error::internal(format!("serializing config: {e}")))?;
+        let body = format!(
+            "# Keyward configuration. Client secrets are NOT stored here (they live in the OS keyring).\n{text}"
+        );
+        write_atomic(&paths.config_file(), body.as_bytes())
+    }
+
+    pub fn find(&self, name: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.name == name)
+    }
+
+    /// The profile to use: `wanted` if given, then the default, then the only one.
+    pub fn select(&self, wanted: Option<&str>) -> Result<&Profile> {
+        if let Some(name) = wanted {
+            return self.find(name).ok_or_else(|| profile_not_found(name, self));
+        }
+        if let Some(d) = self.settings.default_profile.as_deref()
+            && let Some(p) = self.find(d)
+        {
+            return Ok(p);
+        }
+        match self.profiles.as_slice() {
+            [only] => Ok(only),
+            [] => Err(Error::new(
+                ErrorCode::ProfileNotFound,
+                "no profile is configured",
+                "Add one: `keyward profile add NAME --domain mybiz.kinde.com --client-id ID --client-secret-stdin`.",
+            )),
+            _ => Err(Error::new(
+                ErrorCode::ProfileNotFound,
+                format!(
+                    "{} profiles exist and none is selected ({})",
+                    self.profiles.len(),
+                    self.names().join(", ")
+                ),
+                "Pick one with `--profile NAME` or KEYWARD_PROFILE, or set `default_profile` under [settings] in config.toml.",
+            )),
+        }
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.profiles.iter().map(|p| p.name.clone()).collect()
+    }
+}
+
+pub(crate) fn profile_not_found(name: &str, cfg: &ConfigFile) -> Error {
+    let known = if cfg.profiles.is_empty() {
+        "no profile is configured yet".to_string()
+    } else {
+        format!("known profiles: {}", cfg.names().join(", "))
+    };
+    Error::new(
+        ErrorCode::ProfileNotFound,
+        format!("no profile named {name:?} ({known})"),
+        "Check the name with `keyward profile list`, or add it with `keyward profile add`.",
+    )
+}
+
+/// Where config and data live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    pub config_dir: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Paths {
+    /// `home` if given, else `$KEYWARD_HOME`, else the platform's dirs.
+    pub fn resolve(home: Option<PathBuf>) -> Result<Self> {
+        if let Some(h) = home {
+            return Ok(Self::under(&h));
+        }
+        if let Some(h) = std::env::var_os("KEYWARD_HOME").filter(|h| !h.is_empty()) {
+            return Ok(Self::under(Path::new(&h)));
+        }
+        let dirs =
+            directories::ProjectDirs::from("dev", "Keyward", "keyward").ok_or_else(|| {
+                Error::new(
+                    ErrorCode::Io,
+                    "cannot find a home directory for Keyward's config",
+                    "Set KEYWARD_HOME to a directory Keyward may write to.",
+                )
+            })?;
+        Ok(Paths {
+            config_dir: dirs.config_dir().to_path_buf(),
+            data_dir: dirs.data_dir().to_path_buf(),
+        })
+    }
+
+    /// Everything under one directory: `home/config` and `home/data`.
+    pub fn under(home: &Path) -> Self {
+        Paths {
+            config_dir: home.join("config"),
+            data_dir: home.join("data"),
+        }
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.config_dir.join("config.toml")
+    }
+
+    /// The SQLite database of one profile.
+    pub fn db_path(&self, profile: &str) -> PathBuf {
+        self.data_dir.join(format!("{profile}.sqlite3"))
+    }
+}
+
+/// Writes `bytes` to `path` via a temp file + fsync + rename, creating the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::internal(format!("{} has no parent directory", path.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(&format!("creating {}", dir.display()), &e))?;
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(
+        ".{file_name}.tmp-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(&format!("writing {}", path.display()), &e));
+    }
+    Ok(())
+}
+
+/// A profile name: 1-64 of `A-Z a-z 0-9 - _ .`, not starting with a dot.
+pub fn validate_profile_name(name: &str) -> Result<()> {
+    let hint = "Use 1-64 letters, digits, '-', '_' or '.', e.g. `prod` or `acme-staging`.";
+    if name.is_empty() {
+        return Err(Error::invalid_input(
+            "profile name",
+            "must not be empty",
+            hint,
+        ));
+    }
+    if name.chars().count() > 64 {
+        return Err(Error::invalid_input(
+            "profile name",
+            "is longer than 64 characters",
+            hint,
+        ));
+    }
+    if name.starts_with('.') {
+        return Err(Error::invalid_input(
+            "profile name",
+            "must not start with '.'",
+            hint,
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(Error::invalid_input(
+            "profile name",
+            format!("contains {c:?}"),
+            hint,
+        ));
+    }
+    Ok(())
+}
+
+/// An M2M client id: non-empty, no whitespace, printable ASCII, at most 200 characters.
+pub fn validate_client_id(id: &str) -> Result<()> {
+    let hint =
+        "Copy the Client ID from Kinde > Settings > Applications > (your M2M app) > Details.";
+    if id.is_empty() {
+        return Err(Error::invalid_input("client id", "must not be empty", hint));
+    }
+    if id.chars().any(char::is_whitespace) {
+        return Err(Error::invalid_input(
+            "client id",
+            "contains whitespace",
+            hint,
+        ));
+    }
+    if id.len() > 200 || !id.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(Error::invalid_input(
+            "client id",
+            "is not a valid client id (too long or unusual characters)",
+            hint,
+        ));
+    }
+    Ok(())
+}
+
+/// `mybiz.kinde.com`, `https://mybiz.kinde.com/` or `http://127.0.0.1:8787` → a base URL.
+/// https is required except for loopback hosts; paths, queries, fragments, credentials and
+/// whitespace are refused.
+pub fn normalize_domain(input: &str) -> Result<url::Url> {
+    let hint =
+        "Give your Kinde domain like `mybiz.kinde.com` or `https://mybiz.kinde.com` (no path).";
+    if input.is_empty() {
+        return Err(Error::invalid_input("domain", "must not be empty", hint));
+    }
+    if input.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::invalid_input(
+            "domain",
+            "contains spaces or control characters",
+            hint,
+        ));
+    }
+    let with_scheme = if input.contains("://") {
+        input.to_string()
+    } else {
+        format!("https://{input}")
+    };
+    let url = url::Url::parse(&with_scheme).map_err(|e| {
+        Error::invalid_input(
+            "domain",
+            format!("{input:?} is not a valid URL ({e})"),
+            hint,
+        )
+    })?;
+    let host = match url.host() {
+        Some(h) => h,
+        None => return Err(Error::invalid_input("domain", "has no host name", hint)),
+    };
+    let loopback = match &host {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(Error::invalid_input(
+                "domain",
+                "http is only allowed for loopback addresses (localhost, 127.0.0.1, ::1)",
+                "Use https://, e.g. `https://mybiz.kinde.com`.",
+            ));
+        }
+        other => {
+            return Err(Error::invalid_input(
+                "domain",
+                format!("unsupported scheme {other:?}"),
+                hint,
+            ));
+        }
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::invalid_input(
+            "domain",
+            "must not contain a user name or password",
+            hint,
+        ));
+    }
+    if url.path() != "/" && !url.path().is_empty() {
+        return Err(Error::invalid_input(
+            "domain",
+            format!("must not have a path (got {:?})", url.path()),
+            hint,
+        ));
+    }
+    if url.query().is_some() || input.contains('?') {
+        return Err(Error::invalid_input(
+            "domain",
+            "must not have a query string",
+            hint,
+        ));
+    }
+    if url.fragment().is_some() || input.contains('#') {
+        return Err(Error::invalid_input(
+            "domain",
+            "must not have a fragment",
+            hint,
+        ));
+    }
+    if let url::Host::Domain(d) = &host
+        && !loopback
+        && !d.contains('.')
+    {
+        return Err(Error::invalid_input(
+            "domain",
+            format!("{d:?} is not a full domain name"),
+            hint,
+        ));
+    }
+    // Rebuild so the result is exactly scheme://host[:port]/.
+    let mut base = url::Url::parse(&format!(
+        "{}://{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default()
+    ))
+    .map_err(|e| Error::invalid_input("domain", e, hint))?;
+    if base.set_port(url.port()).is_err() {
+        return Err(Error::invalid_input("domain", "has an invalid port", hint));
+    }
+    Ok(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_normalize() {
+        let ok = [
+            ("mybiz.kinde.com", "https://mybiz.kinde.com/"),
+            ("https://mybiz.kinde.com", "https://mybiz.kinde.com/"),
+            ("https://MyBiz.Kinde.com/", "https://mybiz.kinde.com/"),
+            (
+                "https://auth.example.com:8443",
+                "https://auth.example.com:8443/",
+            ),
+            ("http://127.0.0.1:8787", "http://127.0.0.1:8787/"),
+            ("http://localhost:3000/", "http://localhost:3000/"),
+            ("http://[::1]:9000", "http://[::1]:9000/"),
+        ];
+        for (input, want) in ok {
+            assert_eq!(normalize_domain(input).unwrap().as_str(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn bad_domains_are_refused_with_a_hint() {
+        for bad in [
+            "",
+            "my biz.kinde.com",
+            " mybiz.kinde.com",
+            "mybiz.kinde.com\n",
+            "https://mybiz.kinde.com/api",
+            "https://mybiz.kinde.com?x=1",
+            "https://mybiz.kinde.com/#frag",
+            "http://mybiz.kinde.com",
+            "http://10.0.0.1",
+            "ftp://mybiz.kinde.com",
+            "https://user:pw@mybiz.kinde.com",
+            "mybiz",
+            "https://",
+            "https://mybiz.kinde.com:99999",
+        ] {
+            let e = normalize_domain(bad).expect_err(bad);
+            assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
+            assert!(e.message.starts_with("domain"), "{bad}: {}", e.message);
+            assert!(!e.hint.is_empty());
+        }
+    }
+
+    #[test]
+    fn names_and_ids_are_checked() {
+        assert!(validate_profile_name("acme-prod_1.x").is_ok());
+        for bad in ["", "a b", ".hidden", "x/y", &"a".repeat(65)] {
+            assert!(validate_profile_name(bad).is_err(), "{bad}");
+        }
+        assert!(validate_client_id("abc123").is_ok());
+        for bad in ["", "abc 123", " abc", "abc\t", "é"] {
+            assert!(validate_client_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_round_trips_atomically_and_selects() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        assert_eq!(ConfigFile::load(&paths).unwrap(), ConfigFile::default());
+        let mut cfg = ConfigFile::default();
+        assert_eq!(
+            cfg.select(None).unwrap_err().code,
+            ErrorCode::ProfileNotFound
+        );
+        cfg.profiles
+            .push(Profile::new("a", "a.kinde.com", "id1", Environment::Staging).unwrap());
+        assert_eq!(cfg.select(None).unwrap().name, "a");
+        cfg.profiles
+            .push(Profile::new("b", "b.kinde.com", "id2", Environment::Production).unwrap());
+        assert_eq!(
+            cfg.select(None).unwrap_err().code,
+            ErrorCode::ProfileNotFound
+        );
+        cfg.settings.default_profile = Some("b".into());
+        assert_eq!(cfg.select(None).unwrap().name, "b");
+        assert_eq!(cfg.select(Some("a")).unwrap().name, "a");
+        assert_eq!(
+            cfg.select(Some("zz")).unwrap_err().code,
+            ErrorCode::ProfileNotFound
+        );
+        cfg.save(&paths).unwrap();
+        let back = ConfigFile::load(&paths).unwrap();
+        assert_eq!(back, cfg);
+        assert_eq!(back.profiles[0].domain, "https://a.kinde.com");
+        // no temp files left behind
+        let names: Vec<_> = std::fs::read_dir(&paths.config_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec!["config.toml".to_string()]);
+    }
+
+    #[test]
+    fn broken_config_is_an_error_with_a_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        std::fs::create_dir_all(&paths.config_dir).unwrap();
+        std::fs::write(paths.config_file(), "[[profile]\nname=").unwrap();
+        let e = ConfigFile::load(&paths).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Io);
+        assert!(e.hint.contains("config.toml"));
+    }
+}
