@@ -1,0 +1,112 @@
+//! The router: Kinde's routes (counted, slowed and faulted as configured) and `/_sandbox/*`.
+
+pub mod directory;
+pub mod keys;
+pub mod sandbox;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rand::Rng;
+
+use crate::auth;
+use crate::http::{ApiError, route_not_found};
+use crate::state::Shared;
+
+/// Marks a response whose connection must be dropped instead of answered (a fault).
+#[derive(Debug, Clone, Copy)]
+pub struct DropConnection;
+
+pub fn router(sh: Arc<Shared>) -> Router {
+    let kinde = Router::new()
+        .route("/oauth2/token", post(auth::token))
+        .route("/.well-known/jwks", get(auth::jwks))
+        .route("/.well-known/jwks.json", get(auth::jwks))
+        .route("/api/v1/api_keys", get(keys::list).post(keys::create))
+        .route("/api/v1/api_keys/verify", post(keys::verify))
+        .route(
+            "/api/v1/api_keys/{key_id}",
+            get(keys::get).put(keys::rotate).delete(keys::revoke),
+        )
+        .route("/api/v1/apis", get(directory::list_apis))
+        .route("/api/v1/apis/{api_id}", get(directory::get_api))
+        .route("/api/v1/apis/{api_id}/scopes", get(directory::api_scopes))
+        .route("/api/v1/organizations", get(directory::list_orgs))
+        .route("/api/v1/users", get(directory::list_users))
+        .route_layer(middleware::from_fn_with_state(sh.clone(), per_route));
+    kinde
+        .merge(sandbox::router())
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(sh)
+}
+
+/// Counts the request, then applies the configured latency and faults.
+async fn per_route(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let template = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    sh.count(req.method().as_str(), &template);
+    let s = &sh.settings;
+    let (delay, fault) = {
+        let mut rng = sh.rng.lock();
+        let delay = if s.latency_ms > 0 {
+            let jitter = rng.random_range(0.5..1.5);
+            Duration::from_secs_f64(s.latency_ms as f64 * jitter / 1000.0)
+        } else {
+            Duration::ZERO
+        };
+        let fault = (s.fault_rate > 0.0 && rng.random_bool(s.fault_rate.clamp(0.0, 1.0)))
+            .then(|| rng.random_range(0..3u8));
+        (delay, fault)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    match fault {
+        Some(0) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_SERVER_ERROR",
+            "Injected fault (--fault-rate): internal server error",
+        )
+        .into_response(),
+        Some(1) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "Injected fault (--fault-rate): service unavailable",
+        )
+        .into_response(),
+        Some(_) => {
+            let mut resp = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            resp.extensions_mut().insert(DropConnection);
+            resp
+        }
+        None => next.run(req).await,
+    }
+}
+
+async fn fallback(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+    if !req.uri().path().starts_with("/_sandbox") {
+        let mut c = sh.counters.lock();
+        c.stats.total += 1;
+        c.stats.other += 1;
+    }
+    route_not_found()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "This route does not accept that method",
+    )
+    .into_response()
+}
