@@ -1,0 +1,340 @@
+//! The request loop: auth, counting, 401 refresh, 429 waits, retries of GETs only.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::header::{ACCEPT, CONTENT_LENGTH, HeaderMap, RETRY_AFTER};
+use reqwest::{Method, redirect};
+
+use super::errors::{Ctx, Operation, Transport, classify, status_error, transport_error};
+use super::token::{Token, TokenCache};
+use super::validate::{check_base_url, validate_id};
+use super::{ClientConfig, ClientOptions, RequestCounts};
+use crate::error::{Error, ErrorCode, Result};
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Token,
+    List,
+    Detail,
+    Write,
+    Verify,
+    Other,
+    Retry,
+}
+
+#[derive(Default)]
+pub struct Counters([AtomicU64; 7]);
+
+impl Counters {
+    pub fn add(&self, k: Kind) {
+        self.0[k as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> RequestCounts {
+        let g = |k: Kind| self.0[k as usize].load(Ordering::Relaxed);
+        RequestCounts {
+            token: g(Kind::Token),
+            list: g(Kind::List),
+            detail: g(Kind::Detail),
+            write: g(Kind::Write),
+            verify: g(Kind::Verify),
+            other: g(Kind::Other),
+            retries: g(Kind::Retry),
+        }
+    }
+}
+
+fn kind_of(op: Operation) -> Kind {
+    use Operation::*;
+    match op {
+        Token => Kind::Token,
+        ListKeys => Kind::List,
+        GetKey => Kind::Detail,
+        CreateKey | RotateKey | RevokeKey => Kind::Write,
+        VerifyKey => Kind::Verify,
+        ListApis | ApiScopes | ListOrgs | ListUsers => Kind::Other,
+    }
+}
+
+pub struct Inner {
+    pub http: reqwest::Client,
+    pub base: url::Url,
+    /// `scheme://host[:port]`, no trailing slash.
+    pub origin: String,
+    /// `host[:port]`, for messages.
+    pub host: String,
+    pub client_id: String,
+    pub secret: Secret,
+    pub token: TokenCache,
+    pub counts: Counters,
+    pub opts: ClientOptions,
+}
+
+impl Inner {
+    pub fn new(cfg: ClientConfig, opts: ClientOptions) -> Result<Inner> {
+        check_base_url(&cfg.base_url)?;
+        validate_id("client id", &cfg.client_id)?;
+        if cfg.client_secret.expose().trim().is_empty() {
+            return Err(Error::new(
+                ErrorCode::SecretMissing,
+                "the client secret is empty",
+                "Copy the M2M application's client secret from Kinde > Settings > Applications \
+                 and give it again (or set KEYWARD_CLIENT_SECRET).",
+            ));
+        }
+        if cfg.client_secret.expose().chars().any(char::is_whitespace) {
+            return Err(Error::invalid_input(
+                "client secret",
+                "contains whitespace",
+                "Copy the client secret again from Kinde > Settings > Applications; it has no \
+                 spaces or newlines.",
+            ));
+        }
+        let mut b = reqwest::Client::builder()
+            .user_agent(concat!("keyward/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(nonzero(cfg.connect_timeout))
+            .timeout(nonzero(cfg.timeout))
+            // Never follow a redirect: it could carry the Authorization header elsewhere.
+            .redirect(redirect::Policy::none());
+        if let Some(pem) = &opts.root_cert_pem {
+            let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| {
+                Error::invalid_input(
+                    "root certificate",
+                    format!("is not a PEM certificate ({e})"),
+                    "Give the server's certificate in PEM form (-----BEGIN CERTIFICATE-----).",
+                )
+            })?;
+            b = b.tls_certs_merge([cert]);
+        }
+        let http = b.build().map_err(|e| {
+            Error::new(
+                ErrorCode::Tls,
+                format!("could not set up the HTTP client ({e})"),
+                "The TLS setup of this machine failed; check its certificate store.",
+            )
+        })?;
+        let origin = cfg.base_url.origin().ascii_serialization();
+        let host = match (cfg.base_url.host_str(), cfg.base_url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            (None, _) => origin.clone(),
+        };
+        Ok(Inner {
+            http,
+            base: cfg.base_url,
+            origin,
+            host,
+            client_id: cfg.client_id,
+            secret: cfg.client_secret,
+            token: TokenCache::default(),
+            counts: Counters::default(),
+            opts,
+        })
+    }
+
+    /// Sends one Management API request and returns the body of a 2xx answer.
+    pub async fn send(
+        &self,
+        ctx: &Ctx<'_>,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Vec<u8>> {
+        let url = format!("{}{path}", self.origin);
+        let mut pause = Pause::new(&self.opts);
+        let mut rejected: Option<Arc<Token>> = None;
+        let mut first = true;
+        loop {
+            let token = self.token.get(self, rejected.as_ref()).await?;
+            self.counts.add(kind_of(ctx.op));
+            if !first {
+                self.counts.add(Kind::Retry);
+            }
+            first = false;
+            let mut rb = self
+                .http
+                .request(method.clone(), &url)
+                .header(ACCEPT, "application/json")
+                .bearer_auth(token.access.expose());
+            if !query.is_empty() {
+                rb = rb.query(query);
+            }
+            rb = match body {
+                Some(b) => rb.json(b),
+                None if method != Method::GET => rb.header(CONTENT_LENGTH, "0"),
+                None => rb,
+            };
+            let fail = |t: Transport, e: &reqwest::Error| transport_error(ctx, t, &self.host, e);
+            let resp = match rb.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let t = classify(&e);
+                    if ctx.op.idempotent() && retriable(t) && pause.backoff(true).await {
+                        continue;
+                    }
+                    return Err(fail(t, &e));
+                }
+            };
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let bytes = match resp.bytes().await {
+                Ok(b) => b.to_vec(),
+                Err(e) => {
+                    let t = classify(&e);
+                    if ctx.op.idempotent() && pause.backoff(true).await {
+                        continue;
+                    }
+                    // The request was sent: a write is in doubt.
+                    let t = if matches!(t, Transport::Timeout) {
+                        t
+                    } else {
+                        Transport::Broken
+                    };
+                    return Err(fail(t, &e));
+                }
+            };
+            if status.as_u16() == 401 && rejected.is_none() {
+                rejected = Some(token);
+                continue;
+            }
+            if status.as_u16() == 429 {
+                match pause.rate_limit(&headers).await {
+                    Ok(()) => continue,
+                    Err(secs) => return Err(status_error(ctx, status, &bytes, Some(secs))),
+                }
+            }
+            if status.is_server_error() && ctx.op.idempotent() && pause.backoff(true).await {
+                continue;
+            }
+            if status.is_success() {
+                return Ok(bytes);
+            }
+            return Err(status_error(ctx, status, &bytes, None));
+        }
+    }
+}
+
+fn nonzero(d: Duration) -> Duration {
+    if d.is_zero() {
+        Duration::from_secs(30)
+    } else {
+        d
+    }
+}
+
+/// DNS and TLS failures do not heal by retrying.
+pub fn retriable(t: Transport) -> bool {
+    !matches!(t, Transport::Dns | Transport::Tls)
+}
+
+/// Backoff and rate-limit waits of one call.
+pub struct Pause<'a> {
+    opts: &'a ClientOptions,
+    retries: u32,
+    waits: u32,
+}
+
+impl<'a> Pause<'a> {
+    pub fn new(opts: &'a ClientOptions) -> Self {
+        Pause {
+            opts,
+            retries: 0,
+            waits: 0,
+        }
+    }
+
+    fn jitter(&self) -> Duration {
+        let max = self.opts.max_jitter.as_millis().min(10_000) as u64;
+        if max == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_millis(rand::rng().random_range(0..=max))
+    }
+
+    /// Sleeps before a retry; `false` when no retry is allowed (any more).
+    pub async fn backoff(&mut self, allowed: bool) -> bool {
+        if !allowed || self.retries >= self.opts.max_retries {
+            return false;
+        }
+        let factor = 1u32 << self.retries.min(10);
+        let delay = self.opts.retry_base_delay.saturating_mul(factor) + self.jitter();
+        self.retries += 1;
+        tokio::time::sleep(delay).await;
+        true
+    }
+
+    /// Waits out a 429; `Err(seconds to wait)` when it will not.
+    pub async fn rate_limit(&mut self, headers: &HeaderMap) -> std::result::Result<(), u64> {
+        let wait = reset_after(headers).unwrap_or(Duration::from_secs(1));
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        if self.waits >= self.opts.max_rate_limit_waits || wait > self.opts.max_rate_limit_wait {
+            return Err(secs.max(1));
+        }
+        self.waits += 1;
+        tracing::info!(
+            wait_ms = wait.as_millis() as u64,
+            "Kinde answered 429; waiting"
+        );
+        tokio::time::sleep(wait + self.jitter()).await;
+        Ok(())
+    }
+}
+
+/// `RateLimit-Reset` (seconds, or a Unix time), else `Retry-After` (seconds or an HTTP date).
+pub fn reset_after(headers: &HeaderMap) -> Option<Duration> {
+    let now = chrono::Utc::now().timestamp();
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(v) = text("ratelimit-reset").and_then(|s| s.parse::<f64>().ok())
+        && v.is_finite()
+        && v >= 0.0
+    {
+        // Large values are absolute Unix times.
+        let secs = if v > 1.0e9 {
+            (v - now as f64).max(0.0)
+        } else {
+            v
+        };
+        return Some(Duration::from_secs_f64(secs.min(86_400.0)));
+    }
+    let ra = text(RETRY_AFTER.as_str())?;
+    if let Ok(secs) = ra.parse::<u64>() {
+        return Some(Duration::from_secs(secs.min(86_400)));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(ra).ok()?;
+    let secs = (at.timestamp() - now).clamp(0, 86_400) as u64;
+    Some(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn reset_headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(reset_after(&h), None);
+        h.insert("retry-after", HeaderValue::from_static("3"));
+        assert_eq!(reset_after(&h), Some(Duration::from_secs(3)));
+        h.insert("ratelimit-reset", HeaderValue::from_static("2"));
+        assert_eq!(reset_after(&h), Some(Duration::from_secs(2)));
+        h.insert("ratelimit-reset", HeaderValue::from_static("garbage"));
+        assert_eq!(reset_after(&h), Some(Duration::from_secs(3)));
+        let mut h = HeaderMap::new();
+        let later = chrono::Utc::now() + chrono::Duration::seconds(30);
+        let v = HeaderValue::from_str(&later.to_rfc2822()).unwrap();
+        h.insert("retry-after", v);
+        let d = reset_after(&h).unwrap();
+        assert!(d <= Duration::from_secs(31) && d >= Duration::from_secs(28));
+    }
+}

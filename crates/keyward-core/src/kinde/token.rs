@@ -1,0 +1,251 @@
+//! The client-credentials token: fetched once, cached until shortly before expiry, one refresh
+//! in flight at a time, and refreshed once when Kinde answers 401.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use reqwest::header::{ACCEPT, DATE, HeaderMap};
+
+use super::TokenInfo;
+use super::errors::{Ctx, Operation, classify, token_error, transport_error};
+use super::http::{Inner, Kind, Pause, retriable};
+use super::wire::{TokenResponse, parse};
+use crate::error::{Error, ErrorCode, Result};
+use crate::secret::Secret;
+
+/// Clock skew above this many seconds is warned about.
+pub const SKEW_WARN_SECS: i64 = 60;
+
+pub struct Token {
+    pub access: Secret,
+    /// Local instant after which the token is not used any more.
+    pub use_until: Instant,
+    pub expires_at: DateTime<Utc>,
+    pub scopes: Vec<String>,
+    pub skew_secs: Option<i64>,
+}
+
+impl Token {
+    pub fn info(&self) -> TokenInfo {
+        TokenInfo {
+            scopes: self.scopes.clone(),
+            expires_at: self.expires_at,
+            clock_skew_secs: self.skew_secs,
+            clock_skew_warning: self.skew_secs.and_then(skew_warning),
+        }
+    }
+
+    fn fresh(&self) -> bool {
+        Instant::now() < self.use_until
+    }
+}
+
+/// The warning for a clock skew above [`SKEW_WARN_SECS`].
+pub fn skew_warning(skew: i64) -> Option<String> {
+    (skew.abs() > SKEW_WARN_SECS).then(|| {
+        let dir = if skew > 0 { "behind" } else { "ahead of" };
+        format!(
+            "This computer's clock is {} s {dir} Kinde's: token expiry and dates will be off. \
+             Turn on automatic time synchronization (NTP).",
+            skew.abs()
+        )
+    })
+}
+
+#[derive(Default)]
+pub struct TokenCache {
+    current: parking_lot::Mutex<Option<Arc<Token>>>,
+    /// Held while a token request is in flight: single flight.
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl TokenCache {
+    fn cached(&self, rejected: Option<&Arc<Token>>) -> Option<Arc<Token>> {
+        let cur = self.current.lock();
+        cur.as_ref()
+            .filter(|t| t.fresh())
+            .filter(|t| rejected.is_none_or(|r| !Arc::ptr_eq(t, r)))
+            .cloned()
+    }
+
+    /// A usable token. `rejected`: the token Kinde just answered 401 to; it is not reused.
+    pub async fn get(&self, inner: &Inner, rejected: Option<&Arc<Token>>) -> Result<Arc<Token>> {
+        if let Some(t) = self.cached(rejected) {
+            return Ok(t);
+        }
+        let _flight = self.refresh.lock().await;
+        // Another caller may have refreshed while this one waited.
+        if let Some(t) = self.cached(rejected) {
+            return Ok(t);
+        }
+        let t = Arc::new(fetch(inner).await?);
+        *self.current.lock() = Some(t.clone());
+        Ok(t)
+    }
+}
+
+/// Kinde's clock minus ours, from a `Date` header.
+pub fn skew_from(headers: &HeaderMap) -> Option<i64> {
+    let date = headers.get(DATE)?.to_str().ok()?;
+    let server = DateTime::parse_from_rfc2822(date).ok()?;
+    Some(server.timestamp() - Utc::now().timestamp())
+}
+
+/// The scopes in a JWT's payload (`scope`, space separated, and `scp`, an array).
+pub fn jwt_scopes(jwt: &str) -> Vec<String> {
+    let Some(payload) = jwt.split('.').nth(1) else {
+        return Vec::new();
+    };
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let Ok(bytes) = engine.decode(payload.trim_end_matches('=')) else {
+        return Vec::new();
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    if let Some(s) = v.get("scope").and_then(|s| s.as_str()) {
+        out.extend(s.split_whitespace().map(str::to_string));
+    }
+    if let Some(arr) = v.get("scp").and_then(|s| s.as_array()) {
+        out.extend(arr.iter().filter_map(|s| s.as_str()).map(str::to_string));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn lifetime(v: Option<&serde_json::Value>) -> u64 {
+    match v {
+        Some(serde_json::Value::Number(n)) => n.as_u64().unwrap_or(3600),
+        Some(serde_json::Value::String(s)) => s.trim().parse().unwrap_or(3600),
+        _ => 3600,
+    }
+}
+
+/// Used until `lifetime - margin`: 60 s before expiry, less for short-lived tokens.
+fn margin(lifetime: Duration) -> Duration {
+    (lifetime / 4).min(Duration::from_secs(60))
+}
+
+async fn fetch(inner: &Inner) -> Result<Token> {
+    let ctx = Ctx {
+        op: Operation::Token,
+        subject: None,
+        name: None,
+    };
+    let url = format!("{}/oauth2/token", inner.origin);
+    let audience = format!("{}/api", inner.origin);
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", inner.client_id.as_str()),
+        ("client_secret", inner.secret.expose()),
+        ("audience", audience.as_str()),
+    ];
+    let mut pause = Pause::new(&inner.opts);
+    loop {
+        inner.counts.add(Kind::Token);
+        let sent = Instant::now();
+        let res = inner
+            .http
+            .post(&url)
+            .header(ACCEPT, "application/json")
+            .form(&form)
+            .send()
+            .await;
+        let resp = match res {
+            Ok(r) => r,
+            Err(e) => {
+                let t = classify(&e);
+                if pause.backoff(retriable(t)).await {
+                    inner.counts.add(Kind::Retry);
+                    continue;
+                }
+                return Err(transport_error(&ctx, t, &inner.host, &e));
+            }
+        };
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                let t = classify(&e);
+                if pause.backoff(true).await {
+                    inner.counts.add(Kind::Retry);
+                    continue;
+                }
+                return Err(transport_error(&ctx, t, &inner.host, &e));
+            }
+        };
+        if status.as_u16() == 429 {
+            match pause.rate_limit(&headers).await {
+                Ok(()) => {
+                    inner.counts.add(Kind::Retry);
+                    continue;
+                }
+                Err(secs) => return Err(token_error(status, &body, Some(secs))),
+            }
+        }
+        if status.is_server_error() && pause.backoff(true).await {
+            inner.counts.add(Kind::Retry);
+            continue;
+        }
+        if !status.is_success() {
+            return Err(token_error(status, &body, None));
+        }
+        let r: TokenResponse = parse(&body, "the token request")?;
+        let access = r.access_token.filter(|t| !t.is_empty()).ok_or_else(|| {
+            Error::new(
+                ErrorCode::UnexpectedResponse,
+                "the token answer has no access_token",
+                "Check that the profile's domain is your Kinde business domain.",
+            )
+        })?;
+        if let Some(tt) = r.token_type.as_deref()
+            && !tt.eq_ignore_ascii_case("bearer")
+        {
+            tracing::warn!(token_type = tt, "unexpected token type");
+        }
+        let life = Duration::from_secs(lifetime(r.expires_in.as_ref()).min(86_400 * 365));
+        let skew = skew_from(&headers);
+        if let Some(w) = skew.and_then(skew_warning) {
+            tracing::warn!("{w}");
+        }
+        let scopes = jwt_scopes(&access);
+        let life_chrono = chrono::Duration::from_std(life).unwrap_or(chrono::Duration::zero());
+        return Ok(Token {
+            access: Secret::new(access),
+            use_until: sent + life.saturating_sub(margin(life)),
+            expires_at: Utc::now() + life_chrono,
+            scopes,
+            skew_secs: skew,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_from_a_jwt() {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload =
+            engine.encode(br#"{"scope":"read:users read:apis","scp":["read:apis","x:y"]}"#);
+        let jwt = format!("h.{payload}.s");
+        assert_eq!(jwt_scopes(&jwt), vec!["read:apis", "read:users", "x:y"]);
+        assert!(jwt_scopes("opaque").is_empty());
+        assert!(jwt_scopes("a.!!!.b").is_empty());
+    }
+
+    #[test]
+    fn margins_and_skew() {
+        assert_eq!(margin(Duration::from_secs(3600)), Duration::from_secs(60));
+        assert_eq!(margin(Duration::from_secs(2)), Duration::from_millis(500));
+        assert!(skew_warning(61).is_some());
+        assert!(skew_warning(-61).unwrap().contains("ahead"));
+        assert!(skew_warning(60).is_none());
+    }
+}
