@@ -4,9 +4,12 @@
 //! Kinde, the store or the keyring.
 
 pub mod config;
+pub mod doctor;
 pub mod error;
+pub mod kinde;
 pub mod model;
 pub mod secret;
 pub mod secrets;
+pub mod store;
 
 pub use error::{Error, ErrorCode, Result};

@@ -1,0 +1,166 @@
+//! The audit log and re-issue links.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{ToSql, params};
+
+use super::keys::opt_time;
+use super::{
+    AuditAction, AuditEntry, AuditFilter, AuditOutcome, NewAudit, ReissueLink, Store, from_ms,
+    to_ms,
+};
+use crate::error::Result;
+
+impl Store {
+    /// Appends one audit row. `details` must never carry a secret (callers pass ids, names,
+    /// scopes and what a reconcile found).
+    pub fn audit_append(&self, at: DateTime<Utc>, a: &NewAudit<'_>) -> Result<i64> {
+        let details = if a.details.is_null() {
+            "{}".to_string()
+        } else {
+            a.details.to_string()
+        };
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO audit (at, profile, action, key_id, key_name, outcome, error_code, \
+                 error_message, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    to_ms(at),
+                    self.profile,
+                    a.action.as_str(),
+                    a.key_id,
+                    a.key_name,
+                    a.outcome.as_str(),
+                    a.error.map(|e| e.code.as_str()),
+                    a.error.map(|e| e.message.as_str()),
+                    details
+                ],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    /// Audit rows matching `f`, newest first.
+    pub fn audit_list(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        let mut sql = String::from(
+            "SELECT id, at, profile, action, key_id, key_name, outcome, error_code, \
+             error_message, details FROM audit WHERE profile = ?",
+        );
+        let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(self.profile.clone())];
+        if let Some(a) = f.action {
+            sql.push_str(" AND action = ?");
+            args.push(Box::new(a.as_str()));
+        }
+        if let Some(o) = f.outcome {
+            sql.push_str(" AND outcome = ?");
+            args.push(Box::new(o.as_str()));
+        }
+        if let Some(k) = &f.key_id {
+            sql.push_str(" AND key_id = ?");
+            args.push(Box::new(k.clone()));
+        }
+        if let Some(s) = f.since {
+            sql.push_str(" AND at >= ?");
+            args.push(Box::new(to_ms(s)));
+        }
+        sql.push_str(" ORDER BY at DESC, id DESC");
+        if let Some(l) = f.limit {
+            sql.push_str(&format!(" LIMIT {l}"));
+        }
+        let raw: Vec<(AuditEntry, String, String)> = self.with_conn(|c| {
+            let mut st = c.prepare(&sql)?;
+            let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
+            let rows = st.query_map(refs.as_slice(), |r| {
+                let details: String = r.get(9)?;
+                let entry = AuditEntry {
+                    id: r.get(0)?,
+                    at: from_ms(r.get(1)?).unwrap_or_default(),
+                    profile: r.get(2)?,
+                    action: AuditAction::Create,
+                    key_id: r.get(4)?,
+                    key_name: r.get(5)?,
+                    outcome: AuditOutcome::Ok,
+                    error_code: r.get(7)?,
+                    error_message: r.get(8)?,
+                    details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+                };
+                Ok((entry, r.get(3)?, r.get(6)?))
+            })?;
+            rows.collect()
+        })?;
+        let mut out = Vec::with_capacity(raw.len());
+        for (mut entry, action, outcome) in raw {
+            entry.action = AuditAction::parse(&action)?;
+            entry.outcome = AuditOutcome::parse(&outcome)?;
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
+    /// Records an old → new re-issue (idempotent).
+    pub fn reissue_open(
+        &self,
+        old_id: &str,
+        new_id: &str,
+        at: DateTime<Utc>,
+        old_count_at_open: Option<i64>,
+    ) -> Result<()> {
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO reissues (profile, old_id, new_id, opened_at, old_count_at_open) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (profile, old_id, new_id) DO NOTHING",
+                params![self.profile, old_id, new_id, to_ms(at), old_count_at_open],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Closes every open re-issue whose old key is `old_id`; returns the closed links.
+    pub fn reissue_close(&self, old_id: &str, at: DateTime<Utc>) -> Result<Vec<ReissueLink>> {
+        let open: Vec<ReissueLink> = self
+            .reissues(true)?
+            .into_iter()
+            .filter(|l| l.old_id == old_id)
+            .collect();
+        if open.is_empty() {
+            return Ok(open);
+        }
+        self.with_conn(|c| {
+            c.execute(
+                "UPDATE reissues SET closed_at = ?3 WHERE profile = ?1 AND old_id = ?2 \
+                 AND closed_at IS NULL",
+                params![self.profile, old_id, to_ms(at)],
+            )
+        })?;
+        Ok(open
+            .into_iter()
+            .map(|mut l| {
+                l.closed_at = Some(at);
+                l
+            })
+            .collect())
+    }
+
+    /// Re-issue links, oldest first (`open_only`: those not closed yet).
+    pub fn reissues(&self, open_only: bool) -> Result<Vec<ReissueLink>> {
+        let sql = if open_only {
+            "SELECT old_id, new_id, opened_at, closed_at, old_count_at_open FROM reissues \
+             WHERE profile = ?1 AND closed_at IS NULL ORDER BY opened_at, id"
+        } else {
+            "SELECT old_id, new_id, opened_at, closed_at, old_count_at_open FROM reissues \
+             WHERE profile = ?1 ORDER BY opened_at, id"
+        };
+        self.with_conn(|c| {
+            let mut st = c.prepare(sql)?;
+            let rows = st.query_map([&self.profile], |r| {
+                Ok(ReissueLink {
+                    old_id: r.get(0)?,
+                    new_id: r.get(1)?,
+                    opened_at: from_ms(r.get(2)?).unwrap_or_default(),
+                    closed_at: opt_time(r.get(3)?),
+                    old_count_at_open: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}

@@ -1,0 +1,339 @@
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::json;
+
+use super::*;
+use crate::model::{ApiKey, KeyFilter, KeyStatus, KeyType};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+}
+
+fn key(id: &str, count: Option<i64>, lvo: Option<DateTime<Utc>>) -> ApiKey {
+    ApiKey {
+        id: id.into(),
+        name: format!("name {id}"),
+        key_type: KeyType::Organization,
+        status: KeyStatus::Active,
+        key_prefix: "k_live".into(),
+        key_suffix: Some("abcd".into()),
+        created_on: Some(t0() - Duration::days(100)),
+        last_verified_on: lvo,
+        last_verified_ip: lvo.map(|_| "10.0.0.1".into()),
+        created_by: None,
+        api_ids: vec!["api_1".into()],
+        scopes: vec!["read".into()],
+        verification_count: count,
+        user_id: None,
+        org_code: count.map(|_| "org_a".into()),
+    }
+}
+
+fn detail(k: ApiKey) -> PageEntry {
+    PageEntry {
+        key: k,
+        detail: true,
+    }
+}
+
+fn listed(mut k: ApiKey) -> PageEntry {
+    k.verification_count = None;
+    k.org_code = None;
+    PageEntry {
+        key: k,
+        detail: false,
+    }
+}
+
+#[test]
+fn migrations_set_user_version_and_are_idempotent() {
+    let s = Store::open_in_memory("p").unwrap();
+    assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    let mut c = s.conn.lock();
+    migrate(&mut c).unwrap();
+    let v: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let mut c = Connection::open_in_memory().unwrap();
+    c.execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
+        .unwrap();
+    let e = migrate(&mut c).unwrap_err();
+    assert_eq!(e.code, ErrorCode::DatabaseTooNew);
+    assert!(e.hint.contains("Upgrade Keyward"));
+}
+
+#[test]
+fn no_history_row_when_nothing_changed() {
+    let s = Store::open_in_memory("p").unwrap();
+    let lvo = Some(t0() - Duration::hours(1));
+    let out = s
+        .apply_page(Some(1), t0(), &[detail(key("a", Some(5), lvo))])
+        .unwrap();
+    assert_eq!(
+        out,
+        PageOutcome {
+            new: 1,
+            changed: 0,
+            history_rows: 1
+        }
+    );
+    // Same listing, with and without details: nothing new.
+    for (i, e) in [
+        listed(key("a", Some(5), lvo)),
+        detail(key("a", Some(5), lvo)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = t0() + Duration::minutes(5 * (i as i64 + 1));
+        let out = s.apply_page(Some(2), at, &[e]).unwrap();
+        assert_eq!(out, PageOutcome::default());
+    }
+    assert_eq!(s.history_len().unwrap(), 1);
+    // A real change adds exactly one row with the delta.
+    let lvo2 = Some(t0() + Duration::minutes(20));
+    let out = s
+        .apply_page(
+            Some(3),
+            t0() + Duration::minutes(30),
+            &[detail(key("a", Some(9), lvo2))],
+        )
+        .unwrap();
+    assert_eq!(out.history_rows, 1);
+    assert_eq!(out.changed, 1);
+    let h = s
+        .key_history(
+            "a",
+            Bucket::Day,
+            t0() - Duration::days(1),
+            t0() + Duration::hours(1),
+        )
+        .unwrap();
+    assert_eq!(h.points.len(), 2);
+    assert_eq!(h.points[1].delta, 4);
+    assert_eq!(h.total, 4);
+}
+
+#[test]
+fn listing_change_without_detail_is_remembered() {
+    let s = Store::open_in_memory("p").unwrap();
+    s.apply_page(Some(1), t0(), &[detail(key("a", Some(1), None))])
+        .unwrap();
+    let moved = key("a", Some(2), Some(t0()));
+    let st = &s.key_states().unwrap()["a"];
+    assert!(st.needs_detail_for(&moved));
+    // The detail fetch failed: the listing is stored without the counters.
+    s.apply_page(
+        Some(2),
+        t0() + Duration::minutes(5),
+        &[listed(moved.clone())],
+    )
+    .unwrap();
+    let st = &s.key_states().unwrap()["a"];
+    assert!(st.needs_detail);
+    assert_eq!(
+        st.last_verified_on, None,
+        "tracked fields wait for the detail"
+    );
+    s.apply_page(Some(3), t0() + Duration::minutes(10), &[detail(moved)])
+        .unwrap();
+    let st = &s.key_states().unwrap()["a"];
+    assert!(!st.needs_detail);
+    assert_eq!(s.history_len().unwrap(), 2);
+}
+
+#[test]
+fn counter_reset_counts_as_zero_and_buckets_fill() {
+    let s = Store::open_in_memory("p").unwrap();
+    let mut t = t0();
+    let mut n = 0;
+    for count in [10, 15, 3, 8] {
+        n += 1;
+        let lvo = Some(t - Duration::seconds(1));
+        s.apply_page(Some(n), t, &[detail(key("a", Some(count), lvo))])
+            .unwrap();
+        t += Duration::hours(1);
+    }
+    let h = s
+        .key_history("a", Bucket::Hour, t0(), t0() + Duration::hours(3))
+        .unwrap();
+    let per_hour: Vec<i64> = h.buckets.iter().map(|b| b.verifications).collect();
+    assert_eq!(per_hour, vec![0, 5, 0, 5]);
+    let d = s
+        .key_history("a", Bucket::Day, t0() - Duration::days(2), t0())
+        .unwrap();
+    assert_eq!(d.buckets.len(), 3);
+    assert_eq!(d.buckets[2].verifications, 10);
+}
+
+#[test]
+fn gone_keys_are_marked_and_come_back() {
+    let s = Store::open_in_memory("p").unwrap();
+    s.apply_page(
+        Some(1),
+        t0(),
+        &[
+            detail(key("a", Some(1), None)),
+            detail(key("b", Some(1), None)),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.mark_gone(1).unwrap(), 0);
+    s.apply_page(Some(2), t0(), &[listed(key("a", Some(1), None))])
+        .unwrap();
+    assert_eq!(s.mark_gone(2).unwrap(), 1);
+    let all = s
+        .list_keys(&KeyFilter::default(), Windows::default(), t0())
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().any(|k| k.key.id == "b" && k.gone));
+    s.apply_page(Some(3), t0(), &[listed(key("b", Some(1), None))])
+        .unwrap();
+    assert!(
+        !s.get_key("b", Windows::default(), t0())
+            .unwrap()
+            .unwrap()
+            .gone
+    );
+}
+
+#[test]
+fn list_filters_windows_and_sparkline() {
+    let s = Store::open_in_memory("p").unwrap();
+    let now = t0();
+    s.apply_page(
+        Some(1),
+        now - Duration::days(3),
+        &[detail(key("a", Some(1), None))],
+    )
+    .unwrap();
+    s.apply_page(
+        Some(2),
+        now - Duration::days(1),
+        &[detail(key("a", Some(4), Some(now - Duration::days(1))))],
+    )
+    .unwrap();
+    let mut other = key("b_100%", Some(0), None);
+    other.name = "Billing_worker".into();
+    other.created_on = Some(now - Duration::days(2));
+    s.apply_page(Some(2), now, &[detail(other)]).unwrap();
+
+    let a = s.get_key("a", Windows::default(), now).unwrap().unwrap();
+    assert_eq!(a.spark_7d, vec![0, 0, 0, 0, 0, 3, 0]);
+    assert!(!a.stale);
+    assert!(a.rotation_due, "100 days old");
+    let b = s
+        .get_key("b_100%", Windows::default(), now)
+        .unwrap()
+        .unwrap();
+    assert!(b.stale && !b.rotation_due);
+
+    let search = |q: &str| {
+        let f = KeyFilter {
+            search: Some(q.into()),
+            ..Default::default()
+        };
+        s.list_keys(&f, Windows::default(), now).unwrap().len()
+    };
+    assert_eq!(search("billing"), 1);
+    assert_eq!(search("100%"), 1);
+    assert_eq!(search("g_w"), 1, "underscore is literal");
+    assert_eq!(search("gxw"), 0);
+    let f = KeyFilter {
+        api_id: Some("api_1".into()),
+        ..Default::default()
+    };
+    assert_eq!(s.list_keys(&f, Windows::default(), now).unwrap().len(), 2);
+    let f = KeyFilter {
+        api_id: Some("api_2".into()),
+        ..Default::default()
+    };
+    assert_eq!(s.list_keys(&f, Windows::default(), now).unwrap().len(), 0);
+}
+
+#[test]
+fn audit_and_reissues_round_trip() {
+    let s = Store::open_in_memory("prod").unwrap();
+    let err = Error::new(
+        ErrorCode::MissingScope,
+        "needs create:api_keys",
+        "Add the scope.",
+    );
+    s.audit_append(
+        t0(),
+        &NewAudit {
+            action: AuditAction::Create,
+            key_id: None,
+            key_name: Some("ci"),
+            outcome: AuditOutcome::Failed,
+            error: Some(&err),
+            details: json!({"scopes": ["read"]}),
+        },
+    )
+    .unwrap();
+    s.audit_append(
+        t0() + Duration::seconds(1),
+        &NewAudit {
+            action: AuditAction::Revoke,
+            key_id: Some("k1"),
+            key_name: None,
+            outcome: AuditOutcome::Ok,
+            error: None,
+            details: serde_json::Value::Null,
+        },
+    )
+    .unwrap();
+    let all = s.audit_list(&AuditFilter::default()).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].action, AuditAction::Revoke);
+    assert_eq!(all[1].error_code.as_deref(), Some("missing_scope"));
+    assert_eq!(all[1].details["scopes"][0], "read");
+    let failed = s
+        .audit_list(&AuditFilter {
+            outcome: Some(AuditOutcome::Failed),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    // Another profile sees none of it.
+    let other = Store {
+        profile: "dev".into(),
+        ..s
+    };
+    assert!(
+        other
+            .audit_list(&AuditFilter::default())
+            .unwrap()
+            .is_empty()
+    );
+
+    other.reissue_open("old", "new", t0(), Some(7)).unwrap();
+    other.reissue_open("old", "new", t0(), Some(7)).unwrap();
+    assert_eq!(other.reissues(true).unwrap().len(), 1);
+    assert_eq!(other.reissue_close("old", t0()).unwrap().len(), 1);
+    assert!(other.reissues(true).unwrap().is_empty());
+    assert_eq!(other.reissues(false).unwrap().len(), 1);
+}
+
+#[test]
+fn runs_are_recorded() {
+    let s = Store::open_in_memory("p").unwrap();
+    let id = s.run_start("incremental", t0()).unwrap();
+    let p = RunProgress {
+        pages: 2,
+        keys_seen: 600,
+        requests: json!({"list": 2}),
+        errors: vec!["boom".into()],
+        ..Default::default()
+    };
+    s.run_update(id, &p, Some(("ok", t0() + Duration::seconds(2), 2000)))
+        .unwrap();
+    let r = &s.runs(5).unwrap()[0];
+    assert_eq!((r.pages, r.keys_seen, r.status.as_str()), (2, 600, "ok"));
+    assert_eq!(r.requests["list"], 2);
+    assert_eq!(s.last_sync_at().unwrap(), Some(t0() + Duration::seconds(2)));
+}
