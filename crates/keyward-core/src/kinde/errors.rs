@@ -11,6 +11,8 @@ use crate::error::{Error, ErrorCode};
 /// re-sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
+    /// An unauthenticated request to the domain's root: is anything there?
+    Probe,
     Token,
     ListKeys,
     GetKey,
@@ -28,6 +30,7 @@ impl Operation {
     pub fn describe(self) -> &'static str {
         use Operation::*;
         match self {
+            Probe => "connecting to Kinde",
             Token => "the token request",
             ListKeys => "listing API keys",
             GetKey => "reading an API key",
@@ -54,7 +57,7 @@ impl Operation {
             ApiScopes => Some("read:api_scopes"),
             ListOrgs => Some("read:organizations"),
             ListUsers => Some("read:users"),
-            Token | VerifyKey => None,
+            Probe | Token | VerifyKey => None,
         }
     }
 
@@ -63,7 +66,7 @@ impl Operation {
         use Operation::*;
         matches!(
             self,
-            Token | ListKeys | GetKey | ListApis | ApiScopes | ListOrgs | ListUsers
+            Probe | Token | ListKeys | GetKey | ListApis | ApiScopes | ListOrgs | ListUsers
         )
     }
 

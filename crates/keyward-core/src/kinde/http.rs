@@ -56,7 +56,7 @@ fn kind_of(op: Operation) -> Kind {
         GetKey => Kind::Detail,
         CreateKey | RotateKey | RevokeKey => Kind::Write,
         VerifyKey => Kind::Verify,
-        ListApis | ApiScopes | ListOrgs | ListUsers => Kind::Other,
+        Probe | ListApis | ApiScopes | ListOrgs | ListUsers => Kind::Other,
     }
 }
 
@@ -134,6 +134,21 @@ impl Inner {
             counts: Counters::default(),
             opts,
         })
+    }
+
+    /// An unauthenticated GET of the domain's root: any HTTP answer means DNS, TCP and TLS
+    /// work. Returns the status code.
+    pub async fn probe(&self) -> Result<u16> {
+        let ctx = Ctx {
+            op: Operation::Probe,
+            subject: None,
+            name: None,
+        };
+        self.counts.add(Kind::Other);
+        match self.http.get(format!("{}/", self.origin)).send().await {
+            Ok(r) => Ok(r.status().as_u16()),
+            Err(e) => Err(transport_error(&ctx, classify(&e), &self.host, &e)),
+        }
     }
 
     /// Sends one Management API request and returns the body of a 2xx answer.

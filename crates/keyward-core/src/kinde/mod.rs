@@ -230,6 +230,12 @@ impl Client {
         Ok(t.info())
     }
 
+    /// An unauthenticated GET of the domain's root (for the doctor): any HTTP answer means
+    /// DNS, TCP and TLS work. Returns the HTTP status.
+    pub async fn probe(&self) -> Result<u16> {
+        self.inner.probe().await
+    }
+
     pub fn request_counts(&self) -> RequestCounts {
         self.inner.counts.snapshot()
     }
