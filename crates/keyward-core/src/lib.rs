@@ -11,5 +11,6 @@ pub mod model;
 pub mod secret;
 pub mod secrets;
 pub mod store;
+pub mod sync;
 
 pub use error::{Error, ErrorCode, Result};

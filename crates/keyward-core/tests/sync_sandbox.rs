@@ -1,0 +1,240 @@
+//! Sync against a real sandbox over loopback, into SQLite on real files.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use keyward_core::ErrorCode;
+use keyward_core::kinde::{Client, ClientConfig};
+use keyward_core::model::KeyFilter;
+use keyward_core::secret::Secret;
+use keyward_core::store::{Store, Windows};
+use keyward_core::sync::{SyncOptions, SyncSummary, run_sync};
+use kinde_sandbox::{Config, Sandbox};
+use tokio_util::sync::CancellationToken;
+
+async fn sandbox(keys: usize, cfg: Config) -> Sandbox {
+    let cfg = Config {
+        extra_keys: keys,
+        rng_seed: Some(7),
+        ..cfg
+    };
+    kinde_sandbox::spawn("127.0.0.1:0".parse().unwrap(), cfg)
+        .await
+        .unwrap()
+}
+
+fn client(sb: &Sandbox) -> Client {
+    let url = url::Url::parse(&sb.base_url()).unwrap();
+    Client::new(ClientConfig::new(
+        url,
+        sb.client_id(),
+        Secret::new(sb.client_secret()),
+    ))
+    .unwrap()
+}
+
+async fn sync(c: &Client, s: &Arc<Store>, full: bool) -> SyncSummary {
+    let opts = SyncOptions {
+        full,
+        ..Default::default()
+    };
+    run_sync(c, s, opts, &|_| {}, &CancellationToken::new())
+        .await
+        .unwrap()
+}
+
+fn file_store(dir: &tempfile::TempDir) -> Arc<Store> {
+    Arc::new(Store::open(&dir.path().join("k.db"), "test").unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idle_incremental_sync_costs_only_list_requests() {
+    const N: usize = 1_203;
+    let sb = sandbox(N, Config::default()).await;
+    let c = client(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let s = file_store(&dir);
+
+    let first = sync(&c, &s, false).await;
+    assert_eq!(first.status, "ok", "{:?}", first.errors);
+    assert_eq!(first.keys as usize, N);
+    assert_eq!(first.new as usize, N);
+    assert_eq!(first.details_fetched as usize, N);
+    let all = s
+        .list_keys(
+            &KeyFilter::default(),
+            Windows::default(),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    assert!(all.iter().all(|k| k.key.verification_count.is_some()));
+    assert!(
+        all.iter()
+            .all(|k| k.owner_name.is_some() && k.api_name.is_some())
+    );
+    let history = s.history_len().unwrap();
+    assert_eq!(history as usize, N, "one baseline row per key");
+
+    // Idle: exactly ceil(N/500) list requests, nothing else, no history row.
+    sb.reset_stats();
+    let idle = sync(&c, &s, false).await;
+    let st = sb.stats();
+    assert_eq!(st.list_keys as usize, N.div_ceil(500));
+    assert_eq!(st.get_key, 0);
+    assert_eq!(st.other, 0);
+    assert_eq!(st.total, st.list_keys + st.token);
+    assert_eq!((idle.new, idle.changed, idle.details_fetched), (0, 0, 0));
+    assert_eq!(s.history_len().unwrap(), history);
+
+    // k keys verified: ceil(N/500) + k requests, k history rows.
+    let k = 17;
+    let verified = sb.simulate_verifications(k);
+    assert_eq!(verified.len(), k);
+    sb.reset_stats();
+    let inc = sync(&c, &s, false).await;
+    let st = sb.stats();
+    assert_eq!(st.list_keys as usize, N.div_ceil(500));
+    assert_eq!(st.get_key as usize, k);
+    assert_eq!(inc.changed as usize, k);
+    assert_eq!(s.history_len().unwrap(), history + k as i64);
+    for id in &verified {
+        let v = s
+            .get_key(id, Windows::default(), chrono::Utc::now())
+            .unwrap()
+            .unwrap();
+        assert_eq!(v.spark_7d.iter().sum::<i64>(), 1, "{id}");
+    }
+
+    // A full sync fetches every detail but still writes no row for unchanged keys.
+    let full = sync(&c, &s, true).await;
+    assert_eq!(full.details_fetched as usize, N);
+    assert_eq!(full.changed, 0);
+    assert_eq!(s.history_len().unwrap(), history + k as i64);
+    let runs = s.runs(10).unwrap();
+    assert_eq!(runs.len(), 4);
+    assert!(runs.iter().all(|r| r.status == "ok"));
+    s.integrity_check().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancelled_sync_leaves_a_consistent_db_and_the_next_completes() {
+    const N: usize = 1_500;
+    let sb = sandbox(
+        N,
+        Config {
+            latency_ms: 2,
+            ..Default::default()
+        },
+    )
+    .await;
+    let c = client(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let s = file_store(&dir);
+    let cancel = CancellationToken::new();
+    let calls = AtomicU64::new(0);
+    let progress = |p: keyward_core::sync::SyncProgress| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        // Cancel in the middle of the second page's details.
+        if p.pages == 2 && p.details_done > 700 {
+            cancel.cancel();
+        }
+    };
+    let e = run_sync(&c, &s, SyncOptions::default(), &progress, &cancel)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Cancelled);
+    assert!(calls.load(Ordering::SeqCst) > 500);
+    s.integrity_check().unwrap();
+    let partial = s.key_states().unwrap();
+    assert_eq!(partial.len(), 500, "exactly the committed first page");
+    assert!(partial.values().all(|k| !k.needs_detail && !k.gone));
+    assert_eq!(s.runs(1).unwrap()[0].status, "cancelled");
+
+    sb.reset_stats();
+    let next = sync(&c, &s, false).await;
+    assert_eq!(next.status, "ok");
+    assert_eq!(next.keys as usize, N);
+    assert_eq!(next.new as usize, N - 500);
+    assert_eq!(
+        sb.stats().get_key as usize,
+        N - 500,
+        "only the missing details"
+    );
+    assert_eq!(
+        s.history_len().unwrap() as usize,
+        N,
+        "no duplicate history rows"
+    );
+    s.integrity_check().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn keys_that_disappear_are_marked_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("sandbox.json");
+    let sb = sandbox(
+        30,
+        Config {
+            state_file: Some(state.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let s = file_store(&dir);
+    sync(&client(&sb), &s, false).await;
+    sb.shutdown().await;
+
+    let mut db: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let keys = db["keys"].as_object_mut().unwrap();
+    let victim = keys.keys().next().unwrap().clone();
+    keys.remove(&victim);
+    std::fs::write(&state, serde_json::to_string(&db).unwrap()).unwrap();
+
+    let sb = sandbox(
+        0,
+        Config {
+            state_file: Some(state.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let summary = sync(&client(&sb), &s, false).await;
+    assert_eq!(summary.gone, 1);
+    assert_eq!(summary.keys, 29);
+    let v = s
+        .get_key(&victim, Windows::default(), chrono::Utc::now())
+        .unwrap()
+        .unwrap();
+    assert!(v.gone, "kept, marked gone");
+    assert_eq!(s.key_states().unwrap().len(), 30);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sync_under_faults_and_a_low_rate_limit_completes() {
+    const N: usize = 600;
+    let cfg = Config {
+        fault_rate: 0.1,
+        rate_limit_per_min: Some(900),
+        ..Default::default()
+    };
+    let sb = sandbox(N, cfg).await;
+    let c = client(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let s = file_store(&dir);
+    let mut summary = sync(&c, &s, false).await;
+    // Details that failed even after retries are owed; a second sync settles them.
+    if summary.status != "ok" {
+        summary = sync(&c, &s, false).await;
+    }
+    assert_eq!(summary.keys as usize, N);
+    let states = s.key_states().unwrap();
+    assert_eq!(states.len(), N);
+    assert!(states.values().all(|k| !k.needs_detail));
+    assert_eq!(
+        s.history_len().unwrap() as usize,
+        N,
+        "no duplicate history rows"
+    );
+    s.integrity_check().unwrap();
+}
