@@ -4,10 +4,12 @@
 //! Kinde, the store or the keyring.
 
 pub mod config;
+pub mod ctx;
 pub mod doctor;
 pub mod error;
 pub mod kinde;
 pub mod model;
+pub mod ops;
 pub mod secret;
 pub mod secrets;
 pub mod store;

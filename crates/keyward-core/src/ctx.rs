@@ -1,0 +1,226 @@
+//! `AppCtx`: what every operation in [`crate::ops`] runs against.
+//!
+//! It knows where files live ([`Paths`]), where secrets live (a [`SecretStore`]), which profile
+//! is selected, and it builds (once, lazily) the Kinde [`Client`] and opens (once, lazily) the
+//! profile's local [`Store`]. The CLI makes one per process; the app keeps one per selected
+//! profile and makes a new one when the user switches.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
+
+use crate::config::{ConfigFile, Environment, Paths, Profile, Settings};
+use crate::error::{Error, ErrorCode, Result};
+use crate::kinde::{Client, ClientConfig, ClientOptions};
+use crate::secret::Secret;
+use crate::secrets::{self, MemoryStore, SecretStore};
+use crate::store::Store;
+
+/// The name of the in-memory profile of [`AppCtx::for_sandbox`].
+pub const SANDBOX_PROFILE: &str = "demo";
+
+pub struct AppCtx {
+    paths: Paths,
+    secrets: Arc<dyn SecretStore>,
+    /// `--profile` / `KEYWARD_PROFILE` / the app's switcher. `None`: default or only profile.
+    selected: Option<String>,
+    /// A profile that is not in config.toml (sandbox / demo mode).
+    fixed: Option<Profile>,
+    /// `KEYWARD_CLIENT_SECRET`, read once at construction; wins over the keyring.
+    env_secret: Option<Secret>,
+    client_options: ClientOptions,
+    client: OnceCell<Client>,
+    store: OnceCell<Arc<Store>>,
+}
+
+impl std::fmt::Debug for AppCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppCtx")
+            .field("paths", &self.paths)
+            .field("secrets", &self.secrets.describe())
+            .field("selected", &self.selected)
+            .field("fixed", &self.fixed)
+            .field("env_secret", &self.env_secret.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppCtx {
+    /// Config and data under `home` if given, else `$KEYWARD_HOME`, else the platform dirs.
+    /// Reads `KEYWARD_CLIENT_SECRET` once, here.
+    pub fn new(home: Option<PathBuf>, secrets: Arc<dyn SecretStore>) -> Result<AppCtx> {
+        Ok(AppCtx {
+            paths: Paths::resolve(home)?,
+            secrets,
+            selected: None,
+            fixed: None,
+            env_secret: secrets::env_secret(),
+            client_options: ClientOptions::default(),
+            client: OnceCell::new(),
+            store: OnceCell::new(),
+        })
+    }
+
+    /// A context on a sandbox (demo mode, tests): one in-memory profile named `demo` with the
+    /// given credentials; no keyring, nothing written to config.toml. Its store lives under
+    /// `home` (or the platform data dir) like any profile's, so the demo database is separate.
+    pub fn for_sandbox(
+        base_url: &str,
+        client_id: &str,
+        secret: Secret,
+        home: Option<PathBuf>,
+    ) -> Result<AppCtx> {
+        let profile = Profile::new(SANDBOX_PROFILE, base_url, client_id, Environment::Demo)?;
+        let store = Arc::new(MemoryStore::new());
+        store.set(SANDBOX_PROFILE, &secret)?;
+        let mut ctx = AppCtx::new(home, store)?;
+        ctx.env_secret = None;
+        ctx.fixed = Some(profile);
+        Ok(ctx)
+    }
+
+    /// Selects a profile by name (checked when first used). Resets the cached client and store.
+    pub fn with_profile(mut self, name: impl Into<String>) -> AppCtx {
+        self.selected = Some(name.into());
+        self.client = OnceCell::new();
+        self.store = OnceCell::new();
+        self
+    }
+
+    /// Client tuning (tests: short retries, a sandbox's self-signed certificate).
+    pub fn with_client_options(mut self, opts: ClientOptions) -> AppCtx {
+        self.client_options = opts;
+        self.client = OnceCell::new();
+        self
+    }
+
+    /// Overrides (or clears) the `KEYWARD_CLIENT_SECRET` value read at construction.
+    pub fn with_env_secret(mut self, secret: Option<Secret>) -> AppCtx {
+        self.env_secret = secret;
+        self.client = OnceCell::new();
+        self
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    pub fn secrets(&self) -> Arc<dyn SecretStore> {
+        self.secrets.clone()
+    }
+
+    pub fn selected_name(&self) -> Option<&str> {
+        self.selected.as_deref()
+    }
+
+    /// True in sandbox / demo mode.
+    pub fn is_sandbox(&self) -> bool {
+        self.fixed.is_some()
+    }
+
+    /// True when `KEYWARD_CLIENT_SECRET` is in use.
+    pub fn has_env_secret(&self) -> bool {
+        self.env_secret.is_some()
+    }
+
+    /// config.toml, read on the blocking pool (missing file = empty config).
+    pub async fn load_config(&self) -> Result<ConfigFile> {
+        let paths = self.paths.clone();
+        blocking(move || ConfigFile::load(&paths)).await
+    }
+
+    /// Writes config.toml atomically on the blocking pool.
+    pub async fn save_config(&self, cfg: ConfigFile) -> Result<()> {
+        let paths = self.paths.clone();
+        blocking(move || cfg.save(&paths)).await
+    }
+
+    pub async fn settings(&self) -> Result<Settings> {
+        Ok(self.load_config().await?.settings)
+    }
+
+    /// The profile operations run against: the sandbox's, or `--profile`, then the default,
+    /// then the only one.
+    pub async fn profile(&self) -> Result<Profile> {
+        if let Some(p) = &self.fixed
+            && self.selected.as_deref().is_none_or(|s| s == p.name)
+        {
+            return Ok(p.clone());
+        }
+        let cfg = self.load_config().await?;
+        cfg.select(self.selected.as_deref()).cloned()
+    }
+
+    /// The client secret of `profile`: `KEYWARD_CLIENT_SECRET` if set, else the secret store.
+    pub async fn client_secret(&self, profile: &str) -> Result<Secret> {
+        if let Some(s) = &self.env_secret
+            && self.fixed.is_none()
+        {
+            return Ok(s.clone());
+        }
+        match secrets::get_blocking(self.secrets.clone(), profile).await? {
+            Some(s) if !s.is_empty() => Ok(s),
+            _ => Err(Error::new(
+                ErrorCode::SecretMissing,
+                format!(
+                    "no client secret for profile {profile:?} in the {}",
+                    self.secrets.describe()
+                ),
+                format!(
+                    "Store it with `keyward profile add {profile} --domain ... --client-id ... \
+                     --client-secret-stdin` (after `keyward profile remove {profile}`), or set \
+                     KEYWARD_CLIENT_SECRET for this shell."
+                ),
+            )),
+        }
+    }
+
+    /// The Kinde client of the selected profile, built on first use and then shared.
+    pub async fn client(&self) -> Result<Client> {
+        self.client
+            .get_or_try_init(|| async {
+                let profile = self.profile().await?;
+                let secret = self.client_secret(&profile.name).await?;
+                let cfg = ClientConfig::new(profile.base_url()?, profile.client_id.clone(), secret);
+                Client::with_options(cfg, self.client_options.clone())
+            })
+            .await
+            .cloned()
+    }
+
+    pub fn client_options(&self) -> &ClientOptions {
+        &self.client_options
+    }
+
+    /// The database path of the selected profile.
+    pub async fn db_path(&self) -> Result<PathBuf> {
+        let profile = self.profile().await?;
+        Ok(Store::path_for(&self.paths.data_dir, &profile.name))
+    }
+
+    /// The local store of the selected profile, opened (and migrated) on first use on the
+    /// blocking pool, then shared. All `Store` methods block: call them via [`blocking`].
+    pub async fn store(&self) -> Result<Arc<Store>> {
+        self.store
+            .get_or_try_init(|| async {
+                let profile = self.profile().await?;
+                let path = Store::path_for(&self.paths.data_dir, &profile.name);
+                let store = blocking(move || Store::open(&path, &profile.name)).await?;
+                Ok(Arc::new(store))
+            })
+            .await
+            .cloned()
+    }
+}
+
+/// Runs blocking work (SQLite, files, keyring) on tokio's blocking pool.
+pub async fn blocking<T, F>(f: F) -> Result<T>
+where
+    F: FnOnce() -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::internal(format!("background task failed: {e}")))?
+}

@@ -1,0 +1,521 @@
+//! The operations the CLI and the app call: one async function each, over an [`AppCtx`].
+//!
+//! Every input check happens before any request. Front ends only adapt arguments and output.
+//! Issue-4 operations (sync, history, insights, audit, re-issue, migrations, export) live in
+//! `ops_store.rs` and are re-exported from here.
+
+mod names;
+mod profile;
+mod types;
+
+use std::collections::HashSet;
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::ctx::AppCtx;
+use crate::doctor::{self, DoctorKeyInput, DoctorReport};
+use crate::error::{Error, ErrorCode, Result};
+use crate::kinde::{CreateKeyRequest, ListKeysQuery, validate_id};
+use crate::model::{Api, ApiKey, KeyFilter, KeyView, Org, Owner, User, VerifyResult};
+use crate::secret::Secret;
+use crate::store::{AuditAction, AuditOutcome, NewAudit};
+
+pub use profile::{doctor_connection, profile_add, profile_list, profile_remove, profile_test};
+pub use types::*;
+
+/// The warning that goes with every new secret.
+pub const ONE_TIME_WARNING: &str =
+    "Copy this key now: it is shown once and Kinde will not show it again.";
+
+/// Lists keys straight from Kinde with Kinde's own filters (org, user, status, type), then
+/// Keyward's (API, search over name, prefix and suffix), with owner and API names resolved.
+/// `offline` needs the local cache, which `sync` fills.
+pub async fn keys_list(ctx: &AppCtx, filter: &KeyFilter, offline: bool) -> Result<Vec<KeyView>> {
+    check_filter(filter)?;
+    if offline {
+        return Err(Error::new(
+            ErrorCode::Offline,
+            "there is no local copy of the keys to show offline",
+            "Run `keyward sync` once while Kinde is reachable.",
+        ));
+    }
+    let client = ctx.client().await?;
+    let q = ListKeysQuery {
+        key_type: filter.key_type,
+        status: filter.status,
+        user_id: filter.user_id.clone(),
+        org_code: filter.org_code.clone(),
+        ..ListKeysQuery::default()
+    };
+    let keys = client.list_keys_all(&q).await?;
+    let settings = ctx.settings().await?;
+    let names = names::Names::fetch(&client).await;
+    let search = filter.search.as_deref().map(str::to_lowercase);
+    let mut out = Vec::new();
+    for mut k in keys {
+        if let Some(api) = &filter.api_id
+            && !k.api_ids.iter().any(|a| a == api)
+        {
+            continue;
+        }
+        if let Some(s) = &search
+            && !matches_search(&k, s)
+        {
+            continue;
+        }
+        // The listing omits the owner; a filter on it tells us.
+        if k.org_code.is_none() {
+            k.org_code = filter.org_code.clone();
+        }
+        if k.user_id.is_none() {
+            k.user_id = filter.user_id.clone();
+        }
+        out.push(names.view(k, &settings));
+    }
+    Ok(out)
+}
+
+fn matches_search(k: &ApiKey, needle: &str) -> bool {
+    k.name.to_lowercase().contains(needle)
+        || k.key_prefix.to_lowercase().contains(needle)
+        || k.key_suffix
+            .as_deref()
+            .is_some_and(|s| s.to_lowercase().contains(needle))
+        || k.id.to_lowercase() == needle
+}
+
+fn check_filter(f: &KeyFilter) -> Result<()> {
+    if let Some(o) = &f.org_code {
+        validate_id("org code", o)?;
+    }
+    if let Some(u) = &f.user_id {
+        validate_id("user id", u)?;
+    }
+    if let Some(a) = &f.api_id {
+        validate_id("api id", a)?;
+    }
+    Ok(())
+}
+
+/// One key with every field Kinde has (verification count, owner) and names resolved.
+pub async fn key_show(ctx: &AppCtx, id: &str) -> Result<KeyView> {
+    validate_id("key id", id)?;
+    let client = ctx.client().await?;
+    let key = client.get_key(id).await?;
+    let settings = ctx.settings().await?;
+    let names = names::Names::fetch(&client).await;
+    Ok(names.view(key, &settings))
+}
+
+/// Creates a user or organization key. Checks the name, owner, API id and scopes first, then
+/// resolves the scopes (by key or id) against the API's own, then creates.
+pub async fn key_create(ctx: &AppCtx, input: CreateKeyInput) -> Result<NewKey> {
+    let name = input.name.trim().to_string();
+    check_key_name(&name)?;
+    let owner = match (input.org_code.as_deref(), input.user_id.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid_input(
+                "owner",
+                "a key belongs to an organization or a user, not both",
+                "Give either --org CODE or --user ID.",
+            ));
+        }
+        (None, None) => {
+            return Err(Error::invalid_input(
+                "owner",
+                "a key needs an owner",
+                "Give --org CODE for an organization key or --user ID for a user key \
+                 (`keyward orgs list`, `keyward users list`).",
+            ));
+        }
+        (Some(o), None) => {
+            validate_id("org code", o)?;
+            Owner::Organization {
+                org_code: o.to_string(),
+            }
+        }
+        (None, Some(u)) => {
+            validate_id("user id", u)?;
+            Owner::User {
+                user_id: u.to_string(),
+            }
+        }
+    };
+    validate_id("api id", &input.api_id)?;
+    if input.scopes.is_empty() {
+        return Err(Error::invalid_input(
+            "scopes",
+            "a key needs at least one scope",
+            "Give --scope for each scope (`keyward apis list` shows each API's scopes).",
+        ));
+    }
+    for s in &input.scopes {
+        check_scope_text(s)?;
+    }
+    let client = ctx.client().await?;
+    let api_scopes = client.api_scopes(&input.api_id).await?;
+    let mut scope_ids = Vec::new();
+    let mut scope_keys = Vec::new();
+    for wanted in &input.scopes {
+        match api_scopes
+            .iter()
+            .find(|s| s.id == *wanted || s.key == *wanted)
+        {
+            Some(s) => {
+                if !scope_ids.contains(&s.id) {
+                    scope_ids.push(s.id.clone());
+                    scope_keys.push(s.key.clone());
+                }
+            }
+            None => {
+                let known: Vec<&str> = api_scopes.iter().map(|s| s.key.as_str()).collect();
+                return Err(Error::invalid_input(
+                    "scope",
+                    format!("API {} has no scope {wanted:?}", input.api_id),
+                    if known.is_empty() {
+                        "This API defines no scopes: add them in Kinde > Settings > APIs > \
+                         (the API) > Scopes."
+                            .to_string()
+                    } else {
+                        format!("Use one of this API's scopes: {}.", known.join(", "))
+                    },
+                ));
+            }
+        }
+    }
+    let req = CreateKeyRequest {
+        name: name.clone(),
+        owner: owner.clone(),
+        api_id: input.api_id.clone(),
+        scope_ids,
+    };
+    let details = json!({ "api_id": input.api_id, "scopes": scope_keys, "owner": owner });
+    let result = client.create_key(&req).await;
+    let (id, outcome, err) = match &result {
+        Ok(c) => (Some(c.id.as_str()), AuditOutcome::Ok, None),
+        Err(e) => (None, outcome_of(e), Some(e)),
+    };
+    audit(
+        ctx,
+        AuditAction::Create,
+        id,
+        Some(&name),
+        outcome,
+        err,
+        details,
+    )
+    .await;
+    let created = result?;
+    let (key_prefix, key_suffix) = created.key.prefix_suffix();
+    Ok(NewKey {
+        id: created.id,
+        key: created.key,
+        key_prefix,
+        key_suffix,
+        name: Some(name),
+        api_id: Some(input.api_id),
+        scopes: scope_keys,
+        owner: Some(owner),
+        warning: ONE_TIME_WARNING.to_string(),
+    })
+}
+
+fn check_key_name(name: &str) -> Result<()> {
+    let hint = "Give the key a short descriptive name, e.g. \"Billing integration\".";
+    if name.is_empty() {
+        return Err(Error::invalid_input("name", "must not be empty", hint));
+    }
+    if name.chars().count() > 255 {
+        return Err(Error::invalid_input(
+            "name",
+            "is longer than 255 characters",
+            hint,
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid_input(
+            "name",
+            "contains control characters",
+            hint,
+        ));
+    }
+    Ok(())
+}
+
+fn check_scope_text(s: &str) -> Result<()> {
+    let hint = "Give a scope key (e.g. `read:invoices`) or a scope id from `keyward apis list`.";
+    if s.is_empty() {
+        return Err(Error::invalid_input("scope", "is empty", hint));
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) || s.chars().count() > 200 {
+        return Err(Error::invalid_input(
+            "scope",
+            format!(
+                "{:?} contains whitespace or is too long",
+                s.chars().take(40).collect::<String>()
+            ),
+            hint,
+        ));
+    }
+    Ok(())
+}
+
+/// Rotates a key: same id, new secret; the old secret stops working at once.
+pub async fn key_rotate(ctx: &AppCtx, id: &str) -> Result<NewKey> {
+    validate_id("key id", id)?;
+    let client = ctx.client().await?;
+    let result = client.rotate_key(id).await;
+    let (outcome, err) = match &result {
+        Ok(_) => (AuditOutcome::Ok, None),
+        Err(e) => (outcome_of(e), Some(e)),
+    };
+    audit(
+        ctx,
+        AuditAction::Rotate,
+        Some(id),
+        None,
+        outcome,
+        err,
+        json!({}),
+    )
+    .await;
+    let created = result?;
+    if let Ok(store) = ctx.store().await {
+        let key_id = created.id.clone();
+        let _ = crate::ctx::blocking(move || store.set_rotated_on(&key_id, Utc::now())).await;
+    }
+    let (key_prefix, key_suffix) = created.key.prefix_suffix();
+    Ok(NewKey {
+        id: created.id,
+        key: created.key,
+        key_prefix,
+        key_suffix,
+        name: None,
+        api_id: None,
+        scopes: Vec::new(),
+        owner: None,
+        warning: ONE_TIME_WARNING.to_string(),
+    })
+}
+
+/// Revokes one or many keys. Every id is checked before any request; then each key is revoked
+/// in turn and gets its own outcome. One failure never stops the batch.
+pub async fn keys_revoke(ctx: &AppCtx, ids: &[String]) -> Result<RevokeSummary> {
+    keys_revoke_with(ctx, ids, |_| {}, CancellationToken::new()).await
+}
+
+/// [`keys_revoke`] with progress (one event per key) and cancellation: keys not yet attempted
+/// when `cancel` fires get a `cancelled` outcome.
+pub async fn keys_revoke_with(
+    ctx: &AppCtx,
+    ids: &[String],
+    progress: impl Fn(RevokeProgress) + Send + Sync,
+    cancel: CancellationToken,
+) -> Result<RevokeSummary> {
+    if ids.is_empty() {
+        return Err(Error::invalid_input(
+            "key ids",
+            "no key to revoke",
+            "Give one or more key ids (`keyward keys list` shows them).",
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut unique = Vec::new();
+    for id in ids {
+        validate_id("key id", id)?;
+        if seen.insert(id.as_str()) {
+            unique.push(id.clone());
+        }
+    }
+    let client = ctx.client().await?;
+    let total = unique.len() as u32;
+    let mut outcomes = Vec::with_capacity(unique.len());
+    for (i, id) in unique.iter().enumerate() {
+        let result = if cancel.is_cancelled() {
+            Err(Error::cancelled())
+        } else {
+            tokio::select! {
+                r = client.revoke_key(id) => r,
+                _ = cancel.cancelled() => Err(Error::cancelled()),
+            }
+        };
+        if !matches!(&result, Err(e) if e.code == ErrorCode::Cancelled) {
+            let (outcome, err) = match &result {
+                Ok(()) => (AuditOutcome::Ok, None),
+                Err(e) => (outcome_of(e), Some(e)),
+            };
+            audit(
+                ctx,
+                AuditAction::Revoke,
+                Some(id),
+                None,
+                outcome,
+                err,
+                json!({}),
+            )
+            .await;
+        }
+        if result.is_ok()
+            && let Ok(store) = ctx.store().await
+        {
+            let key_id = id.clone();
+            let _ = crate::ctx::blocking(move || {
+                store.set_status(&key_id, crate::model::KeyStatus::Revoked, Utc::now())
+            })
+            .await;
+        }
+        let revoked = result.is_ok();
+        progress(RevokeProgress {
+            done: i as u32 + 1,
+            total,
+            id: id.clone(),
+            revoked,
+        });
+        outcomes.push(RevokeOutcome {
+            id: id.clone(),
+            revoked,
+            error: result.err(),
+        });
+    }
+    let revoked = outcomes.iter().filter(|o| o.revoked).count() as u32;
+    Ok(RevokeSummary {
+        requested: total,
+        revoked,
+        failed: total - revoked,
+        outcomes,
+    })
+}
+
+/// Verifies a key secret with Kinde. This counts as a verification (the result's `note` says
+/// so). Surrounding whitespace (a pasted newline) is removed first.
+pub async fn key_verify(ctx: &AppCtx, key: &Secret) -> Result<VerifyResult> {
+    let cleaned = Secret::new(key.expose().trim().to_string());
+    if cleaned.is_empty() {
+        return Err(Error::invalid_input(
+            "API key",
+            "is empty",
+            "Paste the key's secret on standard input (it starts with k_live_).",
+        ));
+    }
+    let client = ctx.client().await?;
+    let mut r = client.verify_key(&cleaned).await?;
+    if r.note.is_empty() {
+        r.note = "Verifying counted as one verification of this key in Kinde.".to_string();
+    }
+    Ok(r)
+}
+
+/// Every API with its scopes.
+pub async fn apis_list(ctx: &AppCtx) -> Result<Vec<Api>> {
+    ctx.client().await?.list_apis().await
+}
+
+/// Organizations, optionally filtered by a case-insensitive search over code and name.
+pub async fn orgs_list(ctx: &AppCtx, search: Option<&str>) -> Result<Vec<Org>> {
+    let orgs = ctx.client().await?.list_orgs().await?;
+    let Some(s) = search
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(orgs);
+    };
+    Ok(orgs
+        .into_iter()
+        .filter(|o| o.code.to_lowercase().contains(&s) || o.name.to_lowercase().contains(&s))
+        .collect())
+}
+
+/// Users, optionally filtered by a case-insensitive search over id, email and names.
+pub async fn users_list(ctx: &AppCtx, search: Option<&str>) -> Result<Vec<User>> {
+    let users = ctx.client().await?.list_users().await?;
+    let Some(s) = search
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(users);
+    };
+    Ok(users
+        .into_iter()
+        .filter(|u| {
+            [
+                Some(u.id.as_str()),
+                u.email.as_deref(),
+                u.first_name.as_deref(),
+                u.last_name.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|f| f.to_lowercase().contains(&s))
+                || u.display_name().to_lowercase().contains(&s)
+        })
+        .collect())
+}
+
+/// The Key doctor: cleans and checks a pasted key, verifies it (one counted verification) and
+/// diagnoses scope and organization mismatches.
+pub async fn doctor_key(ctx: &AppCtx, input: &DoctorKeyInput) -> Result<DoctorReport> {
+    if let Some(s) = &input.require_scope {
+        check_scope_text(s)?;
+    }
+    if let Some(o) = &input.org_code {
+        validate_id("org code", o)?;
+    }
+    let client = ctx.client().await?;
+    Ok(doctor::doctor_key(&client, input).await)
+}
+
+fn outcome_of(e: &Error) -> AuditOutcome {
+    if e.code == ErrorCode::Ambiguous {
+        AuditOutcome::Ambiguous
+    } else {
+        AuditOutcome::Failed
+    }
+}
+
+/// Appends an audit row to the profile's store. The audit log must not make an operation
+/// fail, so a store that cannot be opened only logs a warning.
+async fn audit(
+    ctx: &AppCtx,
+    action: AuditAction,
+    key_id: Option<&str>,
+    key_name: Option<&str>,
+    outcome: AuditOutcome,
+    error: Option<&Error>,
+    details: serde_json::Value,
+) {
+    let store = match ctx.store().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(code = %e.code, "audit log unavailable: {}", e.message);
+            return;
+        }
+    };
+    let key_id = key_id.map(str::to_string);
+    let key_name = key_name.map(str::to_string);
+    let error = error.cloned();
+    let r = crate::ctx::blocking(move || {
+        let row = NewAudit {
+            action,
+            key_id: key_id.as_deref(),
+            key_name: key_name.as_deref(),
+            outcome,
+            error: error.as_ref(),
+            details,
+        };
+        store.audit_append(Utc::now(), &row).map(|_| ())
+    })
+    .await;
+    if let Err(e) = r {
+        tracing::warn!(code = %e.code, "could not write the audit log: {}", e.message);
+    }
+}
+
+/// True when `at` is older than `days` days.
+pub(crate) fn older_than(at: Option<chrono::DateTime<Utc>>, days: u32) -> bool {
+    match at {
+        Some(t) => Utc::now() - t > Duration::days(i64::from(days)),
+        None => true,
+    }
+}

@@ -1,0 +1,60 @@
+//! Resolving owner and API names for key views (best effort: a missing `read:users` scope
+//! leaves names empty instead of failing the listing).
+
+use std::collections::HashMap;
+
+use crate::config::Settings;
+use crate::kinde::Client;
+use crate::model::{ApiKey, KeyView};
+
+#[derive(Debug, Default)]
+pub(super) struct Names {
+    orgs: HashMap<String, String>,
+    users: HashMap<String, String>,
+    apis: HashMap<String, String>,
+}
+
+impl Names {
+    /// Orgs, users and APIs, fetched concurrently; any that fails stays empty.
+    pub(super) async fn fetch(client: &Client) -> Names {
+        let (orgs, users, apis) =
+            futures::join!(client.list_orgs(), client.list_users(), client.list_apis());
+        Names {
+            orgs: orgs
+                .map(|v| v.into_iter().map(|o| (o.code, o.name)).collect())
+                .unwrap_or_default(),
+            users: users
+                .map(|v| {
+                    v.into_iter()
+                        .map(|u| (u.id.clone(), u.display_name()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            apis: apis
+                .map(|v| v.into_iter().map(|a| (a.id, a.name)).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    pub(super) fn view(&self, key: ApiKey, settings: &Settings) -> KeyView {
+        let owner_name = match (&key.org_code, &key.user_id) {
+            (Some(o), _) => self.orgs.get(o).cloned(),
+            (None, Some(u)) => self.users.get(u).cloned(),
+            _ => None,
+        };
+        let api_name = key.api_ids.first().and_then(|a| self.apis.get(a).cloned());
+        let stale = super::older_than(key.last_verified_on, settings.stale_days);
+        let rotation_due =
+            super::older_than(key.created_on, settings.rotation_days) && key.created_on.is_some();
+        KeyView {
+            key,
+            owner_name,
+            api_name,
+            stale,
+            rotation_due,
+            rotated_on: None,
+            gone: false,
+            spark_7d: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Profile operations: add, list, remove, test.
+
+use crate::config::{ConfigFile, Profile, profile_not_found};
+use crate::ctx::AppCtx;
+use crate::doctor::{self, DoctorReport};
+use crate::error::{Error, ErrorCode, Result};
+use crate::secret::Secret;
+use crate::secrets;
+
+use super::types::{
+    ProfileAdded, ProfileDraft, ProfileInfo, ProfileInput, ProfileRemoved, SecretSource,
+};
+
+fn info(cfg: &ConfigFile, p: &Profile, selected: Option<&str>) -> ProfileInfo {
+    let current = cfg.select(selected).ok().map(|c| c.name.as_str());
+    ProfileInfo {
+        profile: p.clone(),
+        is_default: cfg.settings.default_profile.as_deref() == Some(p.name.as_str()),
+        selected: current == Some(p.name.as_str()),
+    }
+}
+
+/// Adds a profile. Every field is checked first; then the secret (if given) goes to the keyring,
+/// then the profile to config.toml. With no secret given, `KEYWARD_CLIENT_SECRET` (if set) will
+/// be used at run time and is never stored. The first profile becomes the default.
+pub async fn profile_add(
+    ctx: &AppCtx,
+    input: ProfileInput,
+    secret: Option<Secret>,
+) -> Result<ProfileAdded> {
+    let profile = Profile::new(
+        &input.name,
+        &input.domain,
+        &input.client_id,
+        input.environment.unwrap_or_default(),
+    )?;
+    if let Some(s) = &secret
+        && s.expose().trim().is_empty()
+    {
+        return Err(Error::invalid_input(
+            "client secret",
+            "is empty",
+            "Pipe the Client secret of your M2M app (Kinde > Settings > Applications) to \
+             --client-secret-stdin.",
+        ));
+    }
+    let mut cfg = ctx.load_config().await?;
+    if cfg.find(&profile.name).is_some() {
+        return Err(Error::new(
+            ErrorCode::ProfileExists,
+            format!("a profile named {:?} already exists", profile.name),
+            format!(
+                "Pick another name, or remove it first with `keyward profile remove {}`.",
+                profile.name
+            ),
+        ));
+    }
+    let source = match secret {
+        Some(s) => {
+            let trimmed = Secret::new(s.expose().trim().to_string());
+            secrets::set_blocking(ctx.secrets(), &profile.name, trimmed).await?;
+            SecretSource::Keyring
+        }
+        None if ctx.has_env_secret() => SecretSource::Env,
+        None => SecretSource::Missing,
+    };
+    cfg.profiles.push(profile.clone());
+    if cfg.settings.default_profile.is_none() {
+        cfg.settings.default_profile = Some(profile.name.clone());
+    }
+    if let Err(e) = ctx.save_config(cfg.clone()).await {
+        if source == SecretSource::Keyring {
+            let _ = secrets::delete_blocking(ctx.secrets(), &profile.name).await;
+        }
+        return Err(e);
+    }
+    let warning = (source == SecretSource::Missing).then(|| {
+        format!(
+            "No client secret was given: profile {:?} cannot connect until you add it again \
+             with --client-secret-stdin or set KEYWARD_CLIENT_SECRET.",
+            profile.name
+        )
+    });
+    Ok(ProfileAdded {
+        info: info(&cfg, &profile, ctx.selected_name()),
+        secret: source,
+        warning,
+    })
+}
+
+/// Every profile in config.toml (a sandbox context lists its demo profile too).
+pub async fn profile_list(ctx: &AppCtx) -> Result<Vec<ProfileInfo>> {
+    let cfg = ctx.load_config().await?;
+    let mut out: Vec<ProfileInfo> = cfg
+        .profiles
+        .iter()
+        .map(|p| info(&cfg, p, ctx.selected_name()))
+        .collect();
+    if ctx.is_sandbox() {
+        let demo = ctx.profile().await?;
+        if !out.iter().any(|p| p.profile.name == demo.name) {
+            out.insert(
+                0,
+                ProfileInfo {
+                    profile: demo,
+                    is_default: false,
+                    selected: true,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Removes a profile from config.toml and deletes its keyring entry. The local database is
+/// kept. A keyring that cannot be reached does not stop the removal; the result says so.
+pub async fn profile_remove(ctx: &AppCtx, name: &str) -> Result<ProfileRemoved> {
+    let mut cfg = ctx.load_config().await?;
+    if cfg.find(name).is_none() {
+        return Err(profile_not_found(name, &cfg));
+    }
+    cfg.profiles.retain(|p| p.name != name);
+    if cfg.settings.default_profile.as_deref() == Some(name) {
+        cfg.settings.default_profile = None;
+    }
+    ctx.save_config(cfg).await?;
+    let (secret_deleted, warning) = match secrets::delete_blocking(ctx.secrets(), name).await {
+        Ok(()) => (true, None),
+        Err(e) => (
+            false,
+            Some(format!(
+                "The profile is removed, but its keyring entry could not be deleted ({}). \
+                 Delete the entry `keyward`/`{name}` in your OS keyring by hand if it exists.",
+                e.message
+            )),
+        ),
+    };
+    Ok(ProfileRemoved {
+        name: name.to_string(),
+        secret_deleted,
+        warning,
+    })
+}
+
+/// Tests a connection: the selected profile, or a draft from the first-run form that is not
+/// saved yet. This is the connection doctor (DNS, TLS, token, scopes, clock skew).
+pub async fn profile_test(ctx: &AppCtx, draft: Option<ProfileDraft>) -> Result<DoctorReport> {
+    match draft {
+        Some(d) => {
+            let base = crate::config::normalize_domain(&d.domain)?;
+            crate::config::validate_client_id(&d.client_id)?;
+            Ok(doctor::doctor_connection_with(
+                base.as_str(),
+                &d.client_id,
+                &d.client_secret,
+                ctx.client_options().clone(),
+            )
+            .await)
+        }
+        None => doctor_connection(ctx).await,
+    }
+}
+
+/// The connection doctor for the selected profile.
+pub async fn doctor_connection(ctx: &AppCtx) -> Result<DoctorReport> {
+    let profile = ctx.profile().await?;
+    let secret = ctx.client_secret(&profile.name).await?;
+    Ok(doctor::doctor_connection_with(
+        &profile.domain,
+        &profile.client_id,
+        &secret,
+        ctx.client_options().clone(),
+    )
+    .await)
+}

@@ -1,0 +1,351 @@
+//! Key operations against a real sandbox over HTTP.
+
+mod ops_common;
+
+use keyward_core::ErrorCode;
+use keyward_core::doctor::{DoctorKeyInput, StepStatus};
+use keyward_core::model::{KeyFilter, KeyStatus, KeyType};
+use keyward_core::ops::{self, CreateKeyInput};
+use keyward_core::secret::Secret;
+use keyward_core::store::AuditFilter;
+use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_ORG_CODE, EMPTY_USER_ID, READONLY_CLIENT};
+use ops_common::{ctx, ctx_as, sandbox};
+
+fn org_key(name: &str, scopes: &[&str]) -> CreateKeyInput {
+    CreateKeyInput {
+        name: name.into(),
+        api_id: EMPTY_API_ID.into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        org_code: Some(EMPTY_ORG_CODE.into()),
+        user_id: None,
+    }
+}
+
+#[tokio::test]
+async fn create_show_list_verify_rotate_revoke() {
+    let sb = sandbox(Config::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let ctx = ctx(&sb, home.path());
+
+    let created = ops::key_create(&ctx, org_key("  Billing  ", &["read:data"]))
+        .await
+        .unwrap();
+    assert!(created.key.expose().starts_with("k_live_"));
+    assert_eq!(created.name.as_deref(), Some("Billing"));
+    assert_eq!(created.scopes, vec!["read:data".to_string()]);
+    assert_eq!(created.key_prefix, created.key.expose()[..6]);
+    assert!(created.warning.contains("shown once"));
+
+    let shown = ops::key_show(&ctx, &created.id).await.unwrap();
+    assert_eq!(shown.key.name, "Billing");
+    assert_eq!(shown.key.status, KeyStatus::Active);
+    assert_eq!(shown.key.org_code.as_deref(), Some(EMPTY_ORG_CODE));
+    assert_eq!(shown.owner_name.as_deref(), Some("Sandbox Org"));
+    assert_eq!(shown.api_name.as_deref(), Some("Sandbox API"));
+    assert_eq!(shown.key.scopes, vec!["read:data".to_string()]);
+    assert_eq!(shown.key.verification_count, Some(0));
+    assert!(shown.stale, "never verified means stale");
+
+    // A second key, for a user, found by type filter and search.
+    let user = ops::key_create(
+        &ctx,
+        CreateKeyInput {
+            user_id: Some(EMPTY_USER_ID.into()),
+            org_code: None,
+            ..org_key("Sam's laptop", &["read:data", "write:data"])
+        },
+    )
+    .await
+    .unwrap();
+    let all = ops::keys_list(&ctx, &KeyFilter::default(), false)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    let users = KeyFilter {
+        key_type: Some(KeyType::User),
+        ..KeyFilter::default()
+    };
+    let listed = ops::keys_list(&ctx, &users, false).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].key.id, user.id);
+    let search = KeyFilter {
+        search: Some("BILL".into()),
+        ..KeyFilter::default()
+    };
+    let listed = ops::keys_list(&ctx, &search, false).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].key.id, created.id);
+    let by_suffix = KeyFilter {
+        search: Some(user.key_suffix.clone()),
+        ..KeyFilter::default()
+    };
+    assert!(
+        ops::keys_list(&ctx, &by_suffix, false)
+            .await
+            .unwrap()
+            .iter()
+            .any(|k| k.key.id == user.id)
+    );
+    let by_org = KeyFilter {
+        org_code: Some(EMPTY_ORG_CODE.into()),
+        ..KeyFilter::default()
+    };
+    let listed = ops::keys_list(&ctx, &by_org, false).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].owner_name.as_deref(), Some("Sandbox Org"));
+
+    // Verify counts, and says so.
+    let v = ops::key_verify(&ctx, &Secret::new(format!("{}\n", created.key.expose())))
+        .await
+        .unwrap();
+    assert!(v.is_valid);
+    assert!(v.note.to_lowercase().contains("verification"), "{}", v.note);
+    assert_eq!(
+        ops::key_show(&ctx, &created.id)
+            .await
+            .unwrap()
+            .key
+            .verification_count,
+        Some(1)
+    );
+
+    // Rotate: the old secret fails at once, the new one works.
+    let rotated = ops::key_rotate(&ctx, &created.id).await.unwrap();
+    assert_eq!(rotated.id, created.id);
+    assert_ne!(rotated.key.expose(), created.key.expose());
+    assert!(
+        !ops::key_verify(&ctx, &Secret::new(created.key.expose()))
+            .await
+            .unwrap()
+            .is_valid
+    );
+    assert!(
+        ops::key_verify(&ctx, &Secret::new(rotated.key.expose()))
+            .await
+            .unwrap()
+            .is_valid
+    );
+
+    // Bulk revoke: one unknown id does not stop the batch.
+    let unknown = "api_key_00000000000000000000000000000000".to_string();
+    let summary = ops::keys_revoke(
+        &ctx,
+        &[created.id.clone(), unknown.clone(), user.id.clone()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (summary.requested, summary.revoked, summary.failed),
+        (3, 2, 1)
+    );
+    let bad = summary.outcomes.iter().find(|o| o.id == unknown).unwrap();
+    assert_eq!(bad.error.as_ref().unwrap().code, ErrorCode::NotFound);
+    assert!(
+        summary
+            .outcomes
+            .iter()
+            .filter(|o| o.id != unknown)
+            .all(|o| o.revoked)
+    );
+    assert!(
+        !ops::key_verify(&ctx, &Secret::new(rotated.key.expose()))
+            .await
+            .unwrap()
+            .is_valid
+    );
+    assert_eq!(
+        ops::key_show(&ctx, &user.id).await.unwrap().key.status,
+        KeyStatus::Revoked
+    );
+
+    // Every mutation is in the audit log, the failure included, and no secret is.
+    let store = ctx.store().await.unwrap();
+    let rows = store.audit_list(&AuditFilter::default()).unwrap();
+    assert_eq!(rows.len(), 2 + 1 + 3, "{rows:#?}");
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.error_code.as_deref() == Some("not_found"))
+            .count(),
+        1
+    );
+    let dump = format!("{rows:?}");
+    for s in [&created.key, &rotated.key, &user.key] {
+        assert!(!dump.contains(s.expose()));
+    }
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn input_checks_come_before_any_request() {
+    let sb = sandbox(Config::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let ctx = ctx(&sb, home.path());
+    let cases = [
+        CreateKeyInput {
+            org_code: None,
+            ..org_key("x", &["read:data"])
+        },
+        CreateKeyInput {
+            user_id: Some(EMPTY_USER_ID.into()),
+            ..org_key("x", &["read:data"])
+        },
+        org_key("   ", &["read:data"]),
+        org_key("x", &[]),
+        org_key("x", &["read data"]),
+        CreateKeyInput {
+            api_id: "no such/api".into(),
+            ..org_key("x", &["read:data"])
+        },
+        CreateKeyInput {
+            org_code: Some("org 1".into()),
+            ..org_key("x", &["read:data"])
+        },
+    ];
+    for input in cases {
+        let e = ops::key_create(&ctx, input.clone()).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput, "{input:?}: {e:?}");
+        assert!(!e.hint.is_empty());
+    }
+    for id in ["", "api key 1", "api_key_1/../x"] {
+        let e = ops::key_show(&ctx, id).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        let e = ops::keys_revoke(&ctx, &[id.to_string()]).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+    }
+    assert_eq!(
+        ops::keys_revoke(&ctx, &[]).await.unwrap_err().code,
+        ErrorCode::InvalidInput
+    );
+    assert_eq!(sb.stats().total, 0, "no request may be sent for bad input");
+
+    // A scope that the API lacks is caught before the create (after reading the API's scopes).
+    let e = ops::key_create(&ctx, org_key("x", &["read:data", "admin:everything"]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput);
+    assert!(e.message.contains("admin:everything"), "{}", e.message);
+    assert!(
+        e.hint.contains("read:data") && e.hint.contains("write:data"),
+        "{}",
+        e.hint
+    );
+    assert_eq!(sb.stats().create_key, 0);
+
+    // Scopes by id work as well as by key.
+    let apis = ops::apis_list(&ctx).await.unwrap();
+    let api = apis.iter().find(|a| a.id == EMPTY_API_ID).unwrap();
+    let write = api.scopes.iter().find(|s| s.key == "write:data").unwrap();
+    let k = ops::key_create(&ctx, org_key("by id", &[&write.id]))
+        .await
+        .unwrap();
+    assert_eq!(k.scopes, vec!["write:data".to_string()]);
+    assert_eq!(sb.stats().create_key, 1);
+
+    // An unknown key is a 404 that names it.
+    let missing = "api_key_0123456789abcdef0123456789abcdef";
+    let e = ops::key_show(&ctx, missing).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotFound);
+    assert!(e.message.contains(missing), "{}", e.message);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn directory_search_and_doctor() {
+    let sb = sandbox(Config {
+        seed: kinde_sandbox::Seed::Demo,
+        rng_seed: Some(7),
+        ..Config::default()
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let ctx = ctx(&sb, home.path());
+    let orgs = ops::orgs_list(&ctx, None).await.unwrap();
+    assert!(orgs.len() >= 12);
+    let acme = ops::orgs_list(&ctx, Some("acme")).await.unwrap();
+    assert!(!acme.is_empty() && acme.iter().all(|o| o.name.to_lowercase().contains("acme")));
+    let users = ops::users_list(&ctx, None).await.unwrap();
+    assert!(users.len() >= 40);
+    let first = users[0].first_name.clone().unwrap();
+    let found = ops::users_list(&ctx, Some(&first.to_uppercase()))
+        .await
+        .unwrap();
+    assert!(!found.is_empty() && found.len() < users.len());
+    let apis = ops::apis_list(&ctx).await.unwrap();
+    assert!(apis.len() >= 3 && apis.iter().all(|a| !a.scopes.is_empty()));
+
+    // Doctor: a fresh key with a pasted "Bearer " prefix and a newline, and a scope it lacks.
+    let api = &apis[0];
+    let k = ops::key_create(
+        &ctx,
+        CreateKeyInput {
+            name: "doctor".into(),
+            api_id: api.id.clone(),
+            scopes: vec![api.scopes[0].key.clone()],
+            org_code: Some(orgs[0].code.clone()),
+            user_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    let mut input = DoctorKeyInput::new(Secret::new(format!("Bearer {}\n", k.key.expose())));
+    let report = ops::doctor_key(&ctx, &input).await.unwrap();
+    assert!(report.counted_verification);
+    let bearer = report
+        .steps
+        .iter()
+        .find(|s| s.name == "bearer_prefix")
+        .unwrap();
+    assert_ne!(bearer.status, StepStatus::Ok, "{report:#?}");
+    assert!(
+        report.steps.iter().any(|s| s.name == "verify" && s.ok),
+        "{report:#?}"
+    );
+    input.require_scope = Some("definitely:not-granted".into());
+    let report = ops::doctor_key(&ctx, &input).await.unwrap();
+    assert!(!report.healthy);
+    assert!(
+        report
+            .steps
+            .iter()
+            .any(|s| s.name == "required_scope" && !s.ok)
+    );
+    input.require_scope = Some("bad scope".into());
+    assert_eq!(
+        ops::doctor_key(&ctx, &input).await.unwrap_err().code,
+        ErrorCode::InvalidInput
+    );
+
+    let conn = ops::doctor_connection(&ctx).await.unwrap();
+    assert!(conn.healthy, "{conn:#?}");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn read_only_app_gets_missing_scope_with_a_hint() {
+    let sb = sandbox(Config::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let ctx = ctx_as(&sb, home.path(), READONLY_CLIENT.0, READONLY_CLIENT.1);
+    assert!(
+        ops::keys_list(&ctx, &KeyFilter::default(), false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let e = ops::key_create(&ctx, org_key("nope", &["read:data"]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::MissingScope);
+    assert!(e.message.contains("create:api_keys") || e.hint.contains("create:api_keys"));
+    let conn = ops::doctor_connection(&ctx).await.unwrap();
+    assert!(
+        conn.steps
+            .iter()
+            .any(|s| s.name == "token_scopes" && s.detail.contains("create:api_keys"))
+    );
+
+    let bad = ctx_as(&sb, home.path(), sb.client_id(), "wrong-secret");
+    let e = ops::apis_list(&bad).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidClient);
+    assert!(!e.hint.is_empty());
+    sb.shutdown().await;
+}

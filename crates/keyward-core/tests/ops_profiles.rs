@@ -1,0 +1,212 @@
+//! Profile operations: config.toml under a temp KEYWARD_HOME, secrets in a memory store.
+
+mod ops_common;
+
+use std::sync::Arc;
+
+use keyward_core::ErrorCode;
+use keyward_core::config::{ConfigFile, Environment, Paths};
+use keyward_core::ctx::AppCtx;
+use keyward_core::ops::{self, ProfileDraft, ProfileInput, SecretSource};
+use keyward_core::secret::Secret;
+use keyward_core::secrets::{MemoryStore, SecretStore};
+use kinde_sandbox::Config;
+use ops_common::{fast, sandbox};
+
+fn input(name: &str, domain: &str) -> ProfileInput {
+    ProfileInput {
+        name: name.into(),
+        domain: domain.into(),
+        client_id: "m2m_client_1".into(),
+        environment: None,
+    }
+}
+
+fn ctx(home: &std::path::Path, store: Arc<MemoryStore>) -> AppCtx {
+    AppCtx::new(Some(home.to_path_buf()), store)
+        .unwrap()
+        .with_env_secret(None)
+        .with_client_options(fast())
+}
+
+#[tokio::test]
+async fn add_list_remove_and_secrets_stay_out_of_config() {
+    let home = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let ctx = ctx(home.path(), store.clone());
+
+    let added = ops::profile_add(
+        &ctx,
+        ProfileInput {
+            environment: Some(Environment::Staging),
+            ..input("acme", "acme.kinde.com")
+        },
+        Some(Secret::new("top-secret-value-1\n")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(added.info.profile.domain, "https://acme.kinde.com");
+    assert_eq!(added.secret, SecretSource::Keyring);
+    assert!(added.info.is_default && added.info.selected);
+    assert!(added.warning.is_none());
+    assert_eq!(
+        store.get("acme").unwrap().unwrap().expose(),
+        "top-secret-value-1"
+    );
+
+    // Without a secret (and no KEYWARD_CLIENT_SECRET) it is added with a warning.
+    let second = ops::profile_add(&ctx, input("local", "http://127.0.0.1:8787/"), None)
+        .await
+        .unwrap();
+    assert_eq!(second.secret, SecretSource::Missing);
+    assert!(second.warning.unwrap().contains("KEYWARD_CLIENT_SECRET"));
+    assert_eq!(second.info.profile.domain, "http://127.0.0.1:8787");
+    assert!(!second.info.is_default);
+
+    let e = ops::profile_add(&ctx, input("acme", "other.kinde.com"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ProfileExists);
+
+    for (domain, what) in [
+        ("http://acme.kinde.com", "http"),
+        ("https://acme.kinde.com/api", "path"),
+        ("acme kinde.com", "spaces"),
+        ("https://acme.kinde.com?x=1", "query"),
+        ("", "empty"),
+    ] {
+        let e = ops::profile_add(&ctx, input("bad", domain), Some(Secret::new("s")))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput, "{what}");
+        assert!(e.message.starts_with("domain"), "{what}: {}", e.message);
+        assert!(!e.hint.is_empty());
+    }
+    for bad_name in ["", "a b", "x/y"] {
+        let e = ops::profile_add(&ctx, input(bad_name, "acme.kinde.com"), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+    }
+    let e = ops::profile_add(
+        &ctx,
+        ProfileInput {
+            client_id: "has space".into(),
+            ..input("c", "acme.kinde.com")
+        },
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(e.message.starts_with("client id"));
+    assert_eq!(store.len(), 1, "a refused profile stores no secret");
+
+    let list = ops::profile_list(&ctx).await.unwrap();
+    let names: Vec<_> = list.iter().map(|p| p.profile.name.as_str()).collect();
+    assert_eq!(names, ["acme", "local"]);
+    assert!(list[0].selected && !list[1].selected);
+    let picked = ops::profile_list(&ctx_with(home.path(), &store, "local"))
+        .await
+        .unwrap();
+    assert!(picked[1].selected && !picked[0].selected);
+
+    let text = std::fs::read_to_string(Paths::under(home.path()).config_file()).unwrap();
+    assert!(!text.contains("top-secret"), "{text}");
+    assert!(text.contains("client_id = \"m2m_client_1\""));
+    assert!(text.contains("environment = \"staging\""));
+
+    let removed = ops::profile_remove(&ctx, "acme").await.unwrap();
+    assert!(removed.secret_deleted && removed.warning.is_none());
+    assert!(store.is_empty());
+    let cfg = ConfigFile::load(&Paths::under(home.path())).unwrap();
+    assert_eq!(cfg.names(), ["local"]);
+    assert_eq!(cfg.settings.default_profile, None);
+    let e = ops::profile_remove(&ctx, "acme").await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::ProfileNotFound);
+    assert!(e.message.contains("local"), "{}", e.message);
+}
+
+fn ctx_with(home: &std::path::Path, store: &Arc<MemoryStore>, name: &str) -> AppCtx {
+    ctx(home, store.clone()).with_profile(name)
+}
+
+#[tokio::test]
+async fn selection_secret_lookup_and_connection_test() {
+    let sb = sandbox(Config::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let base = ctx(home.path(), store.clone());
+
+    // No profile yet: a clear error.
+    let e = ops::doctor_connection(&base).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::ProfileNotFound);
+    assert!(e.hint.contains("profile add"));
+
+    ops::profile_add(
+        &base,
+        ProfileInput {
+            client_id: sb.client_id().into(),
+            ..input("sb", &sb.base_url())
+        },
+        Some(Secret::new(sb.client_secret())),
+    )
+    .await
+    .unwrap();
+    ops::profile_add(
+        &base,
+        ProfileInput {
+            client_id: sb.client_id().into(),
+            ..input("nosecret", &sb.base_url())
+        },
+        None,
+    )
+    .await
+    .unwrap();
+
+    // The default (first) profile works.
+    let report = ops::profile_test(&base, None).await.unwrap();
+    assert!(report.healthy, "{report:#?}");
+    assert!(ops::apis_list(&base).await.unwrap().len() == 1);
+
+    // A profile without a secret: secret_missing, with a hint naming both ways out.
+    let nosecret = ctx(home.path(), store.clone()).with_profile("nosecret");
+    let e = ops::apis_list(&nosecret).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::SecretMissing);
+    assert!(e.hint.contains("--client-secret-stdin") && e.hint.contains("KEYWARD_CLIENT_SECRET"));
+    // ...unless KEYWARD_CLIENT_SECRET is given, which is used and never stored.
+    let env = ctx(home.path(), store.clone())
+        .with_profile("nosecret")
+        .with_env_secret(Some(Secret::new(sb.client_secret())));
+    assert_eq!(ops::apis_list(&env).await.unwrap().len(), 1);
+    assert!(store.get("nosecret").unwrap().is_none());
+
+    let e = ops::apis_list(&ctx(home.path(), store.clone()).with_profile("zz"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ProfileNotFound);
+
+    // A draft (first-run form) with a wrong secret: the token step fails, nothing is saved.
+    let draft = ProfileDraft {
+        domain: sb.base_url(),
+        client_id: sb.client_id().into(),
+        client_secret: Secret::new("wrong"),
+    };
+    let report = ops::profile_test(&base, Some(draft)).await.unwrap();
+    assert!(!report.healthy);
+    let token = report.steps.iter().find(|s| s.name == "token").unwrap();
+    assert!(!token.ok, "{report:#?}");
+    assert_eq!(ops::profile_list(&base).await.unwrap().len(), 2);
+    let draft = ProfileDraft {
+        domain: "http://example.com".into(),
+        client_id: "x".into(),
+        client_secret: Secret::new("s"),
+    };
+    assert_eq!(
+        ops::profile_test(&base, Some(draft))
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidInput
+    );
+    sb.shutdown().await;
+}
