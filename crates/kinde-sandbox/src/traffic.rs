@@ -45,28 +45,34 @@ pub fn weighted(sh: &Shared, n: usize) {
         return;
     }
     let mut db = sh.db.lock();
-    let mut ids = Vec::new();
-    let mut cumulative = Vec::new();
-    let mut total = 0u64;
-    for k in db.keys.values() {
-        if k.status == Status::Active && k.traffic_weight > 0 {
-            total += u64::from(k.traffic_weight);
-            ids.push(k.id.clone());
-            cumulative.push(total);
-        }
-    }
-    if total == 0 {
-        return;
-    }
     let mut rng = sh.rng.lock();
-    let now = Utc::now();
-    for _ in 0..n {
-        let x = rng.random_range(0..total);
-        let i = cumulative.partition_point(|&c| c <= x);
-        let ip = IPS.choose(&mut *rng).copied().unwrap_or("203.0.113.10");
-        if let Some(id) = ids.get(i) {
-            keys::verify_id(&mut db, id, ip, now);
+    // Pick first (borrowing the ids), then count (mutating).
+    let chosen: Vec<String> = {
+        let mut ids: Vec<&str> = Vec::new();
+        let mut cumulative = Vec::new();
+        let mut total = 0u64;
+        for k in db.keys.values() {
+            if k.status == Status::Active && k.traffic_weight > 0 {
+                total += u64::from(k.traffic_weight);
+                ids.push(&k.id);
+                cumulative.push(total);
+            }
         }
+        if total == 0 {
+            return;
+        }
+        (0..n)
+            .filter_map(|_| {
+                let x = rng.random_range(0..total);
+                ids.get(cumulative.partition_point(|&c| c <= x))
+                    .map(|s| s.to_string())
+            })
+            .collect()
+    };
+    let now = Utc::now();
+    for id in &chosen {
+        let ip = IPS.choose(&mut *rng).copied().unwrap_or("203.0.113.10");
+        keys::verify_id(&mut db, id, ip, now);
     }
 }
 

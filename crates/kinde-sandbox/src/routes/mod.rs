@@ -55,6 +55,7 @@ async fn per_route(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> R
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| req.uri().path().to_string());
     sh.count(req.method().as_str(), &template);
+    tracing::debug!(method = %req.method(), route = %template, "request");
     let s = &sh.settings;
     let (delay, fault) = {
         let mut rng = sh.rng.lock();
