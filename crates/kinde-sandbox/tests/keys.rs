@@ -274,3 +274,54 @@ async fn verify_counts_and_records_time_and_ip() {
     let s = env.sb.stats();
     assert_eq!(s.verify_key, 5);
 }
+
+#[tokio::test]
+async fn concurrent_verifications_are_all_counted() {
+    let env = start_default().await;
+    let tok = env.token().await;
+    let (id, secret) = env.create_user_key(&tok, "hot").await;
+    let calls = (0..40).map(|_| env.verify(&secret));
+    let results = futures::future::join_all(calls).await;
+    let mut seen: Vec<u64> = results
+        .iter()
+        .map(|(_, v)| v["verification_count"].as_u64().unwrap())
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (1..=40).collect::<Vec<u64>>(),
+        "each verification saw its own count"
+    );
+    let (_, d) = env.get(&tok, &format!("/api/v1/api_keys/{id}")).await;
+    assert_eq!(d["api_key"]["verification_count"], 40);
+}
+
+#[tokio::test]
+async fn wrong_method_is_a_json_405_and_rotate_delete_accept_a_json_content_type_without_body() {
+    let env = start_default().await;
+    let tok = env.token().await;
+    let (id, _) = env.create_user_key(&tok, "methods").await;
+    let r = env
+        .http
+        .patch(env.url(&format!("/api/v1/api_keys/{id}")))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    let (st, v) = status_json(r).await;
+    assert_eq!(
+        (st, first_code(&v)),
+        (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED")
+    );
+    for m in [reqwest::Method::PUT, reqwest::Method::DELETE] {
+        let r = env
+            .http
+            .request(m.clone(), env.url(&format!("/api/v1/api_keys/{id}")))
+            .bearer_auth(&tok)
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{m}: {}", r.status());
+    }
+}
