@@ -211,12 +211,13 @@ pub async fn token(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         }
     };
     let now = Utc::now().timestamp();
-    let ttl = sh.settings.token_ttl_secs;
+    // At most ten years, so that `exp` cannot overflow.
+    let ttl = sh.settings.token_ttl_secs.min(10 * 365 * 86_400);
     let jti = crate::keys::rand_hex(16, &mut rand::rng());
     let claims = Claims {
         aud: vec![audience],
         azp: id,
-        exp: now + ttl as i64,
+        exp: now.saturating_add(ttl as i64),
         iat: now,
         iss: sh.base_url.clone(),
         jti,

@@ -80,6 +80,12 @@ pub fn weighted(sh: &Shared, n: usize) {
 pub async fn run(sh: Arc<Shared>, per_sec: f64) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut budget = 0.0f64;
+    // At most 100k per second; NaN or negative means none.
+    let per_sec = if per_sec.is_finite() {
+        per_sec.clamp(0.0, 100_000.0)
+    } else {
+        0.0
+    };
     loop {
         tick.tick().await;
         budget += per_sec / 10.0;

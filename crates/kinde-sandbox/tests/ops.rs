@@ -352,3 +352,19 @@ async fn background_traffic_moves_busy_keys_and_never_touches_unused_ones() {
     }
     assert!(moved >= 5, "traffic reached {moved} keys");
 }
+
+#[tokio::test]
+async fn absurd_knobs_do_not_panic() {
+    let cfg = Config {
+        fault_rate: f64::NAN,
+        token_ttl_secs: u64::MAX,
+        traffic_per_sec: f64::INFINITY,
+        ..Config::default()
+    };
+    let env = start(cfg).await;
+    let tok = env.token().await;
+    let (st, _) = env.get(&tok, "/api/v1/api_keys").await;
+    assert_eq!(st, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    assert_eq!(env.get(&tok, "/api/v1/apis").await.0, StatusCode::OK);
+}

@@ -65,8 +65,12 @@ async fn per_route(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> R
         } else {
             Duration::ZERO
         };
-        let fault = (s.fault_rate > 0.0 && rng.random_bool(s.fault_rate.clamp(0.0, 1.0)))
-            .then(|| rng.random_range(0..3u8));
+        let rate = if s.fault_rate.is_finite() {
+            s.fault_rate.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let fault = (rate > 0.0 && rng.random_bool(rate)).then(|| rng.random_range(0..3u8));
         (delay, fault)
     };
     if !delay.is_zero() {
