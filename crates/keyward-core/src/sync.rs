@@ -101,6 +101,8 @@ pub struct SyncSummary {
     #[ts(type = "number")]
     pub duration_ms: u64,
     pub errors: Vec<String>,
+    /// Ambiguous writes answered by this sync (see `keyward audit`).
+    pub reconciled: u32,
     pub finished_at: DateTime<Utc>,
 }
 
@@ -118,6 +120,7 @@ pub async fn run_sync(
     let run_id = blocking(store, move |s| s.run_start(mode, Utc::now())).await?;
     let mut run = Run {
         id: run_id,
+        reconciled: 0,
         p: RunProgress::default(),
         prog: SyncProgress {
             phase: SyncPhase::Listing,
@@ -169,12 +172,14 @@ pub async fn run_sync(
         requests,
         duration_ms: duration_ms as u64,
         errors: run.p.errors,
+        reconciled: run.reconciled,
         finished_at,
     })
 }
 
 struct Run {
     id: i64,
+    reconciled: u32,
     p: RunProgress,
     prog: SyncProgress,
 }
@@ -299,6 +304,9 @@ async fn sync_pages(
             .errors
             .push(format!("owner and API names: {} ({})", e.message, e.code));
     }
+    // The cache now mirrors Kinde: answer any ambiguous write from it.
+    let reconciled = blocking(store, |s| s.reconcile_from_cache(Utc::now())).await?;
+    run.reconciled = reconciled.len() as u32;
     Ok(())
 }
 

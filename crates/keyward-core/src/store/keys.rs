@@ -142,10 +142,14 @@ impl Store {
 
     /// Sets the cached status of a key (after a revoke), without a detail fetch.
     /// The next sync sees the status unchanged and records nothing twice; the history row for
-    /// the revoke is written now.
+    /// the revoke is written now. Revoking the old key of a re-issue closes that migration
+    /// (audited as `migration_close`), in the same transaction.
     pub fn set_status(&self, key_id: &str, status: KeyStatus, at: DateTime<Utc>) -> Result<bool> {
         let at = to_ms(at);
         self.with_tx(|tx| {
+            if status == KeyStatus::Revoked {
+                close_migrations(tx, &self.profile, key_id, at)?;
+            }
             let Some(ex) = existing(tx, &self.profile, key_id)? else {
                 return Ok(false);
             };
@@ -204,6 +208,41 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// Closes the open re-issues whose old key is `old_id`, with one audit row each.
+pub(crate) fn close_migrations(
+    tx: &Transaction<'_>,
+    profile: &str,
+    old_id: &str,
+    at: i64,
+) -> rusqlite::Result<usize> {
+    let open: Vec<(i64, String, i64)> = {
+        let mut st = tx.prepare_cached(
+            "SELECT id, new_id, opened_at FROM reissues WHERE profile = ?1 AND old_id = ?2 \
+             AND closed_at IS NULL",
+        )?;
+        let rows = st.query_map(params![profile, old_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (id, new_id, opened_at) in &open {
+        tx.execute(
+            "UPDATE reissues SET closed_at = ?2 WHERE id = ?1",
+            params![id, at],
+        )?;
+        let details = serde_json::json!({
+            "new_id": new_id,
+            "opened_at": super::from_ms(*opened_at),
+        });
+        tx.execute(
+            "INSERT INTO audit (at, profile, action, key_id, outcome, details) \
+             VALUES (?1, ?2, 'migration_close', ?3, 'ok', ?4)",
+            params![at, profile, old_id, details.to_string()],
+        )?;
+    }
+    Ok(open.len())
 }
 
 fn existing(tx: &Transaction<'_>, profile: &str, id: &str) -> rusqlite::Result<Option<Existing>> {

@@ -13,6 +13,7 @@
 mod audit;
 mod history;
 mod keys;
+mod reconcile;
 mod runs;
 pub mod types;
 mod view;

@@ -1,0 +1,270 @@
+//! Export of keys, history and the audit log as CSV or JSON.
+//!
+//! CSV opens cleanly in a spreadsheet: a header row, RFC 4180 quoting and CRLF line ends,
+//! ISO 8601 (RFC 3339, UTC) dates, and text cells that start with `=`, `+`, `-`, `@`, a tab or
+//! a carriage return are prefixed with `'` so that no spreadsheet runs them as a formula.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::KeyFilter;
+use crate::store::{AuditFilter, Store, Windows};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ExportWhat {
+    Keys,
+    History,
+    Audit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ExportSummary {
+    pub what: ExportWhat,
+    pub format: ExportFormat,
+    pub path: String,
+    pub rows: u32,
+}
+
+/// Makes a text cell safe for spreadsheets (see the module docs).
+pub fn csv_cell(s: &str) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s.to_string(),
+    }
+}
+
+fn iso(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(T::to_string).unwrap_or_default()
+}
+
+/// A table: header and rows of cells (already strings); text cells get [`csv_cell`].
+struct Table {
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+/// Writes `what` from `store` to `path` in `format`; returns how many rows were written.
+pub fn export_to(
+    store: &Store,
+    what: ExportWhat,
+    format: ExportFormat,
+    path: &Path,
+    now: DateTime<Utc>,
+) -> Result<ExportSummary> {
+    let (json, table) = match what {
+        ExportWhat::Keys => {
+            let keys = store.list_keys(&KeyFilter::default(), Windows::default(), now)?;
+            let rows = keys
+                .iter()
+                .map(|k| {
+                    let key = &k.key;
+                    vec![
+                        csv_cell(&key.id),
+                        csv_cell(&key.name),
+                        key.key_type.as_str().to_string(),
+                        key.status.as_str().to_string(),
+                        csv_cell(&opt(&k.owner_name)),
+                        csv_cell(&opt(&key.org_code)),
+                        csv_cell(&opt(&key.user_id)),
+                        csv_cell(&opt(&k.api_name)),
+                        csv_cell(&key.api_ids.join(" ")),
+                        csv_cell(&key.scopes.join(" ")),
+                        csv_cell(&key.key_prefix),
+                        csv_cell(&opt(&key.key_suffix)),
+                        iso(key.created_on),
+                        iso(k.rotated_on),
+                        iso(key.last_verified_on),
+                        csv_cell(&opt(&key.last_verified_ip)),
+                        opt(&key.verification_count),
+                        k.spark_7d.iter().sum::<i64>().to_string(),
+                        k.stale.to_string(),
+                        k.rotation_due.to_string(),
+                        k.gone.to_string(),
+                    ]
+                })
+                .collect();
+            let header = vec![
+                "id",
+                "name",
+                "type",
+                "status",
+                "owner_name",
+                "org_code",
+                "user_id",
+                "api_name",
+                "api_ids",
+                "scopes",
+                "key_prefix",
+                "key_suffix",
+                "created_on",
+                "rotated_on",
+                "last_verified_on",
+                "last_verified_ip",
+                "verification_count",
+                "verifications_7d",
+                "stale",
+                "rotation_due",
+                "gone",
+            ];
+            (to_json(&keys)?, Table { header, rows })
+        }
+        ExportWhat::History => {
+            let points = store.all_history()?;
+            let rows = points
+                .iter()
+                .map(|(id, p)| {
+                    vec![
+                        csv_cell(id),
+                        iso(Some(p.at)),
+                        opt(&p.verification_count),
+                        iso(p.last_verified_on),
+                        csv_cell(&opt(&p.last_verified_ip)),
+                        p.status.clone(),
+                        p.delta.to_string(),
+                    ]
+                })
+                .collect();
+            let header = vec![
+                "key_id",
+                "at",
+                "verification_count",
+                "last_verified_on",
+                "last_verified_ip",
+                "status",
+                "verifications",
+            ];
+            let json: Vec<serde_json::Value> = points
+                .iter()
+                .map(|(id, p)| {
+                    let mut v = serde_json::to_value(p).unwrap_or_default();
+                    v["key_id"] = serde_json::Value::String(id.clone());
+                    v
+                })
+                .collect();
+            (to_json(&json)?, Table { header, rows })
+        }
+        ExportWhat::Audit => {
+            let rows_in = store.audit_list(&AuditFilter::default())?;
+            let rows = rows_in
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.id.to_string(),
+                        iso(Some(a.at)),
+                        csv_cell(&a.profile),
+                        a.action.as_str().to_string(),
+                        csv_cell(&opt(&a.key_id)),
+                        csv_cell(&opt(&a.key_name)),
+                        a.outcome.as_str().to_string(),
+                        csv_cell(&opt(&a.error_code)),
+                        csv_cell(&opt(&a.error_message)),
+                        csv_cell(&a.details.to_string()),
+                    ]
+                })
+                .collect();
+            let header = vec![
+                "id",
+                "at",
+                "profile",
+                "action",
+                "key_id",
+                "key_name",
+                "outcome",
+                "error_code",
+                "error_message",
+                "details",
+            ];
+            (to_json(&rows_in)?, Table { header, rows })
+        }
+    };
+    let rows = table.rows.len() as u32;
+    let bytes = match format {
+        ExportFormat::Json => json,
+        ExportFormat::Csv => to_csv(&table)?,
+    };
+    write_atomic(path, &bytes)?;
+    Ok(ExportSummary {
+        what,
+        format,
+        path: path.display().to_string(),
+        rows,
+    })
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    let mut out = serde_json::to_vec_pretty(v)
+        .map_err(|e| Error::internal(format!("export as JSON: {e}")))?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+fn to_csv(t: &Table) -> Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .quote_style(csv::QuoteStyle::Necessary)
+        .from_writer(Vec::new());
+    let err = |e: csv::Error| Error::internal(format!("export as CSV: {e}"));
+    w.write_record(&t.header).map_err(err)?;
+    for r in &t.rows {
+        w.write_record(r).map_err(err)?;
+    }
+    w.into_inner()
+        .map_err(|e| Error::internal(format!("export as CSV: {e}")))
+}
+
+/// Writes next to `path`, then renames, so that a failed export never leaves half a file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let hint = "Check that the folder exists and that you may write to it.";
+    let dir: PathBuf = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if path.is_dir() {
+        return Err(Error::new(
+            ErrorCode::InvalidInput,
+            format!("out: {} is a directory", path.display()),
+            "Give a file name, e.g. --out keys.csv.",
+        ));
+    }
+    let file_name = path.file_name().map(|n| n.to_string_lossy().to_string());
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        file_name.unwrap_or_else(|| "export".into())
+    ));
+    let io = |what: &str, e: std::io::Error| {
+        Error::new(
+            ErrorCode::Io,
+            format!("{what} {}: {e}", path.display()),
+            hint,
+        )
+    };
+    let mut f = std::fs::File::create(&tmp).map_err(|e| io("writing", e))?;
+    f.write_all(bytes).map_err(|e| io("writing", e))?;
+    f.sync_all().map_err(|e| io("writing", e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io("writing", e)
+    })
+}

@@ -1,0 +1,211 @@
+//! Insights across keys, from the local store: totals per org and per API, the busiest keys,
+//! stale keys and keys due for rotation.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::Result;
+use crate::model::{KeyStatus, KeyType};
+use crate::store::{CachedKey, Store, Windows, apply_windows};
+
+/// Options of `insights`; `Default` is 30 stale days, 90 rotation days, top 10 over 7 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct InsightsOptions {
+    pub stale_days: u32,
+    pub rotation_days: u32,
+    /// How many keys in `top_keys`.
+    pub top: u32,
+    /// The window of "recent" verifications, in days.
+    pub recent_days: u32,
+}
+
+impl Default for InsightsOptions {
+    fn default() -> Self {
+        InsightsOptions {
+            stale_days: 30,
+            rotation_days: 90,
+            top: 10,
+            recent_days: 7,
+        }
+    }
+}
+
+/// Totals of one org or API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct GroupTotal {
+    /// Org code or API id (`None`: user and environment keys outside any org).
+    pub id: Option<String>,
+    pub name: String,
+    pub keys: u32,
+    pub active_keys: u32,
+    /// Sum of the keys' lifetime `verification_count`.
+    #[ts(type = "number")]
+    pub verifications_total: i64,
+    /// Verifications in the recent window (from history).
+    #[ts(type = "number")]
+    pub verifications_recent: i64,
+}
+
+/// A key in an insights list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct KeyInsight {
+    pub id: String,
+    pub name: String,
+    pub owner_name: Option<String>,
+    pub api_name: Option<String>,
+    #[ts(type = "number")]
+    pub verifications_recent: i64,
+    #[ts(type = "number | null")]
+    pub verification_count: Option<i64>,
+    pub last_verified_on: Option<DateTime<Utc>>,
+    /// Days since the last verification (stale) or since creation/rotation (rotation due).
+    #[ts(type = "number | null")]
+    pub days: Option<i64>,
+    /// never_verified | quiet | created | rotated | busy
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Insights {
+    pub generated_at: DateTime<Utc>,
+    pub last_sync: Option<DateTime<Utc>>,
+    pub options: InsightsOptions,
+    pub keys: u32,
+    pub active_keys: u32,
+    pub by_org: Vec<GroupTotal>,
+    pub by_api: Vec<GroupTotal>,
+    pub top_keys: Vec<KeyInsight>,
+    pub stale: Vec<KeyInsight>,
+    pub rotation_due: Vec<KeyInsight>,
+}
+
+/// Computes the insights of `store` at `now`.
+pub fn compute(store: &Store, opts: InsightsOptions, now: DateTime<Utc>) -> Result<Insights> {
+    let windows = Windows {
+        stale_days: opts.stale_days,
+        rotation_days: opts.rotation_days,
+    };
+    let mut keys: Vec<CachedKey> = store.all_keys()?;
+    keys.retain(|k| !k.view.gone);
+    let since = now - Duration::days(i64::from(opts.recent_days.max(1)) - 1);
+    let since = since
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    let recent = store.recent_verifications(since)?;
+    for k in &mut keys {
+        apply_windows(&mut k.view, windows, now);
+    }
+    let recent_of = |k: &CachedKey| recent.get(&k.kid).copied().unwrap_or(0);
+    let active = |k: &CachedKey| k.view.key.status == KeyStatus::Active;
+
+    let mut by_org: BTreeMap<Option<String>, GroupTotal> = BTreeMap::new();
+    let mut by_api: BTreeMap<Option<String>, GroupTotal> = BTreeMap::new();
+    for k in &keys {
+        let org = k.view.key.org_code.clone();
+        let org_name = match (&org, k.view.key.key_type) {
+            (Some(code), KeyType::Organization) => {
+                k.view.owner_name.clone().unwrap_or(code.clone())
+            }
+            (Some(code), _) => code.clone(),
+            (None, _) => "(no organization)".to_string(),
+        };
+        let api = k.view.key.api_ids.first().cloned();
+        let api_name = k
+            .view
+            .api_name
+            .clone()
+            .or(api.clone())
+            .unwrap_or_else(|| "(no API)".to_string());
+        for (map, id, name) in [(&mut by_org, org, org_name), (&mut by_api, api, api_name)] {
+            let g = map.entry(id.clone()).or_insert_with(|| GroupTotal {
+                id,
+                name,
+                keys: 0,
+                active_keys: 0,
+                verifications_total: 0,
+                verifications_recent: 0,
+            });
+            g.keys += 1;
+            g.active_keys += u32::from(active(k));
+            g.verifications_total += k.view.key.verification_count.unwrap_or(0);
+            g.verifications_recent += recent_of(k);
+        }
+    }
+    let sort_groups = |m: BTreeMap<Option<String>, GroupTotal>| {
+        let mut v: Vec<GroupTotal> = m.into_values().collect();
+        v.sort_by(|a, b| {
+            b.verifications_recent
+                .cmp(&a.verifications_recent)
+                .then(b.verifications_total.cmp(&a.verifications_total))
+                .then(a.name.cmp(&b.name))
+        });
+        v
+    };
+
+    let days_since = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).num_days());
+    let insight = |k: &CachedKey, days: Option<i64>, reason: &str| KeyInsight {
+        id: k.view.key.id.clone(),
+        name: k.view.key.name.clone(),
+        owner_name: k.view.owner_name.clone(),
+        api_name: k.view.api_name.clone(),
+        verifications_recent: recent_of(k),
+        verification_count: k.view.key.verification_count,
+        last_verified_on: k.view.key.last_verified_on,
+        days,
+        reason: reason.to_string(),
+    };
+
+    let mut top: Vec<&CachedKey> = keys.iter().filter(|k| recent_of(k) > 0).collect();
+    top.sort_by(|a, b| {
+        recent_of(b)
+            .cmp(&recent_of(a))
+            .then(a.view.key.id.cmp(&b.view.key.id))
+    });
+    let top_keys = top
+        .into_iter()
+        .take(opts.top as usize)
+        .map(|k| insight(k, None, "busy"))
+        .collect();
+
+    let mut stale: Vec<KeyInsight> = keys
+        .iter()
+        .filter(|k| k.view.stale)
+        .map(|k| match k.view.key.last_verified_on {
+            None => insight(k, days_since(k.view.key.created_on), "never_verified"),
+            Some(t) => insight(k, days_since(Some(t)), "quiet"),
+        })
+        .collect();
+    stale.sort_by(|a, b| b.days.cmp(&a.days).then(a.id.cmp(&b.id)));
+
+    let mut rotation_due: Vec<KeyInsight> = keys
+        .iter()
+        .filter(|k| k.view.rotation_due)
+        .map(|k| match k.view.rotated_on {
+            Some(r) => insight(k, days_since(Some(r)), "rotated"),
+            None => insight(k, days_since(k.view.key.created_on), "created"),
+        })
+        .collect();
+    rotation_due.sort_by(|a, b| b.days.cmp(&a.days).then(a.id.cmp(&b.id)));
+
+    Ok(Insights {
+        generated_at: now,
+        last_sync: store.last_sync_at()?,
+        options: opts,
+        keys: keys.len() as u32,
+        active_keys: keys.iter().filter(|k| active(k)).count() as u32,
+        by_org: sort_groups(by_org),
+        by_api: sort_groups(by_api),
+        top_keys,
+        stale,
+        rotation_due,
+    })
+}
