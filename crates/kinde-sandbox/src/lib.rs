@@ -71,7 +71,7 @@ pub struct Config {
     pub rng_seed: Option<u64>,
     /// Serve https with a self-signed certificate (see [`Sandbox::cert_pem`]).
     pub tls: bool,
-    /// Load the data from this file when it exists; save it there on shutdown.
+    /// Load the data from this file when it exists; save it there every 30 s and on shutdown.
     pub state_file: Option<PathBuf>,
 }
 
@@ -125,6 +125,7 @@ pub struct Sandbox {
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
     traffic: Option<JoinHandle<()>>,
+    autosave: Option<JoinHandle<()>>,
 }
 
 /// Starts a sandbox on `addr` (use `127.0.0.1:0` for a free port).
@@ -155,6 +156,10 @@ pub async fn spawn(addr: SocketAddr, config: Config) -> anyhow::Result<Sandbox> 
     let server = tokio::spawn(server::serve(listener, app, acceptor, stop_rx));
     let traffic = (config.traffic_per_sec > 0.0)
         .then(|| tokio::spawn(traffic::run(shared.clone(), config.traffic_per_sec)));
+    let autosave = config
+        .state_file
+        .clone()
+        .map(|path| tokio::spawn(store::autosave(shared.clone(), path)));
     Ok(Sandbox {
         shared,
         addr,
@@ -165,6 +170,7 @@ pub async fn spawn(addr: SocketAddr, config: Config) -> anyhow::Result<Sandbox> 
         stop,
         server: Some(server),
         traffic,
+        autosave,
     })
 }
 
@@ -239,14 +245,21 @@ impl Sandbox {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
-        if let Err(e) = self.save_state() {
-            tracing::warn!("could not save the sandbox state: {e:#}");
+        if let Some(path) = self.state_file.clone() {
+            let db = self.shared.db.lock().clone();
+            let saved = tokio::task::spawn_blocking(move || store::save(&db, &path)).await;
+            if let Ok(Err(e)) = saved {
+                tracing::warn!("could not save the sandbox state: {e:#}");
+            }
         }
     }
 
     fn stop_tasks(&mut self) {
         let _ = self.stop.send(true);
-        if let Some(t) = self.traffic.take() {
+        for t in [self.traffic.take(), self.autosave.take()]
+            .into_iter()
+            .flatten()
+        {
             t.abort();
         }
     }

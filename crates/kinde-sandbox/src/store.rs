@@ -1,12 +1,15 @@
 //! The initial data (seed or state file) and saving it (`--state FILE`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::model::Db;
+use crate::state::Shared;
 use crate::{Config, Seed, seed};
 
 /// Loads the state file when it exists; otherwise builds the seed plus `extra_keys`.
@@ -42,4 +45,19 @@ pub fn save(db: &Db, path: &Path) -> anyhow::Result<()> {
     std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())
+}
+
+/// Saves every 30 s, so that a crash loses at most that much.
+pub async fn autosave(sh: Arc<Shared>, path: PathBuf) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let db = sh.db.lock().clone();
+        let path = path.clone();
+        let saved = tokio::task::spawn_blocking(move || save(&db, &path)).await;
+        if let Ok(Err(e)) = saved {
+            tracing::warn!("could not save the sandbox state: {e:#}");
+        }
+    }
 }
