@@ -59,6 +59,10 @@ pub struct TokenCache {
     current: parking_lot::Mutex<Option<Arc<Token>>>,
     /// Held while a token request is in flight: single flight.
     refresh: tokio::sync::Mutex<()>,
+    /// Token requests started so far, and the error of the last one if it failed: callers
+    /// that waited for a request which failed share its error instead of each asking again.
+    attempts: std::sync::atomic::AtomicU64,
+    failure: parking_lot::Mutex<Option<Error>>,
 }
 
 impl TokenCache {
@@ -72,17 +76,35 @@ impl TokenCache {
 
     /// A usable token. `rejected`: the token Kinde just answered 401 to; it is not reused.
     pub async fn get(&self, inner: &Inner, rejected: Option<&Arc<Token>>) -> Result<Arc<Token>> {
+        use std::sync::atomic::Ordering;
         if let Some(t) = self.cached(rejected) {
             return Ok(t);
         }
+        let seen = self.attempts.load(Ordering::SeqCst);
         let _flight = self.refresh.lock().await;
-        // Another caller may have refreshed while this one waited.
+        // Another caller may have refreshed while this one waited...
         if let Some(t) = self.cached(rejected) {
             return Ok(t);
         }
-        let t = Arc::new(fetch(inner).await?);
-        *self.current.lock() = Some(t.clone());
-        Ok(t)
+        // ...or tried and failed: share that answer rather than asking again at once.
+        if self.attempts.load(Ordering::SeqCst) != seen
+            && let Some(e) = self.failure.lock().clone()
+        {
+            return Err(e);
+        }
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        match fetch(inner).await {
+            Ok(t) => {
+                let t = Arc::new(t);
+                *self.failure.lock() = None;
+                *self.current.lock() = Some(t.clone());
+                Ok(t)
+            }
+            Err(e) => {
+                *self.failure.lock() = Some(e.clone());
+                Err(e)
+            }
+        }
     }
 }
 
