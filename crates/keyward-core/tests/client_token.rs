@@ -125,6 +125,30 @@ async fn wrong_secret_is_invalid_client_with_the_rotation_hint() {
         c.token_info().await.unwrap_err().code,
         ErrorCode::InvalidClient
     );
+
+    // 100 callers waiting on one refused token request share its answer.
+    sb.reset_stats();
+    let c = client_for(&sb.base_url(), sb.client_id(), "not-the-secret", fast());
+    let calls = (0..100).map(|_| {
+        let c = c.clone();
+        tokio::spawn(async move { c.list_keys_page(&ListKeysQuery::default()).await })
+    });
+    for r in futures::future::join_all(calls).await {
+        assert_eq!(r.unwrap().unwrap_err().code, ErrorCode::InvalidClient);
+    }
+    eprintln!(
+        "token requests for 100 refused callers: {}",
+        sb.stats().token
+    );
+    assert!(
+        sb.stats().token <= 5,
+        "token requests: {}",
+        sb.stats().token
+    );
+    // A later call asks again (the secret may have been fixed meanwhile).
+    let before = sb.stats().token;
+    c.token_info().await.unwrap_err();
+    assert_eq!(sb.stats().token, before + 1);
 }
 
 #[tokio::test]
