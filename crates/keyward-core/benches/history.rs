@@ -1,0 +1,216 @@
+//! History at scale (figures, no assertions on time): 1,000 keys × 1 year of 5-minute syncs
+//! with realistic activity, written through the store's own history path (rows only when a
+//! key's counters changed, with the daily roll-up). Reports the database size and p50/p99 of
+//! a 90-day daily chart query, plus a 7-day hourly chart, the 7-day sparkline of every key and
+//! the insights computation.
+//!
+//! Activity mix: 5% busy integrations (several verifications every 5 minutes), 25% office-hours
+//! keys (weekdays 08-18 UTC), 50% light keys (a few a day), 20% dormant (never after creation).
+//! Environment: `KW_BENCH_HISTORY_KEYS` (1000), `KW_BENCH_HISTORY_DAYS` (365).
+
+use std::time::Instant;
+
+use chrono::{Datelike, Duration, Timelike, Utc};
+use keyward_core::insights::{InsightsOptions, compute};
+use keyward_core::model::{ApiKey, KeyStatus, KeyType};
+use keyward_core::store::{Bucket, PageEntry, RawHistoryRow, Store};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const TICK_MS: i64 = 5 * 60 * 1000;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Busy,
+    Office,
+    Light,
+    Dormant,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn time_it(n: usize, mut f: impl FnMut(usize)) -> (f64, f64) {
+    let mut ms: Vec<f64> = (0..n)
+        .map(|i| {
+            let t = Instant::now();
+            f(i);
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    (percentile(&ms, 0.5), percentile(&ms, 0.99))
+}
+
+fn main() {
+    let keys = env("KW_BENCH_HISTORY_KEYS", 1000);
+    let days = env("KW_BENCH_HISTORY_DAYS", 365) as i64;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("history.db");
+    let store = Store::open(&path, "bench").expect("store");
+    let mut rng = StdRng::seed_from_u64(7);
+    let now = Utc::now();
+    let start = now - Duration::days(days);
+
+    // The keys, as a first sync would store them.
+    let kinds: Vec<Kind> = (0..keys)
+        .map(|i| match i * 100 / keys {
+            0..5 => Kind::Busy,
+            5..30 => Kind::Office,
+            30..80 => Kind::Light,
+            _ => Kind::Dormant,
+        })
+        .collect();
+    let entries: Vec<PageEntry> = (0..keys)
+        .map(|i| PageEntry {
+            key: ApiKey {
+                id: format!("api_key_{i:032x}"),
+                name: format!("key {i}"),
+                key_type: if i % 3 == 0 {
+                    KeyType::User
+                } else {
+                    KeyType::Organization
+                },
+                status: KeyStatus::Active,
+                key_prefix: "k_live".into(),
+                key_suffix: Some(format!("{:04}", i)),
+                created_on: Some(start - Duration::days(30)),
+                last_verified_on: None,
+                last_verified_ip: None,
+                created_by: None,
+                api_ids: vec![format!("api_{}", i % 3)],
+                scopes: vec!["read:data".into()],
+                verification_count: Some(0),
+                user_id: (i % 3 == 0).then(|| format!("kp_{i}")),
+                org_code: (i % 3 != 0).then(|| format!("org_{}", i % 40)),
+            },
+            detail: true,
+        })
+        .collect();
+    store
+        .apply_page(Some(1), start, &entries)
+        .expect("first page");
+    let kids: Vec<i64> = (0..keys)
+        .map(|i| {
+            store
+                .kid_of(&format!("api_key_{i:032x}"))
+                .expect("kid")
+                .expect("known")
+        })
+        .collect();
+
+    // A year of 5-minute syncs, one transaction per synthetic day.
+    let ticks_per_day = 24 * 12;
+    let mut counts = vec![0i64; keys];
+    let t_write = Instant::now();
+    let mut rows_total = 0usize;
+    for day in 0..days {
+        let mut rows = Vec::new();
+        for tick in 0..ticks_per_day {
+            let at_ms = start.timestamp_millis() + (day * ticks_per_day + tick) * TICK_MS;
+            let at = start + Duration::milliseconds((day * ticks_per_day + tick) * TICK_MS);
+            let weekday = at.weekday().num_days_from_monday() < 5;
+            let office = weekday && (8..18).contains(&at.hour());
+            for (i, kind) in kinds.iter().enumerate() {
+                let n: i64 = match kind {
+                    Kind::Busy => rng.random_range(0..12),
+                    Kind::Office if office => {
+                        if rng.random_bool(0.6) {
+                            rng.random_range(1..4)
+                        } else {
+                            0
+                        }
+                    }
+                    Kind::Office => i64::from(rng.random_bool(0.002)),
+                    Kind::Light => i64::from(rng.random_bool(0.015)),
+                    Kind::Dormant => 0,
+                };
+                if n == 0 {
+                    continue;
+                }
+                counts[i] += n;
+                rows.push(RawHistoryRow {
+                    kid: kids[i],
+                    at: at_ms,
+                    verification_count: Some(counts[i]),
+                    last_verified_on: Some(at_ms - rng.random_range(0..TICK_MS)),
+                    last_verified_ip: Some(format!("198.51.100.{}", i % 200)),
+                    status: KeyStatus::Active,
+                    delta: n,
+                });
+            }
+        }
+        rows_total += rows.len();
+        store.bulk_insert_history(&rows).expect("insert");
+    }
+    let write_secs = t_write.elapsed().as_secs_f64();
+    // A final sync leaves every key's counters current (as the cache would be).
+    let last: Vec<PageEntry> = entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut e)| {
+            e.key.verification_count = Some(counts[i]);
+            e
+        })
+        .collect();
+    store.apply_page(Some(2), now, &last).expect("last page");
+    drop(store);
+
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let wal = path.with_extension("db-wal");
+    {
+        let c = rusqlite::Connection::open(&path).expect("open");
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .expect("checkpoint");
+    }
+    let db_bytes = size(&path) + size(&wal);
+    println!("== history at scale: {keys} keys × {days} days of 5-minute syncs ==");
+    println!(
+        "history rows: {rows_total} ({:.1} per key per day), written in {write_secs:.1} s \
+         ({:.0} rows/s)",
+        rows_total as f64 / keys as f64 / days as f64,
+        rows_total as f64 / write_secs
+    );
+    println!(
+        "database size: {:.1} MiB ({:.1} bytes per history row)",
+        db_bytes as f64 / 1_048_576.0,
+        db_bytes as f64 / rows_total.max(1) as f64
+    );
+
+    let store = Store::open(&path, "bench").expect("reopen");
+    let mut pick = StdRng::seed_from_u64(11);
+    let (p50, p99) = time_it(2000, |_| {
+        let kid = kids[pick.random_range(0..keys)];
+        let chart = store
+            .chart(kid, Bucket::Day, now - Duration::days(89), now)
+            .expect("chart");
+        assert_eq!(chart.len(), 90);
+    });
+    println!("90-day daily chart of one key:   p50 {p50:.3} ms, p99 {p99:.3} ms (target < 10 ms)");
+    let busy = kids[0];
+    let (p50, p99) = time_it(200, |_| {
+        let chart = store
+            .chart(busy, Bucket::Hour, now - Duration::days(7), now)
+            .expect("chart");
+        assert!(chart.len() >= 168);
+    });
+    println!("7-day hourly chart of a busy key: p50 {p50:.3} ms, p99 {p99:.3} ms");
+    let (p50, p99) = time_it(100, |_| {
+        let s = store.spark_7d(now).expect("spark");
+        assert!(!s.is_empty());
+    });
+    println!("7-day sparkline of every key:     p50 {p50:.3} ms, p99 {p99:.3} ms");
+    let (p50, p99) = time_it(50, |_| {
+        compute(&store, InsightsOptions::default(), now).expect("insights");
+    });
+    println!("insights (all keys):              p50 {p50:.3} ms, p99 {p99:.3} ms");
+}
