@@ -1,1 +1,162 @@
-fn main() {}
+//! `keyward`: manage Kinde API keys from a terminal.
+//!
+//! Only argument parsing and output live here; every operation is a `keyward_core::ops` call.
+//! Errors print `error[code]: message` and `hint: ...` on stderr (or `{"code","message","hint"}`
+//! with `--json`) and exit with the code's class (`ErrorCode::exit_code`).
+//!
+//! ## Adding subcommands (store helper: `store_cmds.rs`)
+//! `store_cmds.rs` owns `pub enum Cmd` (a `clap::Subcommand`, flattened into the top level, so
+//! its variants become `keyward sync`, `keyward history`, ...) and
+//! `pub async fn run(cmd: Cmd, app: &App) -> Result<i32>` (the exit code; 0 = success).
+//! `main.rs` already wires both: edit only `store_cmds.rs`. Use `app.emit(&value, |v| ...)` for
+//! human-or-JSON output, `table::Table` for tables, and `app.ctx` for the `AppCtx`.
+
+mod app;
+mod cmd_keys;
+mod cmd_misc;
+mod cmd_profile;
+mod store_cmds;
+mod table;
+
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use keyward_core::ctx::AppCtx;
+use keyward_core::secrets::KeyringStore;
+use keyward_core::{Error, Result};
+
+use app::App;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keyward",
+    version,
+    about = "Manage the API keys of a Kinde business",
+    long_about = "Manage the API keys of a Kinde business: list, create, rotate, revoke, verify, \
+                  and diagnose keys and connections.\n\nConfig and data live in the platform \
+                  dirs, or under $KEYWARD_HOME. Client secrets live in the OS keyring; \
+                  KEYWARD_CLIENT_SECRET overrides it (and is never stored)."
+)]
+struct Cli {
+    /// The profile to use (default: KEYWARD_PROFILE, then the default or only profile).
+    #[arg(long, global = true, env = "KEYWARD_PROFILE", value_name = "NAME")]
+    profile: Option<String>,
+    /// Print JSON (Kinde's field names) instead of tables; errors as JSON on stderr.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Add, list, remove and test connection profiles.
+    #[command(subcommand)]
+    Profile(cmd_profile::ProfileCmd),
+    /// List, show, create, rotate, revoke and verify API keys.
+    #[command(subcommand)]
+    Keys(cmd_keys::KeysCmd),
+    /// The APIs registered in Kinde, with their scopes.
+    Apis(cmd_misc::DirArgs),
+    /// Organizations (owners of organization keys).
+    Orgs(cmd_misc::DirArgs),
+    /// Users (owners of user keys).
+    Users(cmd_misc::DirArgs),
+    /// Diagnose a key that does not work, or the connection to Kinde.
+    #[command(subcommand)]
+    Doctor(cmd_misc::DoctorCmd),
+    /// Local store commands (sync, history, insights, audit, ...): see store_cmds.rs.
+    #[command(flatten)]
+    Store(store_cmds::Cmd),
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => usage_error(e),
+    };
+    let json = cli.json;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => exit_with(
+            &Error::internal(format!("cannot start the runtime: {e}")),
+            json,
+        ),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => exit_with(&e, json),
+    }
+}
+
+async fn run(cli: Cli) -> Result<i32> {
+    let mut ctx = AppCtx::new(None, Arc::new(KeyringStore::new()))?;
+    if let Some(p) = cli.profile.filter(|p| !p.is_empty()) {
+        ctx = ctx.with_profile(p);
+    }
+    let app = App {
+        ctx,
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Profile(c) => cmd_profile::run(c, &app).await,
+        Command::Keys(c) => cmd_keys::run(c, &app).await,
+        Command::Apis(a) => cmd_misc::apis(a, &app).await,
+        Command::Orgs(a) => cmd_misc::orgs(a, &app).await,
+        Command::Users(a) => cmd_misc::users(a, &app).await,
+        Command::Doctor(c) => cmd_misc::doctor(c, &app).await,
+        Command::Store(c) => store_cmds::run(c, &app).await,
+    }
+}
+
+/// Bad arguments: clap's message, or with `--json` an `invalid_input` JSON error; exit 2.
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let wants_json = std::env::args().any(|a| a == "--json");
+    if !wants_json
+        || matches!(
+            e.kind(),
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        )
+    {
+        e.exit()
+    }
+    let text = e.to_string();
+    let message = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches("error: ")
+        .to_string();
+    exit_with(
+        &Error::new(
+            keyward_core::ErrorCode::InvalidInput,
+            message,
+            "Run `keyward --help` (or `keyward <command> --help`) for the usage.",
+        ),
+        true,
+    )
+}
+
+/// Prints the error (human or JSON) on stderr and exits with its class's code.
+fn exit_with(e: &Error, json: bool) -> ! {
+    if json {
+        let body = serde_json::json!({ "code": e.code, "message": e.message, "hint": e.hint });
+        eprintln!("{body}");
+    } else {
+        eprintln!("error[{}]: {}", e.code, e.message);
+        if !e.hint.is_empty() {
+            eprintln!("hint: {}", e.hint);
+        }
+    }
+    std::process::exit(e.code.exit_code())
+}

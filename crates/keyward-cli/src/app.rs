@@ -1,0 +1,109 @@
+//! What every subcommand gets: the core context, the output mode, and helpers for stdin,
+//! confirmation and printing. Subcommands only adapt arguments and output; logic is in
+//! `keyward_core::ops`.
+
+use std::io::{IsTerminal, Read, Write};
+
+use keyward_core::ctx::AppCtx;
+use keyward_core::{Error, ErrorCode, Result};
+use serde::Serialize;
+
+pub struct App {
+    pub ctx: AppCtx,
+    /// `--json`: machine output on stdout, errors as JSON on stderr.
+    pub json: bool,
+}
+
+impl App {
+    /// Prints `value` as pretty JSON with `--json`, else runs `human`.
+    pub fn emit<T: Serialize + ?Sized>(&self, value: &T, human: impl FnOnce(&T)) -> Result<()> {
+        if self.json {
+            print_json(value)
+        } else {
+            human(value);
+            Ok(())
+        }
+    }
+
+    /// A one-line note for humans on stderr (suppressed with `--json`).
+    #[allow(dead_code)] // for store_cmds
+    pub fn note(&self, msg: impl AsRef<str>) {
+        if !self.json {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+}
+
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::internal(format!("encoding JSON output: {e}")))?;
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth reporting.
+    let _ = writeln!(out, "{text}");
+    Ok(())
+}
+
+/// Reads a secret from standard input: everything piped, or one line typed on a terminal.
+/// Exactly one trailing newline (what `echo` adds) is removed; nothing else is touched.
+pub fn read_stdin_secret(what: &str) -> Result<String> {
+    let stdin = std::io::stdin();
+    let mut text = String::new();
+    if stdin.is_terminal() {
+        eprint!("Paste the {what}, then press Enter: ");
+        let _ = std::io::stderr().flush();
+        stdin
+            .read_line(&mut text)
+            .map_err(|e| Error::io("reading standard input", &e))?;
+    } else {
+        stdin
+            .lock()
+            .take(64 * 1024)
+            .read_to_string(&mut text)
+            .map_err(|e| {
+                Error::new(
+                    ErrorCode::InvalidInput,
+                    format!("could not read the {what} from standard input: {e}"),
+                    "Pipe the value as UTF-8 text, e.g. `printf %s \"$VALUE\" | keyward ...`.",
+                )
+            })?;
+    }
+    if let Some(t) = text.strip_suffix('\n') {
+        text = t.strip_suffix('\r').unwrap_or(t).to_string();
+    }
+    if text.trim().is_empty() {
+        return Err(Error::invalid_input(
+            what,
+            "nothing was read from standard input",
+            format!(
+                "Pipe the {what} in, e.g. `printf %s \"$VALUE\" | keyward ...`. It is never taken from the command line, where it would land in shell history."
+            ),
+        ));
+    }
+    Ok(text)
+}
+
+/// Asks before a dangerous action. `--yes` skips the question; without a terminal and without
+/// `--yes` the action is refused (scripts must say what they mean).
+pub fn confirm(question: &str, yes: bool) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::invalid_input(
+            "confirmation",
+            "this action needs confirmation and there is no terminal to ask on",
+            "Add --yes to confirm it in a script.",
+        ));
+    }
+    eprint!("{question} Type 'yes' to continue: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Error::io("reading the confirmation", &e))?;
+    if answer.trim().eq_ignore_ascii_case("yes") {
+        Ok(())
+    } else {
+        Err(Error::cancelled())
+    }
+}

@@ -1,0 +1,366 @@
+//! `keyward keys list|show|create|rotate|revoke|verify`.
+
+use std::io::IsTerminal;
+
+use clap::{Subcommand, ValueEnum};
+use keyward_core::model::{KeyFilter, KeyStatus, KeyType, KeyView};
+use keyward_core::ops::{self, CreateKeyInput, NewKey, RevokeSummary};
+use keyward_core::secret::Secret;
+use keyward_core::{Error, Result};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{App, confirm, read_stdin_secret};
+use crate::table::{Table, ago, date, opt};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusArg {
+    Active,
+    Inactive,
+    Revoked,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TypeArg {
+    User,
+    #[value(alias = "org")]
+    Organization,
+    Environment,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// List keys, with filters.
+    List {
+        /// Only keys of this organization.
+        #[arg(long, value_name = "CODE")]
+        org: Option<String>,
+        /// Only keys of this user.
+        #[arg(long, value_name = "ID")]
+        user: Option<String>,
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        #[arg(long = "type", value_enum)]
+        key_type: Option<TypeArg>,
+        /// Only keys of this API.
+        #[arg(long, value_name = "API_ID")]
+        api: Option<String>,
+        /// Search name, prefix and suffix.
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        /// Only the local cache (after `keyward sync`), no request to Kinde.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Every field of one key, with its verification count and owner.
+    Show { id: String },
+    /// Create a key for an organization or a user. The secret is printed once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// The API's id (`keyward apis list`).
+        #[arg(long = "api", value_name = "API_ID")]
+        api_id: String,
+        /// A scope key or id of that API; repeat for more.
+        #[arg(long = "scope", value_name = "S")]
+        scopes: Vec<String>,
+        /// Owner: an organization code.
+        #[arg(long, value_name = "CODE")]
+        org: Option<String>,
+        /// Owner: a user id.
+        #[arg(long, value_name = "ID")]
+        user: Option<String>,
+    },
+    /// Issue a new secret for a key. The old secret stops working at once.
+    Rotate {
+        id: String,
+        /// Do not ask for confirmation (required without a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Revoke one or more keys. Revoked keys never verify again.
+    Revoke {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Do not ask for confirmation (required without a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Verify a key read from standard input (counts as one verification in Kinde).
+    Verify,
+}
+
+pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
+    match cmd {
+        KeysCmd::List {
+            org,
+            user,
+            status,
+            key_type,
+            api,
+            search,
+            offline,
+        } => {
+            let filter = KeyFilter {
+                org_code: org,
+                user_id: user,
+                status: status.map(|s| match s {
+                    StatusArg::Active => KeyStatus::Active,
+                    StatusArg::Inactive => KeyStatus::Inactive,
+                    StatusArg::Revoked => KeyStatus::Revoked,
+                }),
+                key_type: key_type.map(|t| match t {
+                    TypeArg::User => KeyType::User,
+                    TypeArg::Organization => KeyType::Organization,
+                    TypeArg::Environment => KeyType::Environment,
+                }),
+                api_id: api,
+                search: search.filter(|s| !s.is_empty()),
+            };
+            let keys = ops::keys_list(&app.ctx, &filter, offline).await?;
+            app.emit(&keys, print_keys)?;
+            Ok(0)
+        }
+        KeysCmd::Show { id } => {
+            let key = ops::key_show(&app.ctx, &id).await?;
+            app.emit(&key, print_key)?;
+            Ok(0)
+        }
+        KeysCmd::Create {
+            name,
+            api_id,
+            scopes,
+            org,
+            user,
+        } => {
+            let input = CreateKeyInput {
+                name,
+                api_id,
+                scopes,
+                org_code: org,
+                user_id: user,
+            };
+            let created = ops::key_create(&app.ctx, input).await?;
+            print_new_key(app, &created, "Created")?;
+            Ok(0)
+        }
+        KeysCmd::Rotate { id, yes } => {
+            keyward_core::kinde::validate_id("key id", &id)?;
+            confirm(
+                &format!(
+                    "Rotate {id}? Its current secret stops working at once (no grace period)."
+                ),
+                yes,
+            )?;
+            let rotated = ops::key_rotate(&app.ctx, &id).await?;
+            print_new_key(app, &rotated, "Rotated")?;
+            Ok(0)
+        }
+        KeysCmd::Revoke { ids, yes } => {
+            for id in &ids {
+                keyward_core::kinde::validate_id("key id", id)?;
+            }
+            let what = if ids.len() == 1 {
+                ids[0].clone()
+            } else {
+                format!("{} keys", ids.len())
+            };
+            confirm(
+                &format!("Revoke {what}? A revoked key can never be used again."),
+                yes,
+            )?;
+            let summary = revoke(app, &ids).await?;
+            app.emit(&summary, print_revoke)?;
+            Ok(summary
+                .outcomes
+                .iter()
+                .find_map(|o| o.error.as_ref())
+                .map_or(0, |e| e.code.exit_code()))
+        }
+        KeysCmd::Verify => {
+            let key = Secret::new(read_stdin_secret("API key")?);
+            let r = ops::key_verify(&app.ctx, &key).await?;
+            app.emit(&r, |r| {
+                let mut t = Table::new(&["FIELD", "VALUE"]);
+                t.row(vec![
+                    "valid".into(),
+                    if r.is_valid { "yes" } else { "NO" }.into(),
+                ]);
+                t.row(vec!["key id".into(), opt(r.key_id.as_deref())]);
+                t.row(vec!["status".into(), opt(r.status.map(KeyStatus::as_str))]);
+                t.row(vec!["scopes".into(), r.scopes.join(", ")]);
+                t.row(vec!["org".into(), opt(r.org_code.as_deref())]);
+                t.row(vec!["user".into(), opt(r.user_id.as_deref())]);
+                t.row(vec![
+                    "verifications".into(),
+                    opt(r.verification_count.map(|c| c.to_string()).as_deref()),
+                ]);
+                t.print();
+                eprintln!("note: {}", r.note);
+            })?;
+            Ok(if r.is_valid { 0 } else { 1 })
+        }
+    }
+}
+
+async fn revoke(app: &App, ids: &[String]) -> Result<RevokeSummary> {
+    let show = !app.json && ids.len() > 1 && std::io::stderr().is_terminal();
+    let bar = show.then(|| indicatif::ProgressBar::new(ids.len() as u64));
+    let progress = |p: ops::RevokeProgress| {
+        if let Some(b) = &bar {
+            b.set_position(u64::from(p.done));
+        }
+    };
+    let r = ops::keys_revoke_with(&app.ctx, ids, progress, CancellationToken::new()).await;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    r
+}
+
+fn print_new_key(app: &App, k: &NewKey, verb: &str) -> Result<()> {
+    if app.json {
+        return crate::app::print_json(k);
+    }
+    let name = k
+        .name
+        .as_deref()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    eprintln!(
+        "{verb} key {}{name}. Secret {}…{}:",
+        k.id, k.key_prefix, k.key_suffix
+    );
+    println!("{}", k.key.expose());
+    eprintln!("warning: {}", k.warning);
+    Ok(())
+}
+
+fn owner(k: &KeyView) -> String {
+    match (&k.owner_name, &k.key.org_code, &k.key.user_id) {
+        (Some(n), _, _) => n.clone(),
+        (None, Some(o), _) => o.clone(),
+        (None, None, Some(u)) => u.clone(),
+        _ => "-".into(),
+    }
+}
+
+fn print_keys(keys: &Vec<KeyView>) {
+    if keys.is_empty() {
+        eprintln!("No keys match.");
+        return;
+    }
+    let mut t = Table::new(&[
+        "ID",
+        "NAME",
+        "TYPE",
+        "STATUS",
+        "KEY",
+        "OWNER",
+        "API",
+        "SCOPES",
+        "LAST VERIFIED",
+        "CREATED",
+    ]);
+    for k in keys {
+        t.row(vec![
+            k.key.id.clone(),
+            k.key.name.clone(),
+            k.key.key_type.as_str().into(),
+            k.key.status.as_str().into(),
+            format!(
+                "{}…{}",
+                k.key.key_prefix,
+                k.key.key_suffix.as_deref().unwrap_or("")
+            ),
+            owner(k),
+            opt(k.api_name.as_deref()),
+            k.key.scopes.join(","),
+            ago(k.key.last_verified_on),
+            date(k.key.created_on),
+        ]);
+    }
+    t.print();
+    eprintln!("{} key(s)", keys.len());
+}
+
+fn print_key(k: &KeyView) {
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    let mut row = |f: &str, v: String| t.row(vec![f.into(), v]);
+    row("id", k.key.id.clone());
+    row("name", k.key.name.clone());
+    row("type", k.key.key_type.as_str().into());
+    row("status", k.key.status.as_str().into());
+    row(
+        "key",
+        format!(
+            "{}…{}",
+            k.key.key_prefix,
+            k.key.key_suffix.as_deref().unwrap_or("")
+        ),
+    );
+    row("owner", owner(k));
+    row("org_code", opt(k.key.org_code.as_deref()));
+    row("user_id", opt(k.key.user_id.as_deref()));
+    row(
+        "api",
+        format!("{} {}", opt(k.api_name.as_deref()), k.key.api_ids.join(",")),
+    );
+    row("scopes", k.key.scopes.join(", "));
+    row(
+        "verifications",
+        opt(k.key.verification_count.map(|c| c.to_string()).as_deref()),
+    );
+    row(
+        "last verified",
+        format!(
+            "{} {}",
+            ago(k.key.last_verified_on),
+            opt(k.key.last_verified_ip.as_deref())
+        ),
+    );
+    row("created", date(k.key.created_on));
+    row("created by", opt(k.key.created_by.as_deref()));
+    let mut flags = Vec::new();
+    if k.stale {
+        flags.push("stale");
+    }
+    if k.rotation_due {
+        flags.push("rotation due");
+    }
+    if k.gone {
+        flags.push("gone from Kinde");
+    }
+    row(
+        "flags",
+        if flags.is_empty() {
+            "-".into()
+        } else {
+            flags.join(", ")
+        },
+    );
+    t.print();
+}
+
+fn print_revoke(s: &RevokeSummary) {
+    let mut t = Table::new(&["ID", "RESULT", "ERROR"]);
+    for o in &s.outcomes {
+        let err = o
+            .error
+            .as_ref()
+            .map(|e: &Error| format!("[{}] {}", e.code, e.message))
+            .unwrap_or_default();
+        t.row(vec![
+            o.id.clone(),
+            if o.revoked { "revoked" } else { "FAILED" }.into(),
+            err,
+        ]);
+    }
+    t.print();
+    eprintln!(
+        "{} requested, {} revoked, {} failed",
+        s.requested, s.revoked, s.failed
+    );
+    if let Some(e) = s.outcomes.iter().find_map(|o| o.error.as_ref()) {
+        eprintln!("hint: {}", e.hint);
+    }
+}

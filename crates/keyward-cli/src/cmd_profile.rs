@@ -1,0 +1,127 @@
+//! `keyward profile add|list|remove|test`.
+
+use clap::Subcommand;
+use keyward_core::Result;
+use keyward_core::config::Environment;
+use keyward_core::ops::{self, ProfileInput, SecretSource};
+use keyward_core::secret::Secret;
+
+use crate::app::{App, read_stdin_secret};
+use crate::cmd_misc::print_report;
+use crate::table::Table;
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCmd {
+    /// Add a profile. The client secret goes to the OS keyring (never to a file).
+    Add {
+        /// A short name, e.g. `prod`.
+        name: String,
+        /// Your Kinde domain: `mybiz.kinde.com` or `https://mybiz.kinde.com`.
+        #[arg(long)]
+        domain: String,
+        /// The Client ID of your machine-to-machine app.
+        #[arg(long)]
+        client_id: String,
+        /// Read the Client secret from standard input and store it in the OS keyring.
+        #[arg(long)]
+        client_secret_stdin: bool,
+        /// production, staging, development or demo (the app colours its badge by it).
+        #[arg(long, default_value = "production")]
+        environment: String,
+    },
+    /// List profiles.
+    List,
+    /// Remove a profile and its keyring entry (the local database is kept).
+    Remove { name: String },
+    /// Test the selected profile's connection (the connection doctor).
+    Test,
+}
+
+pub async fn run(cmd: ProfileCmd, app: &App) -> Result<i32> {
+    match cmd {
+        ProfileCmd::Add {
+            name,
+            domain,
+            client_id,
+            client_secret_stdin,
+            environment,
+        } => {
+            let environment: Environment = environment.parse()?;
+            let input = ProfileInput {
+                name,
+                domain,
+                client_id,
+                environment: Some(environment),
+            };
+            // Check the fields before asking for a secret.
+            keyward_core::config::Profile::new(
+                &input.name,
+                &input.domain,
+                &input.client_id,
+                environment,
+            )?;
+            let secret = if client_secret_stdin {
+                Some(Secret::new(read_stdin_secret("client secret")?))
+            } else {
+                None
+            };
+            let added = ops::profile_add(&app.ctx, input, secret).await?;
+            app.emit(&added, |a| {
+                let p = &a.info.profile;
+                let where_ = match a.secret {
+                    SecretSource::Keyring => "secret stored in the OS keyring",
+                    SecretSource::Env => "secret taken from KEYWARD_CLIENT_SECRET (not stored)",
+                    SecretSource::Missing => "no secret stored",
+                };
+                println!(
+                    "Added profile {} ({}, {}): {where_}.",
+                    p.name,
+                    p.domain,
+                    p.environment.as_str()
+                );
+                if let Some(w) = &a.warning {
+                    eprintln!("warning: {w}");
+                }
+                eprintln!("Check it with: keyward --profile {} profile test", p.name);
+            })?;
+            Ok(0)
+        }
+        ProfileCmd::List => {
+            let list = ops::profile_list(&app.ctx).await?;
+            app.emit(&list, |list| {
+                if list.is_empty() {
+                    eprintln!("No profiles yet. Add one with `keyward profile add NAME --domain mybiz.kinde.com --client-id ID --client-secret-stdin`.");
+                    return;
+                }
+                let mut t = Table::new(&["", "NAME", "DOMAIN", "CLIENT ID", "ENVIRONMENT", "DEFAULT"]);
+                for p in list {
+                    t.row(vec![
+                        if p.selected { "*" } else { "" }.into(),
+                        p.profile.name.clone(),
+                        p.profile.domain.clone(),
+                        p.profile.client_id.clone(),
+                        p.profile.environment.as_str().into(),
+                        if p.is_default { "yes" } else { "" }.into(),
+                    ]);
+                }
+                t.print();
+            })?;
+            Ok(0)
+        }
+        ProfileCmd::Remove { name } => {
+            let removed = ops::profile_remove(&app.ctx, &name).await?;
+            app.emit(&removed, |r| {
+                println!("Removed profile {}.", r.name);
+                if let Some(w) = &r.warning {
+                    eprintln!("warning: {w}");
+                }
+            })?;
+            Ok(0)
+        }
+        ProfileCmd::Test => {
+            let report = ops::profile_test(&app.ctx, None).await?;
+            app.emit(&report, print_report)?;
+            Ok(if report.healthy { 0 } else { 1 })
+        }
+    }
+}
