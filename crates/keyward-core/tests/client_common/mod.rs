@@ -81,6 +81,11 @@ impl Reply {
         self
     }
 
+    /// Close the connection without answering (after reading the request).
+    pub fn drop_connection() -> Reply {
+        Reply::json(0, "")
+    }
+
     pub fn delay(mut self, d: Duration) -> Reply {
         self.delay = d;
         self
@@ -214,6 +219,9 @@ async fn serve(
     let reply = handler(&req, n);
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
+    }
+    if reply.status == 0 {
+        return Ok(());
     }
     let mut out = format!("HTTP/1.1 {} X\r\n", reply.status);
     for (k, v) in &reply.headers {
