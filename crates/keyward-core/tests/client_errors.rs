@@ -38,8 +38,7 @@ async fn answering(reply: Reply) -> Client {
         max_rate_limit_waits: 0,
         ..fast()
     };
-    let c = client_for(&f.base(), "id", SECRET, opts);
-    c
+    client_for(&f.base(), "id", SECRET, opts)
 }
 
 async fn token_answer(reply: Reply) -> Error {
