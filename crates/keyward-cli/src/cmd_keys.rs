@@ -116,8 +116,24 @@ pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
                 api_id: api,
                 search: search.filter(|s| !s.is_empty()),
             };
-            let keys = ops::keys_list(&app.ctx, &filter, offline).await?;
-            app.emit(&keys, print_keys)?;
+            let cached = ops::keys_list_cached(&app.ctx, &filter, offline).await?;
+            if let Some(w) = &cached.warning {
+                let age = match cached.synced_at {
+                    Some(t) => format!(
+                        "last synced {} ({})",
+                        ago(Some(t)),
+                        t.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                    None => "never synced".to_string(),
+                };
+                // Also in --json mode: stdout stays the plain list, the warning goes to stderr.
+                eprintln!(
+                    "warning[{}]: {}; showing the local cache, {age}",
+                    w.code, w.message
+                );
+                eprintln!("hint: {}", w.hint);
+            }
+            app.emit(&cached.keys, print_keys)?;
             Ok(0)
         }
         KeysCmd::Show { id } => {

@@ -460,3 +460,41 @@ async fn directory_and_doctor_commands() {
     assert_eq!(o.code, 0);
     assert_eq!(o.json()["kind"], "connection");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_list_answers_from_the_cache_when_kinde_is_unreachable() {
+    let env = Env::new(Config::default()).await;
+    env.add_profile("sb");
+    create(&env, "cached", &["--org", EMPTY_ORG_CODE]);
+    // Before any sync, --offline has nothing to show.
+    let o = run(env.kw(), &["--json", "keys", "list", "--offline"], None);
+    assert_ne!(o.code, 0);
+    assert!(o.err_json()["hint"].as_str().unwrap().contains("sync"));
+    let o = run(env.kw(), &["--json", "keys", "list"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.json()[0]["name"], "cached");
+    assert_eq!(o.json()[0]["owner_name"], "Sandbox Org");
+
+    let Env { sb, home } = env;
+    sb.shutdown().await;
+    let env_home = home;
+    let mut c = assert_cmd::Command::cargo_bin("keyward").unwrap();
+    c.env("KEYWARD_HOME", env_home.path())
+        .env("KEYWARD_CLIENT_SECRET", "x")
+        .env_remove("KEYWARD_PROFILE");
+    let o = run(c, &["--json", "keys", "list"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.json()[0]["name"], "cached");
+    assert!(
+        o.stderr.contains("warning[connection_refused]"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("last synced"), "{}", o.stderr);
+    let mut c = assert_cmd::Command::cargo_bin("keyward").unwrap();
+    c.env("KEYWARD_HOME", env_home.path())
+        .env("KEYWARD_CLIENT_SECRET", "x");
+    let o = run(c, &["keys", "list", "--offline"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("cached"));
+}

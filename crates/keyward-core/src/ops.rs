@@ -20,8 +20,9 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::kinde::{CreateKeyRequest, ListKeysQuery, validate_id};
 use crate::model::{Api, ApiKey, KeyFilter, KeyView, Org, Owner, User, VerifyResult};
 use crate::secret::Secret;
-use crate::store::{AuditAction, AuditOutcome, NewAudit};
+use crate::store::{AuditAction, AuditOutcome};
 
+pub use crate::ops_store::*;
 pub use profile::{doctor_connection, profile_add, profile_list, profile_remove, profile_test};
 pub use types::*;
 
@@ -29,18 +30,18 @@ pub use types::*;
 pub const ONE_TIME_WARNING: &str =
     "Copy this key now: it is shown once and Kinde will not show it again.";
 
-/// Lists keys straight from Kinde with Kinde's own filters (org, user, status, type), then
-/// Keyward's (API, search over name, prefix and suffix), with owner and API names resolved.
-/// `offline` needs the local cache, which `sync` fills.
+/// Lists keys from the local store after an incremental sync (`offline`: the cache alone).
+/// When Kinde is unreachable the cache answers; [`keys_list_cached`] also says how old it is.
 pub async fn keys_list(ctx: &AppCtx, filter: &KeyFilter, offline: bool) -> Result<Vec<KeyView>> {
     check_filter(filter)?;
-    if offline {
-        return Err(Error::new(
-            ErrorCode::Offline,
-            "there is no local copy of the keys to show offline",
-            "Run `keyward sync` once while Kinde is reachable.",
-        ));
-    }
+    Ok(keys_list_cached(ctx, filter, offline).await?.keys)
+}
+
+/// Lists keys straight from Kinde with Kinde's own filters (org, user, status, type), then
+/// Keyward's (API, search over name, prefix and suffix), with owner and API names resolved.
+/// No store involved; the listing carries no owner unless an owner filter says it.
+pub async fn keys_list_live(ctx: &AppCtx, filter: &KeyFilter) -> Result<Vec<KeyView>> {
+    check_filter(filter)?;
     let client = ctx.client().await?;
     let q = ListKeysQuery {
         key_type: filter.key_type,
@@ -474,8 +475,8 @@ fn outcome_of(e: &Error) -> AuditOutcome {
     }
 }
 
-/// Appends an audit row to the profile's store. The audit log must not make an operation
-/// fail, so a store that cannot be opened only logs a warning.
+/// Audits a mutation (see [`audit_record`]); after an ambiguous write, reconciles at once by
+/// re-reading Kinde (best effort: the next sync does it otherwise).
 async fn audit(
     ctx: &AppCtx,
     action: AuditAction,
@@ -485,30 +486,11 @@ async fn audit(
     error: Option<&Error>,
     details: serde_json::Value,
 ) {
-    let store = match ctx.store().await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(code = %e.code, "audit log unavailable: {}", e.message);
-            return;
-        }
-    };
-    let key_id = key_id.map(str::to_string);
-    let key_name = key_name.map(str::to_string);
-    let error = error.cloned();
-    let r = crate::ctx::blocking(move || {
-        let row = NewAudit {
-            action,
-            key_id: key_id.as_deref(),
-            key_name: key_name.as_deref(),
-            outcome,
-            error: error.as_ref(),
-            details,
-        };
-        store.audit_append(Utc::now(), &row).map(|_| ())
-    })
-    .await;
-    if let Err(e) = r {
-        tracing::warn!(code = %e.code, "could not write the audit log: {}", e.message);
+    audit_record(ctx, action, key_id, key_name, outcome, error, details).await;
+    if outcome == AuditOutcome::Ambiguous
+        && let Err(e) = reconcile(ctx).await
+    {
+        tracing::warn!(code = %e.code, "reconcile after an ambiguous write failed: {}", e.message);
     }
 }
 

@@ -349,3 +349,30 @@ async fn read_only_app_gets_missing_scope_with_a_hint() {
     assert!(!e.hint.is_empty());
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn live_listing_skips_the_store() {
+    let sb = sandbox(Config::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let ctx = ctx(&sb, home.path());
+    ops::key_create(&ctx, org_key("live", &["read:data"]))
+        .await
+        .unwrap();
+    sb.reset_stats();
+    let live = ops::keys_list_live(&ctx, &KeyFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].key.name, "live");
+    assert_eq!(sb.stats().get_key, 0, "the live listing fetches no details");
+    let cached = ops::keys_list(&ctx, &KeyFilter::default(), true)
+        .await
+        .unwrap_err();
+    assert_eq!(cached.code, ErrorCode::Offline);
+    let synced = ops::keys_list(&ctx, &KeyFilter::default(), false)
+        .await
+        .unwrap();
+    assert_eq!(synced.len(), 1);
+    assert_eq!(synced[0].key.verification_count, Some(0));
+    sb.shutdown().await;
+}
