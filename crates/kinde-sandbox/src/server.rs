@@ -74,6 +74,13 @@ where
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         let app = app.clone();
         req.extensions_mut().insert(Peer(peer));
+        // HTTP/2 carries the host in `:authority`; give handlers a `Host` header either way.
+        if !req.headers().contains_key(hyper::header::HOST) {
+            let authority = req.uri().authority().map(|a| a.as_str().to_string());
+            if let Some(v) = authority.and_then(|a| hyper::header::HeaderValue::from_str(&a).ok()) {
+                req.headers_mut().insert(hyper::header::HOST, v);
+            }
+        }
         async move {
             let resp = match app.oneshot(req.map(axum::body::Body::new)).await {
                 Ok(r) => r,

@@ -147,6 +147,31 @@ async fn tls_serves_https_to_a_client_that_trusts_the_pem() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    // With the `localhost` name and audience.
+    let local = env.base.replace("127.0.0.1", "localhost");
+    let aud = format!("{local}/api");
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "sandbox-m2m"),
+        ("client_secret", "sandbox-secret"),
+        ("audience", aud.as_str()),
+    ];
+    let r = trusting
+        .post(format!("{local}/oauth2/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let (st, v) = status_json(r).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let tok = v["access_token"].as_str().unwrap();
+    let r = trusting
+        .get(format!("{local}/api/v1/apis"))
+        .bearer_auth(tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     // A client that does not trust the certificate refuses it.
     let err = reqwest::Client::new()
         .get(env.url("/api/v1/apis"))
