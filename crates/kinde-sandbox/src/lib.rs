@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -130,7 +131,9 @@ pub struct Sandbox {
 
 /// Starts a sandbox on `addr` (use `127.0.0.1:0` for a free port).
 pub async fn spawn(addr: SocketAddr, config: Config) -> anyhow::Result<Sandbox> {
-    let listener = TcpListener::bind(addr).await?;
+    let listener = TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (is another sandbox running? try --listen 127.0.0.1:0)")
+    })?;
     let addr = listener.local_addr()?;
     let (cert_pem, acceptor) = if config.tls {
         let (pem, acc) = server::self_signed()?;
