@@ -23,7 +23,10 @@ use crate::secret::Secret;
 use crate::store::{AuditAction, AuditOutcome};
 
 pub use crate::ops_store::*;
-pub use profile::{doctor_connection, profile_add, profile_list, profile_remove, profile_test};
+pub use profile::{
+    doctor_connection, profile_add, profile_list, profile_remove, profile_test, settings_get,
+    settings_set,
+};
 pub use types::*;
 
 /// The warning that goes with every new secret.

@@ -210,3 +210,44 @@ async fn selection_secret_lookup_and_connection_test() {
     );
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn settings_are_checked_and_saved() {
+    let home = tempfile::tempdir().unwrap();
+    let ctx = ctx(home.path(), Arc::new(MemoryStore::new()));
+    let s = ops::settings_get(&ctx).await.unwrap();
+    assert_eq!((s.stale_days, s.rotation_days), (30, 90));
+    ops::profile_add(&ctx, input("a", "a.kinde.com"), None)
+        .await
+        .unwrap();
+    ops::profile_add(&ctx, input("b", "b.kinde.com"), None)
+        .await
+        .unwrap();
+    let mut want = s.clone();
+    want.stale_days = 14;
+    want.default_profile = Some("b".into());
+    assert_eq!(ops::settings_set(&ctx, want.clone()).await.unwrap(), want);
+    assert_eq!(ops::settings_get(&ctx).await.unwrap(), want);
+    assert_eq!(ctx.profile().await.unwrap().name, "b");
+    let bad = keyward_core::config::Settings {
+        rotation_days: 0,
+        ..want.clone()
+    };
+    assert_eq!(
+        ops::settings_set(&ctx, bad).await.unwrap_err().code,
+        ErrorCode::InvalidInput
+    );
+    let bad = keyward_core::config::Settings {
+        default_profile: Some("zz".into()),
+        ..want.clone()
+    };
+    assert_eq!(
+        ops::settings_set(&ctx, bad).await.unwrap_err().code,
+        ErrorCode::ProfileNotFound
+    );
+    assert_eq!(
+        ops::settings_get(&ctx).await.unwrap(),
+        want,
+        "a refused change saves nothing"
+    );
+}

@@ -1,6 +1,6 @@
 //! Profile operations: add, list, remove, test.
 
-use crate::config::{ConfigFile, Profile, profile_not_found};
+use crate::config::{ConfigFile, Profile, Settings, profile_not_found};
 use crate::ctx::AppCtx;
 use crate::doctor::{self, DoctorReport};
 use crate::error::{Error, ErrorCode, Result};
@@ -172,4 +172,48 @@ pub async fn doctor_connection(ctx: &AppCtx) -> Result<DoctorReport> {
         ctx.client_options().clone(),
     )
     .await)
+}
+
+/// The app settings (defaults when config.toml has none).
+pub async fn settings_get(ctx: &AppCtx) -> Result<Settings> {
+    ctx.settings().await
+}
+
+/// Checks and saves the app settings; returns what was saved. `default_profile` must name an
+/// existing profile (or be empty).
+pub async fn settings_set(ctx: &AppCtx, mut settings: Settings) -> Result<Settings> {
+    fn range(field: &str, v: u32, lo: u32, hi: u32) -> Result<()> {
+        if v < lo || v > hi {
+            return Err(Error::invalid_input(
+                field,
+                format!("{v} is outside {lo}..={hi}"),
+                format!("Give a whole number from {lo} to {hi}."),
+            ));
+        }
+        Ok(())
+    }
+    range(
+        "sync interval (minutes)",
+        settings.sync_interval_minutes,
+        0,
+        1440,
+    )?;
+    range("stale after (days)", settings.stale_days, 1, 3650)?;
+    range("rotate after (days)", settings.rotation_days, 1, 3650)?;
+    range(
+        "migration quiet period (days)",
+        settings.migration_quiet_days,
+        0,
+        365,
+    )?;
+    settings.default_profile = settings.default_profile.filter(|p| !p.trim().is_empty());
+    let mut cfg = ctx.load_config().await?;
+    if let Some(p) = &settings.default_profile
+        && cfg.find(p).is_none()
+    {
+        return Err(profile_not_found(p, &cfg));
+    }
+    cfg.settings = settings.clone();
+    ctx.save_config(cfg).await?;
+    Ok(settings)
 }
