@@ -46,6 +46,11 @@ struct Args {
     client_id: String,
     #[arg(long, default_value = ADMIN_CLIENT.1)]
     client_secret: String,
+    /// Another read-only M2M app (besides sandbox_readonly), with only the `read:` scopes.
+    #[arg(long, requires = "readonly_client_secret")]
+    readonly_client_id: Option<String>,
+    #[arg(long, requires = "readonly_client_id")]
+    readonly_client_secret: Option<String>,
     /// Serve https with a self-signed certificate for 127.0.0.1 and localhost.
     #[arg(long)]
     tls: bool,
@@ -104,6 +109,10 @@ async fn run() -> anyhow::Result<()> {
         state_file: args.state.clone(),
     };
     let sb = kinde_sandbox::spawn(args.listen, config).await?;
+    if let (Some(id), Some(secret)) = (&args.readonly_client_id, &args.readonly_client_secret) {
+        sb.add_client(id, secret, &kinde_sandbox::read_scopes());
+        println!("read-only app: {id} / {secret}");
+    }
     if let (Some(path), Some(pem)) = (&args.cert_out, sb.cert_pem()) {
         std::fs::write(path, pem).with_context(|| format!("writing {}", path.display()))?;
         println!("certificate PEM written to {}", path.display());
