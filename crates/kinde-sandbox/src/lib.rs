@@ -50,6 +50,19 @@ pub enum Seed {
     Demo,
 }
 
+impl std::str::FromStr for Seed {
+    type Err = String;
+
+    /// `empty` or `demo`.
+    fn from_str(s: &str) -> Result<Seed, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "empty" => Ok(Seed::Empty),
+            "demo" => Ok(Seed::Demo),
+            other => Err(format!("unknown seed {other:?}: use empty or demo")),
+        }
+    }
+}
+
 /// How to run a sandbox.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -271,5 +284,22 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         self.stop_tasks();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_parses() {
+        assert_eq!("demo".parse::<Seed>(), Ok(Seed::Demo));
+        assert_eq!(" Empty ".parse::<Seed>(), Ok(Seed::Empty));
+        assert!(
+            "full"
+                .parse::<Seed>()
+                .unwrap_err()
+                .contains("empty or demo")
+        );
     }
 }
