@@ -2,35 +2,125 @@
 import { invoke, Channel } from "@tauri-apps/api/core";
 import type * as T from "./ipc-types";
 
-export const COMMANDS = ["app_status", "profile_add", "profile_select", "profile_remove", "demo_start", "demo_leave", "settings_set", "keys_list", "key_show", "key_create", "key_rotate", "key_reissue", "keys_revoke", "key_verify", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "sync_start", "sync_cancel", "sync_state", "key_history", "insights", "audit_list", "migrations_list", "export_to", "clipboard_copy", "clipboard_clear", "copy_text"] as const;
+export const COMMANDS = ["app_status", "profile_add", "profile_select", "profile_remove", "profile_test", "demo_start", "demo_leave", "settings_set", "keys_list", "key_show", "key_create", "key_rotate", "key_reissue", "keys_revoke", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "sync_start", "sync_cancel", "sync_state", "key_history", "insights", "audit_list", "migrations_list", "export_to", "clipboard_copy", "clipboard_clear", "copy_text"] as const;
 
+/**
+ * What the window shows: the welcome screen, a profile or the demo.
+ */
 export const appStatus = (): Promise<T.AppStatus> => invoke("app_status", {});
-export const profileAdd = (input: T.ProfileInput): Promise<T.AppStatus> => invoke("profile_add", { input });
+/**
+ * Saves a profile (the secret goes to the OS keyring) and opens it.
+ */
+export const profileAdd = (input: T.NewProfile): Promise<T.AppStatus> => invoke("profile_add", { input });
+/**
+ * Opens another profile.
+ */
 export const profileSelect = (name: string): Promise<T.AppStatus> => invoke("profile_select", { name });
+/**
+ * Removes a profile and its keyring entry.
+ */
 export const profileRemove = (name: string): Promise<T.AppStatus> => invoke("profile_remove", { name });
+/**
+ * The connection doctor on credentials typed in the Connect form (nothing saved).
+ */
+export const profileTest = (draft: T.ProfileDraft): Promise<T.DoctorReport> => invoke("profile_test", { draft });
+/**
+ * Starts the embedded demo sandbox and opens it.
+ */
 export const demoStart = (): Promise<T.AppStatus> => invoke("demo_start", {});
+/**
+ * Leaves the demo (one click): back to the default profile or the welcome screen.
+ */
 export const demoLeave = (): Promise<T.AppStatus> => invoke("demo_leave", {});
+/**
+ * Saves the app settings (sync interval, stale and rotation windows).
+ */
 export const settingsSet = (settings: T.Settings): Promise<T.AppStatus> => invoke("settings_set", { settings });
-export const keysList = (filter: T.KeyFilter, offline: boolean): Promise<Array<T.KeyView>> => invoke("keys_list", { filter, offline });
+/**
+ * Every key from the local store, after an incremental sync unless `offline`.
+ */
+export const keysList = (filter: T.KeyFilter, offline: boolean): Promise<T.CachedKeys> => invoke("keys_list", { filter, offline });
+/**
+ * One key, fresh from Kinde.
+ */
 export const keyShow = (id: string): Promise<T.KeyView> => invoke("key_show", { id });
-export const keyCreate = (input: T.CreateKeyRequest): Promise<T.CreatedKey> => invoke("key_create", { input });
-export const keyRotate = (id: string): Promise<T.CreatedKey> => invoke("key_rotate", { id });
-export const keyReissue = (id: string, scopes: Array<string> | null): Promise<T.ReissueResult> => invoke("key_reissue", { id, scopes });
+/**
+ * Creates a key; its secret is in the answer, once.
+ */
+export const keyCreate = (input: T.CreateKeyInput): Promise<T.NewKey> => invoke("key_create", { input });
+/**
+ * Rotates a key: the old secret stops working at once.
+ */
+export const keyRotate = (id: string): Promise<T.NewKey> => invoke("key_rotate", { id });
+/**
+ * Re-issues a key (same or new scopes); the old one keeps working until revoked.
+ */
+export const keyReissue = (id: string, scopes: Array<string> | null): Promise<T.Reissued> => invoke("key_reissue", { id, scopes });
+/**
+ * Revokes one or many keys; every key gets an outcome.
+ */
 export const keysRevoke = (ids: Array<string>): Promise<T.RevokeSummary> => invoke("keys_revoke", { ids });
-export const keyVerify = (key: string): Promise<T.VerifyResult> => invoke("key_verify", { key });
+/**
+ * The APIs with their scopes.
+ */
 export const apisList = (): Promise<Array<T.Api>> => invoke("apis_list", {});
+/**
+ * Organizations, optionally searched.
+ */
 export const orgsList = (search: string | null): Promise<Array<T.Org>> => invoke("orgs_list", { search });
+/**
+ * Users, optionally searched.
+ */
 export const usersList = (search: string | null): Promise<Array<T.User>> => invoke("users_list", { search });
+/**
+ * The Key doctor on a pasted key (it counts as one verification).
+ */
 export const doctorKey = (input: T.DoctorKeyInput): Promise<T.DoctorReport> => invoke("doctor_key", { input });
-export const doctorConnection = (input: T.ConnectionInput | null): Promise<T.DoctorReport> => invoke("doctor_connection", { input });
+/**
+ * The connection doctor for the open profile.
+ */
+export const doctorConnection = (): Promise<T.DoctorReport> => invoke("doctor_connection", {});
+/**
+ * Syncs the open profile; progress arrives on the channel; `sync_cancel` stops it.
+ */
 export const syncStart = (full: boolean, onProgress: Channel<T.SyncProgress>): Promise<T.SyncSummary> => invoke("sync_start", { full, on_progress: onProgress });
+/**
+ * Stops the running sync, if any.
+ */
 export const syncCancel = (): Promise<null> => invoke("sync_cancel", {});
+/**
+ * The sync status line.
+ */
 export const syncState = (): Promise<T.SyncState> => invoke("sync_state", {});
-export const keyHistory = (id: string, bucket: T.Bucket, since_days: number): Promise<T.KeyHistory> => invoke("key_history", { id, bucket, since_days });
-export const insights = (days: number): Promise<T.Insights> => invoke("insights", { days });
+/**
+ * A key's verifications per hour or day over the last `since_days` days.
+ */
+export const keyHistory = (id: string, bucket: T.Bucket, sinceDays: number): Promise<T.KeyHistory> => invoke("key_history", { id, bucket, since_days: sinceDays });
+/**
+ * Totals per org and API, top keys over `recent_days`, stale keys, rotation due.
+ */
+export const insights = (recentDays: number): Promise<T.Insights> => invoke("insights", { recent_days: recentDays });
+/**
+ * The audit log, newest first.
+ */
 export const auditList = (filter: T.AuditFilter): Promise<Array<T.AuditEntry>> => invoke("audit_list", { filter });
+/**
+ * Open re-issues and whether their old keys are safe to revoke.
+ */
 export const migrationsList = (): Promise<Array<T.Migration>> => invoke("migrations_list", {});
-export const exportTo = (what: T.ExportWhat, format: T.ExportFormat): Promise<string | null> => invoke("export_to", { what, format });
+/**
+ * Asks where to save (a native dialog), then exports there; `null` when cancelled.
+ */
+export const exportTo = (what: T.ExportWhat, format: T.ExportFormat): Promise<T.ExportSummary | null> => invoke("export_to", { what, format });
+/**
+ * Copies a one-time secret; the clipboard is cleared after the returned number of seconds.
+ */
 export const clipboardCopy = (text: string): Promise<number> => invoke("clipboard_copy", { text });
+/**
+ * Clears the clipboard now if it still holds the copied secret.
+ */
 export const clipboardClear = (): Promise<null> => invoke("clipboard_clear", {});
+/**
+ * Copies non-secret text, such as a key id.
+ */
 export const copyText = (text: string): Promise<null> => invoke("copy_text", { text });

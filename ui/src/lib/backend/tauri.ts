@@ -3,13 +3,14 @@ import { Channel } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import * as cmd from "./commands";
 import type { Backend, SyncHandle } from "./types";
-import type { SyncProgress, SyncState } from "./pending-types";
+import type { SyncProgress, SyncState } from "./ipc-types";
 
 export const tauriBackend: Backend = {
   appStatus: () => cmd.appStatus(),
   profileAdd: (input) => cmd.profileAdd(input),
   profileSelect: (name) => cmd.profileSelect(name),
   profileRemove: (name) => cmd.profileRemove(name),
+  profileTest: (draft) => cmd.profileTest(draft),
   demoStart: () => cmd.demoStart(),
   demoLeave: () => cmd.demoLeave(),
   settingsSet: (s) => cmd.settingsSet(s),
@@ -20,14 +21,13 @@ export const tauriBackend: Backend = {
   keyRotate: (id) => cmd.keyRotate(id),
   keyReissue: (id, scopes) => cmd.keyReissue(id, scopes),
   keysRevoke: (ids) => cmd.keysRevoke(ids),
-  keyVerify: (key) => cmd.keyVerify(key),
 
   apisList: () => cmd.apisList(),
   orgsList: (search) => cmd.orgsList(search),
   usersList: (search) => cmd.usersList(search),
 
   doctorKey: (input) => cmd.doctorKey(input),
-  doctorConnection: (input) => cmd.doctorConnection(input),
+  doctorConnection: () => cmd.doctorConnection(),
 
   sync(full, onProgress): SyncHandle {
     const channel = new Channel<SyncProgress>();
@@ -47,11 +47,11 @@ export const tauriBackend: Backend = {
   exportTo: (what, format) => cmd.exportTo(what, format),
 
   clipboardCopy: (text) => cmd.clipboardCopy(text),
-  copyText: async (text) => {
-    await cmd.copyText(text);
-  },
   clipboardClear: async () => {
     await cmd.clipboardClear();
+  },
+  copyText: async (text) => {
+    await cmd.copyText(text);
   },
 
   async onSyncEvent(cb) {

@@ -1,12 +1,11 @@
-// Which environment a profile points at, so production is never mistaken for test.
-import type { Environment } from "../backend/pending-types";
+// Environment badges, so that production is never mistaken for test. A profile's environment
+// is stored with it (Rust `Environment`); `guessEnvironment` only pre-fills the Connect form.
+import type { Environment } from "../backend/ipc-types";
 
-export function environmentOf(name: string, domain: string, demo = false): Environment {
-  if (demo) return "demo";
+export function guessEnvironment(name: string, domain: string): Environment {
   const s = `${name} ${domain}`.toLowerCase();
   if (/\b(dev|development|local|localhost|127\.0\.0\.1)\b/.test(s)) return "development";
-  if (/\b(test|testing|qa|sandbox)\b/.test(s)) return "test";
-  if (/\b(stag|staging|stage|preprod|uat)\w*/.test(s)) return "staging";
+  if (/\b(test|testing|qa|stag|staging|stage|preprod|uat)\w*/.test(s)) return "staging";
   return "production";
 }
 
@@ -14,6 +13,5 @@ export const ENV_LABEL: Record<Environment, string> = {
   production: "PRODUCTION",
   staging: "STAGING",
   development: "DEV",
-  test: "TEST",
   demo: "DEMO",
 };

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { KeyView } from "../bindings/KeyView";
 import { areaPath, bars, labelIndices, niceMax, sparkPoints, ticks } from "./chart";
 import { CLIPBOARD_CLEAR_SECS, expired, fractionLeft, remaining, startCountdown } from "./countdown";
-import { environmentOf } from "./env";
+import { guessEnvironment } from "./env";
 import { compact, count, dateTime, duration, maskSecret, maskedKey, relativeTime, shortDate } from "./format";
 import { emptyQuery, filterAndSort, matches, revocable, searchText, statusCounts } from "./keys";
 import { scrollToReveal, visibleWindow } from "./virtual";
@@ -182,10 +182,9 @@ describe("charts", () => {
 
 describe("environment", () => {
   it("never mistakes production for test", () => {
-    expect(environmentOf("acme", "acme.kinde.com")).toBe("production");
-    expect(environmentOf("acme-test", "acmetest.kinde.com")).toBe("test");
-    expect(environmentOf("staging", "acme-staging.kinde.com")).toBe("staging");
-    expect(environmentOf("local", "http://127.0.0.1:8787")).toBe("development");
-    expect(environmentOf("x", "y", true)).toBe("demo");
+    expect(guessEnvironment("acme", "acme.kinde.com")).toBe("production");
+    expect(guessEnvironment("acme-test", "acmetest.kinde.com")).toBe("staging");
+    expect(guessEnvironment("staging", "acme-staging.kinde.com")).toBe("staging");
+    expect(guessEnvironment("local", "http://127.0.0.1:8787")).toBe("development");
   });
 });

@@ -4,15 +4,14 @@ import type {
   Api,
   AppStatus,
   CoreError,
+  Environment,
   KeyView,
   Org,
   SyncProgress,
   SyncState,
   User,
 } from "../backend";
-import { environmentOf } from "../logic/env";
 import { CLIPBOARD_CLEAR_SECS, expired, remaining, startCountdown, type Countdown } from "../logic/countdown";
-import type { Environment } from "../backend/pending-types";
 
 export type Route =
   | { name: "keys" }
@@ -37,6 +36,9 @@ export type ShownSecret = { keyId: string; secret: string; title: string; note?:
 
 let toastSeq = 0;
 
+/** Codes that mean "Kinde is unreachable": show the cache and the offline banner. */
+const OFFLINE_CODES: ReadonlySet<string> = new Set(["offline", "connection_refused", "dns", "timeout", "network", "tls"]);
+
 class App {
   status = $state<AppStatus | null>(null);
   route = $state<Route>({ name: "keys" });
@@ -55,6 +57,8 @@ class App {
 
   sync = $state<SyncState>({ last_sync: null, running: false, offline: false, last_error: null });
   progress = $state<SyncProgress | null>(null);
+  /** Progress messages received over the channel in this session (shown to tests). */
+  progressEvents = $state(0);
   private cancelSync: (() => Promise<void>) | null = null;
 
   toasts = $state<Toast[]>([]);
@@ -73,8 +77,7 @@ class App {
     const s = this.status;
     if (!s) return "production";
     if (s.mode === "demo") return "demo";
-    const p = s.profiles.find((x) => x.name === s.profile);
-    return environmentOf(p?.name ?? "", p?.domain ?? "");
+    return s.profiles.find((x) => x.name === s.profile)?.environment ?? "production";
   }
 
   async boot(): Promise<void> {
@@ -128,10 +131,18 @@ class App {
   async loadKeys(offline = true): Promise<void> {
     this.keysLoading = true;
     try {
-      this.keys = await backend.keysList(
+      const res = await backend.keysList(
         { org_code: null, user_id: null, status: null, key_type: null, api_id: null, search: null },
         offline,
       );
+      this.keys = res.keys;
+      if (res.synced_at && (!this.sync.last_sync || res.synced_at > this.sync.last_sync)) {
+        this.sync = { ...this.sync, last_sync: res.synced_at };
+      }
+      const w = res.warning;
+      if (w && w.code !== "offline" && OFFLINE_CODES.has(w.code)) {
+        this.sync = { ...this.sync, offline: true, last_error: w };
+      }
       this.keysLoaded = true;
       this.keysVersion += 1;
     } catch (e) {
@@ -155,9 +166,10 @@ class App {
   async runSync(full: boolean): Promise<void> {
     if (this.sync.running) return;
     this.sync = { ...this.sync, running: true };
-    this.progress = { phase: "starting", pages_done: 0, keys_seen: 0, details_done: 0, details_total: 0 };
+    this.progress = { phase: "listing", pages: 0, keys_seen: 0, details_done: 0, details_total: 0, more_pages: true };
     const h = backend.sync(full, (p) => {
       this.progress = p;
+      this.progressEvents += 1;
     });
     this.cancelSync = h.cancel;
     try {
@@ -243,7 +255,7 @@ class App {
 
   error(e: unknown, context?: string): CoreError {
     const err = toCoreError(e);
-    if (err.code === "offline" || err.code === "connection_refused" || err.code === "dns" || err.code === "timeout") {
+    if (OFFLINE_CODES.has(err.code)) {
       this.sync = { ...this.sync, offline: true, last_error: err };
     }
     this.toast("error", context ? `${context}: ${err.message}` : err.message, err.hint, err.code);

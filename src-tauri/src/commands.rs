@@ -1,0 +1,80 @@
+//! THE list of Keyward's IPC commands. Each body adapts arguments and calls one operation.
+//! `declare_commands!` turns this list into the commands, the invoke handler, the TypeScript
+//! wrappers and the capability; `build.rs` reads the `fn name(` lines for the permissions.
+
+use chrono::{Duration, Utc};
+use keyward_core::doctor::{DoctorKeyInput, DoctorReport};
+use keyward_core::export::{ExportFormat, ExportSummary, ExportWhat};
+use keyward_core::insights::Insights;
+use keyward_core::model::{Api, KeyFilter, KeyView, Org, User};
+use keyward_core::ops::{
+    self, CachedKeys, CreateKeyInput, Migration, NewKey, ProfileDraft, Reissued, RevokeSummary,
+};
+use keyward_core::store::{AuditEntry, AuditFilter, Bucket, KeyHistory};
+use keyward_core::sync::{SyncProgress, SyncSummary};
+
+use crate::declare::declare_commands;
+use crate::types::{AppStatus, NewProfile, SyncState};
+
+declare_commands! {
+    /// What the window shows: the welcome screen, a profile or the demo.
+    fn app_status(app, shell) -> AppStatus { shell.status().await }
+    /// Saves a profile (the secret goes to the OS keyring) and opens it.
+    fn profile_add(app, shell, input: NewProfile) -> AppStatus { let name = ops::profile_add(&shell.base()?, input.profile, Some(input.client_secret)).await?.info.profile.name; shell.open_profile(&name).await?; shell.status().await }
+    /// Opens another profile.
+    fn profile_select(app, shell, name: String) -> AppStatus { shell.open_profile(&name).await?; shell.status().await }
+    /// Removes a profile and its keyring entry.
+    fn profile_remove(app, shell, name: String) -> AppStatus { ops::profile_remove(&shell.base()?, &name).await?; shell.profile_removed(&name).await?; shell.status().await }
+    /// The connection doctor on credentials typed in the Connect form (nothing saved).
+    fn profile_test(app, shell, draft: ProfileDraft) -> DoctorReport { ops::profile_test(&shell.base()?, Some(draft)).await }
+    /// Starts the embedded demo sandbox and opens it.
+    fn demo_start(app, shell) -> AppStatus { shell.start_demo().await?; shell.status().await }
+    /// Leaves the demo (one click): back to the default profile or the welcome screen.
+    fn demo_leave(app, shell) -> AppStatus { shell.leave_demo().await?; shell.status().await }
+    /// Saves the app settings (sync interval, stale and rotation windows).
+    fn settings_set(app, shell, settings: keyward_core::config::Settings) -> AppStatus { shell.settings_set(settings).await?; shell.status().await }
+    /// Every key from the local store, after an incremental sync unless `offline`.
+    fn keys_list(app, shell, filter: KeyFilter, offline: bool) -> CachedKeys { let c = ops::keys_list_cached(&*shell.ctx().await?, &filter, offline).await?; shell.note_cache(&c); Ok(c) }
+    /// One key, fresh from Kinde.
+    fn key_show(app, shell, id: String) -> KeyView { ops::key_show(&*shell.ctx().await?, &id).await }
+    /// Creates a key; its secret is in the answer, once.
+    fn key_create(app, shell, input: CreateKeyInput) -> NewKey { ops::key_create(&*shell.ctx().await?, input).await }
+    /// Rotates a key: the old secret stops working at once.
+    fn key_rotate(app, shell, id: String) -> NewKey { ops::key_rotate(&*shell.ctx().await?, &id).await }
+    /// Re-issues a key (same or new scopes); the old one keeps working until revoked.
+    fn key_reissue(app, shell, id: String, scopes: Option<Vec<String>>) -> Reissued { ops::key_reissue(&*shell.ctx().await?, &id, scopes).await }
+    /// Revokes one or many keys; every key gets an outcome.
+    fn keys_revoke(app, shell, ids: Vec<String>) -> RevokeSummary { ops::keys_revoke(&*shell.ctx().await?, &ids).await }
+    /// The APIs with their scopes.
+    fn apis_list(app, shell) -> Vec<Api> { ops::apis_list(&*shell.ctx().await?).await }
+    /// Organizations, optionally searched.
+    fn orgs_list(app, shell, search: Option<String>) -> Vec<Org> { ops::orgs_list(&*shell.ctx().await?, search.as_deref()).await }
+    /// Users, optionally searched.
+    fn users_list(app, shell, search: Option<String>) -> Vec<User> { ops::users_list(&*shell.ctx().await?, search.as_deref()).await }
+    /// The Key doctor on a pasted key (it counts as one verification).
+    fn doctor_key(app, shell, input: DoctorKeyInput) -> DoctorReport { ops::doctor_key(&*shell.ctx().await?, &input).await }
+    /// The connection doctor for the open profile.
+    fn doctor_connection(app, shell) -> DoctorReport { ops::doctor_connection(&*shell.ctx().await?).await }
+    /// Syncs the open profile; progress arrives on the channel; `sync_cancel` stops it.
+    fn sync_start(app, shell, full: bool; channel on_progress: SyncProgress) -> SyncSummary { shell.sync(&app, full, Some(on_progress)).await }
+    /// Stops the running sync, if any.
+    fn sync_cancel(app, shell) -> () { shell.cancel_sync(); Ok(()) }
+    /// The sync status line.
+    fn sync_state(app, shell) -> SyncState { Ok(shell.sync_state_full().await) }
+    /// A key's verifications per hour or day over the last `since_days` days.
+    fn key_history(app, shell, id: String, bucket: Bucket, since_days: u32) -> KeyHistory { ops::key_history(&*shell.ctx().await?, &id, bucket, Some(Utc::now() - Duration::days(i64::from(since_days.max(1))))).await }
+    /// Totals per org and API, top keys over `recent_days`, stale keys, rotation due.
+    fn insights(app, shell, recent_days: u32) -> Insights { let ctx = shell.ctx().await?; let opts = ops::insights_options(&ctx).await?; ops::insights(&ctx, keyward_core::insights::InsightsOptions { recent_days, ..opts }).await }
+    /// The audit log, newest first.
+    fn audit_list(app, shell, filter: AuditFilter) -> Vec<AuditEntry> { ops::audit_list(&*shell.ctx().await?, filter).await }
+    /// Open re-issues and whether their old keys are safe to revoke.
+    fn migrations_list(app, shell) -> Vec<Migration> { ops::migrations_list(&*shell.ctx().await?).await }
+    /// Asks where to save (a native dialog), then exports there; `null` when cancelled.
+    fn export_to(app, shell, what: ExportWhat, format: ExportFormat) -> Option<ExportSummary> { match crate::dialogs::save_path(&app, what, format).await { Some(p) => ops::export(&*shell.ctx().await?, what, format, &p).await.map(Some), None => Ok(None) } }
+    /// Copies a one-time secret; the clipboard is cleared after the returned number of seconds.
+    fn clipboard_copy(app, shell, text: String) -> u32 { crate::clipboard::copy_secret(&app, &shell, text) }
+    /// Clears the clipboard now if it still holds the copied secret.
+    fn clipboard_clear(app, shell) -> () { crate::clipboard::clear(&app, &shell) }
+    /// Copies non-secret text, such as a key id.
+    fn copy_text(app, shell, text: String) -> () { crate::clipboard::copy_text(&app, text) }
+}

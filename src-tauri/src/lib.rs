@@ -1,0 +1,107 @@
+//! keyward-app: the Tauri shell. Thin: every command calls one `keyward_core::ops` function.
+
+mod clipboard;
+pub mod commands;
+mod declare;
+mod dialogs;
+mod shell;
+pub mod tsgen;
+pub mod types;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tauri::Manager;
+
+pub use shell::Shell;
+
+/// Where the app keeps its files: `KEYWARD_HOME` if set; in debug builds a dev-only directory,
+/// so that a dev build never touches a user's real profiles and database.
+fn home_dir(app: &tauri::AppHandle) -> Option<PathBuf> {
+    if let Some(h) = std::env::var_os("KEYWARD_HOME").filter(|h| !h.is_empty()) {
+        return Some(PathBuf::from(h));
+    }
+    if cfg!(debug_assertions) {
+        return app.path().app_data_dir().ok().map(|d| d.join("dev-home"));
+    }
+    None
+}
+
+fn demo_dir(app: &tauri::AppHandle, home: Option<&PathBuf>) -> PathBuf {
+    match home {
+        Some(h) => h.join("demo"),
+        None => app
+            .path()
+            .app_data_dir()
+            .map(|d| d.join("demo"))
+            .unwrap_or_else(|_| std::env::temp_dir().join("keyward-demo")),
+    }
+}
+
+/// Background sync: while the app is open, sync the open session every
+/// `settings.sync_interval_minutes` (0 = off).
+fn spawn_background_sync(app: tauri::AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let minutes = app.state::<Shell>().sync_interval_minutes().await;
+            let wait = if minutes == 0 {
+                60
+            } else {
+                u64::from(minutes) * 60
+            };
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            if minutes == 0 {
+                continue;
+            }
+            let shell = app.state::<Shell>();
+            if shell.ctx().await.is_err() || shell.sync_state().running {
+                continue;
+            }
+            if let Err(e) = shell.sync(&app, false, None).await {
+                log::info!("background sync: {} ({})", e.message, e.code);
+            }
+        }
+    });
+}
+
+pub fn run() {
+    let builder = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            if let Some(w) = app.get_webview_window("main") {
+                let _ = w.unminimize();
+                let _ = w.set_focus();
+            }
+        }))
+        .plugin(
+            tauri_plugin_log::Builder::new()
+                .level(log::LevelFilter::Info)
+                .build(),
+        )
+        .plugin(tauri_plugin_window_state::Builder::new().build())
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_dialog::init())
+        .setup(|app| {
+            let handle = app.handle().clone();
+            let home = home_dir(&handle);
+            let demo = demo_dir(&handle, home.as_ref());
+            let secrets: Arc<dyn keyward_core::secrets::SecretStore> =
+                Arc::new(keyward_core::secrets::KeyringStore::new());
+            let shell = Shell::new(home, demo, secrets);
+            if let Err(e) = tauri::async_runtime::block_on(shell.open_default()) {
+                log::warn!(
+                    "could not open the default profile: {} ({})",
+                    e.message,
+                    e.code
+                );
+            }
+            app.manage(shell);
+            spawn_background_sync(handle);
+            Ok(())
+        })
+        .invoke_handler(commands::handler());
+    if let Err(e) = builder.run(tauri::generate_context!()) {
+        eprintln!("Keyward failed to start: {e}");
+        std::process::exit(1);
+    }
+}

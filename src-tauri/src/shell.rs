@@ -1,0 +1,346 @@
+//! The shell's state: which session is open (welcome, a profile, the demo), the running sync and
+//! the clipboard. Everything else is in `keyward_core`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Utc;
+use keyward_core::ctx::AppCtx;
+use keyward_core::ops;
+use keyward_core::secrets::SecretStore;
+use keyward_core::sync::{SyncOptions, SyncProgress, SyncSummary};
+use keyward_core::{Error, ErrorCode, Result};
+use parking_lot::Mutex;
+use tauri::{AppHandle, Emitter};
+use tokio::sync::RwLock;
+use tokio_util::sync::CancellationToken;
+
+use crate::types::{AppStatus, Mode, SyncState};
+
+/// Demo mode: the sandbox's seeded business with this many verifications per second.
+pub const DEMO_TRAFFIC_PER_SEC: f64 = 3.0;
+
+pub enum Session {
+    Welcome,
+    Profile {
+        name: String,
+        ctx: Arc<AppCtx>,
+    },
+    Demo {
+        ctx: Arc<AppCtx>,
+        sandbox: kinde_sandbox::Sandbox,
+    },
+}
+
+pub struct Shell {
+    /// `KEYWARD_HOME`, or a dev-only directory in debug builds (dev never touches real data).
+    home: Option<PathBuf>,
+    /// Where demo mode keeps its own database, apart from any profile's.
+    demo_home: PathBuf,
+    secrets: Arc<dyn SecretStore>,
+    session: RwLock<Session>,
+    sync: Mutex<SyncState>,
+    sync_cancel: Mutex<Option<CancellationToken>>,
+    clipboard: Mutex<(u64, Option<String>)>,
+}
+
+impl Shell {
+    pub fn new(home: Option<PathBuf>, demo_home: PathBuf, secrets: Arc<dyn SecretStore>) -> Self {
+        Shell {
+            home,
+            demo_home,
+            secrets,
+            session: RwLock::new(Session::Welcome),
+            sync: Mutex::new(SyncState::default()),
+            sync_cancel: Mutex::new(None),
+            clipboard: Mutex::new((0, None)),
+        }
+    }
+
+    /// A context with no profile selected: profiles, settings, and "Test connection".
+    pub fn base(&self) -> Result<AppCtx> {
+        AppCtx::new(self.home.clone(), self.secrets.clone())
+    }
+
+    /// The context of the open session, or an error that says to open one.
+    pub async fn ctx(&self) -> Result<Arc<AppCtx>> {
+        match &*self.session.read().await {
+            Session::Profile { ctx, .. } | Session::Demo { ctx, .. } => Ok(ctx.clone()),
+            Session::Welcome => Err(Error::new(
+                ErrorCode::ProfileNotFound,
+                "no profile is open",
+                "Connect to Kinde or try the demo first.",
+            )),
+        }
+    }
+
+    /// What the window should show.
+    pub async fn status(&self) -> Result<AppStatus> {
+        let base = self.base()?;
+        let settings = base.settings().await?;
+        let profiles = ops::profile_list(&base).await?;
+        let (mode, profile) = match &*self.session.read().await {
+            Session::Welcome => (Mode::Welcome, None),
+            Session::Profile { name, .. } => (Mode::Profile, Some(name.clone())),
+            Session::Demo { .. } => (Mode::Demo, None),
+        };
+        Ok(AppStatus {
+            mode,
+            profile,
+            profiles,
+            settings,
+        })
+    }
+
+    /// At start-up: open the default (or only) profile, if there is one.
+    pub async fn open_default(&self) -> Result<()> {
+        let cfg = self.base()?.load_config().await?;
+        let Ok(p) = cfg.select(None) else {
+            return Ok(());
+        };
+        let name = p.name.clone();
+        self.open_profile(&name).await
+    }
+
+    pub async fn open_profile(&self, name: &str) -> Result<()> {
+        let ctx = self.base()?.with_profile(name);
+        self.cancel_sync();
+        let old = std::mem::replace(
+            &mut *self.session.write().await,
+            Session::Profile {
+                name: name.to_string(),
+                ctx: Arc::new(ctx),
+            },
+        );
+        shutdown(old).await;
+        *self.sync.lock() = SyncState::default();
+        Ok(())
+    }
+
+    /// Starts the embedded sandbox (demo seed, live traffic) and opens it with a fresh demo
+    /// database under `demo_home`.
+    pub async fn start_demo(&self) -> Result<()> {
+        if matches!(&*self.session.read().await, Session::Demo { .. }) {
+            return Ok(());
+        }
+        let config = kinde_sandbox::Config {
+            seed: kinde_sandbox::Seed::Demo,
+            traffic_per_sec: DEMO_TRAFFIC_PER_SEC,
+            ..Default::default()
+        };
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let sandbox = kinde_sandbox::spawn(addr, config).await.map_err(|e| {
+            Error::new(
+                ErrorCode::Internal,
+                format!("the demo sandbox did not start: {e:#}"),
+                "Restart Keyward; if it happens again, report it.",
+            )
+        })?;
+        // The demo's data is as fresh as its sandbox: start from an empty database.
+        let dir = self.demo_home.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("demo dir task: {e}")))?
+        .map_err(|e| Error::io("creating the demo directory", &e))?;
+        let ctx = AppCtx::for_sandbox(
+            &sandbox.base_url(),
+            sandbox.client_id(),
+            keyward_core::secret::Secret::new(sandbox.client_secret()),
+            Some(self.demo_home.clone()),
+        )?;
+        self.cancel_sync();
+        let old = std::mem::replace(
+            &mut *self.session.write().await,
+            Session::Demo {
+                ctx: Arc::new(ctx),
+                sandbox,
+            },
+        );
+        shutdown(old).await;
+        *self.sync.lock() = SyncState::default();
+        Ok(())
+    }
+
+    /// Leaves the demo: back to the default profile, or to the welcome screen.
+    pub async fn leave_demo(&self) -> Result<()> {
+        self.cancel_sync();
+        let old = std::mem::replace(&mut *self.session.write().await, Session::Welcome);
+        shutdown(old).await;
+        *self.sync.lock() = SyncState::default();
+        self.open_default().await
+    }
+
+    pub async fn profile_added(&self, name: &str) -> Result<()> {
+        self.open_profile(name).await
+    }
+
+    pub async fn profile_removed(&self, name: &str) -> Result<()> {
+        let open =
+            matches!(&*self.session.read().await, Session::Profile { name: n, .. } if n == name);
+        if open {
+            self.cancel_sync();
+            let old = std::mem::replace(&mut *self.session.write().await, Session::Welcome);
+            shutdown(old).await;
+            self.open_default().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn settings_set(&self, settings: keyward_core::config::Settings) -> Result<()> {
+        let base = self.base()?;
+        let mut cfg = base.load_config().await?;
+        cfg.settings = settings;
+        base.save_config(cfg).await
+    }
+
+    pub async fn sync_interval_minutes(&self) -> u32 {
+        match self.base() {
+            Ok(b) => b
+                .settings()
+                .await
+                .map(|s| s.sync_interval_minutes)
+                .unwrap_or(0),
+            Err(_) => 0,
+        }
+    }
+
+    pub fn sync_state(&self) -> SyncState {
+        self.sync.lock().clone()
+    }
+
+    /// The status line, with the last sync time from the store when this session has not
+    /// synced yet.
+    pub async fn sync_state_full(&self) -> SyncState {
+        let mut s = self.sync_state();
+        if s.last_sync.is_none()
+            && let Ok(ctx) = self.ctx().await
+            && let Ok(runs) = ops::sync_runs(&ctx, 10).await
+        {
+            s.last_sync = runs
+                .iter()
+                .filter(|r| r.status == "ok" || r.status == "partial")
+                .filter_map(|r| r.finished_at)
+                .max();
+        }
+        s
+    }
+
+    /// Remembers what `keys_list` said about the cache (age, Kinde unreachable).
+    pub fn note_cache(&self, cached: &ops::CachedKeys) {
+        let mut s = self.sync.lock();
+        if let Some(t) = cached.synced_at {
+            s.last_sync = Some(s.last_sync.map_or(t, |x| x.max(t)));
+        }
+        if let Some(w) = &cached.warning
+            && is_offline(w.code)
+            && w.code != ErrorCode::Offline
+        {
+            s.offline = true;
+            s.last_error = Some(w.clone());
+        }
+    }
+
+    pub fn cancel_sync(&self) {
+        if let Some(t) = self.sync_cancel.lock().take() {
+            t.cancel();
+        }
+    }
+
+    /// Runs one sync of the open session; progress goes to `progress` (the UI's channel, or
+    /// nowhere for background syncs). Emits `sync-state` when done.
+    pub async fn sync(
+        &self,
+        app: &AppHandle,
+        full: bool,
+        progress: Option<tauri::ipc::Channel<SyncProgress>>,
+    ) -> Result<SyncSummary> {
+        let ctx = self.ctx().await?;
+        let token = CancellationToken::new();
+        {
+            let mut running = self.sync_cancel.lock();
+            if running.is_some() {
+                return Err(Error::new(
+                    ErrorCode::InvalidInput,
+                    "a sync is already running",
+                    "Wait for it to finish, or cancel it.",
+                ));
+            }
+            *running = Some(token.clone());
+        }
+        self.sync.lock().running = true;
+        let _ = app.emit("sync-state", self.sync_state());
+        let options = SyncOptions {
+            full,
+            ..Default::default()
+        };
+        let result = ops::sync(
+            &ctx,
+            options,
+            move |p| {
+                if let Some(ch) = &progress {
+                    let _ = ch.send(p);
+                }
+            },
+            token,
+        )
+        .await;
+        *self.sync_cancel.lock() = None;
+        {
+            let mut s = self.sync.lock();
+            s.running = false;
+            match &result {
+                Ok(_) => {
+                    s.last_sync = Some(Utc::now());
+                    s.offline = false;
+                    s.last_error = None;
+                }
+                Err(e) if e.code == ErrorCode::Cancelled => {}
+                Err(e) => {
+                    s.offline = is_offline(e.code);
+                    s.last_error = Some(e.clone());
+                }
+            }
+        }
+        let _ = app.emit("sync-state", self.sync_state());
+        result
+    }
+
+    /// Remembers what was copied; returns its generation (a later copy replaces it).
+    pub fn clipboard_set(&self, text: String) -> u64 {
+        let mut c = self.clipboard.lock();
+        c.0 += 1;
+        c.1 = Some(text);
+        c.0
+    }
+
+    /// Takes what was copied, if `generation` is still current (or always, for `None`).
+    pub fn clipboard_take(&self, generation: Option<u64>) -> Option<String> {
+        let mut c = self.clipboard.lock();
+        if generation.is_some_and(|g| g != c.0) {
+            return None;
+        }
+        c.1.take()
+    }
+}
+
+/// Network-class errors mean "show the cache and an offline banner".
+pub fn is_offline(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::Dns
+            | ErrorCode::ConnectionRefused
+            | ErrorCode::Timeout
+            | ErrorCode::Network
+            | ErrorCode::Tls
+            | ErrorCode::Offline
+    )
+}
+
+async fn shutdown(old: Session) {
+    if let Session::Demo { sandbox, .. } = old {
+        sandbox.shutdown().await;
+    }
+}

@@ -1,0 +1,65 @@
+"""Starts tauri-driver (which starts WebKitWebDriver and the real Keyward binary) once per run."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.options import ArgOptions
+
+ART = os.environ.get("KEYWARD_E2E_ARTIFACTS", "target/e2e-artifacts")
+SHOTS = os.environ.get("KEYWARD_E2E_SCREENSHOTS", "docs/screenshots")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout: float = 30.0) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"tauri-driver did not listen on {port}")
+
+
+@pytest.fixture(scope="session")
+def driver():
+    app = os.environ["KEYWARD_APP"]
+    os.makedirs(ART, exist_ok=True)
+    port = _free_port()
+    native = _free_port()
+    log = open(os.path.join(ART, "tauri-driver.log"), "w")
+    proc = subprocess.Popen(
+        [shutil.which("tauri-driver") or "tauri-driver", "--port", str(port), "--native-port", str(native)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_port(port)
+        opts = ArgOptions()
+        opts.set_capability("browserName", "wry")
+        opts.set_capability("tauri:options", {"application": app})
+        d = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=opts)
+        # No set_window_size: after a resize under Xvfb, WebKit's screenshot never returns.
+        # The window opens at the size tauri.conf.json gives it.
+        yield d
+        try:
+            d.quit()
+        except Exception:  # the app may already be gone
+            pass
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -1,0 +1,306 @@
+"""End-to-end: the real Keyward binary in a real WebKit webview, step by step.
+
+The steps share one app session and run in order: first run -> demo -> list and search ->
+detail with chart -> create (secret once) -> rotate -> re-issue -> revoke -> bulk revoke ->
+doctor (pasted with "Bearer " and a newline; then a revoked key) -> sync with progress -> audit.
+Then the secret-hygiene check: no file under KEYWARD_HOME or the scratch HOME holds a secret
+that was shown.
+"""
+
+import os
+import time
+
+import pytest
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from conftest import ART, SHOTS
+
+SHOWN_SECRETS: list[str] = []
+STATE: dict = {}
+STEP = [0]
+
+
+def tid(name: str) -> str:
+    return f'[data-testid="{name}"]'
+
+
+def find(d, name, timeout=20.0):
+    return wait(d, lambda: first(d, name), timeout, f"{name} to appear")
+
+
+def first(d, name):
+    els = d.find_elements(By.CSS_SELECTOR, tid(name))
+    return els[0] if els and els[0].is_displayed() else None
+
+
+def gone(d, name):
+    return not d.find_elements(By.CSS_SELECTOR, tid(name))
+
+
+def wait(d, cond, timeout=20.0, what="condition"):
+    end = time.time() + timeout
+    last_err = None
+    while time.time() < end:
+        try:
+            v = cond()
+            if v:
+                return v
+        except (StaleElementReferenceException, WebDriverException) as e:
+            last_err = e
+        time.sleep(0.15)
+    shot(d, f"timeout-{what.replace(' ', '-')[:40]}")
+    raise AssertionError(f"timed out waiting for {what} ({last_err})")
+
+
+def click(d, name, timeout=20.0):
+    el = find(d, name, timeout)
+    wait(d, lambda: el.is_enabled(), timeout, f"{name} to be enabled")
+    el.click()
+    return el
+
+
+def shot(d, name, keep=False):
+    STEP[0] += 1
+    d.save_screenshot(os.path.join(ART, f"{STEP[0]:02d}-{name}.png"))
+    if keep:
+        os.makedirs(SHOTS, exist_ok=True)
+        d.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
+
+
+def row_count(d) -> int:
+    return int(find(d, "keys-table").get_attribute("data-count"))
+
+
+def take_secret(d, tag):
+    """Reads the one-time secret (reveal), copies it, then Done; returns it."""
+    value = find(d, "secret-value")
+    assert value.get_attribute("data-revealed") == "false", "the secret must be masked by default"
+    assert "•" in value.text
+    click(d, "secret-reveal")
+    secret = wait(d, lambda: value.text if value.text.startswith("k_live_") else None, 5, "revealed secret")
+    click(d, "secret-copy")
+    find(d, "secret-countdown", 5)
+    shot(d, f"secret-{tag}")
+    click(d, "secret-done")
+    wait(d, lambda: gone(d, "secret-value"), 5, "secret panel to close")
+    SHOWN_SECRETS.append(secret)
+    return secret
+
+
+def nav(d, name):
+    click(d, f"nav-{name}")
+
+
+def open_key_by_search(d, text):
+    nav(d, "keys")
+    search = find(d, "key-search")
+    search.clear()
+    search.send_keys(text)
+    wait(d, lambda: row_count(d) >= 1, 10, f"a row for {text}")
+    rows = d.find_elements(By.CSS_SELECTOR, tid("key-row"))
+    rows[0].click()
+    find(d, "key-detail")
+
+
+def test_first_run_then_demo(driver):
+    d = driver
+    find(d, "welcome-demo", 60)
+    assert first(d, "welcome-connect") is not None
+    shot(d, "welcome", keep=True)
+    click(d, "welcome-demo")
+    find(d, "demo-banner", 60)
+    wait(d, lambda: row_count(d) > 20, 90, "demo keys to load")
+    assert "DEMO" in find(d, "env-badge").text
+    time.sleep(0.5)
+    shot(d, "keys-demo", keep=True)
+
+
+def test_list_and_search(driver):
+    d = driver
+    total = row_count(d)
+    rows = d.find_elements(By.CSS_SELECTOR, tid("key-row"))
+    assert 0 < len(rows) < total or total < 30, "the table is virtualized: only visible rows are in the DOM"
+    name = rows[2].find_element(By.CSS_SELECTOR, ".nm").text
+    search = find(d, "key-search")
+    search.send_keys(name)
+    wait(d, lambda: 1 <= row_count(d) < total, 10, "search to filter")
+    for r in d.find_elements(By.CSS_SELECTOR, tid("key-row")):
+        assert name.lower() in r.text.lower()
+    search.send_keys(Keys.CONTROL, "a")
+    search.send_keys(Keys.BACKSPACE)
+    wait(d, lambda: row_count(d) == total, 10, "search cleared")
+
+
+def test_detail_with_chart(driver):
+    d = driver
+    # Busiest key first: sort by verifications (descending).
+    header = [b for b in d.find_elements(By.CSS_SELECTOR, ".th") if b.text.strip().lower().startswith("verifications")]
+    header[0].click()
+    rows = d.find_elements(By.CSS_SELECTOR, tid("key-row"))
+    rows[0].click()
+    find(d, "key-detail")
+    chart = find(d, "history-chart")
+    assert chart.find_elements(By.CSS_SELECTOR, "svg")
+    click(d, "bucket-hour")
+    time.sleep(1.0)
+    shot(d, "key-detail", keep=True)
+    click(d, "bucket-day")
+
+
+def test_create_shows_secret_once(driver):
+    d = driver
+    nav(d, "keys")
+    click(d, "create-key-button")
+    name = find(d, "create-key-name")
+    name.send_keys("e2e created key")
+    # Owner, API and a scope come preselected: name + Create is enough.
+    click(d, "create-key-submit")
+    secret = take_secret(d, "create")
+    assert secret.startswith("k_live_")
+    assert gone(d, "secret-panel")
+    # It shows up in the list.
+    search = find(d, "key-search")
+    search.clear()
+    search.send_keys("e2e created key")
+    wait(d, lambda: row_count(d) == 1, 10, "the new key in the list")
+    STATE["created_secret"] = secret
+
+
+def test_rotate(driver):
+    d = driver
+    open_key_by_search(d, "e2e created key")
+    click(d, "rotate-button")
+    dialog = find(d, "confirm-dialog")
+    assert "stops working at once" in dialog.text
+    assert first(d, "rotate-reissue-instead") is not None
+    shot(d, "rotate-confirm")
+    click(d, "confirm-button")
+    secret = take_secret(d, "rotate")
+    assert secret != STATE["created_secret"]
+    STATE["rotated_secret"] = secret
+
+
+def test_reissue(driver):
+    d = driver
+    click(d, "reissue-button")
+    find(d, "reissue-dialog")
+    click(d, "confirm-button")
+    secret = take_secret(d, "reissue")
+    STATE["reissued_secret"] = secret
+
+
+def test_revoke(driver):
+    d = driver
+    click(d, "revoke-button")
+    find(d, "confirm-dialog")
+    click(d, "confirm-button")
+    wait(d, lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="key-detail"] .screen-h [data-status="revoked"]'), 15, "revoked status")
+    shot(d, "revoked")
+
+
+def test_bulk_revoke(driver):
+    d = driver
+    nav(d, "keys")
+    search = find(d, "key-search")
+    search.clear()
+    sel = find(d, "filter-status")
+    sel.send_keys("Active")
+    wait(d, lambda: row_count(d) > 3, 10, "active keys")
+    rows = d.find_elements(By.CSS_SELECTOR, tid("key-row"))
+    for r in rows[:2]:
+        r.find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()
+    click(d, "bulk-revoke-button")
+    find(d, "confirm-dialog")
+    confirm = d.find_element(By.CSS_SELECTOR, tid("confirm-button"))
+    assert not confirm.is_enabled(), "bulk revoke needs the count typed"
+    find(d, "confirm-input").send_keys("2")
+    click(d, "confirm-button")
+    summary = find(d, "revoke-summary", 30)
+    assert "2 keys revoked" in summary.text
+    shot(d, "bulk-revoke-summary")
+    summary.find_element(By.CSS_SELECTOR, ".btn.primary").click()
+    sel.send_keys("All statuses")
+
+
+def test_doctor_on_pasted_key_and_revoked_key(driver):
+    d = driver
+    nav(d, "doctor")
+    box = find(d, "doctor-input")
+    box.send_keys("Bearer " + STATE["reissued_secret"] + "\n")
+    click(d, "doctor-run")
+    result = find(d, "doctor-result", 30)
+    text = result.text.lower()
+    assert "bearer" in text
+    steps = d.find_elements(By.CSS_SELECTOR, tid("doctor-step"))
+    assert len(steps) >= 3
+    assert result.get_attribute("data-verdict") == "ok", result.text
+    shot(d, "doctor", keep=True)
+    # A revoked key: the ladder says so.
+    box.clear()
+    box.send_keys(STATE["rotated_secret"])
+    click(d, "doctor-run")
+    wait(d, lambda: "revoked" in find(d, "doctor-result").text.lower(), 30, "a revoked verdict")
+    assert find(d, "doctor-result").get_attribute("data-verdict") == "fail"
+    shot(d, "doctor-revoked")
+
+
+def test_sync_with_progress(driver):
+    d = driver
+    status = find(d, "sync-status")
+    before = int(status.get_attribute("data-progress-events") or 0)
+    last = status.get_attribute("data-last-sync")
+    click(d, "sync-button")
+    wait(d, lambda: status.get_attribute("data-running") == "false" and status.get_attribute("data-last-sync") != last, 60, "the sync to finish")
+    after = int(status.get_attribute("data-progress-events") or 0)
+    assert after > before, "progress messages arrive over the channel"
+    shot(d, "after-sync")
+
+
+def test_audit_shows_actions(driver):
+    d = driver
+    nav(d, "audit")
+    find(d, "audit-table")
+    wait(d, lambda: len(d.find_elements(By.CSS_SELECTOR, tid("audit-row"))) >= 4, 15, "audit rows")
+    actions = {r.get_attribute("data-action") for r in d.find_elements(By.CSS_SELECTOR, tid("audit-row"))}
+    for a in ("create", "rotate", "reissue", "revoke"):
+        assert any(a in x for x in actions), f"{a} missing from audit: {actions}"
+    shot(d, "audit", keep=True)
+    nav(d, "insights")
+    find(d, "insights")
+    time.sleep(1.0)
+    shot(d, "insights", keep=True)
+
+
+def test_leave_demo_is_one_click(driver):
+    d = driver
+    click(d, "leave-demo")
+    find(d, "welcome-demo", 30)
+
+
+def test_secret_hygiene():
+    """No file under KEYWARD_HOME or the scratch HOME (logs, webview storage, config) holds a
+    secret that was shown."""
+    assert len(SHOWN_SECRETS) >= 3, "the earlier steps showed secrets"
+    roots = [os.environ["KEYWARD_HOME"], os.environ["KEYWARD_E2E_HOME"]]
+    needles = [s.encode() for s in SHOWN_SECRETS]
+    scanned = 0
+    for root in roots:
+        for dirpath, _dirs, files in os.walk(root):
+            for f in files:
+                p = os.path.join(dirpath, f)
+                try:
+                    data = open(p, "rb").read()
+                except OSError:
+                    continue
+                scanned += 1
+                for n in needles:
+                    assert n not in data, f"a shown secret was found in {p}"
+    assert scanned > 0
+    # Keep the app log as an artifact.
+    for dirpath, _dirs, files in os.walk(os.environ["KEYWARD_E2E_HOME"]):
+        for f in files:
+            if f.endswith(".log"):
+                with open(os.path.join(dirpath, f), "rb") as src, open(os.path.join(ART, "app-" + f), "wb") as dst:
+                    dst.write(src.read())
