@@ -49,11 +49,10 @@ pub fn read_stdin_secret(what: &str) -> Result<String> {
     let stdin = std::io::stdin();
     let mut text = String::new();
     if stdin.is_terminal() {
-        eprint!("Paste the {what}, then press Enter: ");
-        let _ = std::io::stderr().flush();
-        stdin
-            .read_line(&mut text)
-            .map_err(|e| Error::io("reading standard input", &e))?;
+        // Typed or pasted on a terminal: no echo, so the secret stays off the screen.
+        text =
+            rpassword::prompt_password(format!("Paste the {what} (not shown), then press Enter: "))
+                .map_err(|e| Error::io("reading from the terminal", &e))?;
     } else {
         stdin
             .lock()

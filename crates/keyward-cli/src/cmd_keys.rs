@@ -226,7 +226,18 @@ async fn revoke(app: &App, ids: &[String]) -> Result<RevokeSummary> {
             b.set_position(u64::from(p.done));
         }
     };
-    let r = ops::keys_revoke_with(&app.ctx, ids, progress, CancellationToken::new()).await;
+    // Ctrl-C stops before the next key; every key still gets an outcome.
+    let cancel = CancellationToken::new();
+    let on_ctrl_c = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        })
+    };
+    let r = ops::keys_revoke_with(&app.ctx, ids, progress, cancel).await;
+    on_ctrl_c.abort();
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

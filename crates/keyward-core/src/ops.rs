@@ -311,7 +311,7 @@ pub async fn keys_revoke(ctx: &AppCtx, ids: &[String]) -> Result<RevokeSummary> 
 }
 
 /// [`keys_revoke`] with progress (one event per key) and cancellation: keys not yet attempted
-/// when `cancel` fires get a `cancelled` outcome.
+/// when `cancel` fires get a `cancelled` outcome (the request in flight, if any, finishes).
 pub async fn keys_revoke_with(
     ctx: &AppCtx,
     ids: &[String],
@@ -337,13 +337,16 @@ pub async fn keys_revoke_with(
     let total = unique.len() as u32;
     let mut outcomes = Vec::with_capacity(unique.len());
     for (i, id) in unique.iter().enumerate() {
+        // A request in flight is never dropped (its outcome would be unknown): cancelling
+        // stops before the next key.
         let result = if cancel.is_cancelled() {
-            Err(Error::cancelled())
+            Err(Error::new(
+                ErrorCode::Cancelled,
+                "not attempted: the batch was cancelled",
+                "Run the revoke again for the keys that are left.",
+            ))
         } else {
-            tokio::select! {
-                r = client.revoke_key(id) => r,
-                _ = cancel.cancelled() => Err(Error::cancelled()),
-            }
+            client.revoke_key(id).await
         };
         if !matches!(&result, Err(e) if e.code == ErrorCode::Cancelled) {
             let (outcome, err) = match &result {

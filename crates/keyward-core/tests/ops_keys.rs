@@ -376,3 +376,45 @@ async fn live_listing_skips_the_store() {
     assert_eq!(synced[0].key.verification_count, Some(0));
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn cancelled_bulk_revoke_reports_every_key() {
+    let sb = sandbox(Config::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let ctx = ctx(&sb, home.path());
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(
+            ops::key_create(&ctx, org_key(&format!("k{i}"), &["read:data"]))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let summary = ops::keys_revoke_with(
+        &ctx,
+        &ids,
+        |p| {
+            seen.lock().unwrap().push(p.done);
+            if p.done == 2 {
+                cancel.cancel();
+            }
+        },
+        cancel.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(*seen.lock().unwrap(), vec![1, 2, 3, 4]);
+    assert_eq!((summary.revoked, summary.failed), (2, 2));
+    for o in &summary.outcomes[2..] {
+        assert_eq!(o.error.as_ref().unwrap().code, ErrorCode::Cancelled);
+    }
+    assert_eq!(sb.stats().revoke_key, 2);
+    assert_eq!(
+        ops::key_show(&ctx, &ids[3]).await.unwrap().key.status,
+        KeyStatus::Active
+    );
+    sb.shutdown().await;
+}
