@@ -35,7 +35,8 @@ use app::App;
     long_about = "Manage the API keys of a Kinde business: list, create, rotate, revoke, verify, \
                   and diagnose keys and connections.\n\nConfig and data live in the platform \
                   dirs, or under $KEYWARD_HOME. Client secrets live in the OS keyring; \
-                  KEYWARD_CLIENT_SECRET overrides it (and is never stored)."
+                  KEYWARD_CLIENT_SECRET overrides it (and is never stored). \
+                  KEYWARD_CA_CERT names a PEM file with one more trusted root certificate."
 )]
 struct Cli {
     /// The profile to use (default: KEYWARD_PROFILE, then the default or only profile).

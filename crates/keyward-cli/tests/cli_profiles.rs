@@ -254,3 +254,41 @@ async fn profile_selection_and_connection_test() {
     );
     assert!(o.stderr.contains("KEYWARD_CLIENT_SECRET"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_sandbox_needs_its_certificate_trusted() {
+    let env = Env::new(Config {
+        tls: true,
+        ..Config::default()
+    })
+    .await;
+    assert!(env.sb.base_url().starts_with("https://"));
+    env.add_profile("tls");
+    let pem = env.home().join("sandbox-ca.pem");
+    std::fs::write(&pem, env.sb.cert_pem().unwrap()).unwrap();
+
+    // Not trusted: the tls code, exit 8, with a hint.
+    let o = run(env.kw(), &["--json", "apis", "list"], None);
+    assert_eq!(o.code, 8, "{}", o.stderr);
+    let e = o.err_json();
+    assert_eq!(e["code"], "tls");
+    assert!(!e["hint"].as_str().unwrap().is_empty());
+
+    // Trusted through KEYWARD_CA_CERT: works, and the doctor's TLS step passes.
+    let mut trusted = env.kw();
+    trusted.env("KEYWARD_CA_CERT", &pem);
+    let o = run(trusted, &["--json", "apis", "list"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.json().as_array().unwrap().len(), 1);
+    let mut trusted = env.kw();
+    trusted.env("KEYWARD_CA_CERT", &pem);
+    let o = run(trusted, &["profile", "test"], None);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("✓ tls"), "{}", o.stdout);
+
+    let mut missing = env.kw();
+    missing.env("KEYWARD_CA_CERT", env.home().join("nope.pem"));
+    let o = run(missing, &["apis", "list"], None);
+    assert_eq!(o.code, 10, "{}", o.stderr);
+    assert!(o.stderr.contains("error[io]") && o.stderr.contains("KEYWARD_CA_CERT"));
+}

@@ -17,6 +17,9 @@ use crate::secret::Secret;
 use crate::secrets::{self, MemoryStore, SecretStore};
 use crate::store::Store;
 
+/// An extra trusted root certificate (PEM file path) for every Kinde connection.
+pub const ENV_CA_CERT: &str = "KEYWARD_CA_CERT";
+
 /// The name of the in-memory profile of [`AppCtx::for_sandbox`].
 pub const SANDBOX_PROFILE: &str = "demo";
 
@@ -50,13 +53,17 @@ impl AppCtx {
     /// Config and data under `home` if given, else `$KEYWARD_HOME`, else the platform dirs.
     /// Reads `KEYWARD_CLIENT_SECRET` once, here.
     pub fn new(home: Option<PathBuf>, secrets: Arc<dyn SecretStore>) -> Result<AppCtx> {
+        let client_options = ClientOptions {
+            root_cert_pem: extra_root_cert()?,
+            ..ClientOptions::default()
+        };
         Ok(AppCtx {
             paths: Paths::resolve(home)?,
             secrets,
             selected: None,
             fixed: None,
             env_secret: secrets::env_secret(),
-            client_options: ClientOptions::default(),
+            client_options,
             client: OnceCell::new(),
             store: OnceCell::new(),
         })
@@ -212,6 +219,35 @@ impl AppCtx {
             .await
             .cloned()
     }
+}
+
+/// `KEYWARD_CA_CERT`: a PEM file with one more trusted root (a TLS-inspecting proxy, or a
+/// sandbox started with `--tls`).
+fn extra_root_cert() -> Result<Option<String>> {
+    let Some(path) = std::env::var_os(ENV_CA_CERT).filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let pem = std::fs::read_to_string(&path).map_err(|e| {
+        Error::new(
+            ErrorCode::Io,
+            format!(
+                "cannot read {ENV_CA_CERT} ({}): {e}",
+                PathBuf::from(&path).display()
+            ),
+            format!("Point {ENV_CA_CERT} at a PEM certificate file, or unset it."),
+        )
+    })?;
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(Error::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "{ENV_CA_CERT} ({}) is not a PEM certificate",
+                PathBuf::from(&path).display()
+            ),
+            format!("Point {ENV_CA_CERT} at a file that starts with -----BEGIN CERTIFICATE-----."),
+        ));
+    }
+    Ok(Some(pem))
 }
 
 /// Runs blocking work (SQLite, files, keyring) on tokio's blocking pool.
