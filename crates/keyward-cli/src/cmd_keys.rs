@@ -87,6 +87,14 @@ pub enum KeysCmd {
     },
     /// Verify a key read from standard input (counts as one verification in Kinde).
     Verify,
+    /// Re-issue a key: a new key with the same API and owner and the same or new scopes; the
+    /// old key keeps working until you revoke it (`keyward migrations` says when it is safe).
+    Reissue {
+        id: String,
+        /// New scopes (key or id); repeat for more. Default: the old key's scopes.
+        #[arg(long = "scope", value_name = "S")]
+        scopes: Vec<String>,
+    },
 }
 
 pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
@@ -192,6 +200,7 @@ pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
                 .find_map(|o| o.error.as_ref())
                 .map_or(0, |e| e.code.exit_code()))
         }
+        KeysCmd::Reissue { id, scopes } => crate::store_cmds::reissue(app, &id, scopes).await,
         KeysCmd::Verify => {
             let key = Secret::new(read_stdin_secret("API key")?);
             let r = ops::key_verify(&app.ctx, &key).await?;

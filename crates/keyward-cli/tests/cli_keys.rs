@@ -498,3 +498,32 @@ async fn keys_list_answers_from_the_cache_when_kinde_is_unreachable() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("cached"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_reissue_creates_a_successor_and_keeps_the_old_key() {
+    let env = Env::new(Config::default()).await;
+    env.add_profile("sb");
+    let old = create(&env, "reissued", &["--org", EMPTY_ORG_CODE]);
+    let old_id = old["id"].as_str().unwrap();
+    let o = run(
+        env.kw(),
+        &["--json", "keys", "reissue", old_id, "--scope", "write:data"],
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let r = o.json();
+    let text = r.to_string();
+    assert!(text.contains(old_id), "{text}");
+    assert!(
+        text.contains("k_live_"),
+        "the new secret is shown once: {text}"
+    );
+    assert!(text.contains("write:data"), "{text}");
+    // The old key still verifies (migration window).
+    let o = run(
+        env.kw(),
+        &["--json", "keys", "verify"],
+        Some(old["key"].as_str().unwrap()),
+    );
+    assert_eq!(o.json()["is_valid"], true);
+}
