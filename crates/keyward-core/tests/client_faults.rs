@@ -317,3 +317,45 @@ async fn sandbox_faults_are_survived_by_reads() {
         "faults happened and were retried"
     );
 }
+
+#[tokio::test]
+async fn one_429_holds_back_the_other_calls_of_the_client() {
+    // The server throttles for one second after the first call and counts the 429s it gives.
+    let window: std::sync::Arc<parking_lot::Mutex<Option<std::time::Instant>>> =
+        std::sync::Arc::default();
+    let throttled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (w, t) = (window.clone(), throttled.clone());
+    let f = fake(move |req, _| {
+        if req.path == "/oauth2/token" {
+            return token_reply(3600);
+        }
+        let now = std::time::Instant::now();
+        let mut w = w.lock();
+        let until = *w.get_or_insert(now + Duration::from_secs(1));
+        if now < until {
+            t.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return Reply::json(429, "{}").header("ratelimit-reset", "1");
+        }
+        Reply::json(200, EMPTY_KEYS)
+    })
+    .await;
+    let c = client_for(&f.base(), "id", "secret", fast());
+    c.token_info().await.unwrap();
+    let a = {
+        let c = c.clone();
+        tokio::spawn(async move { c.list_keys_page(&ListKeysQuery::default()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.list_keys_page(&ListKeysQuery::default()).await.unwrap();
+    a.await.unwrap().unwrap();
+    assert_eq!(
+        f.count("GET", KEYS),
+        3,
+        "throttled call, its retry, and the held-back call"
+    );
+    assert_eq!(
+        throttled.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the second call waited instead of hitting the limit"
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use reqwest::header::{ACCEPT, CONTENT_LENGTH, HeaderMap, RETRY_AFTER};
@@ -72,6 +72,8 @@ pub struct Inner {
     pub token: TokenCache,
     pub counts: Counters,
     pub opts: ClientOptions,
+    /// After a 429, every request of this client waits until then (plus jitter).
+    pub cooldown: parking_lot::Mutex<Option<Instant>>,
 }
 
 impl Inner {
@@ -133,6 +135,7 @@ impl Inner {
             token: TokenCache::default(),
             counts: Counters::default(),
             opts,
+            cooldown: parking_lot::Mutex::new(None),
         })
     }
 
@@ -151,6 +154,17 @@ impl Inner {
         }
     }
 
+    /// Waits while a 429 told this client to hold off: one throttled call pauses them all.
+    pub async fn await_cooldown(&self) {
+        loop {
+            let until = *self.cooldown.lock();
+            match until.map(|u| u.saturating_duration_since(Instant::now())) {
+                Some(d) if !d.is_zero() => tokio::time::sleep(d + jitter(&self.opts)).await,
+                _ => return,
+            }
+        }
+    }
+
     /// Sends one Management API request and returns the body of a 2xx answer.
     pub async fn send(
         &self,
@@ -161,11 +175,12 @@ impl Inner {
         body: Option<&serde_json::Value>,
     ) -> Result<Vec<u8>> {
         let url = format!("{}{path}", self.origin);
-        let mut pause = Pause::new(&self.opts);
+        let mut pause = Pause::new(self);
         let mut rejected: Option<Arc<Token>> = None;
         let mut first = true;
         loop {
             let token = self.token.get(self, rejected.as_ref()).await?;
+            self.await_cooldown().await;
             self.counts.add(kind_of(ctx.op));
             if !first {
                 self.counts.add(Kind::Retry);
@@ -247,47 +262,51 @@ pub fn retriable(t: Transport) -> bool {
     !matches!(t, Transport::Dns | Transport::Tls)
 }
 
+/// Random jitter up to `max_jitter`.
+fn jitter(opts: &ClientOptions) -> Duration {
+    let max = opts.max_jitter.as_millis().min(10_000) as u64;
+    if max == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(rand::rng().random_range(0..=max))
+}
+
 /// Backoff and rate-limit waits of one call.
 pub struct Pause<'a> {
-    opts: &'a ClientOptions,
+    inner: &'a Inner,
     retries: u32,
     waits: u32,
 }
 
 impl<'a> Pause<'a> {
-    pub fn new(opts: &'a ClientOptions) -> Self {
+    pub fn new(inner: &'a Inner) -> Self {
         Pause {
-            opts,
+            inner,
             retries: 0,
             waits: 0,
         }
     }
 
-    fn jitter(&self) -> Duration {
-        let max = self.opts.max_jitter.as_millis().min(10_000) as u64;
-        if max == 0 {
-            return Duration::ZERO;
-        }
-        Duration::from_millis(rand::rng().random_range(0..=max))
-    }
-
     /// Sleeps before a retry; `false` when no retry is allowed (any more).
     pub async fn backoff(&mut self, allowed: bool) -> bool {
-        if !allowed || self.retries >= self.opts.max_retries {
+        let opts = &self.inner.opts;
+        if !allowed || self.retries >= opts.max_retries {
             return false;
         }
         let factor = 1u32 << self.retries.min(10);
-        let delay = self.opts.retry_base_delay.saturating_mul(factor) + self.jitter();
+        let delay = opts.retry_base_delay.saturating_mul(factor) + jitter(opts);
         self.retries += 1;
         tokio::time::sleep(delay).await;
         true
     }
 
-    /// Waits out a 429; `Err(seconds to wait)` when it will not.
+    /// Waits out a 429 (and makes the client's other calls wait too); `Err(seconds to wait)`
+    /// when it will not.
     pub async fn rate_limit(&mut self, headers: &HeaderMap) -> std::result::Result<(), u64> {
+        let opts = &self.inner.opts;
         let wait = reset_after(headers).unwrap_or(Duration::from_secs(1));
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        if self.waits >= self.opts.max_rate_limit_waits || wait > self.opts.max_rate_limit_wait {
+        if self.waits >= opts.max_rate_limit_waits || wait > opts.max_rate_limit_wait {
             return Err(secs.max(1));
         }
         self.waits += 1;
@@ -295,7 +314,14 @@ impl<'a> Pause<'a> {
             wait_ms = wait.as_millis() as u64,
             "Kinde answered 429; waiting"
         );
-        tokio::time::sleep(wait + self.jitter()).await;
+        let until = Instant::now() + wait;
+        {
+            let mut c = self.inner.cooldown.lock();
+            if c.is_none_or(|u| u < until) {
+                *c = Some(until);
+            }
+        }
+        self.inner.await_cooldown().await;
         Ok(())
     }
 }

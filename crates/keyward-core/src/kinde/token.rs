@@ -166,8 +166,9 @@ async fn fetch(inner: &Inner) -> Result<Token> {
         ("client_secret", inner.secret.expose()),
         ("audience", audience.as_str()),
     ];
-    let mut pause = Pause::new(&inner.opts);
+    let mut pause = Pause::new(inner);
     loop {
+        inner.await_cooldown().await;
         inner.counts.add(Kind::Token);
         let sent = Instant::now();
         let res = inner
