@@ -124,6 +124,7 @@ pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
                 api_id: api,
                 search: search.filter(|s| !s.is_empty()),
             };
+            ops::check_key_filter(&filter)?;
             let cached = ops::keys_list_cached(&app.ctx, &filter, offline).await?;
             if let Some(w) = &cached.warning {
                 let age = match cached.synced_at {

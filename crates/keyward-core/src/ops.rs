@@ -36,7 +36,7 @@ pub const ONE_TIME_WARNING: &str =
 /// Lists keys from the local store after an incremental sync (`offline`: the cache alone).
 /// When Kinde is unreachable the cache answers; [`keys_list_cached`] also says how old it is.
 pub async fn keys_list(ctx: &AppCtx, filter: &KeyFilter, offline: bool) -> Result<Vec<KeyView>> {
-    check_filter(filter)?;
+    check_key_filter(filter)?;
     Ok(keys_list_cached(ctx, filter, offline).await?.keys)
 }
 
@@ -44,7 +44,7 @@ pub async fn keys_list(ctx: &AppCtx, filter: &KeyFilter, offline: bool) -> Resul
 /// Keyward's (API, search over name, prefix and suffix), with owner and API names resolved.
 /// No store involved; the listing carries no owner unless an owner filter says it.
 pub async fn keys_list_live(ctx: &AppCtx, filter: &KeyFilter) -> Result<Vec<KeyView>> {
-    check_filter(filter)?;
+    check_key_filter(filter)?;
     let client = ctx.client().await?;
     let q = ListKeysQuery {
         key_type: filter.key_type,
@@ -90,7 +90,8 @@ fn matches_search(k: &ApiKey, needle: &str) -> bool {
         || k.id.to_lowercase() == needle
 }
 
-fn check_filter(f: &KeyFilter) -> Result<()> {
+/// Checks the ids in a key filter (org code, user id, API id) before anything is asked.
+pub fn check_key_filter(f: &KeyFilter) -> Result<()> {
     if let Some(o) = &f.org_code {
         validate_id("org code", o)?;
     }
