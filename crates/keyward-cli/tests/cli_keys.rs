@@ -286,6 +286,18 @@ async fn bad_input_gives_code_hint_and_exit_code() {
         None,
     );
     assert_eq!(o.code, 2);
+    let o = run(
+        env.kw(),
+        &["--json", "keys", "list", "--org", "org 1"],
+        None,
+    );
+    assert_eq!(o.code, 2);
+    assert!(
+        o.err_json()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("org code")
+    );
     assert_eq!(o.err_json()["code"], "invalid_input");
 
     // The read-only app: 403 names the scope, exit 4.
