@@ -53,6 +53,7 @@ dbus-run-session -- xvfb-run -a -s "-screen 0 1440x900x24" \
   "$VENV/bin/python" -m pytest -p no:cacheprovider -v "$ROOT/tests/e2e" "$@"
 rc=$?
 set -e
+find "$WORK/home" -name '*.log' -path '*logs*' -exec cp {} "$ART/" \; 2>/dev/null || true
 echo "e2e: artifacts (screenshots per step, app log) in $ART"
 rm -rf "$WORK"
 exit $rc

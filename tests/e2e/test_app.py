@@ -112,22 +112,24 @@ def test_first_run_then_demo(driver):
     click(d, "welcome-demo")
     find(d, "demo-banner", 60)
     wait(d, lambda: row_count(d) > 20, 90, "demo keys to load")
+    wait(d, lambda: any(r.text.strip() for r in d.find_elements(By.CSS_SELECTOR, tid("key-row"))), 20, "rows painted")
     assert "DEMO" in find(d, "env-badge").text
-    time.sleep(0.5)
+    time.sleep(1.0)
     shot(d, "keys-demo", keep=True)
 
 
 def test_list_and_search(driver):
     d = driver
     total = row_count(d)
-    rows = d.find_elements(By.CSS_SELECTOR, tid("key-row"))
-    assert 0 < len(rows) < total or total < 30, "the table is virtualized: only visible rows are in the DOM"
-    name = rows[2].find_element(By.CSS_SELECTOR, ".nm").text
+    rows = wait(d, lambda: [r for r in d.find_elements(By.CSS_SELECTOR, tid("key-row")) if r.text.strip()], 20, "rows painted")
+    assert 0 < len(d.find_elements(By.CSS_SELECTOR, tid("key-row"))) < total or total < 30, "the table is virtualized: only visible rows are in the DOM"
+    name = rows[2].find_element(By.CSS_SELECTOR, ".nm").get_attribute("textContent").strip()
+    assert name
     search = find(d, "key-search")
     search.send_keys(name)
     wait(d, lambda: 1 <= row_count(d) < total, 10, "search to filter")
     for r in d.find_elements(By.CSS_SELECTOR, tid("key-row")):
-        assert name.lower() in r.text.lower()
+        assert name.lower() in r.get_attribute("textContent").lower()
     search.send_keys(Keys.CONTROL, "a")
     search.send_keys(Keys.BACKSPACE)
     wait(d, lambda: row_count(d) == total, 10, "search cleared")
@@ -136,7 +138,7 @@ def test_list_and_search(driver):
 def test_detail_with_chart(driver):
     d = driver
     # Busiest key first: sort by verifications (descending).
-    header = [b for b in d.find_elements(By.CSS_SELECTOR, ".th") if b.text.strip().lower().startswith("verifications")]
+    header = [b for b in d.find_elements(By.CSS_SELECTOR, ".th") if b.get_attribute("textContent").strip().lower().startswith("verifications")]
     header[0].click()
     rows = d.find_elements(By.CSS_SELECTOR, tid("key-row"))
     rows[0].click()

@@ -112,11 +112,11 @@ class App {
   }
 
   private async afterOpen(): Promise<void> {
-    await this.loadKeys(true);
     void this.loadDirectory();
-    void this.refreshSyncState();
-    // First open of a profile with an empty cache: fill it.
-    if (this.keys.length === 0 && !this.sync.offline) await this.runSync(false);
+    await this.refreshSyncState();
+    const cached = await this.loadKeys(true);
+    // First open of a profile (no local cache yet): fill it from Kinde.
+    if (!cached || this.keys.length === 0) await this.runSync(false);
   }
 
   async refreshSyncState(): Promise<void> {
@@ -128,7 +128,7 @@ class App {
   }
 
   /** Loads every key (the table filters in memory). `offline` answers from the cache alone. */
-  async loadKeys(offline = true): Promise<void> {
+  async loadKeys(offline = true): Promise<boolean> {
     this.keysLoading = true;
     try {
       const res = await backend.keysList(
@@ -145,8 +145,11 @@ class App {
       }
       this.keysLoaded = true;
       this.keysVersion += 1;
+      return true;
     } catch (e) {
-      this.error(e, "Could not load keys");
+      // No local copy yet is not an error: the first sync fills it.
+      if (toCoreError(e).code !== "offline") this.error(e, "Could not load keys");
+      return false;
     } finally {
       this.keysLoading = false;
     }
