@@ -203,7 +203,20 @@ impl AppCtx {
     /// The database path of the selected profile.
     pub async fn db_path(&self) -> Result<PathBuf> {
         let profile = self.profile().await?;
-        Ok(Store::path_for(&self.paths.data_dir, &profile.name))
+        Ok(self.store_path(&profile))
+    }
+
+    /// A sandbox's database lives apart from every profile's (`data/sandbox/`), so that demo
+    /// data never mixes with a real profile that happens to be named `demo`.
+    fn store_path(&self, profile: &Profile) -> PathBuf {
+        if self.fixed.as_ref() == Some(profile) {
+            self.paths
+                .data_dir
+                .join("sandbox")
+                .join(crate::store::DB_FILE)
+        } else {
+            Store::path_for(&self.paths.data_dir, &profile.name)
+        }
     }
 
     /// The local store of the selected profile, opened (and migrated) on first use on the
@@ -212,7 +225,7 @@ impl AppCtx {
         self.store
             .get_or_try_init(|| async {
                 let profile = self.profile().await?;
-                let path = Store::path_for(&self.paths.data_dir, &profile.name);
+                let path = self.store_path(&profile);
                 let store = blocking(move || Store::open(&path, &profile.name)).await?;
                 Ok(Arc::new(store))
             })

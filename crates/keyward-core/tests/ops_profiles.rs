@@ -251,3 +251,29 @@ async fn settings_are_checked_and_saved() {
         "a refused change saves nothing"
     );
 }
+
+#[tokio::test]
+async fn the_sandbox_database_is_apart_from_a_profile_named_demo() {
+    let home = tempfile::tempdir().unwrap();
+    let real = ctx(home.path(), Arc::new(MemoryStore::new()));
+    ops::profile_add(&real, input("demo", "demo.kinde.com"), None)
+        .await
+        .unwrap();
+    let sandbox = AppCtx::for_sandbox(
+        "http://127.0.0.1:9",
+        "id",
+        Secret::new("s"),
+        Some(home.path().to_path_buf()),
+    )
+    .unwrap();
+    let a = real.db_path().await.unwrap();
+    let b = sandbox.db_path().await.unwrap();
+    assert_ne!(a, b);
+    assert!(a.starts_with(home.path()) && b.starts_with(home.path()));
+    let store = sandbox.store().await.unwrap();
+    assert_eq!(store.path(), Some(b.as_path()));
+    assert!(
+        !a.exists(),
+        "opening the sandbox store does not touch the profile's"
+    );
+}
