@@ -39,19 +39,26 @@ fn demo_dir(app: &tauri::AppHandle, home: Option<&PathBuf>) -> PathBuf {
     }
 }
 
+/// Seconds between background syncs in demo mode.
+const DEMO_SYNC_SECS: u64 = 30;
+
 /// Background sync: while the app is open, sync the open session every
 /// `settings.sync_interval_minutes` (0 = off).
 fn spawn_background_sync(app: tauri::AppHandle) {
     tauri::async_runtime::spawn(async move {
         loop {
             let minutes = app.state::<Shell>().sync_interval_minutes().await;
-            let wait = if minutes == 0 {
+            // The demo syncs often, so that its history fills while you watch.
+            let demo = app.state::<Shell>().is_demo().await;
+            let wait = if demo {
+                DEMO_SYNC_SECS
+            } else if minutes == 0 {
                 60
             } else {
                 u64::from(minutes) * 60
             };
             tokio::time::sleep(Duration::from_secs(wait)).await;
-            if minutes == 0 {
+            if minutes == 0 && !demo {
                 continue;
             }
             let shell = app.state::<Shell>();

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::types::{AppStatus, Mode, SyncState};
 
 /// Demo mode: the sandbox's seeded business with this many verifications per second.
-pub const DEMO_TRAFFIC_PER_SEC: f64 = 3.0;
+pub const DEMO_TRAFFIC_PER_SEC: f64 = 10.0;
 
 pub enum Session {
     Welcome,
@@ -72,6 +72,10 @@ impl Shell {
                 "Connect to Kinde or try the demo first.",
             )),
         }
+    }
+
+    pub async fn is_demo(&self) -> bool {
+        matches!(&*self.session.read().await, Session::Demo { .. })
     }
 
     /// What the window should show.

@@ -63,6 +63,9 @@ def click(d, name, timeout=20.0):
 
 def shot(d, name, keep=False):
     STEP[0] += 1
+    # WebKitWebDriver hands back the frame of the previous request: take one to flush it.
+    d.get_screenshot_as_png()
+    time.sleep(0.3)
     d.save_screenshot(os.path.join(ART, f"{STEP[0]:02d}-{name}.png"))
     if keep:
         os.makedirs(SHOTS, exist_ok=True)
@@ -135,8 +138,18 @@ def test_list_and_search(driver):
     wait(d, lambda: row_count(d) == total, 10, "search cleared")
 
 
+def sync_now(d):
+    status = find(d, "sync-status")
+    last = status.get_attribute("data-last-sync")
+    click(d, "sync-button")
+    wait(d, lambda: status.get_attribute("data-running") == "false" and status.get_attribute("data-last-sync") != last, 60, "the sync to finish")
+
+
 def test_detail_with_chart(driver):
     d = driver
+    # A second sync records the traffic since the first one: the chart has something to show.
+    time.sleep(3)
+    sync_now(d)
     # Busiest key first: sort by verifications (descending).
     header = [b for b in d.find_elements(By.CSS_SELECTOR, ".th") if b.get_attribute("textContent").strip().lower().startswith("verifications")]
     header[0].click()

@@ -11,10 +11,22 @@ export function niceMax(max: number): number {
   return 10 * base;
 }
 
-/** Evenly spaced ticks from 0 to niceMax(max), `n` intervals. */
+/** Evenly spaced whole-number ticks from 0 to at least `max` (counts are integers). */
 export function ticks(max: number, n = 4): number[] {
+  if (!(max > 0)) return [0, 1];
   const top = niceMax(max);
-  return Array.from({ length: n + 1 }, (_, i) => (top * i) / n);
+  const step = top / n;
+  if (step >= 1 && Number.isInteger(step)) return Array.from({ length: n + 1 }, (_, i) => step * i);
+  const s = Math.max(1, Math.ceil(step));
+  const out: number[] = [];
+  for (let v = 0; v < max + s; v += s) out.push(v);
+  return out;
+}
+
+/** The axis top that matches `ticks`. */
+export function axisTop(max: number, n = 4): number {
+  const t = ticks(max, n);
+  return t[t.length - 1] ?? 1;
 }
 
 /** Polyline points of a sparkline in a w×h box (values oldest first). */
@@ -50,7 +62,7 @@ export type Bar = { x: number; y: number; w: number; h: number; value: number; i
 export function bars(values: ReadonlyArray<number>, w: number, h: number, gap = 0.2): Bar[] {
   const n = values.length;
   if (n === 0) return [];
-  const top = niceMax(Math.max(...values, 0));
+  const top = axisTop(Math.max(...values, 0));
   const slot = w / n;
   const bw = Math.max(1, slot * (1 - gap));
   return values.map((v, i) => {

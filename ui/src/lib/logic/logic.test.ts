@@ -160,6 +160,10 @@ describe("charts", () => {
     expect(niceMax(180)).toBe(200);
     expect(niceMax(230)).toBe(250);
     expect(ticks(180, 4)).toEqual([0, 50, 100, 150, 200]);
+    expect(ticks(0, 4)).toEqual([0, 1]);
+    expect(ticks(3, 4)).toEqual([0, 2, 4]);
+    expect(ticks(7, 4).every((t) => Number.isInteger(t))).toBe(true);
+    expect(ticks(7, 4).at(-1)).toBeGreaterThanOrEqual(7);
   });
   it("bars fit the plot and scale to the nice max", () => {
     const b = bars([0, 50, 100], 300, 100, 0);
