@@ -212,10 +212,10 @@ async fn keys_that_disappear_are_marked_gone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sync_under_faults_and_a_low_rate_limit_completes() {
-    const N: usize = 600;
+    const N: usize = 300;
     let cfg = Config {
         fault_rate: 0.1,
-        rate_limit_per_min: Some(900),
+        rate_limit_per_min: Some(250),
         ..Default::default()
     };
     let sb = sandbox(N, cfg).await;
@@ -237,4 +237,8 @@ async fn sync_under_faults_and_a_low_rate_limit_completes() {
         "no duplicate history rows"
     );
     s.integrity_check().unwrap();
+    assert!(
+        sb.stats().rate_limited > 0,
+        "the rate limit was reached and waited out"
+    );
 }

@@ -337,3 +337,10 @@ fn runs_are_recorded() {
     assert_eq!(r.requests["list"], 2);
     assert_eq!(s.last_sync_at().unwrap(), Some(t0() + Duration::seconds(2)));
 }
+
+#[test]
+fn store_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Store>();
+    check::<std::sync::Arc<Store>>();
+}
