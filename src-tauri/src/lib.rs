@@ -95,12 +95,14 @@ pub fn run() {
             let secrets: Arc<dyn keyward_core::secrets::SecretStore> =
                 Arc::new(keyward_core::secrets::KeyringStore::new());
             let shell = Shell::new(home, demo, secrets);
-            if let Err(e) = tauri::async_runtime::block_on(shell.open_default()) {
-                log::warn!(
-                    "could not open the default profile: {} ({})",
-                    e.message,
-                    e.code
-                );
+            // `keyward-app --demo` (what `make run` does) opens straight on the demo sandbox.
+            let opened = if std::env::args().any(|a| a == "--demo") {
+                tauri::async_runtime::block_on(shell.start_demo())
+            } else {
+                tauri::async_runtime::block_on(shell.open_default())
+            };
+            if let Err(e) = opened {
+                log::warn!("could not open the session: {} ({})", e.message, e.code);
             }
             app.manage(shell);
             spawn_background_sync(handle);

@@ -127,9 +127,16 @@ impl Shell {
         if matches!(&*self.session.read().await, Session::Demo { .. }) {
             return Ok(());
         }
+        // `KEYWARD_DEMO_KEYS=10000` adds that many keys (to try the app at scale).
+        let extra_keys = std::env::var("KEYWARD_DEMO_KEYS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(100_000);
         let config = kinde_sandbox::Config {
             seed: kinde_sandbox::Seed::Demo,
             traffic_per_sec: DEMO_TRAFFIC_PER_SEC,
+            extra_keys,
             ..Default::default()
         };
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
