@@ -50,8 +50,15 @@ unset KEYWARD_CLIENT_SECRET
 
 set +e
 dbus-run-session -- xvfb-run -a -s "-screen 0 1440x900x24" \
-  "$VENV/bin/python" -m pytest -p no:cacheprovider -v "$ROOT/tests/e2e" "$@"
+  "$VENV/bin/python" -m pytest -p no:cacheprovider -v "$ROOT/tests/e2e/test_app.py" "$@"
 rc=$?
+if [[ $rc -eq 0 && -z "${E2E_NO_SCALE:-}" ]]; then
+  # The same app at 10,000 keys, in a fresh home.
+  rm -rf "$KEYWARD_HOME" && mkdir -p "$KEYWARD_HOME"
+  KEYWARD_DEMO_KEYS=10000 dbus-run-session -- xvfb-run -a -s "-screen 0 1440x900x24" \
+    "$VENV/bin/python" -m pytest -p no:cacheprovider -v -s "$ROOT/tests/e2e/test_scale.py"
+  rc=$?
+fi
 set -e
 find "$WORK/home" -name '*.log' -path '*logs*' -exec cp {} "$ART/" \; 2>/dev/null || true
 echo "e2e: artifacts (screenshots per step, app log) in $ART"

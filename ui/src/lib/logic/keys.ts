@@ -59,6 +59,10 @@ export function matches(k: KeyView, q: KeyQuery, hay?: string): boolean {
   return true;
 }
 
+// One collator for every comparison: much faster than String.prototype.localeCompare per call.
+const collator = new Intl.Collator(undefined, { sensitivity: "base", numeric: true });
+const cmp = (a: string, b: string): number => collator.compare(a, b);
+
 const STATUS_ORDER: Record<KeyStatus, number> = { active: 0, inactive: 1, revoked: 2 };
 
 function time(iso: string | null): number {
@@ -76,11 +80,11 @@ export function sum(xs: ReadonlyArray<number>): number {
 export function compareKeys(a: KeyView, b: KeyView, key: SortKey): number {
   switch (key) {
     case "name":
-      return a.name.localeCompare(b.name);
+      return cmp(a.name, b.name);
     case "owner":
-      return (a.owner_name ?? "").localeCompare(b.owner_name ?? "");
+      return cmp(a.owner_name ?? "", b.owner_name ?? "");
     case "api":
-      return (a.api_name ?? "").localeCompare(b.api_name ?? "");
+      return cmp(a.api_name ?? "", b.api_name ?? "");
     case "status":
       return STATUS_ORDER[a.status] - STATUS_ORDER[b.status];
     case "created":
@@ -109,8 +113,8 @@ export function filterAndSort(
   out.sort((a, b) => {
     const c = compareKeys(a, b, sort.key) * sign;
     if (c !== 0) return c;
-    const n = a.name.localeCompare(b.name);
-    return n !== 0 ? n : a.id.localeCompare(b.id);
+    const n = cmp(a.name, b.name);
+    return n !== 0 ? n : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   });
   return out;
 }
