@@ -107,11 +107,28 @@ def open_key_by_search(d, text):
     find(d, "key-detail")
 
 
+def test_first_run_connect_form_tests_the_connection(driver):
+    d = driver
+    find(d, "welcome-demo", 60)
+    shot(d, "welcome", keep=True)
+    click(d, "welcome-connect")
+    find(d, "connect-domain").send_keys("http://127.0.0.1:9")
+    find(d, "connect-client-id").send_keys("m2m_client")
+    find(d, "connect-secret").send_keys("not-a-real-secret")
+    click(d, "connect-test")
+    report = find(d, "connect-report", 60)
+    result = report.find_element(By.CSS_SELECTOR, tid("doctor-result"))
+    assert result.get_attribute("data-verdict") == "fail", report.text
+    assert d.find_elements(By.CSS_SELECTOR, '[data-testid="doctor-step"][data-ok="false"]')
+    shot(d, "connect-test")
+    # Back to the two choices without saving anything.
+    [b for b in d.find_elements(By.CSS_SELECTOR, ".btn.ghost") if b.text.strip() == "Cancel"][0].click()
+
+
 def test_first_run_then_demo(driver):
     d = driver
     find(d, "welcome-demo", 60)
     assert first(d, "welcome-connect") is not None
-    shot(d, "welcome", keep=True)
     click(d, "welcome-demo")
     find(d, "demo-banner", 60)
     wait(d, lambda: row_count(d) > 20, 90, "demo keys to load")
