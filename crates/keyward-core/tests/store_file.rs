@@ -124,3 +124,13 @@ fn reader_sees_whole_pages_only() {
     });
     assert_eq!(writer.history_len().unwrap(), (PAGE * 10) as i64);
 }
+
+#[test]
+fn a_damaged_file_is_a_database_error_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    std::fs::write(&path, vec![0x42u8; 8192]).unwrap();
+    let e = Store::open(&path, "p").unwrap_err();
+    assert_eq!(e.code, ErrorCode::Database);
+    assert!(e.hint.contains("keyward sync"), "{}", e.hint);
+}
