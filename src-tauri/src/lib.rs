@@ -39,6 +39,9 @@ fn demo_dir(app: &tauri::AppHandle, home: Option<&PathBuf>) -> PathBuf {
     }
 }
 
+/// The identifier of debug builds (release: `app.keyward.desktop`, from tauri.conf.json).
+const DEV_IDENTIFIER: &str = "app.keyward.desktop.dev";
+
 /// Seconds between background syncs in demo mode.
 const DEMO_SYNC_SECS: u64 = 30;
 
@@ -109,7 +112,13 @@ pub fn run() {
             Ok(())
         })
         .invoke_handler(commands::handler());
-    if let Err(e) = builder.run(tauri::generate_context!()) {
+    let mut context = tauri::generate_context!();
+    if cfg!(debug_assertions) {
+        // A dev build is a different app to the OS: its own config, data, window state and
+        // logs, so that it never touches a user's real Keyward.
+        context.config_mut().identifier = DEV_IDENTIFIER.to_string();
+    }
+    if let Err(e) = builder.run(context) {
         eprintln!("Keyward failed to start: {e}");
         std::process::exit(1);
     }
