@@ -190,7 +190,7 @@ pub async fn keys_list_cached(
     if offline {
         warning = Some(Error::new(
             ErrorCode::Offline,
-            "offline: showing the local cache",
+            "offline mode: Kinde was not asked",
             "Run without --offline to refresh it from Kinde.",
         ));
     } else if let Err(e) = sync(
