@@ -230,12 +230,14 @@ async fn failures_are_audited_and_ambiguous_writes_reconciled() {
     // An ambiguous create whose key did get created, and an ambiguous rotate that did not.
     let ctx = ctx(&sb, home.path());
     let kept = ops::key_create(&ctx, create_input("kept")).await.unwrap();
+    let spun = ops::key_create(&ctx, create_input("spun")).await.unwrap();
     sync(&ctx).await;
     let store = ctx.store().await.unwrap();
     let amb = keyward_core::Error::new(ErrorCode::Ambiguous, "timed out", "reconcile");
     for (action, key_id, name) in [
         (AuditAction::Create, None, Some("ghost")),
         (AuditAction::Rotate, Some(kept.id.as_str()), None),
+        (AuditAction::Rotate, Some(spun.id.as_str()), None),
     ] {
         store
             .audit_append(
@@ -271,8 +273,10 @@ async fn failures_are_audited_and_ambiguous_writes_reconciled() {
         })
         .await
         .unwrap();
+    // ... and so did one rotate.
+    client.rotate_key(&spun.id).await.unwrap();
     let rec = ops_store::reconcile(&ctx).await.unwrap();
-    assert_eq!(rec.len(), 2);
+    assert_eq!(rec.len(), 3);
     let found: Vec<(&str, Vec<String>)> = rec
         .iter()
         .map(|r| {
@@ -290,6 +294,14 @@ async fn failures_are_audited_and_ambiguous_writes_reconciled() {
         "{found:?}"
     );
     assert!(found.iter().any(|(f, _)| *f == "not_rotated"), "{found:?}");
+    assert!(found.iter().any(|(f, _)| *f == "rotated"), "{found:?}");
+    let by_key = |id: &str| {
+        rec.iter()
+            .find(|r| r.key_id.as_deref() == Some(id))
+            .unwrap()
+    };
+    assert_eq!(by_key(&spun.id).details["found"], "rotated");
+    assert_eq!(by_key(&kept.id).details["found"], "not_rotated");
     assert!(
         ops_store::reconcile(&ctx).await.unwrap().is_empty(),
         "answered once"
