@@ -242,3 +242,53 @@ async fn sync_under_faults_and_a_low_rate_limit_completes() {
         "the rate limit was reached and waited out"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reader_during_a_sync_sees_whole_pages() {
+    const N: usize = 1_300;
+    let sb = sandbox(
+        N,
+        Config {
+            latency_ms: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    let c = client(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let s = Arc::new(Store::open(&path, "test").unwrap());
+    // Another connection, as the app would have while the CLI syncs.
+    let reader = Store::open(&path, "test").unwrap();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            let mut sizes = std::collections::BTreeSet::new();
+            while !done.load(Ordering::SeqCst) {
+                let keys = reader
+                    .list_keys(
+                        &KeyFilter::default(),
+                        Windows::default(),
+                        chrono::Utc::now(),
+                    )
+                    .unwrap();
+                assert!(keys.iter().all(|k| k.key.verification_count.is_some()));
+                sizes.insert(keys.len());
+            }
+            sizes
+        })
+    };
+    let summary = sync(&c, &s, false).await;
+    done.store(true, Ordering::SeqCst);
+    let sizes = seen.join().unwrap();
+    assert_eq!(summary.keys as usize, N);
+    assert!(
+        sizes.iter().all(|n| [0, 500, 1000, N].contains(n)),
+        "{sizes:?}"
+    );
+    assert!(
+        sizes.len() >= 2,
+        "the reader ran during the sync: {sizes:?}"
+    );
+}
