@@ -1,17 +1,25 @@
 # Keyward: the two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
 CARGO ?= cargo
+# Recipes that use Node source this first: it prefers the private Node 22 that deps.sh fetches
+# when the system's Node is older than Vite 7 needs.
+NODE := source scripts/node-env.sh &&
+# The app is always built with its UI embedded (what a user runs and what the tests drive).
+APP_FEATURES := --features keyward-app/custom-protocol
 
-.PHONY: run test fmt lint deps sandbox check-fmt clippy test-rust
+.PHONY: run test deps fmt lint check-fmt clippy test-rust test-keyring e2e \
+        ui-deps ui-check ui-build app bindings check-bindings sandbox cli bench
 
-## run: install what is missing, build, and start (for now) the sandbox with demo data
-run: deps
-	$(CARGO) run -p kinde-sandbox --release -- --listen 127.0.0.1:8787 --seed demo --traffic 5
+## run: install what is missing, build, and open the app on the embedded demo sandbox
+run: deps ui-build
+	$(CARGO) build -p keyward-app $(APP_FEATURES)
+	./target/debug/keyward-app --demo
 
-## test: formatting, lints and every test
-test: deps check-fmt clippy test-rust
+## test: formatting, lints, type checks, every unit/integration test, the real keyring test,
+## the TypeScript bindings drift check, and the end-to-end tests of the real app under Xvfb
+test: deps check-fmt ui-check ui-build clippy test-rust check-bindings test-keyring e2e
 
-## deps: install the system packages the build and the tests need (Debian/Ubuntu)
+## deps: install the system packages, Node and tauri-driver that build and tests need
 deps:
 	@bash scripts/deps.sh
 
@@ -21,11 +29,51 @@ fmt:
 check-fmt:
 	$(CARGO) fmt --all -- --check
 
-clippy lint:
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+clippy lint: ui-build
+	$(CARGO) clippy --workspace --all-targets $(APP_FEATURES) -- -D warnings
 
-test-rust:
-	$(CARGO) test --workspace
+test-rust: ui-build
+	$(CARGO) test --workspace $(APP_FEATURES)
+
+## the OS keyring for real: gnome-keyring in a private D-Bus session
+test-keyring:
+	bash scripts/keyring-test.sh
+
+## the real app binary in WebKit under Xvfb, driven by tauri-driver
+e2e: ui-build
+	bash scripts/e2e.sh
+
+ui/node_modules/.package-lock.json: ui/package-lock.json
+	$(NODE) cd ui && npm ci --no-audit --no-fund
+
+ui-deps: ui/node_modules/.package-lock.json
+
+ui-check: ui-deps
+	$(NODE) cd ui && npm run --silent check && npm test --silent
+
+ui-build: ui-deps
+	$(NODE) cd ui && npm run --silent build
+
+app: ui-build
+	$(CARGO) build -p keyward-app $(APP_FEATURES)
+
+## bindings: regenerate the TypeScript types that ts-rs derives from Rust (commit the result)
+bindings:
+	rm -f ui/src/lib/bindings/*.ts
+	$(CARGO) test --workspace $(APP_FEATURES) export_bindings -q >/dev/null
+	UPDATE_BINDINGS=1 $(CARGO) test -p keyward-app $(APP_FEATURES) --test bindings -q >/dev/null
+
+check-bindings:
+	@$(MAKE) --no-print-directory bindings
+	@if [[ -n "$$(git status --porcelain -- ui/src/lib/bindings ui/src/lib/backend/commands.ts ui/src/lib/backend/ipc-types.ts src-tauri/capabilities)" ]]; then \
+	  git status --short -- ui/src/lib/bindings ui/src/lib/backend/commands.ts ui/src/lib/backend/ipc-types.ts src-tauri/capabilities; \
+	  echo "bindings drifted from the Rust types: run 'make bindings' and commit" >&2; exit 1; fi
 
 sandbox:
-	$(CARGO) run -p kinde-sandbox -- --listen 127.0.0.1:8787 --seed demo
+	$(CARGO) run -p kinde-sandbox -- --listen 127.0.0.1:8787 --seed demo --traffic 5
+
+cli:
+	$(CARGO) build -p keyward-cli --release
+
+bench:
+	$(CARGO) bench -p keyward-core
