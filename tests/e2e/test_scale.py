@@ -16,6 +16,7 @@ pytestmark = pytest.mark.skipif(
 
 def test_ten_thousand_keys(driver):
     d = driver
+    d.set_script_timeout(180)
     click(d, "welcome-demo", 60)
     t0 = time.time()
     wait(d, lambda: row_count(d) >= 10000, 600, "10,000 keys to sync")
@@ -47,9 +48,9 @@ def test_ten_thousand_keys(driver):
         const body = document.querySelector('[data-testid="keys-table"] .body');
         const times = []; let last = performance.now(); let i = 0;
         function step() {
-          body.scrollTop = (i / 60) * body.scrollHeight;
+          body.scrollTop = (i / 30) * body.scrollHeight;
           const now = performance.now(); times.push(now - last); last = now;
-          if (++i <= 60) requestAnimationFrame(step); else done(times);
+          if (++i <= 30) requestAnimationFrame(step); else done(times);
         }
         requestAnimationFrame(step);
         """
@@ -57,7 +58,7 @@ def test_ten_thousand_keys(driver):
     frames = sorted(frames[1:])
     p50 = frames[len(frames) // 2]
     p95 = frames[int(len(frames) * 0.95) - 1]
-    print(f"scale: scrolling 10,000 rows top to bottom in 60 frames: p50 {p50:.1f} ms, p95 {p95:.1f} ms per frame")
+    print(f"scale: scrolling 10,000 rows top to bottom in 30 frames: p50 {p50:.1f} ms, p95 {p95:.1f} ms per frame")
     last_rows = d.find_elements(By.CSS_SELECTOR, tid("key-row"))
     assert last_rows and len(last_rows) < 100
     shot(d, "keys-10000")
