@@ -82,6 +82,10 @@ class App {
 
   async boot(): Promise<void> {
     this.booting = true;
+    // Relative times ("5 min ago") follow the clock.
+    setInterval(() => {
+      if (!this.clipTimer) this.now = Date.now();
+    }, 10_000);
     try {
       this.setStatus(await backend.appStatus());
       await backend.onSyncEvent((s) => {
