@@ -153,6 +153,13 @@ def test_list_and_search(driver):
     search.send_keys(Keys.CONTROL, "a")
     search.send_keys(Keys.BACKSPACE)
     wait(d, lambda: row_count(d) == total, 10, "search cleared")
+    # Keyboard: move down the list and open a key with Enter.
+    body = d.find_element(By.CSS_SELECTOR, '[data-testid="keys-table"] [role="grid"]')
+    d.execute_script("arguments[0].focus()", body)
+    body.send_keys(Keys.ARROW_DOWN, Keys.ARROW_DOWN, Keys.ENTER)
+    find(d, "key-detail", 10)
+    nav(d, "keys")
+    wait(d, lambda: row_count(d) == total, 10, "back on the list")
 
 
 def sync_now(d):
