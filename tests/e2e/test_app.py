@@ -213,6 +213,8 @@ def test_create_shows_secret_once(driver):
 def test_rotate(driver):
     d = driver
     open_key_by_search(d, "e2e created key")
+    STATE["key_id"] = d.find_element(By.CSS_SELECTOR, '[data-testid="key-detail"] dl.kv dd').get_attribute("textContent").strip()
+    assert STATE["key_id"].startswith("api_key_")
     click(d, "rotate-button")
     dialog = find(d, "confirm-dialog")
     assert "stops working at once" in dialog.text
@@ -231,6 +233,14 @@ def test_reissue(driver):
     click(d, "confirm-button")
     secret = take_secret(d, "reissue")
     STATE["reissued_secret"] = secret
+    # The re-issue is an open migration until the old key is revoked.
+    nav(d, "migrations")
+    m = find(d, "migration", 20)
+    assert "e2e created key" in m.text
+    shot(d, "migrations")
+    # Two keys carry the name now: back to the old one, by its id.
+    open_key_by_search(d, STATE["key_id"])
+    wait(d, lambda: STATE["key_id"] in find(d, "key-detail").text, 10, "the old key")
 
 
 def test_revoke(driver):
