@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod ctx;
+pub mod demo;
 pub mod doctor;
 pub mod error;
 pub mod export;

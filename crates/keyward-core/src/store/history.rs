@@ -141,6 +141,42 @@ impl Store {
         })
     }
 
+    /// Verifications of all keys of this profile per UTC day, from `since` to `now` (zeros
+    /// filled; from the daily roll-up).
+    pub fn daily_totals(
+        &self,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BucketCount>> {
+        let first = to_ms(since).div_euclid(DAY_MS);
+        let last = to_ms(now).div_euclid(DAY_MS);
+        if last < first {
+            return Ok(Vec::new());
+        }
+        let sums: Vec<(i64, i64)> = self.with_conn(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT d.day, SUM(d.verifications) FROM daily d JOIN keys k ON k.kid = d.kid \
+                 WHERE k.profile = ?1 AND d.day BETWEEN ?2 AND ?3 GROUP BY d.day",
+            )?;
+            let rows = st.query_map(params![self.profile, first, last], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            rows.collect()
+        })?;
+        let mut out: Vec<BucketCount> = (first..=last)
+            .map(|d| BucketCount {
+                start: from_ms(d * DAY_MS).unwrap_or_default(),
+                verifications: 0,
+            })
+            .collect();
+        for (d, n) in sums {
+            if let Some(slot) = usize::try_from(d - first).ok().and_then(|i| out.get_mut(i)) {
+                slot.verifications += n;
+            }
+        }
+        Ok(out)
+    }
+
     /// Verifications of one key after `after` (sum of history deltas).
     pub fn verifications_after(&self, key_id: &str, after: DateTime<Utc>) -> Result<i64> {
         self.with_conn(|c| {

@@ -409,7 +409,7 @@ fn apply_one(
     Ok(())
 }
 
-/// One history row (and its daily roll-up) in the caller's transaction.
+/// One observed history row (and its daily roll-up) in the caller's transaction.
 pub(crate) fn insert_history(
     tx: &Transaction<'_>,
     kid: i64,
@@ -420,15 +420,51 @@ pub(crate) fn insert_history(
     status: KeyStatus,
     delta: i64,
 ) -> rusqlite::Result<()> {
+    insert_history_from(
+        tx,
+        kid,
+        at,
+        count,
+        lvo,
+        ip,
+        status,
+        delta,
+        super::demo::SOURCE_SYNC,
+    )
+}
+
+/// One history row from `source` (`sync`, or `demo` for the demo sandbox's synthesized past)
+/// and its daily roll-up, in the caller's transaction.
+pub(crate) fn insert_history_from(
+    tx: &Transaction<'_>,
+    kid: i64,
+    at: i64,
+    count: Option<i64>,
+    lvo: Option<i64>,
+    ip: Option<&str>,
+    status: KeyStatus,
+    delta: i64,
+    source: &str,
+) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO history (kid, at, verification_count, last_verified_on, last_verified_ip, \
-         status, delta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (kid, at) DO UPDATE SET \
+         status, delta, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         ON CONFLICT (kid, at) DO UPDATE SET \
          verification_count = excluded.verification_count, \
          last_verified_on = excluded.last_verified_on, \
          last_verified_ip = excluded.last_verified_ip, status = excluded.status, \
          delta = history.delta + excluded.delta",
     )?
-    .execute(params![kid, at, count, lvo, ip, status.as_str(), delta])?;
+    .execute(params![
+        kid,
+        at,
+        count,
+        lvo,
+        ip,
+        status.as_str(),
+        delta,
+        source
+    ])?;
     if delta > 0 {
         tx.prepare_cached(
             "INSERT INTO daily (kid, day, verifications) VALUES (?1, ?2, ?3) \

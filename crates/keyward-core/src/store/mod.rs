@@ -11,6 +11,7 @@
 //! - Nothing secret is ever written here.
 
 mod audit;
+mod demo;
 mod history;
 mod keys;
 mod reconcile;
@@ -27,6 +28,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Error, ErrorCode, Result};
 
+pub use demo::{HistoryAnchor, PrefillOutcome};
 pub use history::RawHistoryRow;
 pub use keys::{KeyState, MissingNames, PageEntry, PageOutcome};
 pub use runs::RunProgress;
@@ -37,7 +39,10 @@ pub use view::{CachedKey, apply_windows};
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Embedded migrations, in order. `user_version` is the number of migrations applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_history_source.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
