@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::ctx::AppCtx;
 use crate::doctor::{self, DoctorKeyInput, DoctorReport};
 use crate::error::{Error, ErrorCode, Result};
-use crate::kinde::{CreateKeyRequest, ListKeysQuery, validate_id};
+use crate::kinde::{CreateKeyRequest, CreatedKey, ListKeysQuery, validate_id, validate_name};
 use crate::model::{Api, ApiKey, KeyFilter, KeyView, Org, Owner, User, VerifyResult};
 use crate::secret::Secret;
 use crate::store::{AuditAction, AuditOutcome};
@@ -118,7 +118,7 @@ pub async fn key_show(ctx: &AppCtx, id: &str) -> Result<KeyView> {
 /// resolves the scopes (by key or id) against the API's own, then creates.
 pub async fn key_create(ctx: &AppCtx, input: CreateKeyInput) -> Result<NewKey> {
     let name = input.name.trim().to_string();
-    check_key_name(&name)?;
+    validate_name(&name)?;
     let owner = match (input.org_code.as_deref(), input.user_id.as_deref()) {
         (Some(_), Some(_)) => {
             return Err(Error::invalid_input(
@@ -198,55 +198,40 @@ pub async fn key_create(ctx: &AppCtx, input: CreateKeyInput) -> Result<NewKey> {
     };
     let details = json!({ "api_id": input.api_id, "scopes": scope_keys, "owner": owner });
     let result = client.create_key(&req).await;
-    let (id, outcome, err) = match &result {
-        Ok(c) => (Some(c.id.as_str()), AuditOutcome::Ok, None),
-        Err(e) => (None, outcome_of(e), Some(e)),
-    };
+    let id = result.as_ref().ok().map(|c| c.id.as_str());
     audit(
         ctx,
         AuditAction::Create,
         id,
         Some(&name),
-        outcome,
-        err,
+        result.as_ref().err(),
         details,
     )
     .await;
-    let created = result?;
-    let (key_prefix, key_suffix) = created.key.prefix_suffix();
     Ok(NewKey {
-        id: created.id,
-        key: created.key,
-        key_prefix,
-        key_suffix,
         name: Some(name),
         api_id: Some(input.api_id),
         scopes: scope_keys,
         owner: Some(owner),
-        warning: ONE_TIME_WARNING.to_string(),
+        ..new_key(result?)
     })
 }
 
-fn check_key_name(name: &str) -> Result<()> {
-    let hint = "Give the key a short descriptive name, e.g. \"Billing integration\".";
-    if name.is_empty() {
-        return Err(Error::invalid_input("name", "must not be empty", hint));
+/// A new secret as the front ends show it, with the one-time warning; the key's name, API,
+/// scopes and owner are left for the caller to say.
+fn new_key(created: CreatedKey) -> NewKey {
+    let (key_prefix, key_suffix) = created.key.prefix_suffix();
+    NewKey {
+        id: created.id,
+        key: created.key,
+        key_prefix,
+        key_suffix,
+        name: None,
+        api_id: None,
+        scopes: Vec::new(),
+        owner: None,
+        warning: ONE_TIME_WARNING.to_string(),
     }
-    if name.chars().count() > 255 {
-        return Err(Error::invalid_input(
-            "name",
-            "is longer than 255 characters",
-            hint,
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(Error::invalid_input(
-            "name",
-            "contains control characters",
-            hint,
-        ));
-    }
-    Ok(())
 }
 
 fn check_scope_text(s: &str) -> Result<()> {
@@ -272,17 +257,12 @@ pub async fn key_rotate(ctx: &AppCtx, id: &str) -> Result<NewKey> {
     validate_id("key id", id)?;
     let client = ctx.client().await?;
     let result = client.rotate_key(id).await;
-    let (outcome, err) = match &result {
-        Ok(_) => (AuditOutcome::Ok, None),
-        Err(e) => (outcome_of(e), Some(e)),
-    };
     audit(
         ctx,
         AuditAction::Rotate,
         Some(id),
         None,
-        outcome,
-        err,
+        result.as_ref().err(),
         json!({}),
     )
     .await;
@@ -291,18 +271,7 @@ pub async fn key_rotate(ctx: &AppCtx, id: &str) -> Result<NewKey> {
         let key_id = created.id.clone();
         let _ = crate::ctx::blocking(move || store.set_rotated_on(&key_id, Utc::now())).await;
     }
-    let (key_prefix, key_suffix) = created.key.prefix_suffix();
-    Ok(NewKey {
-        id: created.id,
-        key: created.key,
-        key_prefix,
-        key_suffix,
-        name: None,
-        api_id: None,
-        scopes: Vec::new(),
-        owner: None,
-        warning: ONE_TIME_WARNING.to_string(),
-    })
+    Ok(new_key(created))
 }
 
 /// Revokes one or many keys. Every id is checked before any request; then each key is revoked
@@ -350,20 +319,8 @@ pub async fn keys_revoke_with(
             client.revoke_key(id).await
         };
         if !matches!(&result, Err(e) if e.code == ErrorCode::Cancelled) {
-            let (outcome, err) = match &result {
-                Ok(()) => (AuditOutcome::Ok, None),
-                Err(e) => (outcome_of(e), Some(e)),
-            };
-            audit(
-                ctx,
-                AuditAction::Revoke,
-                Some(id),
-                None,
-                outcome,
-                err,
-                json!({}),
-            )
-            .await;
+            let err = result.as_ref().err();
+            audit(ctx, AuditAction::Revoke, Some(id), None, err, json!({})).await;
         }
         if result.is_ok()
             && let Ok(store) = ctx.store().await
@@ -423,42 +380,42 @@ pub async fn apis_list(ctx: &AppCtx) -> Result<Vec<Api>> {
 /// Organizations, optionally filtered by a case-insensitive search over code and name.
 pub async fn orgs_list(ctx: &AppCtx, search: Option<&str>) -> Result<Vec<Org>> {
     let orgs = ctx.client().await?.list_orgs().await?;
-    let Some(s) = search
-        .map(|s| s.trim().to_lowercase())
-        .filter(|s| !s.is_empty())
-    else {
-        return Ok(orgs);
-    };
-    Ok(orgs
-        .into_iter()
-        .filter(|o| o.code.to_lowercase().contains(&s) || o.name.to_lowercase().contains(&s))
-        .collect())
+    Ok(search_filter(orgs, search, |o, s| {
+        o.code.to_lowercase().contains(s) || o.name.to_lowercase().contains(s)
+    }))
 }
 
 /// Users, optionally filtered by a case-insensitive search over id, email and names.
 pub async fn users_list(ctx: &AppCtx, search: Option<&str>) -> Result<Vec<User>> {
     let users = ctx.client().await?.list_users().await?;
+    Ok(search_filter(users, search, |u, s| {
+        [
+            Some(u.id.as_str()),
+            u.email.as_deref(),
+            u.first_name.as_deref(),
+            u.last_name.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|f| f.to_lowercase().contains(s))
+            || u.display_name().to_lowercase().contains(s)
+    }))
+}
+
+/// The items `matches` the trimmed, lower-cased `search`; all of them without a search (or a
+/// blank one).
+fn search_filter<T>(
+    items: Vec<T>,
+    search: Option<&str>,
+    matches: impl Fn(&T, &str) -> bool,
+) -> Vec<T> {
     let Some(s) = search
         .map(|s| s.trim().to_lowercase())
         .filter(|s| !s.is_empty())
     else {
-        return Ok(users);
+        return items;
     };
-    Ok(users
-        .into_iter()
-        .filter(|u| {
-            [
-                Some(u.id.as_str()),
-                u.email.as_deref(),
-                u.first_name.as_deref(),
-                u.last_name.as_deref(),
-            ]
-            .into_iter()
-            .flatten()
-            .any(|f| f.to_lowercase().contains(&s))
-                || u.display_name().to_lowercase().contains(&s)
-        })
-        .collect())
+    items.into_iter().filter(|i| matches(i, &s)).collect()
 }
 
 /// The Key doctor: cleans and checks a pasted key, verifies it (one counted verification) and
@@ -474,25 +431,22 @@ pub async fn doctor_key(ctx: &AppCtx, input: &DoctorKeyInput) -> Result<DoctorRe
     Ok(doctor::doctor_key(&client, input).await)
 }
 
-fn outcome_of(e: &Error) -> AuditOutcome {
-    if e.code == ErrorCode::Ambiguous {
-        AuditOutcome::Ambiguous
-    } else {
-        AuditOutcome::Failed
-    }
-}
-
-/// Audits a mutation (see [`audit_record`]); after an ambiguous write, reconciles at once by
-/// re-reading Kinde (best effort: the next sync does it otherwise).
+/// Audits a mutation (see [`audit_record`]) as `ok` without an `error`, else `ambiguous` or
+/// `failed` by the error's code; after an ambiguous write, reconciles at once by re-reading
+/// Kinde (best effort: the next sync does it otherwise).
 async fn audit(
     ctx: &AppCtx,
     action: AuditAction,
     key_id: Option<&str>,
     key_name: Option<&str>,
-    outcome: AuditOutcome,
     error: Option<&Error>,
     details: serde_json::Value,
 ) {
+    let outcome = match error {
+        None => AuditOutcome::Ok,
+        Some(e) if e.code == ErrorCode::Ambiguous => AuditOutcome::Ambiguous,
+        Some(_) => AuditOutcome::Failed,
+    };
     audit_record(ctx, action, key_id, key_name, outcome, error, details).await;
     if outcome == AuditOutcome::Ambiguous
         && let Err(e) = reconcile(ctx).await

@@ -27,6 +27,15 @@ fn ctx(op: Operation) -> Ctx<'static> {
     }
 }
 
+/// The context of a request about one subject (a key id, an API id).
+fn about(op: Operation, subject: &str) -> Ctx<'_> {
+    Ctx {
+        op,
+        subject: Some(subject),
+        name: None,
+    }
+}
+
 fn paging_loop(what: &str) -> Error {
     Error::new(
         ErrorCode::UnexpectedResponse,
@@ -121,22 +130,7 @@ impl Client {
 
     /// `GET /api/v1/api_keys/{id}`: with `verification_count`, `user_id` and `org_code`.
     pub async fn get_key(&self, id: &str) -> Result<ApiKey> {
-        validate_id("key id", id)?;
-        let c = Ctx {
-            op: Operation::GetKey,
-            subject: Some(id),
-            name: None,
-        };
-        let body = self
-            .inner
-            .send(
-                &c,
-                Method::GET,
-                &format!("/api/v1/api_keys/{id}"),
-                &[],
-                None,
-            )
-            .await?;
+        let body = self.send_key(Operation::GetKey, Method::GET, id).await?;
         let what = "reading an API key";
         let r: KeyResponse = parse(&body, what)?;
         r.api_key
@@ -204,41 +198,13 @@ impl Client {
 
     /// `PUT /api/v1/api_keys/{id}`: a new secret for the same key. Never retried.
     pub async fn rotate_key(&self, id: &str) -> Result<CreatedKey> {
-        validate_id("key id", id)?;
-        let c = Ctx {
-            op: Operation::RotateKey,
-            subject: Some(id),
-            name: None,
-        };
-        let bytes = self
-            .inner
-            .send(
-                &c,
-                Method::PUT,
-                &format!("/api/v1/api_keys/{id}"),
-                &[],
-                None,
-            )
-            .await?;
+        let bytes = self.send_key(Operation::RotateKey, Method::PUT, id).await?;
         new_key(&bytes, "rotating an API key")
     }
 
     /// `DELETE /api/v1/api_keys/{id}`. Never retried.
     pub async fn revoke_key(&self, id: &str) -> Result<()> {
-        validate_id("key id", id)?;
-        let c = Ctx {
-            op: Operation::RevokeKey,
-            subject: Some(id),
-            name: None,
-        };
-        self.inner
-            .send(
-                &c,
-                Method::DELETE,
-                &format!("/api/v1/api_keys/{id}"),
-                &[],
-                None,
-            )
+        self.send_key(Operation::RevokeKey, Method::DELETE, id)
             .await?;
         Ok(())
     }
@@ -280,57 +246,35 @@ impl Client {
     /// `GET /api/v1/apis?expand=scopes`, every page; scopes fetched per API if not expanded.
     pub async fn list_apis(&self) -> Result<Vec<Api>> {
         let what = "listing APIs";
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let mut query = vec![
-                ("expand", "scopes".to_string()),
-                ("page_size", MAX_PAGE_SIZE.to_string()),
-            ];
-            if let Some(t) = &token {
-                query.push(("next_token", t.clone()));
-            }
-            let body = self
-                .inner
-                .send(
-                    &ctx(Operation::ListApis),
-                    Method::GET,
-                    "/api/v1/apis",
-                    &query,
-                    None,
-                )
-                .await?;
-            let r: ApisResponse = parse(&body, what)?;
-            let page = r.apis.unwrap_or_default();
-            let empty = page.is_empty();
-            for a in page {
-                let (mut api, has_scopes) = a.into_model(what)?;
-                if !has_scopes {
-                    api.scopes = self.api_scopes(&api.id).await?;
+        let expand = [("expand", "scopes".to_string())];
+        self.paged(
+            Operation::ListApis,
+            "/api/v1/apis",
+            &expand,
+            "APIs",
+            |b| async move {
+                let r: ApisResponse = parse(&b, what)?;
+                let mut items = Vec::new();
+                for a in r.apis.unwrap_or_default() {
+                    let (mut api, has_scopes) = a.into_model(what)?;
+                    if !has_scopes {
+                        api.scopes = self.api_scopes(&api.id).await?;
+                    }
+                    items.push(api);
                 }
-                out.push(api);
-            }
-            match next(r.next_token, &token, empty) {
-                Next::Done => return Ok(out),
-                Next::Loop => return Err(paging_loop("APIs")),
-                Next::Page(t) => token = Some(t),
-            }
-        }
-        Err(paging_loop("APIs"))
+                Ok((items, r.next_token))
+            },
+        )
+        .await
     }
 
     /// `GET /api/v1/apis/{id}/scopes`.
     pub async fn api_scopes(&self, api_id: &str) -> Result<Vec<Scope>> {
         validate_id("api id", api_id)?;
-        let c = Ctx {
-            op: Operation::ApiScopes,
-            subject: Some(api_id),
-            name: None,
-        };
         let body = self
             .inner
             .send(
-                &c,
+                &about(Operation::ApiScopes, api_id),
                 Method::GET,
                 &format!("/api/v1/apis/{api_id}/scopes"),
                 &[],
@@ -349,43 +293,66 @@ impl Client {
     /// `GET /api/v1/organizations`, every page.
     pub async fn list_orgs(&self) -> Result<Vec<Org>> {
         let what = "listing organizations";
-        self.paged(Operation::ListOrgs, "/api/v1/organizations", |b| {
-            let r: OrgsResponse = parse(b, what)?;
-            let items = r.organizations.unwrap_or_default();
-            let items = items
-                .into_iter()
-                .map(|o| o.into_model(what))
-                .collect::<Result<Vec<_>>>()?;
-            Ok((items, r.next_token))
-        })
+        self.paged(
+            Operation::ListOrgs,
+            "/api/v1/organizations",
+            &[],
+            what,
+            |b| async move {
+                let r: OrgsResponse = parse(&b, what)?;
+                let items = r.organizations.unwrap_or_default();
+                let items = items
+                    .into_iter()
+                    .map(|o| o.into_model(what))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((items, r.next_token))
+            },
+        )
         .await
     }
 
     /// `GET /api/v1/users`, every page.
     pub async fn list_users(&self) -> Result<Vec<User>> {
         let what = "listing users";
-        self.paged(Operation::ListUsers, "/api/v1/users", |b| {
-            let r: UsersResponse = parse(b, what)?;
-            let items = r.users.unwrap_or_default();
-            let items = items
-                .into_iter()
-                .map(|u| u.into_model(what))
-                .collect::<Result<Vec<_>>>()?;
-            Ok((items, r.next_token))
-        })
+        self.paged(
+            Operation::ListUsers,
+            "/api/v1/users",
+            &[],
+            what,
+            |b| async move {
+                let r: UsersResponse = parse(&b, what)?;
+                let items = r.users.unwrap_or_default();
+                let items = items
+                    .into_iter()
+                    .map(|u| u.into_model(what))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((items, r.next_token))
+            },
+        )
         .await
     }
 
-    async fn paged<T>(
+    /// `GET path` with `query`, a page of `MAX_PAGE_SIZE` at a time, following `next_token`
+    /// until it runs out; `read` turns one page into its items and the next token. `what`
+    /// names the items in the error when the paging does not advance.
+    /// (`read` takes the body by value rather than being an async closure over `&[u8]`: the
+    /// futures stay `Send`, which the app's background sync needs.)
+    async fn paged<T, F>(
         &self,
         op: Operation,
         path: &str,
-        read: impl Fn(&[u8]) -> Result<(Vec<T>, Option<String>)>,
-    ) -> Result<Vec<T>> {
+        query: &[(&str, String)],
+        what: &str,
+        mut read: impl FnMut(Vec<u8>) -> F,
+    ) -> Result<Vec<T>>
+    where
+        F: Future<Output = Result<(Vec<T>, Option<String>)>>,
+    {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let mut query = vec![("page_size", MAX_PAGE_SIZE.to_string())];
+            let mut query = query.to_vec();
+            query.push(("page_size", MAX_PAGE_SIZE.to_string()));
             if let Some(t) = &token {
                 query.push(("next_token", t.clone()));
             }
@@ -393,16 +360,30 @@ impl Client {
                 .inner
                 .send(&ctx(op), Method::GET, path, &query, None)
                 .await?;
-            let (items, next_token) = read(&body)?;
+            let (items, next_token) = read(body).await?;
             let empty = items.is_empty();
             out.extend(items);
             match next(next_token, &token, empty) {
                 Next::Done => return Ok(out),
-                Next::Loop => return Err(paging_loop(op.describe())),
+                Next::Loop => return Err(paging_loop(what)),
                 Next::Page(t) => token = Some(t),
             }
         }
-        Err(paging_loop(op.describe()))
+        Err(paging_loop(what))
+    }
+
+    /// `method /api/v1/api_keys/{id}`, with no query or body, once `id` is checked.
+    async fn send_key(&self, op: Operation, method: Method, id: &str) -> Result<Vec<u8>> {
+        validate_id("key id", id)?;
+        self.inner
+            .send(
+                &about(op, id),
+                method,
+                &format!("/api/v1/api_keys/{id}"),
+                &[],
+                None,
+            )
+            .await
     }
 }
 

@@ -1,26 +1,15 @@
-//! Shared by the ops tests: a real sandbox on 127.0.0.1:0 and an `AppCtx` on it.
+//! Shared by the ops tests: a real sandbox on 127.0.0.1:0 and an `AppCtx` on it (the sandbox
+//! and the fast retries are the client tests' own).
 #![allow(dead_code)]
 
-use std::time::Duration;
+#[path = "../client_common/mod.rs"]
+mod client_common;
 
 use keyward_core::ctx::AppCtx;
-use keyward_core::kinde::ClientOptions;
 use keyward_core::secret::Secret;
-use kinde_sandbox::{Config, Sandbox};
+use kinde_sandbox::Sandbox;
 
-pub async fn sandbox(config: Config) -> Sandbox {
-    kinde_sandbox::spawn("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .expect("sandbox starts")
-}
-
-pub fn fast() -> ClientOptions {
-    ClientOptions {
-        retry_base_delay: Duration::from_millis(10),
-        max_jitter: Duration::from_millis(10),
-        ..ClientOptions::default()
-    }
-}
+pub use client_common::{fast, sandbox};
 
 /// A sandbox context with the sandbox's full-scope M2M app, data under `home`.
 pub fn ctx(sb: &Sandbox, home: &std::path::Path) -> AppCtx {
