@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Read, Write};
 use keyward_core::ctx::AppCtx;
 use keyward_core::{Error, ErrorCode, Result};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 pub struct App {
     pub ctx: AppCtx,
@@ -32,6 +33,19 @@ impl App {
             eprintln!("{}", msg.as_ref());
         }
     }
+}
+
+/// A token that Ctrl-C cancels, and the task that waits for Ctrl-C: abort it once the work
+/// that watches the token is over.
+pub fn cancel_on_ctrl_c() -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let cancel = CancellationToken::new();
+    let token = cancel.clone();
+    let on_ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            token.cancel();
+        }
+    });
+    (cancel, on_ctrl_c)
 }
 
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<()> {

@@ -7,9 +7,8 @@ use keyward_core::model::{KeyFilter, KeyStatus, KeyType, KeyView};
 use keyward_core::ops::{self, CreateKeyInput, NewKey, RevokeSummary};
 use keyward_core::secret::Secret;
 use keyward_core::{Error, Result};
-use tokio_util::sync::CancellationToken;
 
-use crate::app::{App, confirm, read_stdin_secret};
+use crate::app::{App, cancel_on_ctrl_c, confirm, read_stdin_secret};
 use crate::table::{Table, ago, date, opt};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -237,15 +236,7 @@ async fn revoke(app: &App, ids: &[String]) -> Result<RevokeSummary> {
         }
     };
     // Ctrl-C stops before the next key; every key still gets an outcome.
-    let cancel = CancellationToken::new();
-    let on_ctrl_c = {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.cancel();
-            }
-        })
-    };
+    let (cancel, on_ctrl_c) = cancel_on_ctrl_c();
     let r = ops::keys_revoke_with(&app.ctx, ids, progress, cancel).await;
     on_ctrl_c.abort();
     if let Some(b) = &bar {

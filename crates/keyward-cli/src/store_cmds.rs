@@ -17,9 +17,8 @@ use keyward_core::ops_store;
 use keyward_core::store::{AuditAction, AuditFilter, AuditOutcome, Bucket};
 use keyward_core::sync::{SyncOptions, SyncProgress, SyncSummary};
 use keyward_core::{Error, Result};
-use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
+use crate::app::{App, cancel_on_ctrl_c};
 use crate::table::{Table, ago, date, opt};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -171,15 +170,7 @@ async fn sync(app: &App, full: bool, concurrency: u32) -> Result<i32> {
             .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
-    let cancel = CancellationToken::new();
-    let on_ctrl_c = {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.cancel();
-            }
-        })
-    };
+    let (cancel, on_ctrl_c) = cancel_on_ctrl_c();
     let b = bar.clone();
     let progress = move |p: SyncProgress| {
         b.set_length(p.details_total);

@@ -2,26 +2,8 @@
 
 mod common;
 
-use common::{Env, all_files, contains, run};
+use common::{Env, all_files, contains, create, create_args, run};
 use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_ORG_CODE, EMPTY_USER_ID, READONLY_CLIENT};
-use serde_json::Value;
-
-fn create(env: &Env, name: &str, owner: &[&str]) -> Value {
-    let mut args = vec![
-        "--json",
-        "keys",
-        "create",
-        "--name",
-        name,
-        "--api",
-        EMPTY_API_ID,
-    ];
-    args.extend(["--scope", "read:data"]);
-    args.extend(owner);
-    let o = run(env.kw(), &args, None);
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    o.json()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_show_rotate_verify_revoke_with_json() {
@@ -239,22 +221,7 @@ async fn bad_input_gives_code_hint_and_exit_code() {
         assert!(e["message"].as_str().unwrap().starts_with(field), "{e}");
         assert!(!e["hint"].as_str().unwrap().is_empty());
     }
-    let o = run(
-        env.kw(),
-        &[
-            "keys",
-            "create",
-            "--name",
-            "",
-            "--api",
-            EMPTY_API_ID,
-            "--scope",
-            "read:data",
-            "--org",
-            EMPTY_ORG_CODE,
-        ],
-        None,
-    );
+    let o = run(env.kw(), &create_args("", &["--org", EMPTY_ORG_CODE]), None);
     assert_eq!(o.code, 2);
     assert!(
         o.stderr.starts_with("error[invalid_input]: name"),
@@ -316,25 +283,9 @@ async fn bad_input_gives_code_hint_and_exit_code() {
         ],
         None,
     );
-    let o = run(
-        ro,
-        &[
-            "--profile",
-            "ro",
-            "--json",
-            "keys",
-            "create",
-            "--name",
-            "x",
-            "--api",
-            EMPTY_API_ID,
-            "--scope",
-            "read:data",
-            "--org",
-            EMPTY_ORG_CODE,
-        ],
-        None,
-    );
+    let mut args = vec!["--profile", "ro", "--json"];
+    args.extend(create_args("x", &["--org", EMPTY_ORG_CODE]));
+    let o = run(ro, &args, None);
     assert_eq!(o.code, 4, "{}", o.stderr);
     let e = o.err_json();
     assert_eq!(e["code"], "missing_scope");

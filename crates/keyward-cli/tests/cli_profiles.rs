@@ -34,19 +34,16 @@ async fn add_list_remove_and_bad_domains() {
         ("http://acme.kinde.com", "plain http"),
         ("https://acme.kinde.com?x=1", "query"),
     ] {
-        let o = run(
-            env.bare(),
-            &[
-                "profile",
-                "add",
-                "bad",
-                "--domain",
-                domain,
-                "--client-id",
-                "abc",
-            ],
-            None,
-        );
+        let add = [
+            "profile",
+            "add",
+            "bad",
+            "--domain",
+            domain,
+            "--client-id",
+            "abc",
+        ];
+        let o = run(env.bare(), &add, None);
         assert_eq!(o.code, 2, "{what}: {}", o.stderr);
         assert!(
             o.stderr.starts_with("error[invalid_input]: domain"),
@@ -54,20 +51,7 @@ async fn add_list_remove_and_bad_domains() {
             o.stderr
         );
         assert!(o.stderr.contains("\nhint: "), "{what}: {}", o.stderr);
-        let o = run(
-            env.bare(),
-            &[
-                "--json",
-                "profile",
-                "add",
-                "bad",
-                "--domain",
-                domain,
-                "--client-id",
-                "abc",
-            ],
-            None,
-        );
+        let o = run(env.bare(), &[&["--json"][..], &add].concat(), None);
         assert_eq!(o.code, 2);
         let e = o.err_json();
         assert_eq!(e["code"], "invalid_input");
@@ -135,20 +119,17 @@ async fn add_list_remove_and_bad_domains() {
 async fn secret_from_stdin_needs_a_keyring_and_never_lands_in_config() {
     let env = Env::new(Config::default()).await;
     let secret = "stdin-secret-7f3a9c";
-    let o = run(
-        env.bare(),
-        &[
-            "profile",
-            "add",
-            "p",
-            "--domain",
-            "p.kinde.com",
-            "--client-id",
-            "id1",
-            "--client-secret-stdin",
-        ],
-        Some(&format!("{secret}\n")),
-    );
+    let add = [
+        "profile",
+        "add",
+        "p",
+        "--domain",
+        "p.kinde.com",
+        "--client-id",
+        "id1",
+        "--client-secret-stdin",
+    ];
+    let o = run(env.bare(), &add, Some(&format!("{secret}\n")));
     // No Secret Service is reachable in tests: a clear error, nothing half-saved.
     assert_eq!(o.code, 3, "{}", o.stderr);
     assert!(
@@ -164,20 +145,7 @@ async fn secret_from_stdin_needs_a_keyring_and_never_lands_in_config() {
         assert!(!common::contains(&bytes, secret), "{}", path.display());
     }
     // An empty stdin is refused before the keyring is touched.
-    let o = run(
-        env.bare(),
-        &[
-            "profile",
-            "add",
-            "p",
-            "--domain",
-            "p.kinde.com",
-            "--client-id",
-            "id1",
-            "--client-secret-stdin",
-        ],
-        Some(""),
-    );
+    let o = run(env.bare(), &add, Some(""));
     assert_eq!(o.code, 2);
     assert!(
         o.stderr.contains("error[invalid_input]: client secret"),

@@ -5,8 +5,8 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{Env, run};
-use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_ORG_CODE};
+use common::{Env, create};
+use kinde_sandbox::{Config, EMPTY_ORG_CODE};
 
 fn have_script() -> bool {
     Command::new("script")
@@ -81,24 +81,8 @@ async fn rotate_asks_on_a_terminal_and_secrets_are_not_echoed() {
     }
     let env = Env::new(Config::default()).await;
     env.add_profile("sb");
-    let o = run(
-        env.kw(),
-        &[
-            "--json",
-            "keys",
-            "create",
-            "--name",
-            "tty",
-            "--api",
-            EMPTY_API_ID,
-            "--scope",
-            "read:data",
-            "--org",
-            EMPTY_ORG_CODE,
-        ],
-        None,
-    );
-    let id = o.json()["id"].as_str().unwrap().to_string();
+    let created = create(&env, "tty", &["--org", EMPTY_ORG_CODE]);
+    let id = created["id"].as_str().unwrap().to_string();
 
     let (code, shown) = on_tty(
         &env,

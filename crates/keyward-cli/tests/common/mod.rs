@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use kinde_sandbox::{Config, Sandbox};
+use kinde_sandbox::{Config, EMPTY_API_ID, Sandbox};
 use serde_json::Value;
 
 pub struct Env {
@@ -100,6 +100,32 @@ pub fn run(mut c: Command, args: &[&str], stdin: Option<&str>) -> Out {
         stdout: String::from_utf8_lossy(&o.stdout).to_string(),
         stderr: String::from_utf8_lossy(&o.stderr).to_string(),
     }
+}
+
+/// `keys create` for a key named `name` on the sandbox's empty API with scope `read:data`,
+/// owned as `owner` says (`["--org", EMPTY_ORG_CODE]`, `["--user", EMPTY_USER_ID]`).
+pub fn create_args<'a>(name: &'a str, owner: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "keys",
+        "create",
+        "--name",
+        name,
+        "--api",
+        EMPTY_API_ID,
+        "--scope",
+        "read:data",
+    ];
+    args.extend(owner);
+    args
+}
+
+/// Creates that key with `--json` and returns the answer; the test fails unless it succeeded.
+pub fn create(env: &Env, name: &str, owner: &[&str]) -> Value {
+    let mut args = vec!["--json"];
+    args.extend(create_args(name, owner));
+    let o = run(env.kw(), &args, None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    o.json()
 }
 
 /// Every file under `dir`, recursively, as bytes.
