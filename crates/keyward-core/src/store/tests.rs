@@ -57,6 +57,103 @@ fn migrations_set_user_version_and_are_idempotent() {
 }
 
 #[test]
+fn a_schema_1_database_migrates_to_2_and_its_history_is_from_sync() {
+    let mut c = Connection::open_in_memory().unwrap();
+    c.execute_batch(MIGRATIONS[0]).unwrap();
+    c.execute_batch(
+        "PRAGMA user_version = 1; \
+         INSERT INTO keys (kid, profile, id, name, key_type, status, key_prefix, first_seen, \
+         last_synced) VALUES (1, 'p', 'k', 'n', 'user', 'active', 'kk', 0, 0); \
+         INSERT INTO history (kid, at, verification_count, status, delta) \
+         VALUES (1, 5, 3, 'active', 0);",
+    )
+    .unwrap();
+    migrate(&mut c).unwrap();
+    let (v, source): (i64, String) = c
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), source FROM history",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((v, source.as_str()), (SCHEMA_VERSION, "sync"));
+    assert_eq!(SCHEMA_VERSION, 2);
+}
+
+#[test]
+fn demo_prefill_writes_marked_rows_once_and_only_before_real_history() {
+    let s = Store::open_in_memory("p").unwrap();
+    let now = t0();
+    let lvo = Some(now - Duration::minutes(5));
+    s.apply_page(Some(1), now, &[detail(key("a", Some(50), lvo))])
+        .unwrap();
+    s.apply_page(Some(1), now, &[detail(key("zero", Some(0), None))])
+        .unwrap();
+    let kid = s.kid_of("a").unwrap().unwrap();
+    let mut seen = Vec::new();
+    let out = s
+        .prefill_demo_history(now - Duration::days(1), |anchors| {
+            seen = anchors.to_vec();
+            vec![RawHistoryRow {
+                kid,
+                at: to_ms(now) - 10 * DAY_MS,
+                verification_count: Some(50),
+                last_verified_on: Some(to_ms(now) - 10 * DAY_MS),
+                last_verified_ip: None,
+                status: KeyStatus::Active,
+                delta: 50,
+            }]
+        })
+        .unwrap();
+    assert_eq!(out, PrefillOutcome::Written { keys: 1, rows: 1 });
+    // Only keys first seen with verifications are anchored, at their first row.
+    assert_eq!(seen.len(), 1);
+    assert_eq!((seen[0].kid, seen[0].count), (kid, 50));
+    assert_eq!(seen[0].first_at, to_ms(now));
+    assert_eq!(s.demo_history_len().unwrap(), 1);
+    let spark = s.spark_7d(now).unwrap();
+    assert!(spark.get(&kid).is_none_or(|v| v.iter().all(|&n| n == 0)));
+    let totals = s.daily_totals(now - Duration::days(29), now).unwrap();
+    assert_eq!(totals.iter().map(|b| b.verifications).sum::<i64>(), 50);
+    assert_eq!(totals.len(), 30);
+    // A second time: the past is there, nothing is asked for or written.
+    let again = s
+        .prefill_demo_history(now + Duration::days(2), |_| panic!("not asked"))
+        .unwrap();
+    assert_eq!(again, PrefillOutcome::HasHistory);
+    assert_eq!(
+        s.history_len().unwrap(),
+        3,
+        "two observed rows and one demo row"
+    );
+
+    // A row at or after a key's first real row is refused, and nothing is written.
+    let t = Store::open_in_memory("p").unwrap();
+    t.apply_page(Some(1), now, &[detail(key("a", Some(50), lvo))])
+        .unwrap();
+    let kid = t.kid_of("a").unwrap().unwrap();
+    let e = t
+        .prefill_demo_history(now - Duration::days(1), |_| {
+            vec![RawHistoryRow {
+                kid,
+                at: to_ms(now),
+                verification_count: Some(50),
+                last_verified_on: None,
+                last_verified_ip: None,
+                status: KeyStatus::Active,
+                delta: 0,
+            }]
+        })
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Internal);
+    assert_eq!(t.demo_history_len().unwrap(), 0);
+    // An empty store has nothing to anchor to.
+    let u = Store::open_in_memory("p").unwrap();
+    let none = u.prefill_demo_history(now, |_| Vec::new()).unwrap();
+    assert_eq!(none, PrefillOutcome::NothingToAnchor);
+}
+
+#[test]
 fn newer_schema_is_refused() {
     let mut c = Connection::open_in_memory().unwrap();
     c.execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
