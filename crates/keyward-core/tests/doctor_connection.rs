@@ -10,14 +10,6 @@ use keyward_core::kinde::ClientOptions;
 use keyward_core::secret::Secret;
 use kinde_sandbox::{Config, READONLY_CLIENT};
 
-fn status(r: &DoctorReport, name: &str) -> StepStatus {
-    r.steps
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no step {name} in {r:#?}"))
-        .status
-}
-
 fn detail<'a>(r: &'a DoctorReport, name: &str) -> &'a str {
     &r.steps.iter().find(|s| s.name == name).unwrap().detail
 }

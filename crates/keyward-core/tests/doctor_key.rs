@@ -34,14 +34,6 @@ fn org() -> Owner {
     }
 }
 
-fn status(r: &DoctorReport, name: &str) -> StepStatus {
-    r.steps
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no step {name} in {r:#?}"))
-        .status
-}
-
 async fn run(c: &Client, key: &str, scope: Option<&str>, org: Option<&str>) -> DoctorReport {
     let input = DoctorKeyInput {
         key: Secret::new(key),

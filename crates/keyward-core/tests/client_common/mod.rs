@@ -1,4 +1,5 @@
-//! Shared by the client and doctor tests: a real sandbox, clients for it, and a tiny raw HTTP
+//! Shared by the client and doctor tests (and, through `ops_common`, the ops tests): a real
+//! sandbox, clients for it, the doctor steps' status, and a tiny raw HTTP
 //! server for answers the sandbox does not give on demand (429 with a short reset, 503 then
 //! 200, a hang after the request, a redirect, a skewed `Date`).
 #![allow(dead_code)]
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
+use keyward_core::doctor::{DoctorReport, StepStatus};
 use keyward_core::kinde::{Client, ClientConfig, ClientOptions};
 use keyward_core::secret::Secret;
 use kinde_sandbox::{Config, Sandbox};
@@ -37,6 +39,15 @@ pub fn client_for(base: &str, id: &str, secret: &str, opts: ClientOptions) -> Cl
 
 pub fn client(sb: &Sandbox) -> Client {
     client_for(&sb.base_url(), sb.client_id(), sb.client_secret(), fast())
+}
+
+/// The status of the doctor's step `name` (the test fails if the report has no such step).
+pub fn status(r: &DoctorReport, name: &str) -> StepStatus {
+    r.steps
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no step {name} in {r:#?}"))
+        .status
 }
 
 /// One request as the fake server saw it.
