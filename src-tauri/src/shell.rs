@@ -19,6 +19,8 @@ use crate::types::{AppStatus, Mode, SyncState};
 
 /// Demo mode: the sandbox's seeded business with this many verifications per second.
 pub const DEMO_TRAFFIC_PER_SEC: f64 = 10.0;
+/// Days of synthesized history the demo starts with.
+const DEMO_HISTORY_DAYS: u32 = 30;
 
 pub enum Session {
     Welcome,
@@ -162,6 +164,27 @@ impl Shell {
             keyward_core::secret::Secret::new(sandbox.client_secret()),
             Some(self.demo_home.clone()),
         )?;
+        // A believable past for the made-up business: one sync, then synthesized history in
+        // the demo's own store (Kinde keeps none). Best effort: the demo works without it.
+        // Not at scale (`KEYWARD_DEMO_KEYS`), where it would be millions of rows.
+        let prefill = async {
+            if extra_keys > 0 {
+                return Ok(());
+            }
+            ops::sync(
+                &ctx,
+                SyncOptions::default(),
+                |_| {},
+                CancellationToken::new(),
+            )
+            .await?;
+            ops::demo_prefill_history(&ctx, DEMO_HISTORY_DAYS)
+                .await
+                .map(|_| ())
+        };
+        if let Err(e) = prefill.await {
+            log::warn!("demo history prefill: {} ({})", e.message, e.code);
+        }
         self.cancel_sync();
         let old = std::mem::replace(
             &mut *self.session.write().await,
