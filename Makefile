@@ -8,7 +8,7 @@ NODE := source scripts/node-env.sh &&
 APP_FEATURES := --features keyward-app/custom-protocol
 
 .PHONY: run test deps fmt lint check-fmt clippy test-rust test-keyring e2e \
-        ui-deps ui-check ui-build app bindings check-bindings sandbox cli bench
+        ui-deps ui-check ui-build app bindings check-bindings sandbox cli bench screenshots
 
 ## run: install what is missing, build, and open the app on the embedded demo sandbox
 run: deps ui-build
@@ -42,6 +42,10 @@ test-keyring:
 ## the real app binary in WebKit under Xvfb, driven by tauri-driver
 e2e: ui-build
 	bash scripts/e2e.sh
+
+## screenshots: the e2e run, also refreshing the README's screenshots in docs/screenshots
+screenshots: ui-build
+	KEYWARD_E2E_SCREENSHOTS=$(CURDIR)/docs/screenshots bash scripts/e2e.sh
 
 ui/node_modules/.package-lock.json: ui/package-lock.json
 	$(NODE) cd ui && npm ci --no-audit --no-fund

@@ -40,7 +40,7 @@ WORK=$(mktemp -d /tmp/keyward-e2e.XXXXXX)
 mkdir -p "$WORK/home" "$WORK/keyward-home"
 ART="$ROOT/target/e2e-artifacts"
 rm -rf "$ART" && mkdir -p "$ART"
-export KEYWARD_APP="$APP" KEYWARD_E2E_ARTIFACTS="$ART" KEYWARD_E2E_SCREENSHOTS="$ROOT/docs/screenshots"
+export KEYWARD_APP="$APP" KEYWARD_E2E_ARTIFACTS="$ART" KEYWARD_E2E_SCREENSHOTS="${KEYWARD_E2E_SCREENSHOTS:-}"
 export KEYWARD_HOME="$WORK/keyward-home" KEYWARD_E2E_HOME="$WORK/home"
 # The app and its webview write their caches, logs and window state under HOME/XDG dirs: keep
 # them in the scratch dir, where the secret-hygiene test looks.

@@ -11,7 +11,8 @@ from selenium import webdriver
 from selenium.webdriver.common.options import ArgOptions
 
 ART = os.environ.get("KEYWARD_E2E_ARTIFACTS", "target/e2e-artifacts")
-SHOTS = os.environ.get("KEYWARD_E2E_SCREENSHOTS", "docs/screenshots")
+# README screenshots are refreshed only on request: `make screenshots`.
+SHOTS = os.environ.get("KEYWARD_E2E_SCREENSHOTS", "")
 
 
 def _free_port() -> int:

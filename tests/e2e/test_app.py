@@ -67,7 +67,7 @@ def shot(d, name, keep=False):
     d.get_screenshot_as_png()
     time.sleep(0.3)
     d.save_screenshot(os.path.join(ART, f"{STEP[0]:02d}-{name}.png"))
-    if keep:
+    if keep and SHOTS:
         os.makedirs(SHOTS, exist_ok=True)
         d.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
 
