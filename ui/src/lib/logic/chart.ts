@@ -56,6 +56,29 @@ export function areaPath(pts: ReadonlyArray<Pt>, h: number): string {
   );
 }
 
+export type SparkShape = { total: number; area: string; line: string };
+
+const sparkCache = new WeakMap<ReadonlyArray<number>, Map<string, SparkShape>>();
+
+/** A sparkline's total and SVG strings, memoized per values array (key lists are replaced, not
+ * mutated, so an array's identity stands for its contents): scrolling the table re-renders the
+ * same keys' sparklines without rebuilding their paths. */
+export function sparkShape(values: ReadonlyArray<number>, w: number, h: number): SparkShape {
+  let byBox = sparkCache.get(values);
+  if (!byBox) {
+    byBox = new Map();
+    sparkCache.set(values, byBox);
+  }
+  const box = `${w}x${h}`;
+  let s = byBox.get(box);
+  if (!s) {
+    const pts = sparkPoints(values, w, h);
+    s = { total: values.reduce((a, b) => a + b, 0), area: areaPath(pts, h), line: pointsAttr(pts) };
+    byBox.set(box, s);
+  }
+  return s;
+}
+
 export type Bar = { x: number; y: number; w: number; h: number; value: number; index: number };
 
 /** Bars for `values` in a plot area of width w and height h, with a gap ratio between bars. */

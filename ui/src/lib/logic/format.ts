@@ -44,10 +44,13 @@ export function dateTime(iso: string | null | undefined): string {
   return `${s.slice(0, 10)} ${s.slice(11, 16)} UTC`;
 }
 
+// One formatter for every count (the table formats one per visible row on each scroll frame).
+const INTEGER = new Intl.NumberFormat("en-US");
+
 /** 1234567 -> "1,234,567"; null -> "—". */
 export function count(n: number | null | undefined): string {
   if (n === null || n === undefined || Number.isNaN(n)) return "—";
-  return Math.round(n).toLocaleString("en-US");
+  return INTEGER.format(Math.round(n));
 }
 
 /** 1234 -> "1.2k", 2_500_000 -> "2.5M" for tight spaces. */

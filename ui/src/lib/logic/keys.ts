@@ -1,5 +1,6 @@
 // Client-side filtering and sorting of the key list. The whole list (10,000 keys) is held in
-// memory; every keystroke re-filters synchronously, which takes a few ms at that size.
+// memory. The list is sorted once per sort (or list) change; a search only filters the sorted
+// list, against lower-cased haystacks built once per list load.
 import type { KeyView } from "../bindings/KeyView";
 import type { KeyStatus } from "../bindings/KeyStatus";
 import type { KeyType } from "../bindings/KeyType";
@@ -103,14 +104,22 @@ export function compareKeys(a: KeyView, b: KeyView, key: SortKey): number {
   }
 }
 
-/** Filters then sorts; stable (ties keep name order, then id). Returns a new array. */
-export function filterAndSort(
-  keys: ReadonlyArray<KeyView>,
-  q: KeyQuery,
-  sort: Sort,
-  hay?: ReadonlyMap<string, string>,
-): KeyView[] {
-  const out = keys.filter((k) => matches(k, q, hay?.get(k.id)));
+/** Lower-cased search terms of a query, split once (not once per key). */
+export function searchTerms(search: string): string[] {
+  const s = search.trim().toLowerCase();
+  return s ? s.split(/\s+/) : [];
+}
+
+/** The search haystack of every key, by id: built once per list load, not per keystroke. */
+export function searchIndex(keys: ReadonlyArray<KeyView>): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const k of keys) m.set(k.id, searchText(k));
+  return m;
+}
+
+/** Sorts a copy; stable (ties keep name order, then id). Run once per sort or list change. */
+export function sortKeys(keys: ReadonlyArray<KeyView>, sort: Sort): KeyView[] {
+  const out = keys.slice();
   const sign = sort.dir === "asc" ? 1 : -1;
   out.sort((a, b) => {
     const c = compareKeys(a, b, sort.key) * sign;
@@ -119,6 +128,38 @@ export function filterAndSort(
     return n !== 0 ? n : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   });
   return out;
+}
+
+const noFilter = (q: KeyQuery): boolean =>
+  q.status === "" && q.keyType === "" && q.org === "" && q.user === "" && q.api === "" && q.flag === "" && q.search.trim() === "";
+
+/** Filters (keeping order), e.g. an already sorted list on each keystroke. Returns `keys`
+ * itself when nothing filters. */
+export function filterKeys(
+  keys: ReadonlyArray<KeyView>,
+  q: KeyQuery,
+  hay?: ReadonlyMap<string, string>,
+): ReadonlyArray<KeyView> {
+  if (noFilter(q)) return keys;
+  const terms = searchTerms(q.search);
+  const facets: KeyQuery = { ...q, search: "" };
+  return keys.filter((k) => {
+    if (!matches(k, facets)) return false;
+    if (terms.length === 0) return true;
+    const h = hay?.get(k.id) ?? searchText(k);
+    for (const t of terms) if (!h.includes(t)) return false;
+    return true;
+  });
+}
+
+/** Filters then sorts; stable (ties keep name order, then id). Returns a new array. */
+export function filterAndSort(
+  keys: ReadonlyArray<KeyView>,
+  q: KeyQuery,
+  sort: Sort,
+  hay?: ReadonlyMap<string, string>,
+): KeyView[] {
+  return sortKeys(filterKeys(keys, q, hay), sort);
 }
 
 /** Counts for the filter chips. */
@@ -130,5 +171,41 @@ export function statusCounts(keys: ReadonlyArray<KeyView>): Record<KeyStatus, nu
 
 /** Ids in `selected` that are still revocable (active or inactive) in `keys`. */
 export function revocable(keys: ReadonlyArray<KeyView>, selected: ReadonlySet<string>): string[] {
+  if (selected.size === 0) return [];
   return keys.filter((k) => selected.has(k.id) && k.status !== "revoked").map((k) => k.id);
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Field-by-field equality of two keys (their fields are scalars or arrays of scalars). */
+export function sameKey(a: KeyView, b: KeyView): boolean {
+  const ka = Object.keys(a) as Array<keyof KeyView>;
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const f of ka) if (!sameValue(a[f], b[f])) return false;
+  return true;
+}
+
+/** A reloaded key list that keeps the previous objects of unchanged keys, or `prev` itself when
+ * nothing changed at all: a background sync that changed nothing then re-sorts and re-indexes
+ * nothing, and per-key caches (sparklines) stay warm. */
+export function reuseUnchanged(prev: ReadonlyArray<KeyView>, next: KeyView[]): { keys: ReadonlyArray<KeyView>; changed: boolean } {
+  if (prev.length === 0) return { keys: next, changed: next.length > 0 };
+  const old = new Map<string, KeyView>();
+  for (const k of prev) old.set(k.id, k);
+  let changed = prev.length !== next.length;
+  const out = next.map((k, i) => {
+    const o = old.get(k.id);
+    if (o && sameKey(o, k)) {
+      if (prev[i] !== o) changed = true;
+      return o;
+    }
+    changed = true;
+    return k;
+  });
+  return changed ? { keys: out, changed } : { keys: prev, changed };
 }

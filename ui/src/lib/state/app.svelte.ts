@@ -11,6 +11,7 @@ import type {
   SyncState,
   User,
 } from "../backend";
+import { reuseUnchanged } from "../logic/keys";
 import { CLIPBOARD_CLEAR_SECS, expired, remaining, startCountdown, type Countdown } from "../logic/countdown";
 
 export type Route =
@@ -139,7 +140,9 @@ class App {
         { org_code: null, user_id: null, status: null, key_type: null, api_id: null, search: null },
         offline,
       );
-      this.keys = res.keys;
+      // A sync that changed nothing leaves the list (and everything derived from it) alone.
+      const { keys, changed } = reuseUnchanged(this.keys, res.keys);
+      if (changed) this.keys = keys as KeyView[];
       if (res.synced_at && (!this.sync.last_sync || res.synced_at > this.sync.last_sync)) {
         this.sync = { ...this.sync, last_sync: res.synced_at };
       }
