@@ -199,14 +199,7 @@ async fn revoke_keeps_the_key_listed_and_it_never_verifies_again() {
     let env = start_default().await;
     let tok = env.token().await;
     let (id, secret) = env.create_user_key(&tok, "doomed").await;
-    let r = env
-        .http
-        .delete(env.url(&format!("/api/v1/api_keys/{id}")))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap();
-    let (st, v) = status_json(r).await;
+    let (st, v) = env.delete(&tok, &format!("/api/v1/api_keys/{id}")).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["code"], "API_KEY_DELETED");
     let (_, l) = env.get(&tok, "/api/v1/api_keys").await;

@@ -78,14 +78,7 @@ async fn faults_give_500_503_and_dropped_connections_but_not_on_sandbox_routes()
         seen,
         BTreeSet::from(["500".into(), "503".into(), "dropped".into()])
     );
-    let (st, v) = status_json(
-        env.http
-            .get(env.url("/_sandbox/stats"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (st, v) = env.get_open("/_sandbox/stats").await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(
         v["requests"]["GET /.well-known/jwks"], 30,
@@ -248,14 +241,7 @@ async fn stats_count_routes_and_reset() {
         (1, 1, 3, 1)
     );
     assert_eq!((s.rotate_key, s.revoke_key, s.other, s.total), (1, 1, 1, 9));
-    let (_, v) = status_json(
-        env.http
-            .get(env.url("/_sandbox/stats"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, v) = env.get_open("/_sandbox/stats").await;
     assert_eq!(v["requests"]["GET /api/v1/api_keys/{key_id}"], 3);
     assert_eq!(v["requests"]["POST /oauth2/token"], 1);
     assert_eq!(v["total"], 9);
@@ -268,14 +254,7 @@ async fn stats_count_routes_and_reset() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(env.sb.stats(), kinde_sandbox::Stats::default());
-    let (_, v) = status_json(
-        env.http
-            .get(env.url("/_sandbox/stats"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, v) = env.get_open("/_sandbox/stats").await;
     assert_eq!(v["requests"], json!({}));
     env.get(&tok, "/api/v1/api_keys").await;
     env.sb.reset_stats();

@@ -40,14 +40,7 @@ async fn token_answers_kinde_shape_and_claims_verify_with_jwks() {
     assert_eq!(v["expires_in"], 3600);
     let token = v["access_token"].as_str().unwrap();
 
-    let (st, jwks) = status_json(
-        env.http
-            .get(env.url("/.well-known/jwks"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (st, jwks) = env.get_open("/.well-known/jwks").await;
     assert_eq!(st, StatusCode::OK);
     let set: JwkSet = serde_json::from_value(jwks).unwrap();
     let header = jsonwebtoken::decode_header(token).unwrap();

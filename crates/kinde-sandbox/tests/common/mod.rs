@@ -108,6 +108,11 @@ impl Env {
         status_json(r).await
     }
 
+    /// A GET without a token (JWKS, the `/_sandbox/` routes).
+    pub async fn get_open(&self, path: &str) -> (StatusCode, Value) {
+        status_json(self.http.get(self.url(path)).send().await.unwrap()).await
+    }
+
     pub async fn delete(&self, tok: &str, path: &str) -> (StatusCode, Value) {
         let r = self
             .http
