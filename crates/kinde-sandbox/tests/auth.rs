@@ -22,13 +22,9 @@ async fn call(
     if method == Method::POST {
         rb = rb.json(&json!({}));
     }
-    let r = rb.send().await.unwrap();
-    let www = r
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_string());
-    let (st, v) = status_json(r).await;
-    (st, v, www)
+    let a = send(rb).await;
+    let www = a.header("www-authenticate").map(str::to_string);
+    (a.status, a.json, www)
 }
 
 #[tokio::test]

@@ -109,16 +109,14 @@ async fn each_create_validation_is_a_400_with_errors() {
         );
     }
     // Not JSON at all.
-    let r = env
-        .http
-        .post(env.url("/api/v1/api_keys"))
-        .bearer_auth(&tok)
-        .header("content-type", "application/json")
-        .body("{nope")
-        .send()
-        .await
-        .unwrap();
-    let (st, v) = status_json(r).await;
+    let (st, v) = call(
+        env.http
+            .post(env.url("/api/v1/api_keys"))
+            .bearer_auth(&tok)
+            .header("content-type", "application/json")
+            .body("{nope"),
+    )
+    .await;
     assert_eq!(
         (st, first_code(&v)),
         (StatusCode::BAD_REQUEST, "INVALID_JSON")
@@ -132,7 +130,7 @@ async fn each_create_validation_is_a_400_with_errors() {
 }
 
 #[tokio::test]
-async fn unknown_ids_answer_404_with_the_object_shape() {
+async fn unknown_key_ids_answer_404_with_the_object_shape_and_unknown_api_ids_400() {
     let env = start_default().await;
     let tok = env.token().await;
     let id = "api_key_0195ac80a14e8d71f42b98e75d3c61ad";
@@ -140,21 +138,21 @@ async fn unknown_ids_answer_404_with_the_object_shape() {
         env.get(&tok, &format!("/api/v1/api_keys/{id}")).await,
         env.put(&tok, &format!("/api/v1/api_keys/{id}")).await,
         env.delete(&tok, &format!("/api/v1/api_keys/{id}")).await,
-        env.get(&tok, "/api/v1/apis/nope").await,
-        env.get(&tok, "/api/v1/apis/nope/scopes").await,
     ] {
         assert_eq!(st, StatusCode::NOT_FOUND);
         assert!(v["errors"].is_object(), "{v}");
         assert!(v["errors"]["code"].as_str().unwrap().ends_with("NOT_FOUND"));
     }
-    let (st, v) = status_json(
-        env.http
-            .get(env.url("/api/v2/whatever"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    // The spec lists no 404 for the APIs routes: an unknown API id is a 400.
+    for path in ["/api/v1/apis/nope", "/api/v1/apis/nope/scopes"] {
+        let (st, v) = env.get(&tok, path).await;
+        assert_eq!(
+            (st, first_code(&v)),
+            (StatusCode::BAD_REQUEST, "INVALID_API_ID"),
+            "{path}"
+        );
+    }
+    let (st, v) = call(env.http.get(env.url("/api/v2/whatever"))).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     assert_eq!(v["errors"]["code"], "ROUTE_NOT_FOUND");
 }
@@ -166,15 +164,13 @@ async fn rotate_keeps_the_id_and_the_old_secret_fails_at_once() {
     let (id, old) = env.create_user_key(&tok, "rotating").await;
     assert_eq!(env.verify(&old).await.1["is_valid"], true);
     // Like Kinde's SDK: PUT with no body and no Content-Type.
-    let r = env
-        .http
-        .put(env.url(&format!("/api/v1/api_keys/{id}")))
-        .bearer_auth(&tok)
-        .header("content-length", "0")
-        .send()
-        .await
-        .unwrap();
-    let (st, v) = status_json(r).await;
+    let (st, v) = call(
+        env.http
+            .put(env.url(&format!("/api/v1/api_keys/{id}")))
+            .bearer_auth(&tok)
+            .header("content-length", "0"),
+    )
+    .await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
     assert_eq!(v["code"], "API_KEY_ROTATED");
     assert_eq!(v["api_key"]["id"], id.as_str());
@@ -182,7 +178,12 @@ async fn rotate_keeps_the_id_and_the_old_secret_fails_at_once() {
     assert_ne!(new, old);
     let (_, o) = env.verify(&old).await;
     assert_eq!(o["is_valid"], false);
-    assert_eq!(o["key_id"], Value::Null);
+    // Non-nullable in the spec: absent, not null.
+    assert!(
+        o.get("key_id").is_none() && o.get("status").is_none(),
+        "{o}"
+    );
+    assert!(o.get("verification_count").is_none(), "{o}");
     let (_, n) = env.verify(new).await;
     assert_eq!(
         (n["is_valid"].clone(), n["key_id"].clone()),
@@ -252,14 +253,12 @@ async fn verify_counts_and_records_time_and_ip() {
     // Unknown key, missing field.
     let (st, v) = env.verify("k_live_doesnotexist").await;
     assert_eq!((st, v["is_valid"].clone()), (StatusCode::OK, json!(false)));
-    let r = env
-        .http
-        .post(env.url("/api/v1/api_keys/verify"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    let (st, v) = status_json(r).await;
+    let (st, v) = call(
+        env.http
+            .post(env.url("/api/v1/api_keys/verify"))
+            .json(&json!({})),
+    )
+    .await;
     assert_eq!(
         (st, first_code(&v)),
         (StatusCode::BAD_REQUEST, "API_KEY_REQUIRED")
@@ -290,31 +289,71 @@ async fn concurrent_verifications_are_all_counted() {
 }
 
 #[tokio::test]
-async fn wrong_method_is_a_json_405_and_rotate_delete_accept_a_json_content_type_without_body() {
+async fn wrong_method_is_the_unknown_route_404_and_rotate_delete_accept_a_json_content_type_without_body()
+ {
     let env = start_default().await;
     let tok = env.token().await;
     let (id, _) = env.create_user_key(&tok, "methods").await;
-    let r = env
-        .http
-        .patch(env.url(&format!("/api/v1/api_keys/{id}")))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap();
-    let (st, v) = status_json(r).await;
+    // The spec defines no PATCH (and no 405): the answer is Kinde's unknown-route 404.
+    let (st, v) = call(
+        env.http
+            .patch(env.url(&format!("/api/v1/api_keys/{id}")))
+            .bearer_auth(&tok),
+    )
+    .await;
     assert_eq!(
-        (st, first_code(&v)),
-        (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED")
+        (st, v["errors"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("ROUTE_NOT_FOUND"))
     );
     for m in [reqwest::Method::PUT, reqwest::Method::DELETE] {
-        let r = env
-            .http
-            .request(m.clone(), env.url(&format!("/api/v1/api_keys/{id}")))
-            .bearer_auth(&tok)
-            .header("content-type", "application/json")
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{m}: {}", r.status());
+        let a = send(
+            env.http
+                .request(m.clone(), env.url(&format!("/api/v1/api_keys/{id}")))
+                .bearer_auth(&tok)
+                .header("content-type", "application/json"),
+        )
+        .await;
+        assert!(a.status.is_success(), "{m}: {}", a.status);
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_body_or_a_non_utf8_path_is_a_json_400() {
+    let env = start_default().await;
+    let tok = env.token().await;
+    let big = "x".repeat(3 * 1024 * 1024);
+    for path in ["/api/v1/api_keys", "/api/v1/api_keys/verify"] {
+        let (st, v) = call(
+            env.http
+                .post(env.url(path))
+                .bearer_auth(&tok)
+                .header("content-type", "application/json")
+                .body(big.clone()),
+        )
+        .await;
+        assert_eq!(
+            (st, first_code(&v)),
+            (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+            "{path}: {v}"
+        );
+    }
+    let (st, v) = call(
+        env.http
+            .post(env.url("/oauth2/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(big),
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+    for path in ["/api/v1/api_keys/%FF%FE", "/api/v1/apis/%C3%28/scopes"] {
+        let (st, v) = env.get(&tok, path).await;
+        assert_eq!(
+            (st, first_code(&v)),
+            (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+            "{path}: {v}"
+        );
     }
 }

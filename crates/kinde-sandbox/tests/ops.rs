@@ -20,20 +20,10 @@ async fn rate_limit_answers_429_with_ratelimit_reset_per_client() {
     for _ in 0..5 {
         assert_eq!(env.get(&tok, "/api/v1/api_keys").await.0, StatusCode::OK);
     }
-    let r = env
-        .http
-        .get(env.url("/api/v1/api_keys"))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap();
-    let reset: u64 = r.headers()["ratelimit-reset"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let r = send(env.http.get(env.url("/api/v1/api_keys")).bearer_auth(&tok)).await;
+    let reset: u64 = r.header("ratelimit-reset").unwrap().parse().unwrap();
     assert!((1..=60).contains(&reset), "{reset}");
-    let (st, v) = status_json(r).await;
+    let (st, v) = (r.status, r.json);
     assert_eq!(
         (st, first_code(&v)),
         (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS")
@@ -57,9 +47,9 @@ async fn faults_give_500_503_and_dropped_connections_but_not_on_sandbox_routes()
     .await;
     let mut seen = BTreeSet::new();
     for _ in 0..30 {
-        match env.http.get(env.url("/.well-known/jwks")).send().await {
+        match try_send(env.http.get(env.url("/.well-known/jwks"))).await {
             Ok(r) => {
-                let (st, v) = status_json(r).await;
+                let (st, v) = (r.status, r.json);
                 assert!(
                     v["errors"][0]["message"]
                         .as_str()
@@ -96,8 +86,8 @@ async fn a_small_fault_rate_leaves_most_requests_alone() {
     .await;
     let mut ok = 0;
     for _ in 0..60 {
-        if let Ok(r) = env.http.get(env.url("/.well-known/jwks")).send().await {
-            ok += u32::from(r.status() == StatusCode::OK);
+        if let Ok(r) = try_send(env.http.get(env.url("/.well-known/jwks"))).await {
+            ok += u32::from(r.status == StatusCode::OK);
         }
     }
     assert!((40..60).contains(&ok), "{ok} of 60 answered normally");
@@ -124,22 +114,11 @@ async fn tls_serves_https_to_a_client_that_trusts_the_pem() {
         ("client_secret", "sandbox-secret"),
         ("audience", aud.as_str()),
     ];
-    let r = trusting
-        .post(env.url("/oauth2/token"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let (st, v) = status_json(r).await;
+    let (st, v) = call(trusting.post(env.url("/oauth2/token")).form(&form)).await;
     assert_eq!(st, StatusCode::OK);
     let tok = v["access_token"].as_str().unwrap();
-    let r = trusting
-        .get(env.url("/api/v1/api_keys"))
-        .bearer_auth(tok)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let (st, _) = call(trusting.get(env.url("/api/v1/api_keys")).bearer_auth(tok)).await;
+    assert_eq!(st, StatusCode::OK);
     // With the `localhost` name and audience.
     let local = env.base.replace("127.0.0.1", "localhost");
     let aud = format!("{local}/api");
@@ -149,22 +128,16 @@ async fn tls_serves_https_to_a_client_that_trusts_the_pem() {
         ("client_secret", "sandbox-secret"),
         ("audience", aud.as_str()),
     ];
-    let r = trusting
-        .post(format!("{local}/oauth2/token"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let (st, v) = status_json(r).await;
+    let (st, v) = call(trusting.post(format!("{local}/oauth2/token")).form(&form)).await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let tok = v["access_token"].as_str().unwrap();
-    let r = trusting
-        .get(format!("{local}/api/v1/apis"))
-        .bearer_auth(tok)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let (st, _) = call(
+        trusting
+            .get(format!("{local}/api/v1/apis"))
+            .bearer_auth(tok),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
     // A client that does not trust the certificate refuses it.
     let err = reqwest::Client::new()
         .get(env.url("/api/v1/apis"))
@@ -246,13 +219,8 @@ async fn stats_count_routes_and_reset() {
     assert_eq!(v["requests"]["POST /oauth2/token"], 1);
     assert_eq!(v["total"], 9);
     assert_eq!(env.sb.request_counts()["GET /api/v1/users"], 1);
-    let r = env
-        .http
-        .post(env.url("/_sandbox/stats/reset"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let (st, _) = call(env.http.post(env.url("/_sandbox/stats/reset"))).await;
+    assert_eq!(st, StatusCode::OK);
     assert_eq!(env.sb.stats(), kinde_sandbox::Stats::default());
     let (_, v) = env.get_open("/_sandbox/stats").await;
     assert_eq!(v["requests"], json!({}));
@@ -284,14 +252,12 @@ async fn traffic_route_and_simulate_verify_distinct_active_keys_once() {
         .map(|k| k["id"].as_str().unwrap().to_string())
         .collect();
     let before = counts(&env, &tok, &active).await;
-    let r = env
-        .http
-        .post(env.url("/_sandbox/traffic"))
-        .json(&json!({ "verifications": 7 }))
-        .send()
-        .await
-        .unwrap();
-    let (st, v) = status_json(r).await;
+    let (st, v) = call(
+        env.http
+            .post(env.url("/_sandbox/traffic"))
+            .json(&json!({ "verifications": 7 })),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK);
     let mut hit: Vec<String> = v["key_ids"]
         .as_array()
@@ -307,14 +273,8 @@ async fn traffic_route_and_simulate_verify_distinct_active_keys_once() {
         assert!(times <= 2);
         assert_eq!(after[i], before[i] + times, "{id}");
     }
-    let bad = env
-        .http
-        .post(env.url("/_sandbox/traffic"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let (st, _) = call(env.http.post(env.url("/_sandbox/traffic")).json(&json!({}))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

@@ -13,8 +13,8 @@ use kinde_sandbox::{ALL_SCOPES, Config};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-async fn oauth_error(r: reqwest::Response) -> (StatusCode, String, String) {
-    let (st, v) = status_json(r).await;
+async fn oauth_error(r: Answer) -> (StatusCode, String, String) {
+    let (st, v) = (r.status, r.json);
     let err = v["error"].as_str().unwrap_or("").to_string();
     let desc = v["error_description"].as_str().unwrap_or("").to_string();
     assert!(!desc.is_empty(), "error_description present: {v}");
@@ -34,7 +34,7 @@ async fn token_answers_kinde_shape_and_claims_verify_with_jwks() {
             ("scope", ""),
         ])
         .await;
-    let (st, v) = status_json(r).await;
+    let (st, v) = (r.status, r.json);
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["token_type"], "Bearer");
     assert_eq!(v["expires_in"], 3600);
@@ -86,7 +86,8 @@ async fn requested_scopes_narrow_the_token_and_unknown_scope_is_invalid_scope() 
     ];
     let mut form = base.to_vec();
     form.push(("scope", "read:api_keys read:users"));
-    let (st, v) = status_json(env.token_raw(&form).await).await;
+    let a = env.token_raw(&form).await;
+    let (st, v) = (a.status, a.json);
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["scope"], "read:api_keys read:users");
 
@@ -168,28 +169,20 @@ async fn basic_auth_and_localhost_audience_are_accepted() {
     let port = env.sb.addr().port();
     let base = format!("http://localhost:{port}");
     let basic = STANDARD.encode("sandbox_admin:sandbox_admin_secret");
-    let r = env
-        .http
-        .post(format!("{base}/oauth2/token"))
-        .header("authorization", format!("Basic {basic}"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("audience", &format!("{base}/api")),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let (st, v) = status_json(r).await;
+    let (st, v) = call(
+        env.http
+            .post(format!("{base}/oauth2/token"))
+            .header("authorization", format!("Basic {basic}"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("audience", &format!("{base}/api")),
+            ]),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let tok = v["access_token"].as_str().unwrap();
-    let r = env
-        .http
-        .get(format!("{base}/api/v1/apis"))
-        .bearer_auth(tok)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let (st, _) = call(env.http.get(format!("{base}/api/v1/apis")).bearer_auth(tok)).await;
+    assert_eq!(st, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -85,7 +85,8 @@ fn find_api(sh: &Shared, id: &str) -> Result<ApiRec, ApiError> {
     let db = sh.db.lock();
     db.api(id)
         .cloned()
-        .ok_or_else(|| ApiError::not_found("API_NOT_FOUND", format!("No API with id {id:?}")))
+        // The spec lists no 404 for `/api/v1/apis/{api_id}*`: an unknown id is a bad request.
+        .ok_or_else(|| ApiError::bad_request("INVALID_API_ID", format!("No API with id {id:?}")))
 }
 
 pub async fn get_api(
@@ -149,10 +150,13 @@ pub async fn list_orgs(
     ok(with_next(body, next))
 }
 
+/// A user as the list shows it, with only the fields of the spec's `users_response` (it has no
+/// `full_name`). The sandbox's users have no picture: the spec types `picture` as a
+/// non-nullable string, so it is left out rather than sent as `null`.
 fn user_json(u: &UserRec) -> Value {
     json!({
         "id": u.id, "email": u.email, "first_name": u.first_name, "last_name": u.last_name,
-        "full_name": u.display_name(), "is_suspended": false, "picture": null,
+        "is_suspended": false,
         "total_sign_ins": u.total_sign_ins, "failed_sign_ins": 0,
         "last_signed_in": u.last_signed_in.as_ref().map(ts), "created_on": ts(&u.created_on),
         "organizations": u.organizations,

@@ -282,10 +282,11 @@ pub async fn verify(
     }
     let mut db = sh.db.lock();
     let Some(k) = keys::verify_secret(&mut db, secret.trim(), &ip, Utc::now()) else {
+        // No key: the spec's non-nullable `key_id`, `status` and `verification_count` are
+        // left out rather than sent as `null`; the nullable ones are `null`.
         return ok(json!({
             "code": "API_KEY_INVALID", "message": "Invalid API key", "is_valid": false,
-            "key_id": null, "status": null, "scopes": [], "org_code": null, "user_id": null,
-            "last_verified_on": null, "verification_count": null,
+            "scopes": [], "org_code": null, "user_id": null, "last_verified_on": null,
         }));
     };
     let valid = k.status == Status::Active;

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rand::Rng;
 
 use crate::auth;
-use crate::http::{ApiError, route_not_found};
+use crate::http::{ApiError, oauth_error, route_not_found};
 use crate::state::Shared;
 
 /// Marks a response whose connection must be dropped instead of answered (a fault).
@@ -44,7 +44,44 @@ pub fn router(sh: Arc<Shared>) -> Router {
         .merge(sandbox::router())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(json_rejections))
         .with_state(sh)
+}
+
+/// Longest rejection text carried into a JSON error message.
+const MAX_REJECTION_TEXT: usize = 2048;
+
+/// Turns axum's plain-text rejections (a body over the size limit, a path that is not UTF-8)
+/// into Kinde's JSON shapes: a 400 `{"errors":[..]}`, or OAuth's `invalid_request` on the token
+/// endpoint. Kinde's spec lists 400 for invalid requests and its clients parse JSON only.
+async fn json_rejections(req: Request, next: Next) -> Response {
+    let token = req.uri().path() == "/oauth2/token";
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || status.is_success() || resp.extensions().get::<DropConnection>().is_some() {
+        return resp;
+    }
+    if !status.is_client_error() {
+        return resp;
+    }
+    let bytes = axum::body::to_bytes(resp.into_body(), MAX_REJECTION_TEXT)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    let text = if text.is_empty() {
+        format!("The request was refused ({status})")
+    } else {
+        text
+    };
+    if token {
+        oauth_error(StatusCode::BAD_REQUEST, "invalid_request", text)
+    } else {
+        ApiError::bad_request("INVALID_REQUEST", text).into_response()
+    }
 }
 
 /// Counts the request, then applies the configured latency and faults.
@@ -107,11 +144,8 @@ async fn fallback(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     route_not_found()
 }
 
+/// A known path with a method Kinde does not define: the spec has no operation (and no 405) for
+/// it, so it is an unknown route, answered like any other.
 async fn method_not_allowed() -> Response {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
-        "This route does not accept that method",
-    )
-    .into_response()
+    route_not_found()
 }

@@ -1,8 +1,14 @@
 //! Helpers shared by the integration tests: a sandbox on 127.0.0.1:0 and a reqwest client.
+//!
+//! Every answer goes through [`send`], which checks it against Kinde's OpenAPI spec for its
+//! route and status ([`spec::check`]) and fails the test when it does not conform.
 #![allow(dead_code)]
 
+pub mod spec;
+
 use kinde_sandbox::{Config, Sandbox, spawn};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::header::HeaderMap;
+use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::Value;
 
 pub struct Env {
@@ -40,13 +46,8 @@ impl Env {
     }
 
     /// Token request with the given form fields.
-    pub async fn token_raw(&self, form: &[(&str, &str)]) -> Response {
-        self.http
-            .post(self.url("/oauth2/token"))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
+    pub async fn token_raw(&self, form: &[(&str, &str)]) -> Answer {
+        send(self.http.post(self.url("/oauth2/token")).form(form)).await
     }
 
     /// A token for this M2M app, all its scopes.
@@ -61,9 +62,8 @@ impl Env {
                 ("scope", ""),
             ])
             .await;
-        assert_eq!(r.status(), StatusCode::OK);
-        let v: Value = r.json().await.unwrap();
-        v["access_token"].as_str().unwrap().to_string()
+        assert_eq!(r.status, StatusCode::OK);
+        r.json["access_token"].as_str().unwrap().to_string()
     }
 
     pub async fn token(&self) -> String {
@@ -75,65 +75,34 @@ impl Env {
     }
 
     pub async fn get(&self, tok: &str, path: &str) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(tok)
-            .send()
-            .await
-            .unwrap();
-        status_json(r).await
+        call(self.http.get(self.url(path)).bearer_auth(tok)).await
     }
 
     pub async fn post(&self, tok: &str, path: &str, body: &Value) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(tok)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        status_json(r).await
+        call(self.http.post(self.url(path)).bearer_auth(tok).json(body)).await
     }
 
     pub async fn put(&self, tok: &str, path: &str) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .put(self.url(path))
-            .bearer_auth(tok)
-            .send()
-            .await
-            .unwrap();
-        status_json(r).await
+        call(self.http.put(self.url(path)).bearer_auth(tok)).await
     }
 
     /// A GET without a token (JWKS, the `/_sandbox/` routes).
     pub async fn get_open(&self, path: &str) -> (StatusCode, Value) {
-        status_json(self.http.get(self.url(path)).send().await.unwrap()).await
+        call(self.http.get(self.url(path))).await
     }
 
     pub async fn delete(&self, tok: &str, path: &str) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .delete(self.url(path))
-            .bearer_auth(tok)
-            .send()
-            .await
-            .unwrap();
-        status_json(r).await
+        call(self.http.delete(self.url(path)).bearer_auth(tok)).await
     }
 
     pub async fn verify(&self, secret: &str) -> (StatusCode, Value) {
         let body = serde_json::json!({ "api_key": secret });
-        let r = self
-            .http
-            .post(self.url("/api/v1/api_keys/verify"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        status_json(r).await
+        call(
+            self.http
+                .post(self.url("/api/v1/api_keys/verify"))
+                .json(&body),
+        )
+        .await
     }
 
     /// Creates a key on the empty seed's fixtures; returns (id, secret).
@@ -150,20 +119,53 @@ impl Env {
     }
 }
 
-/// Status and JSON body; asserts that a body is JSON with the right Content-Type.
-pub async fn status_json(r: Response) -> (StatusCode, Value) {
-    let st = r.status();
-    let ct = r
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string());
-    let text = r.text().await.unwrap();
-    assert_eq!(
-        ct.as_deref(),
-        Some("application/json"),
-        "status {st}, body {text}"
-    );
-    (st, serde_json::from_str(&text).unwrap())
+/// One answer: status, headers and JSON body, already checked against the spec.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub json: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Sends a request (on the client that built it); `Err` only when no answer came (a dropped
+/// connection, a TLS refusal). An answer that breaks Kinde's spec fails the test.
+pub async fn try_send(rb: RequestBuilder) -> Result<Answer, reqwest::Error> {
+    let (client, req) = rb.build_split();
+    let req = req.unwrap();
+    let method = req.method().to_string();
+    let path = req.url().path().to_string();
+    let r = client.execute(req).await?;
+    let status = r.status();
+    let headers = r.headers().clone();
+    let text = r.text().await?;
+    let ct = headers.get("content-type").and_then(|v| v.to_str().ok());
+    match spec::check(&method, &path, status.as_u16(), ct, &text) {
+        Ok(seen) => spec::record(seen),
+        Err(e) => panic!("non-conforming answer: {e}"),
+    }
+    let json = serde_json::from_str(&text).unwrap();
+    Ok(Answer {
+        status,
+        headers,
+        json,
+    })
+}
+
+/// [`try_send`] that expects an answer.
+pub async fn send(rb: RequestBuilder) -> Answer {
+    try_send(rb).await.unwrap()
+}
+
+/// Status and JSON body of a checked answer.
+pub async fn call(rb: RequestBuilder) -> (StatusCode, Value) {
+    let a = send(rb).await;
+    (a.status, a.json)
 }
 
 /// The first error code of a `{"errors":[...]}` body.
