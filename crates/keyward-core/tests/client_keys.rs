@@ -179,9 +179,11 @@ async fn not_found_names_the_key() {
         assert!(e.message.contains(id), "{}", e.message);
         assert!(!e.hint.is_empty());
     }
+    // Kinde's spec lists no 404 for an unknown API id: it is a 400, and the message names it.
     let e = c.api_scopes("nosuchapi").await.unwrap_err();
-    assert_eq!(e.code, ErrorCode::NotFound);
-    assert!(e.message.contains("nosuchapi"));
+    assert_eq!(e.code, ErrorCode::BadRequest);
+    assert!(e.message.contains("nosuchapi"), "{}", e.message);
+    assert!(e.hint.contains("keyward apis list"), "{}", e.hint);
 }
 
 #[tokio::test]
