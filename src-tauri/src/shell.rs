@@ -297,7 +297,7 @@ impl Shell {
             let mut running = self.sync_cancel.lock();
             if running.is_some() {
                 return Err(Error::new(
-                    ErrorCode::InvalidInput,
+                    ErrorCode::SyncInProgress,
                     "a sync is already running",
                     "Wait for it to finish, or cancel it.",
                 ));
@@ -331,7 +331,9 @@ impl Shell {
                     s.offline = false;
                     s.last_error = None;
                 }
-                Err(e) if e.code == ErrorCode::Cancelled => {}
+                // Another sync of the profile (the CLI, another window) is filling the cache:
+                // not a failure of this one.
+                Err(e) if matches!(e.code, ErrorCode::Cancelled | ErrorCode::SyncInProgress) => {}
                 Err(e) => {
                     s.offline = is_offline(e.code);
                     s.last_error = Some(e.clone());

@@ -4,6 +4,7 @@
 
 use std::io::{IsTerminal, Read, Write};
 
+use crate::table::errln;
 use keyward_core::ctx::AppCtx;
 use keyward_core::{Error, ErrorCode, Result};
 use serde::Serialize;
@@ -27,10 +28,9 @@ impl App {
     }
 
     /// A one-line note for humans on stderr (suppressed with `--json`).
-    #[allow(dead_code)] // for store_cmds
     pub fn note(&self, msg: impl AsRef<str>) {
         if !self.json {
-            eprintln!("{}", msg.as_ref());
+            errln!("{}", msg.as_ref());
         }
     }
 }
@@ -108,8 +108,7 @@ pub fn confirm(question: &str, yes: bool) -> Result<()> {
             "Add --yes to confirm it in a script.",
         ));
     }
-    eprint!("{question} Type 'yes' to continue: ");
-    let _ = std::io::stderr().flush();
+    crate::table::err_prompt(&format!("{question} Type 'yes' to continue: "));
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)

@@ -10,6 +10,7 @@ use keyward_core::{Error, Result};
 
 use crate::app::{App, cancel_on_ctrl_c, confirm, read_stdin_secret};
 use crate::table::{Table, ago, date, opt};
+use crate::table::{errln, outln};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum StatusArg {
@@ -135,11 +136,12 @@ pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
                     None => "never synced".to_string(),
                 };
                 // Also in --json mode: stdout stays the plain list, the warning goes to stderr.
-                eprintln!(
+                errln!(
                     "warning[{}]: {}; showing the local cache, {age}",
-                    w.code, w.message
+                    w.code,
+                    w.message
                 );
-                eprintln!("hint: {}", w.hint);
+                errln!("hint: {}", w.hint);
             }
             app.emit(&cached.keys, print_keys)?;
             Ok(0)
@@ -220,7 +222,7 @@ pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
                     opt(r.verification_count.map(|c| c.to_string()).as_deref()),
                 ]);
                 t.print();
-                eprintln!("note: {}", r.note);
+                errln!("note: {}", r.note);
             })?;
             Ok(if r.is_valid { 0 } else { 1 })
         }
@@ -254,12 +256,14 @@ fn print_new_key(app: &App, k: &NewKey, verb: &str) -> Result<()> {
         .as_deref()
         .map(|n| format!(" ({n})"))
         .unwrap_or_default();
-    eprintln!(
+    errln!(
         "{verb} key {}{name}. Secret {}…{}:",
-        k.id, k.key_prefix, k.key_suffix
+        k.id,
+        k.key_prefix,
+        k.key_suffix
     );
-    println!("{}", k.key.expose());
-    eprintln!("warning: {}", k.warning);
+    outln!("{}", k.key.expose());
+    errln!("warning: {}", k.warning);
     Ok(())
 }
 
@@ -274,7 +278,7 @@ fn owner(k: &KeyView) -> String {
 
 fn print_keys(keys: &Vec<KeyView>) {
     if keys.is_empty() {
-        eprintln!("No keys match.");
+        errln!("No keys match.");
         return;
     }
     let mut t = Table::new(&[
@@ -308,7 +312,7 @@ fn print_keys(keys: &Vec<KeyView>) {
         ]);
     }
     t.print();
-    eprintln!("{} key(s)", keys.len());
+    errln!("{} key(s)", keys.len());
 }
 
 fn print_key(k: &KeyView) {
@@ -384,11 +388,13 @@ fn print_revoke(s: &RevokeSummary) {
         ]);
     }
     t.print();
-    eprintln!(
+    errln!(
         "{} requested, {} revoked, {} failed",
-        s.requested, s.revoked, s.failed
+        s.requested,
+        s.revoked,
+        s.failed
     );
     if let Some(e) = s.outcomes.iter().find_map(|o| o.error.as_ref()) {
-        eprintln!("hint: {}", e.hint);
+        errln!("hint: {}", e.hint);
     }
 }

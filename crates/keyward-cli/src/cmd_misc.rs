@@ -8,6 +8,7 @@ use keyward_core::secret::Secret;
 
 use crate::app::{App, read_stdin_secret};
 use crate::table::{Table, opt};
+use crate::table::{errln, outln};
 
 #[derive(Debug, Args)]
 pub struct DirArgs {
@@ -135,12 +136,12 @@ pub fn print_report(r: &DoctorReport) {
             StepStatus::Fail => "✗",
             StepStatus::Skipped => "-",
         };
-        println!("{mark} {:<15} {}", s.name, s.detail);
+        outln!("{mark} {:<15} {}", s.name, s.detail);
     }
-    println!();
-    println!("verdict: {}", r.verdict);
-    println!("next:    {}", r.next_action);
+    outln!();
+    outln!("verdict: {}", r.verdict);
+    outln!("next:    {}", r.next_action);
     if r.counted_verification {
-        eprintln!("note: verifying the key counted as one verification in Kinde.");
+        errln!("note: verifying the key counted as one verification in Kinde.");
     }
 }

@@ -9,6 +9,7 @@ use keyward_core::secret::Secret;
 use crate::app::{App, read_stdin_secret};
 use crate::cmd_misc::print_report;
 use crate::table::Table;
+use crate::table::{errln, outln};
 
 #[derive(Debug, Subcommand)]
 pub enum ProfileCmd {
@@ -73,16 +74,16 @@ pub async fn run(cmd: ProfileCmd, app: &App) -> Result<i32> {
                     SecretSource::Env => "secret taken from KEYWARD_CLIENT_SECRET (not stored)",
                     SecretSource::Missing => "no secret stored",
                 };
-                println!(
+                outln!(
                     "Added profile {} ({}, {}): {where_}.",
                     p.name,
                     p.domain,
                     p.environment.as_str()
                 );
                 if let Some(w) = &a.warning {
-                    eprintln!("warning: {w}");
+                    errln!("warning: {w}");
                 }
-                eprintln!("Check it with: keyward --profile {} profile test", p.name);
+                errln!("Check it with: keyward --profile {} profile test", p.name);
             })?;
             Ok(0)
         }
@@ -90,7 +91,7 @@ pub async fn run(cmd: ProfileCmd, app: &App) -> Result<i32> {
             let list = ops::profile_list(&app.ctx).await?;
             app.emit(&list, |list| {
                 if list.is_empty() {
-                    eprintln!("No profiles yet. Add one with `keyward profile add NAME --domain mybiz.kinde.com --client-id ID --client-secret-stdin`.");
+                    errln!("No profiles yet. Add one with `keyward profile add NAME --domain mybiz.kinde.com --client-id ID --client-secret-stdin`.");
                     return;
                 }
                 let mut t = Table::new(&["", "NAME", "DOMAIN", "CLIENT ID", "ENVIRONMENT", "DEFAULT"]);
@@ -111,9 +112,9 @@ pub async fn run(cmd: ProfileCmd, app: &App) -> Result<i32> {
         ProfileCmd::Remove { name } => {
             let removed = ops::profile_remove(&app.ctx, &name).await?;
             app.emit(&removed, |r| {
-                println!("Removed profile {}.", r.name);
+                outln!("Removed profile {}.", r.name);
                 if let Some(w) = &r.warning {
-                    eprintln!("warning: {w}");
+                    errln!("warning: {w}");
                 }
             })?;
             Ok(0)

@@ -11,6 +11,8 @@
 //! `main.rs` already wires both: edit only `store_cmds.rs`. Use `app.emit(&value, |v| ...)` for
 //! human-or-JSON output, `table::Table` for tables, and `app.ctx` for the `AppCtx`.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod app;
 mod cmd_keys;
 mod cmd_misc;
@@ -18,6 +20,7 @@ mod cmd_profile;
 mod store_cmds;
 mod table;
 
+use std::io::Write as _;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +29,7 @@ use keyward_core::secrets::KeyringStore;
 use keyward_core::{Error, Result};
 
 use app::App;
+use table::errln;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -151,12 +155,13 @@ fn usage_error(e: clap::Error) -> ! {
 /// Prints the error (human or JSON) on stderr and exits with its class's code.
 fn exit_with(e: &Error, json: bool) -> ! {
     if json {
+        // JSON stays exact (serde escapes control characters itself).
         let body = serde_json::json!({ "code": e.code, "message": e.message, "hint": e.hint });
-        eprintln!("{body}");
+        let _ = writeln!(std::io::stderr().lock(), "{body}");
     } else {
-        eprintln!("error[{}]: {}", e.code, e.message);
+        errln!("error[{}]: {}", e.code, e.message);
         if !e.hint.is_empty() {
-            eprintln!("hint: {}", e.hint);
+            errln!("hint: {}", e.hint);
         }
     }
     std::process::exit(e.code.exit_code())

@@ -16,10 +16,11 @@ use keyward_core::insights::{GroupTotal, Insights, KeyInsight};
 use keyward_core::ops_store;
 use keyward_core::store::{AuditAction, AuditFilter, AuditOutcome, Bucket};
 use keyward_core::sync::{SyncOptions, SyncProgress, SyncSummary};
-use keyward_core::{Error, Result};
+use keyward_core::{Error, ErrorCode, Result};
 
 use crate::app::{App, cancel_on_ctrl_c};
 use crate::table::{Table, ago, date, opt};
+use crate::table::{errln, outln};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum BucketArg {
@@ -41,15 +42,33 @@ pub enum FormatArg {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SyncCmd {
+    /// The recent sync runs, newest first. A run whose process died (killed, crashed) shows
+    /// as `interrupted`; `running` means a sync is running now.
+    Status {
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Pull the keys from Kinde into the local store (details only for keys that changed).
+    /// One sync per profile runs at a time: another one (the app, another `keyward`) makes
+    /// this fail with `sync_in_progress`, unless --wait. `keyward sync status` lists the runs.
+    #[command(args_conflicts_with_subcommands = true)]
     Sync {
+        #[command(subcommand)]
+        what: Option<SyncCmd>,
         /// Fetch every key's details, not only the changed ones.
         #[arg(long)]
         full: bool,
         /// Detail requests in flight at once.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
         concurrency: u32,
+        /// When another sync of the profile is running, wait for it to end, then sync.
+        #[arg(long)]
+        wait: bool,
     },
     /// A key's verifications over time, from the local store (run `keyward sync` first).
     History {
@@ -114,7 +133,16 @@ pub enum Cmd {
 
 pub async fn run(cmd: Cmd, app: &App) -> Result<i32> {
     match cmd {
-        Cmd::Sync { full, concurrency } => sync(app, full, concurrency).await,
+        Cmd::Sync {
+            what: Some(SyncCmd::Status { limit }),
+            ..
+        } => sync_status(app, limit).await,
+        Cmd::Sync {
+            what: None,
+            full,
+            concurrency,
+            wait,
+        } => sync(app, full, concurrency, wait).await,
         Cmd::History {
             key_id,
             bucket,
@@ -152,13 +180,13 @@ pub async fn run(cmd: Cmd, app: &App) -> Result<i32> {
                 FormatArg::Json => ExportFormat::Json,
             };
             let s = ops_store::export(&app.ctx, what, format, &out).await?;
-            app.emit(&s, |s| println!("Wrote {} rows to {}", s.rows, s.path))?;
+            app.emit(&s, |s| outln!("Wrote {} rows to {}", s.rows, s.path))?;
             Ok(0)
         }
     }
 }
 
-async fn sync(app: &App, full: bool, concurrency: u32) -> Result<i32> {
+async fn sync(app: &App, full: bool, concurrency: u32, wait: bool) -> Result<i32> {
     let bar = if app.json {
         ProgressBar::hidden()
     } else {
@@ -182,7 +210,12 @@ async fn sync(app: &App, full: bool, concurrency: u32) -> Result<i32> {
         concurrency,
         ..SyncOptions::default()
     };
-    let result = ops_store::sync(&app.ctx, opts, progress, cancel).await;
+    let mut result = ops_store::sync(&app.ctx, opts, &progress, cancel.clone()).await;
+    if wait && matches!(&result, Err(e) if e.code == ErrorCode::SyncInProgress) {
+        app.note("Another sync of this profile is running; waiting for it to end (Ctrl-C stops waiting).");
+        bar.set_message("waiting for the other sync");
+        result = ops_store::sync_wait(&app.ctx, opts, &progress, cancel).await;
+    }
     on_ctrl_c.abort();
     bar.finish_and_clear();
     let s = result?;
@@ -191,7 +224,7 @@ async fn sync(app: &App, full: bool, concurrency: u32) -> Result<i32> {
 }
 
 fn print_sync(s: &SyncSummary) {
-    println!(
+    outln!(
         "Synced {} keys ({} new, {} changed, {} gone) in {:.1} s ({} sync).",
         s.keys,
         s.new,
@@ -201,25 +234,69 @@ fn print_sync(s: &SyncSummary) {
         s.mode
     );
     let r = &s.requests;
-    println!(
+    outln!(
         "Requests: {} list, {} detail, {} token, {} other ({} retries).",
-        r.list, r.detail, r.token, r.other, r.retries
+        r.list,
+        r.detail,
+        r.token,
+        r.other,
+        r.retries
     );
     if s.reconciled > 0 {
-        println!(
+        outln!(
             "Reconciled {} ambiguous change(s): see `keyward audit --action reconcile`.",
             s.reconciled
         );
     }
     if !s.errors.is_empty() {
-        eprintln!(
+        errln!(
             "{} problem(s); the next sync retries what is missing:",
             s.errors.len()
         );
         for e in s.errors.iter().take(10) {
-            eprintln!("  {e}");
+            errln!("  {e}");
         }
     }
+}
+
+async fn sync_status(app: &App, limit: u32) -> Result<i32> {
+    let runs = ops_store::sync_runs(&app.ctx, limit).await?;
+    app.emit(&runs, |runs| {
+        if runs.is_empty() {
+            errln!("No sync yet. Run `keyward sync`.");
+            return;
+        }
+        let mut t = Table::new(&[
+            "RUN", "STARTED", "MODE", "STATUS", "SEEN", "NEW", "CHANGED", "GONE", "TIME", "ERRORS",
+        ]);
+        for r in runs {
+            t.row(vec![
+                r.id.to_string(),
+                r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                r.mode.clone(),
+                r.status.clone(),
+                r.keys_seen.to_string(),
+                r.keys_new.to_string(),
+                r.keys_changed.to_string(),
+                r.keys_gone.to_string(),
+                r.duration_ms
+                    .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
+                    .unwrap_or_else(|| "-".into()),
+                r.errors.len().to_string(),
+            ]);
+        }
+        t.print();
+        if runs
+            .iter()
+            .any(|r| r.status == keyward_core::store::INTERRUPTED)
+        {
+            errln!(
+                "interrupted: the process running that sync died before it finished; the next \
+                 sync completes its work."
+            );
+        }
+    })?;
+    Ok(0)
 }
 
 /// `7d`, `48h`, `2026-01-31` or RFC 3339.
@@ -256,7 +333,7 @@ async fn history(app: &App, id: &str, bucket: BucketArg, since: Option<&str>) ->
     };
     let h = ops_store::key_history(&app.ctx, id, bucket, since).await?;
     app.emit(&h, |h| {
-        println!(
+        outln!(
             "{} ({}): {} verifications since {}",
             h.key_id,
             h.name.as_deref().unwrap_or("-"),
@@ -291,7 +368,8 @@ async fn history(app: &App, id: &str, bucket: BucketArg, since: Option<&str>) ->
 }
 
 fn print_groups(title: &str, groups: &[GroupTotal]) {
-    println!("\n{title}");
+    outln!();
+    outln!("{title}");
     let mut t = Table::new(&["NAME", "KEYS", "ACTIVE", "TOTAL", "RECENT"]);
     for g in groups {
         t.row(vec![
@@ -306,7 +384,8 @@ fn print_groups(title: &str, groups: &[GroupTotal]) {
 }
 
 fn print_keys(title: &str, keys: &[KeyInsight], days_label: &str) {
-    println!("\n{title} ({})", keys.len());
+    outln!();
+    outln!("{title} ({})", keys.len());
     if keys.is_empty() {
         return;
     }
@@ -332,12 +411,12 @@ fn print_keys(title: &str, keys: &[KeyInsight], days_label: &str) {
     }
     t.print();
     if keys.len() > 50 {
-        println!("... and {} more (use --json for all)", keys.len() - 50);
+        outln!("... and {} more (use --json for all)", keys.len() - 50);
     }
 }
 
 fn print_insights(i: &Insights) {
-    println!(
+    outln!(
         "{} keys ({} active); last sync {}. Recent = last {} days.",
         i.keys,
         i.active_keys,
@@ -411,13 +490,16 @@ pub async fn reissue(app: &App, id: &str, scopes: Vec<String>) -> Result<i32> {
         return Ok(0);
     }
     let k = &r.new_key;
-    eprintln!(
+    errln!(
         "Re-issued {} as {}. Secret {}…{}:",
-        r.old_id, k.id, k.key_prefix, k.key_suffix
+        r.old_id,
+        k.id,
+        k.key_prefix,
+        k.key_suffix
     );
-    println!("{}", k.key.expose());
-    eprintln!("warning: {}", k.warning);
-    eprintln!(
+    outln!("{}", k.key.expose());
+    errln!("warning: {}", k.warning);
+    errln!(
         "The old key keeps working. Move its clients to the new key, then check \
          `keyward migrations` before revoking {}.",
         r.old_id
@@ -432,11 +514,11 @@ async fn migrations(app: &App, quiet_days: Option<u32>) -> Result<i32> {
     };
     app.emit(&list, |list| {
         if list.is_empty() {
-            println!("No open re-issues.");
+            outln!("No open re-issues.");
             return;
         }
         if list.iter().any(|m| m.from_cache) {
-            eprintln!("note: Kinde could not be reached; figures come from the local store.");
+            errln!("note: Kinde could not be reached; figures come from the local store.");
         }
         let mut t = Table::new(&[
             "OLD",
@@ -458,7 +540,7 @@ async fn migrations(app: &App, quiet_days: Option<u32>) -> Result<i32> {
         }
         t.print();
         for m in list {
-            println!("{}: {}", m.old_id, m.advice);
+            outln!("{}: {}", m.old_id, m.advice);
         }
     })?;
     Ok(0)

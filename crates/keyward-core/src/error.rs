@@ -64,6 +64,9 @@ pub enum ErrorCode {
     DatabaseTooNew,
     /// Reading or writing a local file failed.
     Io,
+    /// Another sync of the same profile is running (the app or another CLI); try again when
+    /// it ends.
+    SyncInProgress,
     /// The operation was cancelled by the user.
     Cancelled,
     /// Offline: Kinde unreachable; cached data is being shown.
@@ -90,7 +93,7 @@ impl ErrorCode {
             RateLimited => 7,
             Dns | Tls | ConnectionRefused | Timeout | Network | Offline | ServerError => 8,
             Ambiguous => 9,
-            Database | DatabaseTooNew | Io => 10,
+            Database | DatabaseTooNew | Io | SyncInProgress => 10,
             Cancelled => 130,
             UnexpectedResponse | Internal => 1,
         }
@@ -124,6 +127,7 @@ fn code_name(c: ErrorCode) -> &'static str {
         Database => "database",
         DatabaseTooNew => "database_too_new",
         Io => "io",
+        SyncInProgress => "sync_in_progress",
         Cancelled => "cancelled",
         Offline => "offline",
         Internal => "internal",

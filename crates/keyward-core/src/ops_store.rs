@@ -18,12 +18,16 @@ use crate::kinde::validate_id;
 use crate::model::{KeyFilter, KeyStatus, KeyView};
 use crate::store::{
     AuditAction, AuditEntry, AuditFilter, AuditOutcome, Bucket, KeyHistory, NewAudit, PageEntry,
-    PrefillOutcome, ReissueLink, Store, SyncRunRecord, Windows,
+    PrefillOutcome, ReissueLink, Store, SyncLock, SyncRunRecord, Windows, sync_in_progress,
 };
 use crate::sync::{SyncOptions, SyncProgress, SyncSummary, run_sync};
 
 /// Pulls the profile's keys from Kinde into the local store (see [`crate::sync`]), then
 /// answers any ambiguous write from what it found.
+///
+/// One sync per profile at a time, across processes (see [`SyncLock`]): when another sync of
+/// the profile is running (the app, another `keyward`), this answers `sync_in_progress` at
+/// once and changes nothing. [`sync_wait`] waits for it instead.
 pub async fn sync(
     ctx: &AppCtx,
     opts: SyncOptions,
@@ -32,10 +36,83 @@ pub async fn sync(
 ) -> Result<SyncSummary> {
     let client = ctx.client().await?;
     let store = ctx.store().await?;
-    run_sync(&client, &store, opts, &progress, &cancel).await
+    sync_store(&client, &store, opts, &progress, &cancel, false).await
 }
 
-/// The most recent sync runs (newest first).
+/// [`sync`], but when another sync of the profile is running, waits for it to end (until
+/// `cancel`) and then syncs.
+pub async fn sync_wait(
+    ctx: &AppCtx,
+    opts: SyncOptions,
+    progress: impl Fn(SyncProgress) + Send + Sync,
+    cancel: CancellationToken,
+) -> Result<SyncSummary> {
+    let client = ctx.client().await?;
+    let store = ctx.store().await?;
+    sync_store(&client, &store, opts, &progress, &cancel, true).await
+}
+
+/// How often a waiting sync looks at the lock again, and how long a sync that does not wait
+/// keeps trying (a reader of the runs holds the lock for a moment: see [`Store::runs`]).
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+const LOCK_TRIES: u32 = 5;
+
+/// One sync of `client`'s keys into `store` under the profile's sync lock: taken first (or
+/// `sync_in_progress`, or waited for when `wait`), then every run still `running` is recorded
+/// `interrupted` (its process died: nobody held the lock), then [`run_sync`]. The lock is
+/// released when this returns or is dropped, and by the OS when the process dies.
+pub async fn sync_store(
+    client: &crate::kinde::Client,
+    store: &Arc<Store>,
+    opts: SyncOptions,
+    progress: &(dyn Fn(SyncProgress) + Send + Sync),
+    cancel: &CancellationToken,
+    wait: bool,
+) -> Result<SyncSummary> {
+    let lock = lock_for_sync(store, wait, cancel).await?;
+    let lock = {
+        let s = Arc::clone(store);
+        blocking(move || {
+            let n = s.runs_interrupt_dead(&lock)?;
+            if n > 0 {
+                tracing::info!("{n} sync run(s) of a process that died are now interrupted");
+            }
+            Ok(lock)
+        })
+        .await?
+    };
+    let result = run_sync(client, store, opts, progress, cancel).await;
+    drop(lock);
+    result
+}
+
+async fn lock_for_sync(
+    store: &Arc<Store>,
+    wait: bool,
+    cancel: &CancellationToken,
+) -> Result<SyncLock> {
+    let mut tries = 0u32;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(Error::cancelled());
+        }
+        let s = Arc::clone(store);
+        if let Some(lock) = blocking(move || s.try_lock_sync()).await? {
+            return Ok(lock);
+        }
+        tries += 1;
+        if !wait && tries >= LOCK_TRIES {
+            return Err(sync_in_progress(store.profile()));
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(Error::cancelled()),
+            _ = tokio::time::sleep(LOCK_POLL) => {}
+        }
+    }
+}
+
+/// The most recent sync runs (newest first). A run whose process died says `interrupted`
+/// (see [`Store::runs`]).
 pub async fn sync_runs(ctx: &AppCtx, limit: u32) -> Result<Vec<SyncRunRecord>> {
     let store = ctx.store().await?;
     blocking(move || store.runs(limit.clamp(1, 1000))).await
@@ -244,7 +321,8 @@ pub async fn reconcile(ctx: &AppCtx) -> Result<Vec<AuditEntry>> {
     if pending.is_empty() {
         return Ok(Vec::new());
     }
-    sync(
+    // A running sync reconciles too, from its own complete listing; then ours is cheap.
+    sync_wait(
         ctx,
         SyncOptions::default(),
         |_| {},
@@ -286,15 +364,8 @@ pub async fn keys_list_cached(
             "offline mode: Kinde was not asked",
             "Run without --offline to refresh it from Kinde.",
         ));
-    } else if let Err(e) = sync(
-        ctx,
-        SyncOptions::default(),
-        |_| {},
-        CancellationToken::new(),
-    )
-    .await
-    {
-        if !unreachable(e.code) {
+    } else if let Err(e) = sync_for_list(ctx).await {
+        if !cache_answers(e.code) {
             return Err(e);
         }
         warning = Some(e);
@@ -333,10 +404,44 @@ pub async fn keys_list_cached(
     })
 }
 
-fn unreachable(c: ErrorCode) -> bool {
+/// The incremental sync before `keys list`. While another sync runs, the cache answers (with
+/// a `sync_in_progress` warning) if it has been synced before; a first sync is waited for.
+async fn sync_for_list(ctx: &AppCtx) -> Result<()> {
+    let quick = || {
+        sync(
+            ctx,
+            SyncOptions::default(),
+            |_| {},
+            CancellationToken::new(),
+        )
+    };
+    match quick().await {
+        Err(e) if e.code == ErrorCode::SyncInProgress => {
+            let store = ctx.store().await?;
+            let synced = blocking(move || store.last_sync_at()).await?;
+            if synced.is_some() {
+                return Err(e);
+            }
+            sync_wait(
+                ctx,
+                SyncOptions::default(),
+                |_| {},
+                CancellationToken::new(),
+            )
+            .await
+            .map(|_| ())
+        }
+        r => r.map(|_| ()),
+    }
+}
+
+/// Errors after which `keys list` answers from the cache, with the error as a warning:
+/// Kinde unreachable, or another sync running.
+fn cache_answers(c: ErrorCode) -> bool {
     matches!(
         c,
-        ErrorCode::Dns
+        ErrorCode::SyncInProgress
+            | ErrorCode::Dns
             | ErrorCode::Tls
             | ErrorCode::ConnectionRefused
             | ErrorCode::Timeout

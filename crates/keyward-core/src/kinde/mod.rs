@@ -38,7 +38,7 @@ use crate::model::{KeyStatus, KeyType, Owner};
 use crate::secret::{OneTimeSecret, Secret};
 
 pub use errors::{Operation, scope_hint};
-pub use validate::{parse_base_url, validate_id, validate_name};
+pub use validate::{is_bidi_control, parse_base_url, validate_id, validate_name};
 
 /// The scopes of the Kinde Management API that Keyward uses.
 pub const NEEDED_SCOPES: [&str; 8] = [

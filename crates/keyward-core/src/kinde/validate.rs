@@ -141,7 +141,29 @@ pub fn validate_name(name: &str) -> Result<()> {
             hint,
         ));
     }
+    if let Some(c) = name.chars().find(|&c| is_bidi_control(c)) {
+        return Err(Error::invalid_input(
+            "name",
+            format!(
+                "contains the invisible direction control U+{:04X}, which can make a name \
+                 read differently from what it is",
+                c as u32
+            ),
+            "Type the name again without copying it from elsewhere; Keyward refuses \
+             right-to-left overrides and isolates in key names.",
+        ));
+    }
     Ok(())
+}
+
+/// The Unicode bidirectional controls (embeddings, overrides, isolates and marks): invisible,
+/// they reorder the text around them, so a name can read differently from what it is
+/// ("Trojan Source"). Refused in names Keyward creates, escaped where Keyward prints names.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
 }
 
 #[cfg(test)]
@@ -184,5 +206,14 @@ mod tests {
         assert!(validate_name("x").is_ok());
         assert!(validate_name("  ").is_err());
         assert!(validate_name("a\nb").is_err());
+        assert!(validate_name("Produção 本番 🔑").is_ok());
+        for bidi in [
+            "\u{202E}", "\u{202A}", "\u{2066}", "\u{2069}", "\u{200E}", "\u{200F}", "\u{061C}",
+        ] {
+            let e = validate_name(&format!("invoice{bidi}txt.exe")).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidInput, "{bidi:?}");
+            assert!(e.message.contains("U+"), "{}", e.message);
+        }
+        assert!(!is_bidi_control('a') && !is_bidi_control('\u{200D}'));
     }
 }

@@ -118,12 +118,20 @@ impl Store {
         })
     }
 
-    /// After a complete listing: keys not seen by run `run_id` are marked gone.
+    /// After run `run_id`'s complete listing: keys that nothing observed since the run
+    /// started are marked gone. A key is kept when this run saw it, when a later run saw it
+    /// (`seen_run` is the last run that listed it, so an overlapping run may have overwritten
+    /// this run's mark), or when anything else wrote it after this run started (a create or
+    /// a re-read while the listing was under way). Only a key that was last seen by an
+    /// earlier run, and not touched since this run started, is gone.
     pub fn mark_gone(&self, run_id: i64) -> Result<usize> {
         self.with_tx(|tx| {
             tx.execute(
                 "UPDATE keys SET gone = 1 WHERE profile = ?1 AND gone = 0 \
-                 AND (seen_run IS NULL OR seen_run <> ?2)",
+                 AND (seen_run IS NULL OR seen_run < ?2) \
+                 AND last_synced <= COALESCE( \
+                     (SELECT started_at FROM sync_runs WHERE id = ?2 AND profile = ?1), \
+                     last_synced)",
                 params![self.profile, run_id],
             )
         })

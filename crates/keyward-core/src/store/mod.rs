@@ -14,6 +14,7 @@ mod audit;
 mod demo;
 mod history;
 mod keys;
+mod lock;
 mod reconcile;
 mod runs;
 pub mod types;
@@ -31,6 +32,7 @@ use crate::error::{Error, ErrorCode, Result};
 pub use demo::{HistoryAnchor, PrefillOutcome};
 pub use history::RawHistoryRow;
 pub use keys::{KeyState, MissingNames, PageEntry, PageOutcome};
+pub use lock::{INTERRUPTED, SyncLock, sync_in_progress};
 pub use runs::RunProgress;
 pub use types::*;
 pub use view::{CachedKey, apply_windows};
@@ -55,6 +57,8 @@ pub struct Store {
     conn: Mutex<Connection>,
     profile: String,
     path: Option<PathBuf>,
+    /// The sync lock of an in-memory store (a file store locks a file: see [`lock`]).
+    sync_flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -91,17 +95,10 @@ impl Store {
 
     /// The conventional database path of a profile under Keyward's data directory.
     pub fn path_for(data_dir: &Path, profile: &str) -> PathBuf {
-        let safe: String = profile
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        data_dir.join("profiles").join(safe).join(DB_FILE)
+        data_dir
+            .join("profiles")
+            .join(safe_name(profile))
+            .join(DB_FILE)
     }
 
     fn init(mut conn: Connection, profile: &str, path: Option<PathBuf>) -> Result<Store> {
@@ -111,6 +108,7 @@ impl Store {
             conn: Mutex::new(conn),
             profile: profile.to_string(),
             path,
+            sync_flag: Default::default(),
         })
     }
 
@@ -167,6 +165,20 @@ impl Store {
     pub fn schema_version(&self) -> Result<i64> {
         self.with_conn(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
     }
+}
+
+/// A profile name as a file name: `[A-Za-z0-9._-]`, anything else as `_`.
+pub(crate) fn safe_name(profile: &str) -> String {
+    profile
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Connection settings, in one place: WAL, `synchronous=NORMAL`, `busy_timeout`, foreign keys.

@@ -74,8 +74,26 @@ impl Store {
         })
     }
 
-    /// The most recent runs, newest first.
+    /// The most recent runs, newest first. A `running` run is reported (and recorded)
+    /// `interrupted` when no sync holds the profile's sync lock: its process died (killed,
+    /// crashed, powered off) before it could finish the run.
     pub fn runs(&self, limit: u32) -> Result<Vec<SyncRunRecord>> {
+        let mut runs = self.runs_as_recorded(limit)?;
+        if runs.iter().any(|r| r.status == "running") {
+            // Briefly held: a sync that starts meanwhile retries (see `ops_store::sync`).
+            if let Ok(Some(lock)) = self.try_lock_sync() {
+                self.runs_interrupt_dead(&lock)?;
+                drop(lock);
+                for r in runs.iter_mut().filter(|r| r.status == "running") {
+                    r.status = super::INTERRUPTED.to_string();
+                }
+            }
+        }
+        Ok(runs)
+    }
+
+    /// The most recent runs as the table holds them (a dead run may still say `running`).
+    pub fn runs_as_recorded(&self, limit: u32) -> Result<Vec<SyncRunRecord>> {
         self.with_conn(|c| {
             let mut st = c.prepare(
                 "SELECT id, mode, status, started_at, finished_at, pages, keys_seen, keys_new, \

@@ -441,3 +441,154 @@ fn store_is_send_and_sync() {
     check::<Store>();
     check::<std::sync::Arc<Store>>();
 }
+
+fn keys_named(prefix: &str, range: std::ops::Range<usize>) -> Vec<PageEntry> {
+    range
+        .map(|i| listed(key(&format!("{prefix}{i:05}"), Some(1), None)))
+        .collect()
+}
+
+fn gone_count(s: &Store) -> usize {
+    s.key_states().unwrap().values().filter(|k| k.gone).count()
+}
+
+/// Two runs whose listings interleave (what two syncs at once did): each run's pages overwrite
+/// the other's `seen_run`. Neither may mark a listed key gone; a key neither saw still is.
+#[test]
+fn overlapping_runs_never_mark_a_listed_key_gone() {
+    let s = Store::open_in_memory("p").unwrap();
+    // An earlier run knew one more key, deleted from Kinde since.
+    let r0 = s.run_start("incremental", t0()).unwrap();
+    let mut first = keys_named("k", 0..3000);
+    first.push(listed(key("deleted", Some(1), None)));
+    s.apply_page(Some(r0), t0(), &first).unwrap();
+    assert_eq!(s.mark_gone(r0).unwrap(), 0);
+
+    let at = |secs| t0() + Duration::seconds(secs);
+    let a = s.run_start("incremental", at(10)).unwrap();
+    let b = s.run_start("incremental", at(11)).unwrap();
+    s.apply_page(Some(a), at(12), &keys_named("k", 0..500))
+        .unwrap();
+    s.apply_page(Some(b), at(13), &keys_named("k", 0..3000))
+        .unwrap();
+    s.apply_page(Some(a), at(14), &keys_named("k", 500..3000))
+        .unwrap();
+    // a finishes first, then b (and the other order is checked by the second pair below).
+    assert_eq!(s.mark_gone(a).unwrap(), 1, "only the deleted key");
+    assert_eq!(s.mark_gone(b).unwrap(), 0);
+    assert_eq!(gone_count(&s), 1);
+    assert!(s.key_states().unwrap()["deleted"].gone);
+
+    let c = s.run_start("full", at(20)).unwrap();
+    let d = s.run_start("full", at(21)).unwrap();
+    s.apply_page(Some(d), at(22), &keys_named("k", 0..2000))
+        .unwrap();
+    s.apply_page(Some(c), at(23), &keys_named("k", 0..3000))
+        .unwrap();
+    s.apply_page(Some(d), at(24), &keys_named("k", 2000..3000))
+        .unwrap();
+    assert_eq!(s.mark_gone(d).unwrap(), 0);
+    assert_eq!(s.mark_gone(c).unwrap(), 0);
+    assert_eq!(gone_count(&s), 1);
+}
+
+/// A key written while a run lists (a create, a re-read) is not gone for that run, even
+/// though its listing passed before the key existed.
+#[test]
+fn a_key_written_during_a_run_is_not_gone_for_it() {
+    let s = Store::open_in_memory("p").unwrap();
+    let r1 = s.run_start("incremental", t0()).unwrap();
+    s.apply_page(Some(r1), t0(), &keys_named("k", 0..3))
+        .unwrap();
+    let r2 = s
+        .run_start("incremental", t0() + Duration::seconds(10))
+        .unwrap();
+    s.apply_page(
+        None,
+        t0() + Duration::seconds(11),
+        &[detail(key("new", Some(0), None))],
+    )
+    .unwrap();
+    s.apply_page(
+        Some(r2),
+        t0() + Duration::seconds(12),
+        &keys_named("k", 0..3),
+    )
+    .unwrap();
+    assert_eq!(s.mark_gone(r2).unwrap(), 0);
+    // The next run that does not list it marks it gone.
+    let r3 = s
+        .run_start("incremental", t0() + Duration::seconds(20))
+        .unwrap();
+    s.apply_page(
+        Some(r3),
+        t0() + Duration::seconds(21),
+        &keys_named("k", 0..3),
+    )
+    .unwrap();
+    assert_eq!(s.mark_gone(r3).unwrap(), 1);
+}
+
+#[test]
+fn sync_lock_excludes_a_second_holder_and_is_released_on_drop() {
+    let mem = Store::open_in_memory("p").unwrap();
+    assert!(mem.sync_lock_path().is_none());
+    let held = mem.try_lock_sync().unwrap().expect("free");
+    assert!(mem.try_lock_sync().unwrap().is_none());
+    drop(held);
+    assert!(mem.try_lock_sync().unwrap().is_some());
+
+    // Two handles on one file, as two processes (or the app and a reconcile) would have.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(DB_FILE);
+    let one = Store::open(&db, "prod").unwrap();
+    let two = Store::open(&db, "prod").unwrap();
+    let other_profile = Store::open(&db, "staging").unwrap();
+    let path = one.sync_lock_path().unwrap();
+    assert_eq!(path.parent(), db.parent());
+    assert_eq!(path.file_name().unwrap(), "keyward.db.sync-prod.lock");
+    let held = one.try_lock_sync().unwrap().expect("free");
+    assert!(two.try_lock_sync().unwrap().is_none());
+    assert!(
+        other_profile.try_lock_sync().unwrap().is_some(),
+        "one lock per profile"
+    );
+    drop(held);
+    assert!(two.try_lock_sync().unwrap().is_some());
+}
+
+/// A `running` row with no sync holding the lock is a dead process's run: `runs` says
+/// `interrupted` (and records it); while the lock is held it stays `running`.
+#[test]
+fn running_runs_without_the_lock_are_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(DB_FILE);
+    let s = Store::open(&db, "p").unwrap();
+    let dead = s.run_start("incremental", t0()).unwrap();
+    let other = Store::open(&db, "p").unwrap();
+    let held = other.try_lock_sync().unwrap().unwrap();
+    let live = other
+        .run_start("full", t0() + Duration::seconds(5))
+        .unwrap();
+    // Someone holds the lock: the rows may be alive, nothing changes.
+    let runs = s.runs(10).unwrap();
+    assert!(runs.iter().all(|r| r.status == "running"), "{runs:?}");
+    other
+        .run_update(
+            live,
+            &RunProgress::default(),
+            Some(("ok", t0() + Duration::seconds(6), 1000)),
+        )
+        .unwrap();
+    drop(held);
+    let runs = s.runs(10).unwrap();
+    let status = |id| runs.iter().find(|r| r.id == id).unwrap().status.clone();
+    assert_eq!(status(dead), INTERRUPTED);
+    assert_eq!(status(live), "ok");
+    let dead_row = runs.iter().find(|r| r.id == dead).unwrap();
+    assert_eq!(dead_row.finished_at, None, "when it died is not known");
+    // Recorded, not only shown.
+    assert_eq!(s.runs_as_recorded(10).unwrap()[1].status, INTERRUPTED);
+    // The lock is free again after the look.
+    assert!(s.try_lock_sync().unwrap().is_some());
+}

@@ -202,7 +202,8 @@ pub struct SyncRunRecord {
     #[ts(type = "number")]
     pub id: i64,
     pub mode: String,
-    /// running | ok | partial | failed | cancelled
+    /// running | ok | partial | failed | cancelled | interrupted (its process died before it
+    /// finished the run; `finished_at` stays null)
     pub status: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,

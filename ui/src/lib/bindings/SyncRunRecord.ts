@@ -5,6 +5,7 @@
  */
 export type SyncRunRecord = { id: number, mode: string, 
 /**
- * running | ok | partial | failed | cancelled
+ * running | ok | partial | failed | cancelled | interrupted (its process died before it
+ * finished the run; `finished_at` stays null)
  */
 status: string, started_at: string, finished_at: string | null, pages: number, keys_seen: number, keys_new: number, keys_changed: number, keys_gone: number, details_fetched: number, requests: Record<string, number>, duration_ms: number | null, errors: Array<string>, };

@@ -187,7 +187,12 @@ class App {
       this.sync = { ...this.sync, offline: false, last_error: null };
     } catch (e) {
       const err = toCoreError(e);
-      if (err.code !== "cancelled") this.error(err, "Sync failed");
+      if (err.code === "sync_in_progress") {
+        // Another sync of this profile (the CLI, another window) is running: not a failure.
+        this.toast("info", "Another sync of this profile is running", err.hint, err.code);
+      } else if (err.code !== "cancelled") {
+        this.error(err, "Sync failed");
+      }
     } finally {
       this.cancelSync = null;
       this.progress = null;
