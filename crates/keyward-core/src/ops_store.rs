@@ -32,7 +32,9 @@ pub async fn sync(
 ) -> Result<SyncSummary> {
     let client = ctx.client().await?;
     let store = ctx.store().await?;
-    run_sync(&client, &store, opts, &progress, &cancel).await
+    let summary = run_sync(&client, &store, opts, &progress, &cancel).await?;
+    crate::ops_watch::after_sync(ctx, &store).await;
+    Ok(summary)
 }
 
 /// The most recent sync runs (newest first).
