@@ -16,6 +16,7 @@ pub mod model;
 pub mod ops;
 pub mod ops_store;
 pub mod ops_watch;
+pub mod scan;
 pub mod secret;
 pub mod secrets;
 pub mod store;

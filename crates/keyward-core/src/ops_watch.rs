@@ -165,3 +165,165 @@ pub async fn key_metas(ctx: &AppCtx) -> Result<Vec<KeyMeta>> {
     let store = ctx.store().await?;
     blocking(move || store.key_metas()).await
 }
+
+/// A known key that a found secret may belong to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ScanMatch {
+    pub key_id: String,
+    pub name: String,
+    pub owner_name: Option<String>,
+    pub org_code: Option<String>,
+    pub user_id: Option<String>,
+    pub scopes: Vec<String>,
+    pub status: crate::model::KeyStatus,
+    pub last_verified_on: Option<DateTime<Utc>>,
+    pub gone: bool,
+}
+
+/// One secret-shaped string found, and the known keys whose prefix and suffix it matches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ScanFinding {
+    #[serde(flatten)]
+    pub hit: crate::scan::SecretHit,
+    pub matches: Vec<ScanMatch>,
+    /// Exactly one known key matches.
+    pub unique: bool,
+}
+
+/// What `scan` found. Secrets appear masked only; none was verified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ScanReport {
+    pub findings: Vec<ScanFinding>,
+    pub stats: crate::scan::ScanStats,
+    /// Findings that match a known key.
+    pub matched: u32,
+}
+
+/// Scans files and folders for Kinde key secrets and matches them to the cached keys by
+/// prefix (first 6) and suffix (last 4). Never verifies a found secret (that would count as a
+/// verification) and never writes one anywhere.
+pub async fn scan(
+    ctx: &AppCtx,
+    paths: Vec<std::path::PathBuf>,
+    opts: crate::scan::ScanOptions,
+) -> Result<ScanReport> {
+    let store = ctx.store().await?;
+    blocking(move || {
+        let (hits, stats) = crate::scan::scan_paths(&paths, opts)?;
+        let keys = if hits.is_empty() {
+            Vec::new()
+        } else {
+            store.all_keys()?
+        };
+        let mut matched = 0;
+        let findings = hits
+            .into_iter()
+            .map(|hit| {
+                let matches: Vec<ScanMatch> = keys
+                    .iter()
+                    .map(|k| &k.view)
+                    .filter(|v| {
+                        v.key.key_prefix == hit.key_prefix
+                            && v.key.key_suffix.as_deref() == Some(hit.key_suffix.as_str())
+                    })
+                    .map(|v| ScanMatch {
+                        key_id: v.key.id.clone(),
+                        name: v.key.name.clone(),
+                        owner_name: v.owner_name.clone(),
+                        org_code: v.key.org_code.clone(),
+                        user_id: v.key.user_id.clone(),
+                        scopes: v.key.scopes.clone(),
+                        status: v.key.status,
+                        last_verified_on: v.key.last_verified_on,
+                        gone: v.gone,
+                    })
+                    .collect();
+                if !matches.is_empty() {
+                    matched += 1;
+                }
+                ScanFinding {
+                    unique: matches.len() == 1,
+                    matches,
+                    hit,
+                }
+            })
+            .collect();
+        Ok(ScanReport {
+            findings,
+            stats,
+            matched,
+        })
+    })
+    .await
+}
+
+/// What to do about a leaked key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum LeakAction {
+    /// New secret, same key: the leaked secret stops working at once.
+    Rotate,
+    /// A new key beside the old one; revoke the old when its clients moved.
+    Reissue,
+}
+
+/// The outcome of [`leak_remediate`]: the new secret, shown once.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct LeakRemediation {
+    pub key_id: String,
+    pub action: LeakAction,
+    pub new_key: NewKey,
+}
+
+/// Rotates or re-issues a key whose secret was found in files, and records the leak (where,
+/// masked) and the action in the audit log (`leak`). The caller confirms first.
+pub async fn leak_remediate(
+    ctx: &AppCtx,
+    key_id: &str,
+    action: LeakAction,
+    found: &[crate::scan::SecretHit],
+) -> Result<LeakRemediation> {
+    validate_id("key id", key_id)?;
+    let result = match action {
+        LeakAction::Rotate => crate::ops::key_rotate(ctx, key_id).await,
+        LeakAction::Reissue => crate::ops::key_reissue(ctx, key_id, None)
+            .await
+            .map(|r| r.new_key),
+    };
+    let places: Vec<serde_json::Value> = found
+        .iter()
+        .map(|h| serde_json::json!({ "path": h.path, "line": h.line, "masked": h.masked }))
+        .collect();
+    let (outcome, err) = match &result {
+        Ok(_) => (crate::store::AuditOutcome::Ok, None),
+        Err(e) if e.code == crate::ErrorCode::Ambiguous => {
+            (crate::store::AuditOutcome::Ambiguous, Some(e))
+        }
+        Err(e) => (crate::store::AuditOutcome::Failed, Some(e)),
+    };
+    let details = serde_json::json!({
+        "found_in": places,
+        "action": action,
+        "new_key_id": result.as_ref().ok().map(|k| k.id.clone()),
+    });
+    crate::ops_store::audit_record(
+        ctx,
+        crate::store::AuditAction::Leak,
+        Some(key_id),
+        None,
+        outcome,
+        err,
+        details,
+    )
+    .await;
+    Ok(LeakRemediation {
+        key_id: key_id.to_string(),
+        action,
+        new_key: result?,
+    })
+}
