@@ -71,8 +71,16 @@ pub fn weighted(sh: &Shared, n: usize) {
     };
     let now = Utc::now();
     for id in &chosen {
-        let ip = IPS.choose(&mut *rng).copied().unwrap_or("203.0.113.10");
-        keys::verify_id(&mut db, id, ip, now);
+        // A key's callers keep their address (so that a new IP stands out in the demo).
+        let ip = match db.keys.get(id).and_then(|k| k.last_verified_ip.clone()) {
+            Some(ip) => ip,
+            None => IPS
+                .choose(&mut *rng)
+                .copied()
+                .unwrap_or("203.0.113.10")
+                .to_string(),
+        };
+        keys::verify_id(&mut db, id, &ip, now);
     }
 }
 
