@@ -162,6 +162,15 @@ impl Store {
             }
             // Remember what was seen, so that the next evaluation tells drift apart.
             for k in &keys {
+                let same = metas.get(&k.id).is_some_and(|m| {
+                    m.seen_at.is_some()
+                        && m.seen_prefix.as_deref() == Some(k.prefix.as_str())
+                        && m.seen_suffix == k.suffix
+                        && m.seen_status.as_deref() == Some(k.status.as_str())
+                });
+                if same {
+                    continue;
+                }
                 tx.prepare_cached(
                     "INSERT INTO key_meta (profile, key_id, seen_prefix, seen_suffix, \
                      seen_status, seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
