@@ -79,5 +79,8 @@ sandbox:
 cli:
 	$(CARGO) build -p keyward-cli --release
 
+## bench: sync, history and scan benchmarks (release); the scan bench compares with ripgrep
 bench:
+	@command -v rg >/dev/null || { echo "installing ripgrep from Debian for the scan bench"; \
+	  (apt-get install -y ripgrep || sudo apt-get install -y ripgrep) >/dev/null; }
 	$(CARGO) bench -p keyward-core

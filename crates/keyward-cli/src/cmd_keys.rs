@@ -247,7 +247,7 @@ async fn revoke(app: &App, ids: &[String]) -> Result<RevokeSummary> {
     r
 }
 
-fn print_new_key(app: &App, k: &NewKey, verb: &str) -> Result<()> {
+pub(crate) fn print_new_key(app: &App, k: &NewKey, verb: &str) -> Result<()> {
     if app.json {
         return crate::app::print_json(k);
     }

@@ -17,6 +17,7 @@ mod app;
 mod cmd_keys;
 mod cmd_misc;
 mod cmd_profile;
+mod cmd_watch;
 mod store_cmds;
 mod table;
 
@@ -73,6 +74,9 @@ enum Command {
     /// Local store commands (sync, history, insights, audit, ...): see store_cmds.rs.
     #[command(flatten)]
     Store(store_cmds::Cmd),
+    /// Alerts, policies, canaries and leak scans: see cmd_watch.rs.
+    #[command(flatten)]
+    Watch(cmd_watch::Cmd),
 }
 
 fn main() {
@@ -115,6 +119,7 @@ async fn run(cli: Cli) -> Result<i32> {
         Command::Users(a) => cmd_misc::users(a, &app).await,
         Command::Doctor(c) => cmd_misc::doctor(c, &app).await,
         Command::Store(c) => store_cmds::run(c, &app).await,
+        Command::Watch(c) => cmd_watch::run(c, &app).await,
     }
 }
 

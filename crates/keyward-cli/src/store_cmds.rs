@@ -300,7 +300,7 @@ async fn sync_status(app: &App, limit: u32) -> Result<i32> {
 }
 
 /// `7d`, `48h`, `2026-01-31` or RFC 3339.
-fn parse_since(s: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_since(s: &str) -> Result<DateTime<Utc>> {
     let s = s.trim();
     let bad = || {
         Error::invalid_input(

@@ -3,6 +3,7 @@
 //! Front ends (the `keyward` CLI, the Tauri app) call [`ops`] and nothing else that talks to
 //! Kinde, the store or the keyring.
 
+pub mod alerts;
 pub mod config;
 pub mod ctx;
 pub mod demo;
@@ -14,6 +15,8 @@ pub mod kinde;
 pub mod model;
 pub mod ops;
 pub mod ops_store;
+pub mod ops_watch;
+pub mod scan;
 pub mod secret;
 pub mod secrets;
 pub mod store;

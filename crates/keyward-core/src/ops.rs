@@ -23,6 +23,7 @@ use crate::secret::Secret;
 use crate::store::{AuditAction, AuditOutcome};
 
 pub use crate::ops_store::*;
+pub use crate::ops_watch::*;
 pub use profile::{
     doctor_connection, profile_add, profile_list, profile_remove, profile_test, settings_get,
     settings_set,

@@ -36,7 +36,9 @@ pub async fn sync(
 ) -> Result<SyncSummary> {
     let client = ctx.client().await?;
     let store = ctx.store().await?;
-    sync_store(&client, &store, opts, &progress, &cancel, false).await
+    let summary = sync_store(&client, &store, opts, &progress, &cancel, false).await?;
+    crate::ops_watch::after_sync(ctx, &store).await;
+    Ok(summary)
 }
 
 /// [`sync`], but when another sync of the profile is running, waits for it to end (until
@@ -49,7 +51,9 @@ pub async fn sync_wait(
 ) -> Result<SyncSummary> {
     let client = ctx.client().await?;
     let store = ctx.store().await?;
-    sync_store(&client, &store, opts, &progress, &cancel, true).await
+    let summary = sync_store(&client, &store, opts, &progress, &cancel, true).await?;
+    crate::ops_watch::after_sync(ctx, &store).await;
+    Ok(summary)
 }
 
 /// How often a waiting sync looks at the lock again, and how long a sync that does not wait

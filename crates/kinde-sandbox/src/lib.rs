@@ -87,6 +87,9 @@ pub struct Config {
     pub tls: bool,
     /// Load the data from this file when it exists; save it there every 30 s and on shutdown.
     pub state_file: Option<PathBuf>,
+    /// With the demo seed and live traffic: time between the watchtower script's events
+    /// (default 30 s; see `traffic::watchtower_script`).
+    pub script_step: std::time::Duration,
 }
 
 impl Default for Config {
@@ -104,6 +107,7 @@ impl Default for Config {
             rng_seed: None,
             tls: false,
             state_file: None,
+            script_step: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -139,6 +143,7 @@ pub struct Sandbox {
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
     traffic: Option<JoinHandle<()>>,
+    script: Option<JoinHandle<()>>,
     autosave: Option<JoinHandle<()>>,
 }
 
@@ -172,6 +177,13 @@ pub async fn spawn(addr: SocketAddr, config: Config) -> anyhow::Result<Sandbox> 
     let server = tokio::spawn(server::serve(listener, app, acceptor, stop_rx));
     let traffic = (config.traffic_per_sec > 0.0)
         .then(|| tokio::spawn(traffic::run(shared.clone(), config.traffic_per_sec)));
+    // The demo with live traffic also plays the watchtower script (one of each alert).
+    let script = (config.traffic_per_sec > 0.0 && config.seed == Seed::Demo).then(|| {
+        tokio::spawn(traffic::watchtower_script(
+            shared.clone(),
+            config.script_step,
+        ))
+    });
     let autosave = config
         .state_file
         .clone()
@@ -186,6 +198,7 @@ pub async fn spawn(addr: SocketAddr, config: Config) -> anyhow::Result<Sandbox> 
         stop,
         server: Some(server),
         traffic,
+        script,
         autosave,
     })
 }
@@ -236,6 +249,28 @@ impl Sandbox {
         traffic::simulate(&self.shared, keys)
     }
 
+    /// Counts `times` verifications of key `id` from `ip` at `at` (tests and demos: a caller
+    /// somewhere, at a chosen time). `false` when the key is unknown or not active.
+    pub fn verify_as(
+        &self,
+        id: &str,
+        ip: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        times: u64,
+    ) -> bool {
+        traffic::verify_as(&self.shared, id, ip, at, times)
+    }
+
+    /// "In the portal": rotates a key as a Kinde user would, outside any Management API client.
+    pub fn portal_rotate(&self, id: &str) -> bool {
+        traffic::portal_rotate(&self.shared, id)
+    }
+
+    /// "In the portal": creates a key (first org and API, first scope) with `created_by`.
+    pub fn portal_create(&self, name: &str, created_by: &str) -> Option<String> {
+        traffic::portal_create(&self.shared, name, created_by)
+    }
+
     /// Creates `n` keys directly (over generated orgs and users), for benches.
     pub fn add_keys(&self, n: usize) {
         let mut db = self.shared.db.lock();
@@ -272,9 +307,13 @@ impl Sandbox {
 
     fn stop_tasks(&mut self) {
         let _ = self.stop.send(true);
-        for t in [self.traffic.take(), self.autosave.take()]
-            .into_iter()
-            .flatten()
+        for t in [
+            self.traffic.take(),
+            self.script.take(),
+            self.autosave.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             t.abort();
         }

@@ -10,6 +10,7 @@
 //! - Every method is synchronous; async callers use `tokio::task::spawn_blocking`.
 //! - Nothing secret is ever written here.
 
+mod alerts;
 mod audit;
 mod demo;
 mod history;
@@ -41,9 +42,11 @@ pub use view::{CachedKey, apply_windows};
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Embedded migrations, in order. `user_version` is the number of migrations applied.
+/// (0003 lives on another branch; at merge the list is 0001, 0002, 0003, 0004 in that order.)
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_history_source.sql"),
+    include_str!("migrations/0004_alerts.sql"),
 ];
 
 /// The schema version this build writes.

@@ -99,7 +99,10 @@ impl Store {
                                 Some(_) => ("not_revoked", vec![]),
                             }
                         }
-                        AuditAction::Reconcile | AuditAction::MigrationClose => continue,
+                        AuditAction::Reconcile
+                        | AuditAction::MigrationClose
+                        | AuditAction::OutsideKeyward
+                        | AuditAction::Leak => continue,
                     };
                     // A re-issue that did happen opens its migration now.
                     let old_id = a.details.get("old_id").and_then(|v| v.as_str());

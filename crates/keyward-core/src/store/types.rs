@@ -17,6 +17,10 @@ pub enum AuditAction {
     Reissue,
     Reconcile,
     MigrationClose,
+    /// A change seen in Kinde with no Keyward action to match (dashboard, portal, API).
+    OutsideKeyward,
+    /// A key secret found by `keyward scan` (never the secret itself), and what was done.
+    Leak,
 }
 
 impl AuditAction {
@@ -28,6 +32,8 @@ impl AuditAction {
             AuditAction::Reissue => "reissue",
             AuditAction::Reconcile => "reconcile",
             AuditAction::MigrationClose => "migration_close",
+            AuditAction::OutsideKeyward => "outside_keyward",
+            AuditAction::Leak => "leak",
         }
     }
 
@@ -39,11 +45,14 @@ impl AuditAction {
             "reissue" => AuditAction::Reissue,
             "reconcile" => AuditAction::Reconcile,
             "migration_close" => AuditAction::MigrationClose,
+            "outside_keyward" => AuditAction::OutsideKeyward,
+            "leak" => AuditAction::Leak,
             other => {
                 return Err(Error::invalid_input(
                     "action",
                     format!("unknown action {other:?}"),
-                    "Use one of create, rotate, revoke, reissue, reconcile, migration_close.",
+                    "Use one of create, rotate, revoke, reissue, reconcile, migration_close, \
+                     outside_keyward, leak.",
                 ));
             }
         })

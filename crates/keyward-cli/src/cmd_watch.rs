@@ -1,0 +1,528 @@
+//! The watchtower (issue 10): `keyward alerts`, `policy`, `canary` and `scan`.
+//! Flattened into the top level by main.rs, like `store_cmds::Cmd`.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Subcommand};
+use keyward_core::alerts::{Alert, AlertFilter, AlertKind, AlertList, MuteTarget, Policy};
+use keyward_core::ops::{self, CreateKeyInput, LeakAction, PolicyView, ScanReport};
+use keyward_core::scan::ScanOptions;
+use keyward_core::{Error, Result};
+
+use crate::app::{App, confirm};
+use crate::table::{Table, ago, date, opt};
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Alerts from the local store (new IP, dormant key wakes, spike, drift, stale, rotation
+    /// due, expiry coming, canary tripped). Exits 1 while unacknowledged alerts of severity
+    /// high or critical exist.
+    #[command(args_conflicts_with_subcommands = true)]
+    Alerts {
+        #[command(flatten)]
+        list: AlertsArgs,
+        #[command(subcommand)]
+        action: Option<AlertsCmd>,
+    },
+    /// Per-profile key policies (max key age, warning period, ...) and per-key expiry dates.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Canary keys: normal Kinde keys marked locally; any verification is a critical alert.
+    #[command(subcommand)]
+    Canary(CanaryCmd),
+    /// Find Kinde key secrets in files and folders (respects .gitignore) and match them to
+    /// known keys. Found secrets are shown masked and never verified.
+    Scan {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Rotate each uniquely matched active key (asks first; --yes in scripts).
+        #[arg(long, conflicts_with = "reissue")]
+        rotate: bool,
+        /// Re-issue each uniquely matched active key instead (the old one keeps working).
+        #[arg(long)]
+        reissue: bool,
+        #[arg(long)]
+        yes: bool,
+        /// Skip files bigger than this many MiB.
+        #[arg(long, default_value_t = 16)]
+        max_size_mb: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// Only alerts since a date (2026-01-31), a time (RFC 3339) or an age (7d, 48h).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only this kind (new_ip, dormant_wakes, spike, drift, stale, rotation_due,
+    /// expiry_coming, canary_tripped).
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only alerts about this key.
+    #[arg(long = "key", value_name = "ID")]
+    key_id: Option<String>,
+    /// Include acknowledged and muted alerts.
+    #[arg(long)]
+    all: bool,
+    #[arg(long, default_value_t = 500)]
+    limit: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCmd {
+    /// Acknowledge an alert.
+    Ack { id: i64 },
+    /// Mute a key or a kind (its open alerts too; new ones are recorded muted).
+    Mute(MuteArgs),
+    /// Lift a mute.
+    Unmute(MuteArgs),
+    /// The mutes in force.
+    Mutes,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct MuteArgs {
+    #[arg(long = "key", value_name = "ID")]
+    key_id: Option<String>,
+    #[arg(long)]
+    kind: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCmd {
+    /// The profile's policy and the keys with a local expiry date or a canary mark.
+    Show,
+    /// Change the profile's policy (unnamed values stay as they are).
+    Set {
+        /// Max key age in days since creation or rotation (0 = off).
+        #[arg(long)]
+        max_age_days: Option<u32>,
+        /// Warn this many days before the max age or an expiry date.
+        #[arg(long)]
+        warning_days: Option<u32>,
+        #[arg(long)]
+        stale_days: Option<u32>,
+        #[arg(long)]
+        dormant_days: Option<u32>,
+        #[arg(long)]
+        spike_factor: Option<f64>,
+        #[arg(long)]
+        spike_floor: Option<u32>,
+    },
+    /// Set or clear a key's local "expires on" date (Kinde has no key expiry).
+    Expires {
+        key_id: String,
+        /// The date (2026-06-30 or RFC 3339).
+        #[arg(long, required_unless_present = "clear")]
+        on: Option<String>,
+        #[arg(long, conflicts_with = "on")]
+        clear: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CanaryCmd {
+    /// Create a normal Kinde key and mark it as a canary. The secret is printed once: plant it
+    /// where it is worth watching.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "api", value_name = "API_ID")]
+        api_id: String,
+        #[arg(long = "scope", value_name = "S", required = true)]
+        scopes: Vec<String>,
+        #[arg(long, value_name = "CODE")]
+        org: Option<String>,
+        #[arg(long, value_name = "ID")]
+        user: Option<String>,
+    },
+    /// Mark an existing key as a canary (or unmark it with --off).
+    Mark {
+        key_id: String,
+        #[arg(long)]
+        off: bool,
+    },
+    /// Keys marked as canaries.
+    List,
+}
+
+pub async fn run(cmd: Cmd, app: &App) -> Result<i32> {
+    match cmd {
+        Cmd::Alerts { list, action } => match action {
+            None => alerts(app, list).await,
+            Some(AlertsCmd::Ack { id }) => {
+                let a = ops::alert_ack(&app.ctx, id).await?;
+                app.emit(&a, |a| {
+                    println!("Acknowledged alert {}: {}", a.id, a.message)
+                })?;
+                Ok(0)
+            }
+            Some(AlertsCmd::Mute(m)) => {
+                let t = target(m)?;
+                let n = ops::alerts_mute(&app.ctx, t.clone()).await?;
+                let out = serde_json::json!({ "muted": t, "open_alerts_muted": n });
+                app.emit(&out, |_| println!("Muted; {n} open alerts muted with it."))?;
+                Ok(0)
+            }
+            Some(AlertsCmd::Unmute(m)) => {
+                let t = target(m)?;
+                let lifted = ops::alerts_unmute(&app.ctx, t).await?;
+                let out = serde_json::json!({ "unmuted": lifted });
+                app.emit(&out, |_| {
+                    println!(
+                        "{}",
+                        if lifted {
+                            "Unmuted."
+                        } else {
+                            "There was no such mute."
+                        }
+                    )
+                })?;
+                Ok(0)
+            }
+            Some(AlertsCmd::Mutes) => {
+                let m = ops::alert_mutes(&app.ctx).await?;
+                app.emit(&m, |m| {
+                    let mut t = Table::new(&["MUTED", "SINCE"]);
+                    for x in m {
+                        let what = match &x.target {
+                            MuteTarget::Key { key_id } => format!("key {key_id}"),
+                            MuteTarget::Kind { kind } => format!("kind {}", kind.as_str()),
+                        };
+                        t.row(vec![what, date(Some(x.at))]);
+                    }
+                    t.print();
+                })?;
+                Ok(0)
+            }
+        },
+        Cmd::Policy(c) => policy(app, c).await,
+        Cmd::Canary(c) => canary(app, c).await,
+        Cmd::Scan {
+            paths,
+            rotate,
+            reissue,
+            yes,
+            max_size_mb,
+        } => {
+            let action = match (rotate, reissue) {
+                (true, _) => Some(LeakAction::Rotate),
+                (_, true) => Some(LeakAction::Reissue),
+                _ => None,
+            };
+            scan(app, paths, action, yes, max_size_mb).await
+        }
+    }
+}
+
+fn target(m: MuteArgs) -> Result<MuteTarget> {
+    match (m.key_id, m.kind) {
+        (Some(key_id), _) => Ok(MuteTarget::Key { key_id }),
+        (None, Some(k)) => Ok(MuteTarget::Kind {
+            kind: AlertKind::parse(&k)?,
+        }),
+        (None, None) => Err(Error::invalid_input(
+            "mute",
+            "nothing to mute",
+            "Give --key ID or --kind KIND.",
+        )),
+    }
+}
+
+async fn alerts(app: &App, a: AlertsArgs) -> Result<i32> {
+    let filter = AlertFilter {
+        since: a
+            .since
+            .as_deref()
+            .map(crate::store_cmds::parse_since)
+            .transpose()?,
+        kind: a.kind.as_deref().map(AlertKind::parse).transpose()?,
+        key_id: a.key_id,
+        include_acknowledged: a.all,
+        include_muted: a.all,
+        limit: Some(a.limit.clamp(1, 100_000)),
+    };
+    // Time-based policies (an expiry date reached) need no sync to fire.
+    ops::alerts_evaluate(&app.ctx).await?;
+    let list = ops::alerts_list(&app.ctx, filter).await?;
+    app.emit(&list, print_alerts)?;
+    Ok(if list.open_high > 0 { 1 } else { 0 })
+}
+
+fn print_alerts(l: &AlertList) {
+    let mut t = Table::new(&["ID", "SEVERITY", "KIND", "KEY", "WHEN", "ALERT"]);
+    for a in &l.alerts {
+        t.row(vec![
+            a.id.to_string(),
+            severity(a),
+            a.kind.as_str().to_string(),
+            opt(a.key_id.as_deref()),
+            ago(Some(a.at)),
+            a.message.clone(),
+        ]);
+    }
+    t.print();
+    println!(
+        "{} open alerts, {} of them high or critical{}",
+        l.open_total,
+        l.open_high,
+        if l.open_high > 0 {
+            " (acknowledge with `keyward alerts ack ID`)"
+        } else {
+            ""
+        }
+    );
+}
+
+fn severity(a: &Alert) -> String {
+    let mut s = a.severity.as_str().to_string();
+    if a.acknowledged_at.is_some() {
+        s.push_str(" (ack)");
+    }
+    if a.muted {
+        s.push_str(" (muted)");
+    }
+    s
+}
+
+fn parse_day(s: &str) -> Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            Error::invalid_input(
+                "date",
+                format!("{s:?} is not a date"),
+                "Use a date (2026-06-30) or an RFC 3339 time.",
+            )
+        })
+}
+
+async fn policy(app: &App, c: PolicyCmd) -> Result<i32> {
+    match c {
+        PolicyCmd::Show => {
+            let v = ops::policy_show(&app.ctx).await?;
+            app.emit(&v, print_policy)?;
+        }
+        PolicyCmd::Set {
+            max_age_days,
+            warning_days,
+            stale_days,
+            dormant_days,
+            spike_factor,
+            spike_floor,
+        } => {
+            let cur = ops::policy_show(&app.ctx).await?.policy;
+            let p = Policy {
+                max_key_age_days: max_age_days.unwrap_or(cur.max_key_age_days),
+                warning_days: warning_days.unwrap_or(cur.warning_days),
+                stale_days: stale_days.unwrap_or(cur.stale_days),
+                dormant_days: dormant_days.unwrap_or(cur.dormant_days),
+                spike_factor: spike_factor.unwrap_or(cur.spike_factor),
+                spike_floor: spike_floor.unwrap_or(cur.spike_floor),
+            };
+            let v = ops::policy_set(&app.ctx, p).await?;
+            app.emit(&v, print_policy)?;
+        }
+        PolicyCmd::Expires { key_id, on, clear } => {
+            let on = if clear {
+                None
+            } else {
+                on.as_deref().map(parse_day).transpose()?
+            };
+            let m = ops::key_expires_set(&app.ctx, &key_id, on).await?;
+            app.emit(&m, |m| match m.expires_on {
+                Some(t) => println!(
+                    "{} expires on {} (locally; when it comes, `keyward alerts` offers rotate, \
+                     reissue or revoke).",
+                    m.key_id,
+                    t.format("%Y-%m-%d")
+                ),
+                None => println!("{} has no expiry date.", m.key_id),
+            })?;
+        }
+    }
+    Ok(0)
+}
+
+fn print_policy(v: &PolicyView) {
+    let p = &v.policy;
+    println!("Policy ({}):", if v.stored { "set" } else { "defaults" });
+    println!("  max key age      {} days (0 = off)", p.max_key_age_days);
+    println!("  warning period   {} days", p.warning_days);
+    println!("  stale after      {} days", p.stale_days);
+    println!("  dormant after    {} days", p.dormant_days);
+    println!(
+        "  spike            > {}x baseline and >= {}/hour",
+        p.spike_factor, p.spike_floor
+    );
+    if !v.keys.is_empty() {
+        let mut t = Table::new(&["KEY", "CANARY", "EXPIRES ON"]);
+        for k in &v.keys {
+            t.row(vec![
+                k.key_id.clone(),
+                if k.canary { "yes".into() } else { "-".into() },
+                date(k.expires_on),
+            ]);
+        }
+        t.print();
+    }
+}
+
+async fn canary(app: &App, c: CanaryCmd) -> Result<i32> {
+    match c {
+        CanaryCmd::Create {
+            name,
+            api_id,
+            scopes,
+            org,
+            user,
+        } => {
+            let input = CreateKeyInput {
+                name,
+                api_id,
+                scopes,
+                org_code: org,
+                user_id: user,
+            };
+            let k = ops::canary_create(&app.ctx, input).await?;
+            crate::cmd_keys::print_new_key(app, &k, "Created canary")?;
+        }
+        CanaryCmd::Mark { key_id, off } => {
+            let m = ops::canary_mark(&app.ctx, &key_id, !off).await?;
+            app.emit(&m, |m| {
+                println!(
+                    "{} is {}a canary.",
+                    m.key_id,
+                    if m.canary { "" } else { "no longer " }
+                )
+            })?;
+        }
+        CanaryCmd::List => {
+            let metas: Vec<_> = ops::key_metas(&app.ctx)
+                .await?
+                .into_iter()
+                .filter(|m| m.canary)
+                .collect();
+            app.emit(&metas, |m| {
+                let mut t = Table::new(&["CANARY KEY"]);
+                for k in m {
+                    t.row(vec![k.key_id.clone()]);
+                }
+                t.print();
+            })?;
+        }
+    }
+    Ok(0)
+}
+
+async fn scan(
+    app: &App,
+    paths: Vec<PathBuf>,
+    action: Option<LeakAction>,
+    yes: bool,
+    max_size_mb: u64,
+) -> Result<i32> {
+    let opts = ScanOptions {
+        max_file_bytes: max_size_mb.clamp(1, 4096) * 1024 * 1024,
+        ..ScanOptions::default()
+    };
+    let report = ops::scan(&app.ctx, paths, opts).await?;
+    let Some(action) = action else {
+        app.emit(&report, print_scan)?;
+        return Ok(if report.findings.is_empty() { 0 } else { 1 });
+    };
+    if !app.json {
+        print_scan(&report);
+    }
+    // One action per uniquely matched, active key, with every place it was found.
+    let mut by_key: Vec<(String, Vec<keyward_core::scan::SecretHit>)> = Vec::new();
+    for f in report.findings.iter().filter(|f| f.unique) {
+        let m = &f.matches[0];
+        if m.status != keyward_core::model::KeyStatus::Active || m.gone {
+            continue;
+        }
+        match by_key.iter_mut().find(|(k, _)| *k == m.key_id) {
+            Some((_, hits)) => hits.push(f.hit.clone()),
+            None => by_key.push((m.key_id.clone(), vec![f.hit.clone()])),
+        }
+    }
+    let verb = match action {
+        LeakAction::Rotate => "Rotate",
+        LeakAction::Reissue => "Re-issue",
+    };
+    let mut done = Vec::new();
+    for (key_id, hits) in &by_key {
+        confirm(
+            &format!(
+                "{verb} {key_id}? Its secret was found in {} place(s){}.",
+                hits.len(),
+                if action == LeakAction::Rotate {
+                    "; the current secret stops working at once"
+                } else {
+                    ""
+                }
+            ),
+            yes,
+        )?;
+        let r = ops::leak_remediate(&app.ctx, key_id, action, hits).await?;
+        if !app.json {
+            crate::cmd_keys::print_new_key(app, &r.new_key, verb)?;
+        }
+        done.push(r);
+    }
+    if app.json {
+        crate::app::print_json(&serde_json::json!({ "report": report, "remediated": done }))?;
+    }
+    Ok(0)
+}
+
+fn print_scan(r: &ScanReport) {
+    let mut t = Table::new(&[
+        "FILE",
+        "LINE",
+        "SECRET",
+        "KEY",
+        "NAME",
+        "OWNER",
+        "SCOPES",
+        "STATUS",
+        "LAST VERIFIED",
+        "UNIQUE",
+    ]);
+    for f in &r.findings {
+        let m = f.matches.first();
+        t.row(vec![
+            f.hit.path.clone(),
+            f.hit.line.to_string(),
+            f.hit.masked.clone(),
+            opt(m.map(|m| m.key_id.as_str())),
+            opt(m.map(|m| m.name.as_str())),
+            opt(m.and_then(|m| m.owner_name.as_deref().or(m.org_code.as_deref()))),
+            m.map_or("-".into(), |m| m.scopes.join(" ")),
+            opt(m.map(|m| m.status.as_str())),
+            ago(m.and_then(|m| m.last_verified_on)),
+            match f.matches.len() {
+                0 => "no known key".into(),
+                1 => "yes".into(),
+                n => format!("no ({n} keys)"),
+            },
+        ]);
+    }
+    t.print();
+    let mb = r.stats.bytes as f64 / 1_048_576.0;
+    println!(
+        "{} secrets found ({} match a known key) in {} files, {mb:.1} MiB, {} ms. Found \
+         secrets were not verified.",
+        r.findings.len(),
+        r.matched,
+        r.stats.files,
+        r.stats.duration_ms
+    );
+}

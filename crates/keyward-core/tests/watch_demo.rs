@@ -1,0 +1,111 @@
+//! The demo's watchtower: the demo sandbox with live traffic plays its script (a new IP, a
+//! dormant key waking, a spike, changes made "in the portal", a canary touched) and the demo
+//! flow of the app (sync, synthesized past, canary marked, syncs) raises each alert kind.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use keyward_core::alerts::{AlertFilter, AlertKind};
+use keyward_core::ctx::AppCtx;
+use keyward_core::ops;
+use keyward_core::secret::Secret;
+use keyward_core::sync::SyncOptions;
+use kinde_sandbox::{Config, Seed};
+use tokio_util::sync::CancellationToken;
+
+async fn sync(ctx: &AppCtx) {
+    let s = ops::sync(
+        ctx,
+        SyncOptions::default(),
+        |_| {},
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.status, "ok", "{:?}", s.errors);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_traffic_raises_each_event_kind() {
+    let sb = kinde_sandbox::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        Config {
+            seed: Seed::Demo,
+            traffic_per_sec: 10.0,
+            rng_seed: Some(3),
+            script_step: Duration::from_millis(300),
+            ..Config::default()
+        },
+    )
+    .await
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let ctx = AppCtx::for_sandbox(
+        &sb.base_url(),
+        sb.client_id(),
+        Secret::new(sb.client_secret()),
+        Some(home.path().to_path_buf()),
+    )
+    .unwrap();
+    // The app's demo start: one sync, a synthesized past, the demo's canary marked.
+    sync(&ctx).await;
+    ops::demo_prefill_history(&ctx, 30).await.unwrap();
+    let marked = ops::demo_mark_canaries(&ctx).await.unwrap();
+    assert_eq!(marked.len(), 1, "the script plants one canary key");
+
+    let wanted = [
+        AlertKind::NewIp,
+        AlertKind::DormantWakes,
+        AlertKind::Spike,
+        AlertKind::Drift,
+        AlertKind::CanaryTripped,
+    ];
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    // The script's five steps take 1.5 s here; poll with syncs (bounded) until all are seen.
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        sync(&ctx).await;
+        let list = ops::alerts_list(
+            &ctx,
+            AlertFilter {
+                include_acknowledged: true,
+                include_muted: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        counts.clear();
+        for a in &list.alerts {
+            *counts.entry(a.kind.as_str()).or_default() += 1;
+        }
+        if wanted.iter().all(|k| counts.contains_key(k.as_str())) {
+            break;
+        }
+    }
+    for k in wanted {
+        assert!(
+            counts.contains_key(k.as_str()),
+            "no {} alert: {counts:?}",
+            k.as_str()
+        );
+    }
+    println!("demo alerts after the script: {counts:?}");
+    let drift = ops::alerts_list(
+        &ctx,
+        AlertFilter {
+            kind: Some(AlertKind::Drift),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let changes: Vec<&str> = drift
+        .alerts
+        .iter()
+        .filter_map(|a| a.evidence["change"].as_str())
+        .collect();
+    assert!(changes.contains(&"created"), "{changes:?}");
+    assert!(changes.contains(&"rotated"), "{changes:?}");
+    sb.shutdown().await;
+}
