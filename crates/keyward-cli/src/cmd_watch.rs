@@ -12,6 +12,7 @@ use keyward_core::{Error, Result};
 
 use crate::app::{App, confirm};
 use crate::table::{Table, ago, date, opt};
+use crate::table::outln;
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
@@ -154,16 +155,14 @@ pub async fn run(cmd: Cmd, app: &App) -> Result<i32> {
             None => alerts(app, list).await,
             Some(AlertsCmd::Ack { id }) => {
                 let a = ops::alert_ack(&app.ctx, id).await?;
-                app.emit(&a, |a| {
-                    println!("Acknowledged alert {}: {}", a.id, a.message)
-                })?;
+                app.emit(&a, |a| outln!("Acknowledged alert {}: {}", a.id, a.message))?;
                 Ok(0)
             }
             Some(AlertsCmd::Mute(m)) => {
                 let t = target(m)?;
                 let n = ops::alerts_mute(&app.ctx, t.clone()).await?;
                 let out = serde_json::json!({ "muted": t, "open_alerts_muted": n });
-                app.emit(&out, |_| println!("Muted; {n} open alerts muted with it."))?;
+                app.emit(&out, |_| outln!("Muted; {n} open alerts muted with it."))?;
                 Ok(0)
             }
             Some(AlertsCmd::Unmute(m)) => {
@@ -171,7 +170,7 @@ pub async fn run(cmd: Cmd, app: &App) -> Result<i32> {
                 let lifted = ops::alerts_unmute(&app.ctx, t).await?;
                 let out = serde_json::json!({ "unmuted": lifted });
                 app.emit(&out, |_| {
-                    println!(
+                    outln!(
                         "{}",
                         if lifted {
                             "Unmuted."
@@ -264,7 +263,7 @@ fn print_alerts(l: &AlertList) {
         ]);
     }
     t.print();
-    println!(
+    outln!(
         "{} open alerts, {} of them high or critical{}",
         l.open_total,
         l.open_high,
@@ -338,13 +337,13 @@ async fn policy(app: &App, c: PolicyCmd) -> Result<i32> {
             };
             let m = ops::key_expires_set(&app.ctx, &key_id, on).await?;
             app.emit(&m, |m| match m.expires_on {
-                Some(t) => println!(
+                Some(t) => outln!(
                     "{} expires on {} (locally; when it comes, `keyward alerts` offers rotate, \
                      reissue or revoke).",
                     m.key_id,
                     t.format("%Y-%m-%d")
                 ),
-                None => println!("{} has no expiry date.", m.key_id),
+                None => outln!("{} has no expiry date.", m.key_id),
             })?;
         }
     }
@@ -353,14 +352,15 @@ async fn policy(app: &App, c: PolicyCmd) -> Result<i32> {
 
 fn print_policy(v: &PolicyView) {
     let p = &v.policy;
-    println!("Policy ({}):", if v.stored { "set" } else { "defaults" });
-    println!("  max key age      {} days (0 = off)", p.max_key_age_days);
-    println!("  warning period   {} days", p.warning_days);
-    println!("  stale after      {} days", p.stale_days);
-    println!("  dormant after    {} days", p.dormant_days);
-    println!(
+    outln!("Policy ({}):", if v.stored { "set" } else { "defaults" });
+    outln!("  max key age      {} days (0 = off)", p.max_key_age_days);
+    outln!("  warning period   {} days", p.warning_days);
+    outln!("  stale after      {} days", p.stale_days);
+    outln!("  dormant after    {} days", p.dormant_days);
+    outln!(
         "  spike            > {}x baseline and >= {}/hour",
-        p.spike_factor, p.spike_floor
+        p.spike_factor,
+        p.spike_floor
     );
     if !v.keys.is_empty() {
         let mut t = Table::new(&["KEY", "CANARY", "EXPIRES ON"]);
@@ -397,7 +397,7 @@ async fn canary(app: &App, c: CanaryCmd) -> Result<i32> {
         CanaryCmd::Mark { key_id, off } => {
             let m = ops::canary_mark(&app.ctx, &key_id, !off).await?;
             app.emit(&m, |m| {
-                println!(
+                outln!(
                     "{} is {}a canary.",
                     m.key_id,
                     if m.canary { "" } else { "no longer " }
@@ -517,7 +517,7 @@ fn print_scan(r: &ScanReport) {
     }
     t.print();
     let mb = r.stats.bytes as f64 / 1_048_576.0;
-    println!(
+    outln!(
         "{} secrets found ({} match a known key) in {} files, {mb:.1} MiB, {} ms. Found \
          secrets were not verified.",
         r.findings.len(),
