@@ -11,8 +11,8 @@ use keyward_core::scan::ScanOptions;
 use keyward_core::{Error, Result};
 
 use crate::app::{App, confirm};
-use crate::table::{Table, ago, date, opt};
 use crate::table::outln;
+use crate::table::{Table, ago, date, opt};
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
