@@ -325,6 +325,38 @@ def test_audit_shows_actions(driver):
     shot(d, "insights", keep=True)
 
 
+def test_csp_is_strict_and_nothing_in_the_app_violates_it(driver):
+    """Issue 11, item 10: no 'unsafe-inline' for styles. Every screen visited so far ran without a
+    CSP violation; an inline style attribute and an inline <style> are blocked; CSSOM styling
+    (what Svelte's style: directives and the charts use) still works."""
+    d = driver
+    for screen in ("keys", "insights", "migrations", "audit", "doctor", "settings"):
+        nav(d, screen)
+        time.sleep(0.3)
+    assert d.execute_script("return window.__keywardCspViolations || null") == [], \
+        d.execute_script("return window.__keywardCspViolations")
+    probe = d.execute_script("""
+        const a = document.createElement('div');
+        a.setAttribute('style', 'color: rgb(1, 2, 3)');
+        const b = document.createElement('div');
+        b.className = 'kw-csp-probe';
+        const s = document.createElement('style');
+        s.textContent = '.kw-csp-probe { color: rgb(4, 5, 6); }';
+        const c = document.createElement('div');
+        c.style.color = 'rgb(7, 8, 9)';
+        document.head.appendChild(s);
+        document.body.append(a, b, c);
+        const out = [getComputedStyle(a).color, getComputedStyle(b).color, getComputedStyle(c).color];
+        a.remove(); b.remove(); c.remove(); s.remove();
+        return out;
+    """)
+    assert probe[0] != "rgb(1, 2, 3)", f"an inline style attribute was applied: {probe}"
+    assert probe[1] != "rgb(4, 5, 6)", f"an inline <style> was applied: {probe}"
+    assert probe[2] == "rgb(7, 8, 9)", f"CSSOM styling must work: {probe}"
+    wait(d, lambda: len(d.execute_script("return window.__keywardCspViolations")) >= 2, 5,
+         "the blocked probes to be reported as violations")
+
+
 def test_leave_demo_is_one_click(driver):
     d = driver
     click(d, "leave-demo")

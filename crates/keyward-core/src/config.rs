@@ -7,7 +7,6 @@
 //!   The client secret is never here: it lives in the OS keyring (see [`crate::secrets`]).
 //! - Writes are atomic: a temp file in the same directory, fsync, rename.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -248,6 +247,23 @@ impl Paths {
         }
     }
 
+    /// Makes Keyward's folders 0700 and its files 0600, fixing installs from before that rule.
+    /// Best effort: a folder Keyward may not chmod is reported in the log, not an error.
+    pub fn secure(&self) {
+        for root in [&self.config_dir, &self.data_dir] {
+            match crate::fsutil::secure_tree(root) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    "made {n} files and folders under {} private",
+                    root.display()
+                ),
+                Err(e) => {
+                    tracing::warn!("could not make {} private: {}", root.display(), e.message)
+                }
+            }
+        }
+    }
+
     pub fn config_file(&self) -> PathBuf {
         self.config_dir.join("config.toml")
     }
@@ -258,31 +274,14 @@ impl Paths {
     }
 }
 
-/// Writes `bytes` to `path` via a temp file + fsync + rename, creating the directory.
+/// Writes `bytes` to `path` (0600) via a random temporary file + fsync + rename, creating the
+/// folder (0700).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| Error::internal(format!("{} has no parent directory", path.display())))?;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(&format!("creating {}", dir.display()), &e))?;
-    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(
-        ".{file_name}.tmp-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(&format!("writing {}", path.display()), &e));
-    }
-    Ok(())
+    crate::fsutil::private_dir(dir)?;
+    crate::fsutil::write_atomic(path, bytes, crate::fsutil::Mode::Private)
 }
 
 /// A profile name: 1-64 of `A-Z a-z 0-9 - _ .`, not starting with a dot.
@@ -336,14 +335,78 @@ pub fn validate_client_id(id: &str) -> Result<()> {
             hint,
         ));
     }
-    if id.len() > 200 || !id.chars().all(|c| c.is_ascii_graphic()) {
+    if id.len() > 128 {
         return Err(Error::invalid_input(
             "client id",
-            "is not a valid client id (too long or unusual characters)",
+            format!("is {} characters long; Kinde's are 32", id.len()),
+            hint,
+        ));
+    }
+    // Kinde issues client ids of letters and digits (32 hex digits); `-`, `_` and `.` are allowed
+    // for self-hosted Kinde-compatible servers. A quote, a slash or a colon is a paste gone wrong
+    // and would corrupt the token request.
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(Error::invalid_input(
+            "client id",
+            format!("contains {c:?}, which no Kinde client id has"),
             hint,
         ));
     }
     Ok(())
+}
+
+/// A DNS host name as the RFCs have it (1035, 1123, 5890), after IDNA: at most 253 characters,
+/// labels of 1-63 letters, digits and hyphens, none starting or ending with a hyphen.
+fn validate_host_name(host: &str, hint: &str) -> Result<()> {
+    let bad = |why: String| Err(Error::invalid_input("domain", why, hint));
+    for label in host.split('.') {
+        if label.is_empty() {
+            return bad(format!("{host:?} has an empty label (two dots in a row)"));
+        }
+        if label.len() > 63 {
+            return bad(format!(
+                "has a label of {} characters; a label has at most 63",
+                label.len()
+            ));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            return bad(format!(
+                "{host:?} contains {c:?}; a domain name has only letters, digits, '-' and '.'"
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return bad(format!("{host:?} has a label that starts or ends with '-'"));
+        }
+    }
+    if host.len() > 253 {
+        return bad(format!(
+            "is {} characters long; a domain name has at most 253",
+            host.len()
+        ));
+    }
+    Ok(())
+}
+
+/// `javascript:alert(1)`, `mailto:x` and the like: a scheme without `//`, which the URL parser
+/// would otherwise read as a host and a bad port. `host:8443` is a port, not a scheme, and a
+/// dotted name before the colon (`mybiz.kinde.com:x`) is a host with a bad port.
+fn scheme_without_slashes(input: &str) -> Option<&str> {
+    let (scheme, rest) = input.split_once(':')?;
+    let scheme_like = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-'));
+    let port_like = rest.chars().next().is_some_and(|c| c.is_ascii_digit());
+    (scheme_like && !port_like && !rest.starts_with("//")).then_some(scheme)
 }
 
 /// `mybiz.kinde.com`, `https://mybiz.kinde.com/` or `http://127.0.0.1:8787` → a base URL.
@@ -359,6 +422,13 @@ pub fn normalize_domain(input: &str) -> Result<url::Url> {
         return Err(Error::invalid_input(
             "domain",
             "contains spaces or control characters",
+            hint,
+        ));
+    }
+    if let Some(scheme) = scheme_without_slashes(input) {
+        return Err(Error::invalid_input(
+            "domain",
+            format!("{input:?} is a {scheme:?} URL, not a Kinde domain"),
             hint,
         ));
     }
@@ -379,7 +449,7 @@ pub fn normalize_domain(input: &str) -> Result<url::Url> {
         None => return Err(Error::invalid_input("domain", "has no host name", hint)),
     };
     let loopback = match &host {
-        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Domain(d) => d.trim_end_matches('.').eq_ignore_ascii_case("localhost"),
         url::Host::Ipv4(ip) => ip.is_loopback(),
         url::Host::Ipv6(ip) => ip.is_loopback(),
     };
@@ -429,23 +499,26 @@ pub fn normalize_domain(input: &str) -> Result<url::Url> {
             hint,
         ));
     }
-    if let url::Host::Domain(d) = &host
-        && !loopback
-        && !d.contains('.')
-    {
-        return Err(Error::invalid_input(
-            "domain",
-            format!("{d:?} is not a full domain name"),
-            hint,
-        ));
+    // The URL parser has applied IDNA (a Unicode name is punycode now) and lowercased; a
+    // trailing dot (the DNS root) is the same name without it.
+    let host_str = url.host_str().unwrap_or_default();
+    let host_str = match &host {
+        url::Host::Domain(_) => host_str.strip_suffix('.').unwrap_or(host_str),
+        _ => host_str,
+    };
+    if let url::Host::Domain(_) = &host {
+        validate_host_name(host_str, hint)?;
+        if !loopback && !host_str.contains('.') {
+            return Err(Error::invalid_input(
+                "domain",
+                format!("{host_str:?} is not a full domain name"),
+                hint,
+            ));
+        }
     }
     // Rebuild so the result is exactly scheme://host[:port]/.
-    let mut base = url::Url::parse(&format!(
-        "{}://{}",
-        url.scheme(),
-        url.host_str().unwrap_or_default()
-    ))
-    .map_err(|e| Error::invalid_input("domain", e, hint))?;
+    let mut base = url::Url::parse(&format!("{}://{host_str}", url.scheme()))
+        .map_err(|e| Error::invalid_input("domain", e, hint))?;
     if base.set_port(url.port()).is_err() {
         return Err(Error::invalid_input("domain", "has an invalid port", hint));
     }
@@ -469,6 +542,14 @@ mod tests {
             ("http://127.0.0.1:8787", "http://127.0.0.1:8787/"),
             ("http://localhost:3000/", "http://localhost:3000/"),
             ("http://[::1]:9000", "http://[::1]:9000/"),
+            ("mybiz.kinde.com.", "https://mybiz.kinde.com/"),
+            (
+                "https://mybiz.kinde.com.:8443/",
+                "https://mybiz.kinde.com:8443/",
+            ),
+            ("localhost.:3000", "https://localhost:3000/"),
+            ("bücher.example.com", "https://xn--bcher-kva.example.com/"),
+            ("a-b.c1.kinde.com", "https://a-b.c1.kinde.com/"),
         ];
         for (input, want) in ok {
             assert_eq!(normalize_domain(input).unwrap().as_str(), want, "{input}");
@@ -497,6 +578,68 @@ mod tests {
             assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
             assert!(e.message.starts_with("domain"), "{bad}: {}", e.message);
             assert!(!e.hint.is_empty());
+        }
+    }
+
+    /// Issue 11, item 6: names no DNS would accept, each refused with the real cause.
+    #[test]
+    fn domains_no_dns_would_accept_are_refused() {
+        let long_label = format!("{}.kinde.com", "a".repeat(300));
+        let long_name = format!("{}.kinde.com", vec!["a".repeat(60); 5].join("."));
+        assert!(long_name.len() > 253, "{}", long_name.len());
+        for (bad, why) in [
+            ("mybiz..kinde.com", "empty label"),
+            (long_label.as_str(), "at most 63"),
+            (long_name.as_str(), "at most 253"),
+            ("my_biz.kinde.com", "contains '_'"),
+            ("-mybiz.kinde.com", "starts or ends with '-'"),
+            ("mybiz-.kinde.com", "starts or ends with '-'"),
+            ("mybiz.kinde.com..", "empty label"),
+        ] {
+            let e = normalize_domain(bad).expect_err(bad);
+            assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
+            assert!(e.message.contains(why), "{bad}: {}", e.message);
+        }
+    }
+
+    /// Issue 11, item 8: `javascript:alert(1)` is named as the scheme it is, not a bad port.
+    #[test]
+    fn a_scheme_without_slashes_is_named_as_such() {
+        for (bad, scheme) in [
+            ("javascript:alert(1)", "javascript"),
+            ("mailto:admin@mybiz.com", "mailto"),
+            ("data:text/html,x", "data"),
+        ] {
+            let e = normalize_domain(bad).expect_err(bad);
+            assert!(
+                e.message.contains(&format!("{scheme:?} URL")),
+                "{bad}: {}",
+                e.message
+            );
+            assert!(!e.message.contains("port"), "{bad}: {}", e.message);
+        }
+        // A port is still a port.
+        assert_eq!(
+            normalize_domain("localhost:3000").unwrap().as_str(),
+            "https://localhost:3000/"
+        );
+        assert!(
+            normalize_domain("mybiz.kinde.com:x")
+                .unwrap_err()
+                .message
+                .contains("not a valid URL")
+        );
+    }
+
+    #[test]
+    fn client_ids_are_what_kinde_issues() {
+        for ok in ["0c4ad3a4b36b4d5f8e9a1b2c3d4e5f60", "sandbox-m2m", "id_1.x"] {
+            assert!(validate_client_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["abc\"def", "abc'", "a/b", "a:b", "a%20b", &"a".repeat(129)] {
+            let e = validate_client_id(bad).expect_err(bad);
+            assert_eq!(e.code, ErrorCode::InvalidInput);
+            assert!(e.hint.contains("Client ID"), "{}", e.hint);
         }
     }
 

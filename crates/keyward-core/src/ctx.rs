@@ -57,8 +57,10 @@ impl AppCtx {
             root_cert_pem: extra_root_cert()?,
             ..ClientOptions::default()
         };
+        let paths = Paths::resolve(home)?;
+        paths.secure();
         Ok(AppCtx {
-            paths: Paths::resolve(home)?,
+            paths,
             secrets,
             selected: None,
             fixed: None,

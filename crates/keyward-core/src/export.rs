@@ -4,14 +4,13 @@
 //! ISO 8601 (RFC 3339, UTC) dates, and text cells that start with `=`, `+`, `-`, `@`, a tab or
 //! a carriage return are prefixed with `'` so that no spreadsheet runs them as a formula.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::model::KeyFilter;
 use crate::store::{AuditFilter, Store, Windows};
 
@@ -203,7 +202,7 @@ pub fn export_to(
         ExportFormat::Json => json,
         ExportFormat::Csv => to_csv(&table)?,
     };
-    write_atomic(path, &bytes)?;
+    crate::fsutil::write_atomic(path, &bytes, crate::fsutil::Mode::KeepOrPrivate)?;
     Ok(ExportSummary {
         what,
         format,
@@ -231,40 +230,4 @@ fn to_csv(t: &Table) -> Result<Vec<u8>> {
     }
     w.into_inner()
         .map_err(|e| Error::internal(format!("export as CSV: {e}")))
-}
-
-/// Writes next to `path`, then renames, so that a failed export never leaves half a file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let hint = "Check that the folder exists and that you may write to it.";
-    let dir: PathBuf = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if path.is_dir() {
-        return Err(Error::new(
-            ErrorCode::InvalidInput,
-            format!("out: {} is a directory", path.display()),
-            "Give a file name, e.g. --out keys.csv.",
-        ));
-    }
-    let file_name = path.file_name().map(|n| n.to_string_lossy().to_string());
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        file_name.unwrap_or_else(|| "export".into())
-    ));
-    let io = |what: &str, e: std::io::Error| {
-        Error::new(
-            ErrorCode::Io,
-            format!("{what} {}: {e}", path.display()),
-            hint,
-        )
-    };
-    let mut f = std::fs::File::create(&tmp).map_err(|e| io("writing", e))?;
-    f.write_all(bytes).map_err(|e| io("writing", e))?;
-    f.sync_all().map_err(|e| io("writing", e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io("writing", e)
-    })
 }

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod doctor;
 pub mod error;
 pub mod export;
+pub mod fsutil;
 pub mod insights;
 pub mod kinde;
 pub mod model;

@@ -392,10 +392,21 @@ pub async fn keys_list_cached(
         return Err(warning.map_or_else(
             || Error::internal("no warning"),
             |w| {
+                // The cause's own hint first (a TLS failure wants KEYWARD_CA_CERT, a DNS
+                // failure the domain's spelling): a sync alone would fail the same way.
+                let hint = if offline {
+                    "Run `keyward sync` once while Kinde is reachable.".to_string()
+                } else {
+                    format!(
+                        "{} There is no local copy of the keys yet: once Kinde answers, one \
+                         `keyward sync` makes `--offline` work.",
+                        w.hint
+                    )
+                };
                 Error::new(
                     if offline { ErrorCode::Offline } else { w.code },
                     format!("{}; and there is no local copy of the keys yet", w.message),
-                    "Run `keyward sync` once while Kinde is reachable.",
+                    hint,
                 )
             },
         ));

@@ -33,7 +33,9 @@ async fn demo_traffic_raises_each_event_kind() {
             seed: Seed::Demo,
             traffic_per_sec: 10.0,
             rng_seed: Some(3),
-            script_step: Duration::from_millis(300),
+            // Long enough for the first sync to end before the script's new IP (on a loaded
+            // 2-core machine): the script's clock starts at the first key listing.
+            script_step: Duration::from_millis(1_000),
             ..Config::default()
         },
     )
@@ -61,7 +63,7 @@ async fn demo_traffic_raises_each_event_kind() {
         AlertKind::CanaryTripped,
     ];
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
-    // The script's five steps take 1.5 s here; poll with syncs (bounded) until all are seen.
+    // The script's five steps take 5 s here; poll with syncs (bounded) until all are seen.
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(200)).await;
         sync(&ctx).await;

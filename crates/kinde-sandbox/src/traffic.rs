@@ -127,6 +127,9 @@ pub fn portal_create(sh: &Shared, name: &str, created_by: &str) -> Option<String
 /// The demo's watchtower script: within a few minutes of live traffic, one of each event an
 /// admin should see (deterministic for a given `--rng-seed`):
 /// - at start, a key named "Canary: finance backup" (for the app to mark as a canary);
+///
+/// then, counted from the first key listing (a client's first sync, which makes every key's
+/// IPs known: an IP changed before it would be no news):
 /// - 30 s: a never-seen IP on a busy key;
 /// - 60 s: a key idle for months verified again (dormant wakes);
 /// - 90 s: a spike of 600 verifications on a regular key;
@@ -145,6 +148,9 @@ pub async fn watchtower_script(sh: Arc<Shared>, step: Duration) {
         let mut rng = sh.rng.lock();
         ids.choose(&mut *rng).cloned()
     };
+    while sh.counters.lock().stats.list_keys == 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     tokio::time::sleep(step).await;
     if let Some(id) = pick(&|k| k.traffic_weight >= 50) {
         verify_as(&sh, &id, "198.18.7.77", Utc::now(), 3);

@@ -426,8 +426,8 @@ pub fn transport_error(ctx: &Ctx<'_>, t: Transport, host: &str, e: &reqwest::Err
         Transport::Tls => Error::new(
             ErrorCode::Tls,
             format!("the TLS connection to {host} failed ({detail})"),
-            "Check the domain, your system clock, and any proxy or antivirus that intercepts \
-             https; Kinde's certificate must be trusted by this machine.",
+            "Check the domain and your system clock. Behind a proxy or antivirus that \
+             intercepts https, trust its root certificate: KEYWARD_CA_CERT=/path/to/root-ca.pem.",
         ),
         Transport::Refused => Error::new(
             ErrorCode::ConnectionRefused,

@@ -96,8 +96,8 @@ fn is_loopback(host: &str) -> bool {
 /// `[A-Za-z0-9_.:-]`. `field` is the name the user sees (`key id`, `api id`, ...).
 pub fn validate_id(field: &str, id: &str) -> Result<()> {
     let hint = format!(
-        "Copy the {field} again from `keyward` or Kinde (for example `api_key_0195ac80...`); \
-         it has no spaces, slashes or quotes."
+        "Copy the {field} again from {}; it has no spaces, slashes or quotes.",
+        id_source(field)
     );
     if id.is_empty() {
         return Err(Error::invalid_input(field, "is empty", hint));
@@ -119,6 +119,20 @@ pub fn validate_id(field: &str, id: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Where a user finds an id of this kind, with an example of its shape.
+fn id_source(field: &str) -> &'static str {
+    let kind = field.rsplit(' ').nth(1).unwrap_or(field);
+    match kind {
+        "key" => "`keyward keys list` or Kinde (for example `api_key_0195ac80a14e...`)",
+        "api" => "`keyward apis` or Kinde > APIs > (your API) > Details (a 32-character hex id)",
+        "org" => "`keyward orgs` or Kinde > Organizations (for example `org_1ccfb819462`)",
+        "user" => "`keyward users` or Kinde > Users (for example `kp_0c4ad3a4b36b...`)",
+        "scope" => "Kinde > APIs > (your API) > Scopes, or `keyward apis --json`",
+        "client" => "Kinde > Settings > Applications > (your M2M app) > Details",
+        _ => "`keyward` or Kinde",
+    }
 }
 
 /// A key name: not blank, at most 255 characters, no control characters.
@@ -203,6 +217,14 @@ mod tests {
         assert!(validate_id("key id", "api_key_1 ").is_err());
         assert!(validate_id("key id", "a/b").is_err());
         assert!(validate_id("key id", "").is_err());
+        // Issue 11, item 8: each id's hint shows an example of its own kind.
+        let api = validate_id("api id", "a b").unwrap_err();
+        assert!(api.hint.contains("keyward apis"), "{}", api.hint);
+        assert!(!api.hint.contains("api_key_"), "{}", api.hint);
+        let key = validate_id("starting_after key id", "a b").unwrap_err();
+        assert!(key.hint.contains("api_key_"), "{}", key.hint);
+        let org = validate_id("org code", "a/b").unwrap_err();
+        assert!(org.hint.contains("org_"), "{}", org.hint);
         assert!(validate_name("x").is_ok());
         assert!(validate_name("  ").is_err());
         assert!(validate_name("a\nb").is_err());

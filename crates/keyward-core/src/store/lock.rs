@@ -58,13 +58,14 @@ impl Store {
                     flag: Some(flag),
                 }));
         };
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| lock_err(&path, &e))?;
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(crate::fsutil::PRIVATE_FILE_MODE);
+        }
+        let file = options.open(&path).map_err(|e| lock_err(&path, &e))?;
         match file.try_lock() {
             Ok(()) => Ok(Some(SyncLock {
                 _file: Some(file),

@@ -76,10 +76,12 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) the database at `path` for `profile`, and migrates it.
     pub fn open(path: &Path, profile: &str) -> Result<Store> {
+        // Private from the first byte: the folder 0700, the file 0600 before SQLite opens it
+        // (SQLite gives the -wal and -shm files the database file's mode).
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io(&format!("creating {}", dir.display()), &e))?;
+            crate::fsutil::private_dir(dir)?;
         }
+        crate::fsutil::private_file(path)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
