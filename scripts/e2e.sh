@@ -45,6 +45,9 @@ export KEYWARD_HOME="$WORK/keyward-home" KEYWARD_E2E_HOME="$WORK/home"
 # The app and its webview write their caches, logs and window state under HOME/XDG dirs: keep
 # them in the scratch dir, where the secret-hygiene test looks.
 export HOME="$WORK/home" XDG_CONFIG_HOME="$WORK/home/.config" XDG_DATA_HOME="$WORK/home/.local/share" XDG_CACHE_HOME="$WORK/home/.cache"
+# The demo's watchtower script (a new IP, a spike, drift, a canary touched...) one event every
+# 1.5 s instead of 30 s, so that the alerts test sees every kind within the run.
+export KEYWARD_DEMO_SCRIPT_STEP_MS=1500
 # The demo needs no keyring; KEYWARD_CLIENT_SECRET must not leak in from the caller.
 unset KEYWARD_CLIENT_SECRET
 

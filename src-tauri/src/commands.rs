@@ -2,7 +2,8 @@
 //! `declare_commands!` turns this list into the commands, the invoke handler, the TypeScript
 //! wrappers and the capability; `build.rs` reads the `fn name(` lines for the permissions.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
+use keyward_core::alerts::{Alert, AlertFilter, AlertList, KeyMeta, Mute, MuteTarget, Policy};
 use keyward_core::doctor::{DoctorKeyInput, DoctorReport};
 use keyward_core::export::{ExportFormat, ExportSummary, ExportWhat};
 use keyward_core::insights::Insights;
@@ -10,11 +11,13 @@ use keyward_core::model::{Api, KeyFilter, KeyView, Org, User};
 use keyward_core::ops::{
     self, CachedKeys, CreateKeyInput, Migration, NewKey, ProfileDraft, Reissued, RevokeSummary,
 };
+use keyward_core::ops::{LeakAction, LeakRemediation, PolicyView, ScanReport};
+use keyward_core::scan::{ScanOptions, SecretHit};
 use keyward_core::store::{AuditEntry, AuditFilter, Bucket, KeyHistory};
 use keyward_core::sync::{SyncProgress, SyncSummary};
 
 use crate::declare::declare_commands;
-use crate::types::{AppStatus, NewProfile, SyncState};
+use crate::types::{AppStatus, NewProfile, NotifyState, SyncState};
 
 declare_commands! {
     /// What the window shows: the welcome screen, a profile or the demo.
@@ -77,4 +80,49 @@ declare_commands! {
     fn clipboard_clear(app, shell) -> () { crate::clipboard::clear(&app, &shell) }
     /// Copies non-secret text, such as a key id.
     fn copy_text(app, shell, text: String) -> () { crate::clipboard::copy_text(&app, text) }
+
+    /// Alerts (newest first) and the open counts that the navigation shows.
+    fn alerts_list(app, shell, filter: AlertFilter) -> AlertList { ops::alerts_list(&*shell.ctx().await?, filter).await }
+
+    /// Acknowledges alerts; returns them as acknowledged.
+    fn alerts_ack(app, shell, ids: Vec<u32>) -> Vec<Alert> { let ctx = shell.ctx().await?; let mut out = Vec::with_capacity(ids.len()); for id in ids { out.push(ops::alert_ack(&ctx, i64::from(id)).await?); } Ok(out) }
+
+    /// Mutes a key or a kind; returns how many open alerts it muted.
+    fn alerts_mute(app, shell, target: MuteTarget) -> u32 { ops::alerts_mute(&*shell.ctx().await?, target).await }
+
+    /// Lifts a mute.
+    fn alerts_unmute(app, shell, target: MuteTarget) -> bool { ops::alerts_unmute(&*shell.ctx().await?, target).await }
+
+    /// The mutes in force.
+    fn alert_mutes(app, shell) -> Vec<Mute> { ops::alert_mutes(&*shell.ctx().await?).await }
+
+    /// Desktop notifications this session: how many went to the desktop, the last one.
+    fn notify_state(app, shell) -> NotifyState { Ok(shell.notify_state()) }
+
+    /// Sends a test desktop notification (Settings).
+    fn notify_test(app, shell) -> NotifyState { shell.notify(&app, "Keyward notifications work", "Alerts of the kinds you chose will appear like this."); Ok(shell.notify_state()) }
+
+    /// The profile's policy and the keys' local expiry dates and canary marks.
+    fn policy_show(app, shell) -> PolicyView { ops::policy_show(&*shell.ctx().await?).await }
+
+    /// Stores the profile's policy.
+    fn policy_set(app, shell, policy: Policy) -> PolicyView { ops::policy_set(&*shell.ctx().await?, policy).await }
+
+    /// Sets or clears a key's local "expires on" date.
+    fn key_expires_set(app, shell, id: String, on: Option<DateTime<Utc>>) -> KeyMeta { ops::key_expires_set(&*shell.ctx().await?, &id, on).await }
+
+    /// Marks or unmarks a key as a canary.
+    fn canary_mark(app, shell, id: String, canary: bool) -> KeyMeta { ops::canary_mark(&*shell.ctx().await?, &id, canary).await }
+
+    /// Creates a key marked as a canary; the secret is shown once.
+    fn canary_create(app, shell, input: CreateKeyInput) -> NewKey { ops::canary_create(&*shell.ctx().await?, input).await }
+
+    /// Asks for a folder to scan; `None` when the user cancels.
+    fn scan_pick_folder(app, shell) -> Option<String> { Ok(crate::dialogs::pick_folder(&app).await.map(|p| p.to_string_lossy().into_owned())) }
+
+    /// Scans folders or files for Kinde key secrets (never verified; shown masked).
+    fn scan_paths(app, shell, paths: Vec<String>) -> ScanReport { let paths = crate::dialogs::scan_targets(paths)?; ops::scan(&*shell.ctx().await?, paths, ScanOptions::default()).await }
+
+    /// Rotates or re-issues a leaked key and records the leak; the new secret is shown once.
+    fn leak_remediate(app, shell, key_id: String, action: LeakAction, found: Vec<SecretHit>) -> LeakRemediation { ops::leak_remediate(&*shell.ctx().await?, &key_id, action, &found).await }
 }

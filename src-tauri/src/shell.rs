@@ -15,10 +15,12 @@ use tauri::{AppHandle, Emitter};
 use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
 
-use crate::types::{AppStatus, Mode, SyncState};
+use crate::types::{AppStatus, Mode, NotifyState, SyncState};
 
 /// Demo mode: the sandbox's seeded business with this many verifications per second.
 pub const DEMO_TRAFFIC_PER_SEC: f64 = 10.0;
+/// Time between the demo's watchtower events (a new IP, a spike, drift, a canary touched).
+const DEMO_SCRIPT_STEP: std::time::Duration = std::time::Duration::from_secs(30);
 /// Days of synthesized history the demo starts with.
 const DEMO_HISTORY_DAYS: u32 = 30;
 
@@ -44,6 +46,10 @@ pub struct Shell {
     sync: Mutex<SyncState>,
     sync_cancel: Mutex<Option<CancellationToken>>,
     clipboard: Mutex<(u64, Option<String>)>,
+    /// The newest alert id already announced (or there when the session opened): desktop
+    /// notifications are for alerts raised after it. `None` until the session's first look.
+    notified_upto: Mutex<Option<i64>>,
+    notify: Mutex<NotifyState>,
 }
 
 impl Shell {
@@ -56,6 +62,8 @@ impl Shell {
             sync: Mutex::new(SyncState::default()),
             sync_cancel: Mutex::new(None),
             clipboard: Mutex::new((0, None)),
+            notified_upto: Mutex::new(None),
+            notify: Mutex::new(NotifyState::default()),
         }
     }
 
@@ -120,6 +128,8 @@ impl Shell {
         );
         shutdown(old).await;
         *self.sync.lock() = SyncState::default();
+        *self.notified_upto.lock() = None;
+        self.mark_alerts_seen().await;
         Ok(())
     }
 
@@ -135,10 +145,19 @@ impl Shell {
             .and_then(|v| v.trim().parse::<usize>().ok())
             .unwrap_or(0)
             .min(100_000);
+        // `KEYWARD_DEMO_SCRIPT_STEP_MS` paces the watchtower script (default 30 s per event;
+        // the e2e suite uses a few seconds so that every alert kind shows within its run).
+        let script_step = std::env::var("KEYWARD_DEMO_SCRIPT_STEP_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(DEMO_SCRIPT_STEP, |ms| {
+                std::time::Duration::from_millis(ms.clamp(200, 600_000))
+            });
         let config = kinde_sandbox::Config {
             seed: kinde_sandbox::Seed::Demo,
             traffic_per_sec: DEMO_TRAFFIC_PER_SEC,
             extra_keys,
+            script_step,
             ..Default::default()
         };
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -178,9 +197,9 @@ impl Shell {
                 CancellationToken::new(),
             )
             .await?;
-            ops::demo_prefill_history(&ctx, DEMO_HISTORY_DAYS)
-                .await
-                .map(|_| ())
+            ops::demo_prefill_history(&ctx, DEMO_HISTORY_DAYS).await?;
+            // The script's canary key, planted at the sandbox's start: a touch is critical.
+            ops::demo_mark_canaries(&ctx).await.map(|_| ())
         };
         if let Err(e) = prefill.await {
             log::warn!("demo history prefill: {} ({})", e.message, e.code);
@@ -195,6 +214,8 @@ impl Shell {
         );
         shutdown(old).await;
         *self.sync.lock() = SyncState::default();
+        *self.notified_upto.lock() = None;
+        self.mark_alerts_seen().await;
         Ok(())
     }
 
@@ -204,6 +225,7 @@ impl Shell {
         let old = std::mem::replace(&mut *self.session.write().await, Session::Welcome);
         shutdown(old).await;
         *self.sync.lock() = SyncState::default();
+        *self.notified_upto.lock() = None;
         self.open_default().await
     }
 
@@ -341,7 +363,96 @@ impl Shell {
             }
         }
         let _ = app.emit("sync-state", self.sync_state());
+        if result.is_ok() {
+            self.announce_new_alerts(app, &ctx).await;
+        }
         result
+    }
+
+    /// Desktop notifications for the alerts raised since the last look, of the kinds the
+    /// admin chose (Settings). Several at once make one notification, not a flood. The first
+    /// look of a session only sets the mark: what was there before is not news.
+    async fn announce_new_alerts(&self, app: &AppHandle, ctx: &AppCtx) {
+        let filter = keyward_core::alerts::AlertFilter {
+            limit: Some(200),
+            ..Default::default()
+        };
+        let Ok(list) = ops::alerts_list(ctx, filter).await else {
+            return;
+        };
+        let newest = list.alerts.iter().map(|a| a.id).max().unwrap_or(0);
+        let upto = {
+            let mut mark = self.notified_upto.lock();
+            let before = *mark;
+            *mark = Some(before.unwrap_or(0).max(newest));
+            before
+        };
+        let Some(upto) = upto else { return };
+        let kinds = match ctx.settings().await {
+            Ok(s) => s.notify_kinds,
+            Err(_) => return,
+        };
+        let fresh: Vec<_> = list
+            .alerts
+            .iter()
+            .filter(|a| a.id > upto && kinds.contains(&a.kind))
+            .collect();
+        match fresh.as_slice() {
+            [] => {}
+            [a] => self.notify(app, &alert_title(a), &a.message),
+            many => {
+                let worst = many.iter().map(|a| a.severity).max();
+                let body = many
+                    .iter()
+                    .take(3)
+                    .map(|a| a.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                let title = format!(
+                    "Keyward: {} new alerts{}",
+                    many.len(),
+                    worst.map_or(String::new(), |s| format!(" (up to {})", s.as_str()))
+                );
+                self.notify(app, &title, &body);
+            }
+        }
+    }
+
+    /// Alerts already in the store when a session opens are not news: mark them seen.
+    async fn mark_alerts_seen(&self) {
+        let Ok(ctx) = self.ctx().await else { return };
+        let filter = keyward_core::alerts::AlertFilter {
+            include_acknowledged: true,
+            include_muted: true,
+            limit: Some(200),
+            ..Default::default()
+        };
+        if let Ok(list) = ops::alerts_list(&ctx, filter).await {
+            *self.notified_upto.lock() = Some(list.alerts.iter().map(|a| a.id).max().unwrap_or(0));
+        }
+    }
+
+    /// Hands one notification to the desktop (tauri-plugin-notification) and records it.
+    pub fn notify(&self, app: &AppHandle, title: &str, body: &str) {
+        use tauri_plugin_notification::NotificationExt;
+        let r = app.notification().builder().title(title).body(body).show();
+        let mut st = self.notify.lock();
+        st.last_at = Some(Utc::now());
+        st.last_title = Some(title.to_string());
+        match r {
+            Ok(()) => {
+                st.sent += 1;
+                st.last_error = None;
+            }
+            Err(e) => {
+                log::warn!("desktop notification not sent: {e}");
+                st.last_error = Some(e.to_string());
+            }
+        }
+    }
+
+    pub fn notify_state(&self) -> NotifyState {
+        self.notify.lock().clone()
     }
 
     /// Remembers what was copied; returns its generation (a later copy replaces it).
@@ -363,6 +474,24 @@ impl Shell {
 }
 
 /// Network-class errors mean "show the cache and an offline banner".
+/// "Canary tripped: Canary: finance backup" (the kind in words, and the key).
+fn alert_title(a: &keyward_core::alerts::Alert) -> String {
+    let kind = match a.kind {
+        keyward_core::alerts::AlertKind::NewIp => "New IP",
+        keyward_core::alerts::AlertKind::DormantWakes => "Dormant key woke up",
+        keyward_core::alerts::AlertKind::Spike => "Verification spike",
+        keyward_core::alerts::AlertKind::Drift => "Changed outside Keyward",
+        keyward_core::alerts::AlertKind::Stale => "Stale key",
+        keyward_core::alerts::AlertKind::RotationDue => "Rotation due",
+        keyward_core::alerts::AlertKind::ExpiryComing => "Expiry coming",
+        keyward_core::alerts::AlertKind::CanaryTripped => "Canary tripped",
+    };
+    match &a.key_name {
+        Some(n) => format!("{kind}: {n}"),
+        None => kind.to_string(),
+    }
+}
+
 pub fn is_offline(code: ErrorCode) -> bool {
     matches!(
         code,

@@ -49,3 +49,16 @@ pub struct SyncState {
     pub offline: bool,
     pub last_error: Option<Error>,
 }
+
+/// Desktop notifications in this session (the Alerts screen and Settings show it).
+#[derive(Debug, Clone, Default, Serialize, TS)]
+#[ts(export)]
+pub struct NotifyState {
+    /// Notifications handed to the desktop's notification service.
+    pub sent: u32,
+    /// The title of the last one.
+    pub last_title: Option<String>,
+    pub last_at: Option<DateTime<Utc>>,
+    /// Why the last one could not be sent (none when it was).
+    pub last_error: Option<String>,
+}

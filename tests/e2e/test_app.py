@@ -2,7 +2,8 @@
 
 The steps share one app session and run in order: first run -> demo -> list and search ->
 detail with chart -> create (secret once) -> rotate -> re-issue -> revoke -> bulk revoke ->
-doctor (pasted with "Bearer " and a newline; then a revoked key) -> sync with progress -> audit.
+doctor (pasted with "Bearer " and a newline; then a revoked key) -> sync with progress -> audit ->
+alerts (the demo's watchtower script) -> leak scan -> CSP.
 Then the secret-hygiene check: no file under KEYWARD_HOME or the scratch HOME holds a secret
 that was shown.
 """
@@ -325,14 +326,126 @@ def test_audit_shows_actions(driver):
     shot(d, "insights", keep=True)
 
 
+ALERT_KINDS = ("new_ip", "dormant_wakes", "spike", "drift", "canary_tripped")
+
+
+def alert_kinds(d):
+    return {r.get_attribute("data-kind") for r in d.find_elements(By.CSS_SELECTOR, tid("alert-row"))}
+
+
+def test_alerts_screen_lists_the_demo_alerts_and_acknowledge_works(driver):
+    """Issue 10: the demo's watchtower script (a new IP, a dormant key waking, a spike, changes
+    made "in the portal", the canary touched; paced by KEYWARD_DEMO_SCRIPT_STEP_MS) raises each
+    event kind; the navigation counts them, the keys table badges them, acknowledge works and
+    a desktop notification went out."""
+    d = driver
+    nav(d, "alerts")
+    find(d, "alerts-screen")
+    end = time.time() + 120
+    while time.time() < end and not set(ALERT_KINDS) <= alert_kinds(d):
+        sync_now(d)
+        time.sleep(1.0)
+    kinds = alert_kinds(d)
+    assert set(ALERT_KINDS) <= kinds, f"missing alert kinds: {set(ALERT_KINDS) - kinds}"
+    count = find(d, "nav-alerts-count")
+    open_before = int(count.text.replace("+", ""))
+    assert open_before >= len(ALERT_KINDS)
+    assert int(count.get_attribute("data-high")) >= 1, "the canary alert is critical"
+    canary = [r for r in d.find_elements(By.CSS_SELECTOR, tid("alert-row")) if r.get_attribute("data-kind") == "canary_tripped"][0]
+    assert canary.get_attribute("data-severity") == "critical"
+    assert "192.0.2.200" in canary.text, "the evidence (the IP that touched the canary) is shown"
+    shot(d, "alerts", keep=True)
+    # A desktop notification was handed to the desktop for the new alerts (tauri-plugin-notification).
+    wait(d, lambda: int(find(d, "notify-state").get_attribute("data-sent") or 0) >= 1, 10, "a desktop notification")
+    # Acknowledge an open alert (not the canary's): it leaves the open list and the count drops.
+    rows_before = len(d.find_elements(By.CSS_SELECTOR, tid("alert-row")))
+    row = [r for r in d.find_elements(By.CSS_SELECTOR, tid("alert-row")) if r.get_attribute("data-kind") == "spike"][0]
+    row.find_element(By.CSS_SELECTOR, tid("alert-ack")).click()
+    wait(d, lambda: len(d.find_elements(By.CSS_SELECTOR, tid("alert-row"))) == rows_before - 1, 10, "the acknowledged alert to leave the list")
+    wait(d, lambda: int(find(d, "nav-alerts-count").text.replace("+", "")) == open_before - 1, 10, "the count to drop")
+    click(d, "alerts-show-acked")
+    wait(d, lambda: any(r.get_attribute("data-acked") == "true" for r in d.find_elements(By.CSS_SELECTOR, tid("alert-row"))), 10, "the acknowledged alert, shown as such")
+    click(d, "alerts-show-acked")
+    # The keys table and the key detail badge the canary.
+    nav(d, "keys")
+    search = find(d, "key-search")
+    search.clear()
+    search.send_keys("Canary: finance")
+    wait(d, lambda: row_count(d) == 1, 10, "the canary key")
+    row = find(d, "key-row")
+    assert row.find_elements(By.CSS_SELECTOR, tid("key-alert-badge")), "an alert badge on the row"
+    assert "canary" in row.text
+    row.click()
+    find(d, "key-detail")
+    find(d, "key-canary-badge")
+    find(d, "key-detail-alert-badge")
+    assert d.find_elements(By.CSS_SELECTOR, tid("key-alert")), "the key's alerts in its detail"
+    shot(d, "key-canary")
+    nav(d, "keys")
+    search = find(d, "key-search")
+    search.send_keys(Keys.CONTROL, "a")
+    search.send_keys(Keys.BACKSPACE)
+
+
+def test_scan_screen_finds_a_planted_key_and_rotates_it(driver):
+    """Issue 10, leak triage: a key's secret written into a folder is found, matched to that key
+    (masked on screen, .gitignore respected), and one click rotates it and records the leak."""
+    import subprocess
+    import tempfile
+
+    d = driver
+    nav(d, "keys")
+    click(d, "create-key-button")
+    find(d, "create-key-name").send_keys("e2e leaked key")
+    click(d, "create-key-submit")
+    secret = take_secret(d, "leaked")
+    repo = tempfile.mkdtemp(prefix="keyward-e2e-scan-")
+    subprocess.run(["git", "init", "-q", repo], check=False)
+    os.makedirs(os.path.join(repo, "config"))
+    with open(os.path.join(repo, "config", "app.env"), "w") as f:
+        f.write("# billing\nKINDE_API_KEY=" + secret + "\n")
+    with open(os.path.join(repo, ".gitignore"), "w") as f:
+        f.write("ignored.env\n")
+    with open(os.path.join(repo, "ignored.env"), "w") as f:
+        f.write(secret + "\n")
+    try:
+        nav(d, "scan")
+        box = find(d, "scan-paths")
+        box.clear()
+        box.send_keys(repo)
+        click(d, "scan-run")
+        results = find(d, "scan-results", 30)
+        assert results.get_attribute("data-findings") == "1", results.text
+        assert results.get_attribute("data-matched") == "1", results.text
+        finding = find(d, "scan-finding")
+        assert finding.get_attribute("data-unique") == "true"
+        assert "e2e leaked key" in finding.text
+        assert "app.env" in finding.text and ":2" in finding.text
+        assert secret not in d.page_source, "a found secret is shown masked only"
+        assert secret[-4:] in finding.text
+        shot(d, "scan", keep=True)
+        finding.find_element(By.CSS_SELECTOR, tid("scan-rotate")).click()
+        dialog = find(d, "confirm-dialog")
+        assert "app.env:2" in dialog.text
+        click(d, "confirm-button")
+        rotated = take_secret(d, "leak-rotated")
+        assert rotated != secret
+        nav(d, "audit")
+        wait(d, lambda: any(r.get_attribute("data-action") == "leak" for r in d.find_elements(By.CSS_SELECTOR, tid("audit-row"))), 15, "the leak in the audit log")
+    finally:
+        import shutil
+        shutil.rmtree(repo, ignore_errors=True)
+
+
 def test_csp_is_strict_and_nothing_in_the_app_violates_it(driver):
     """Issue 11, item 10: no 'unsafe-inline' for styles. Every screen visited so far ran without a
     CSP violation; an inline style attribute and an inline <style> are blocked; CSSOM styling
     (what Svelte's style: directives and the charts use) still works."""
     d = driver
-    for screen in ("keys", "insights", "migrations", "audit", "doctor", "settings"):
+    for screen in ("keys", "alerts", "insights", "migrations", "audit", "doctor", "scan", "settings"):
         nav(d, screen)
         time.sleep(0.3)
+    shot(d, "settings")
     assert d.execute_script("return window.__keywardCspViolations || null") == [], \
         d.execute_script("return window.__keywardCspViolations")
     probe = d.execute_script("""

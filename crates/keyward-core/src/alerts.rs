@@ -52,6 +52,16 @@ impl AlertKind {
         AlertKind::CanaryTripped,
     ];
 
+    /// The kinds a desktop notification announces unless the admin changes it: the events
+    /// (the policy kinds are a standing list, not news).
+    pub const NOTIFY_DEFAULT: [AlertKind; 5] = [
+        AlertKind::CanaryTripped,
+        AlertKind::NewIp,
+        AlertKind::Drift,
+        AlertKind::Spike,
+        AlertKind::DormantWakes,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AlertKind::NewIp => "new_ip",

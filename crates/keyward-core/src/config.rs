@@ -107,6 +107,8 @@ pub struct Settings {
     pub migration_quiet_days: u32,
     /// The profile used when none is named and there are several.
     pub default_profile: Option<String>,
+    /// The alert kinds that the app announces with a desktop notification.
+    pub notify_kinds: Vec<crate::alerts::AlertKind>,
 }
 
 impl Default for Settings {
@@ -117,6 +119,7 @@ impl Default for Settings {
             rotation_days: 90,
             migration_quiet_days: 7,
             default_profile: None,
+            notify_kinds: crate::alerts::AlertKind::NOTIFY_DEFAULT.to_vec(),
         }
     }
 }

@@ -9,6 +9,7 @@ mod profile;
 mod types;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use serde_json::json;
@@ -209,12 +210,18 @@ pub async fn key_create(ctx: &AppCtx, input: CreateKeyInput) -> Result<NewKey> {
         details,
     )
     .await;
+    let created = result?;
+    // Into the local cache at once (best effort; the next sync would bring it anyway): the
+    // leak scan and the alert rules know the key before any sync.
+    if let Ok(store) = ctx.store().await {
+        crate::ops_store::cache_key(ctx, &store, &created.id).await;
+    }
     Ok(NewKey {
         name: Some(name),
         api_id: Some(input.api_id),
         scopes: scope_keys,
         owner: Some(owner),
-        ..new_key(result?)
+        ..new_key(created)
     })
 }
 
@@ -270,7 +277,10 @@ pub async fn key_rotate(ctx: &AppCtx, id: &str) -> Result<NewKey> {
     let created = result?;
     if let Ok(store) = ctx.store().await {
         let key_id = created.id.clone();
-        let _ = crate::ctx::blocking(move || store.set_rotated_on(&key_id, Utc::now())).await;
+        let s = Arc::clone(&store);
+        let _ = crate::ctx::blocking(move || s.set_rotated_on(&key_id, Utc::now())).await;
+        // The new suffix, cached at once (the leak scan matches by prefix and suffix).
+        crate::ops_store::cache_key(ctx, &store, &created.id).await;
     }
     Ok(new_key(created))
 }

@@ -129,10 +129,9 @@ pub async fn key_expires_set(ctx: &AppCtx, id: &str, on: Option<DateTime<Utc>>) 
 /// Creates a normal Kinde key (see [`crate::ops::key_create`]) and marks it locally as a
 /// canary: any verification of it is a critical alert. The secret is shown once.
 pub async fn canary_create(ctx: &AppCtx, input: CreateKeyInput) -> Result<NewKey> {
+    // key_create caches the new key in the store.
     let key = crate::ops::key_create(ctx, input).await?;
     canary_mark(ctx, &key.id, true).await?;
-    let store = ctx.store().await?;
-    crate::ops_store::cache_key(ctx, &store, &key.id).await;
     Ok(key)
 }
 

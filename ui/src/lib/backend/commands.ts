@@ -2,7 +2,7 @@
 import { invoke, Channel } from "@tauri-apps/api/core";
 import type * as T from "./ipc-types";
 
-export const COMMANDS = ["app_status", "profile_add", "profile_select", "profile_remove", "profile_test", "demo_start", "demo_leave", "settings_set", "keys_list", "key_show", "key_create", "key_rotate", "key_reissue", "keys_revoke", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "sync_start", "sync_cancel", "sync_state", "key_history", "insights", "audit_list", "migrations_list", "export_to", "clipboard_copy", "clipboard_clear", "copy_text"] as const;
+export const COMMANDS = ["app_status", "profile_add", "profile_select", "profile_remove", "profile_test", "demo_start", "demo_leave", "settings_set", "keys_list", "key_show", "key_create", "key_rotate", "key_reissue", "keys_revoke", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "sync_start", "sync_cancel", "sync_state", "key_history", "insights", "audit_list", "migrations_list", "export_to", "clipboard_copy", "clipboard_clear", "copy_text", "alerts_list", "alerts_ack", "alerts_mute", "alerts_unmute", "alert_mutes", "notify_state", "notify_test", "policy_show", "policy_set", "key_expires_set", "canary_mark", "canary_create", "scan_pick_folder", "scan_paths", "leak_remediate"] as const;
 
 /**
  * What the window shows: the welcome screen, a profile or the demo.
@@ -124,3 +124,63 @@ export const clipboardClear = (): Promise<null> => invoke("clipboard_clear", {})
  * Copies non-secret text, such as a key id.
  */
 export const copyText = (text: string): Promise<null> => invoke("copy_text", { text });
+/**
+ * Alerts (newest first) and the open counts that the navigation shows.
+ */
+export const alertsList = (filter: T.AlertFilter): Promise<T.AlertList> => invoke("alerts_list", { filter });
+/**
+ * Acknowledges alerts; returns them as acknowledged.
+ */
+export const alertsAck = (ids: Array<number>): Promise<Array<T.Alert>> => invoke("alerts_ack", { ids });
+/**
+ * Mutes a key or a kind; returns how many open alerts it muted.
+ */
+export const alertsMute = (target: T.MuteTarget): Promise<number> => invoke("alerts_mute", { target });
+/**
+ * Lifts a mute.
+ */
+export const alertsUnmute = (target: T.MuteTarget): Promise<boolean> => invoke("alerts_unmute", { target });
+/**
+ * The mutes in force.
+ */
+export const alertMutes = (): Promise<Array<T.Mute>> => invoke("alert_mutes", {});
+/**
+ * Desktop notifications this session: how many went to the desktop, the last one.
+ */
+export const notifyState = (): Promise<T.NotifyState> => invoke("notify_state", {});
+/**
+ * Sends a test desktop notification (Settings).
+ */
+export const notifyTest = (): Promise<T.NotifyState> => invoke("notify_test", {});
+/**
+ * The profile's policy and the keys' local expiry dates and canary marks.
+ */
+export const policyShow = (): Promise<T.PolicyView> => invoke("policy_show", {});
+/**
+ * Stores the profile's policy.
+ */
+export const policySet = (policy: T.Policy): Promise<T.PolicyView> => invoke("policy_set", { policy });
+/**
+ * Sets or clears a key's local "expires on" date.
+ */
+export const keyExpiresSet = (id: string, on: string | null): Promise<T.KeyMeta> => invoke("key_expires_set", { id, on });
+/**
+ * Marks or unmarks a key as a canary.
+ */
+export const canaryMark = (id: string, canary: boolean): Promise<T.KeyMeta> => invoke("canary_mark", { id, canary });
+/**
+ * Creates a key marked as a canary; the secret is shown once.
+ */
+export const canaryCreate = (input: T.CreateKeyInput): Promise<T.NewKey> => invoke("canary_create", { input });
+/**
+ * Asks for a folder to scan; `None` when the user cancels.
+ */
+export const scanPickFolder = (): Promise<string | null> => invoke("scan_pick_folder", {});
+/**
+ * Scans folders or files for Kinde key secrets (never verified; shown masked).
+ */
+export const scanPaths = (paths: Array<string>): Promise<T.ScanReport> => invoke("scan_paths", { paths });
+/**
+ * Rotates or re-issues a leaked key and records the leak; the new secret is shown once.
+ */
+export const leakRemediate = (keyId: string, action: T.LeakAction, found: Array<T.SecretHit>): Promise<T.LeakRemediation> => invoke("leak_remediate", { key_id: keyId, action, found });

@@ -51,6 +51,7 @@ export type { Mute } from "../bindings/Mute";
 export type { MuteTarget } from "../bindings/MuteTarget";
 export type { NewKey } from "../bindings/NewKey";
 export type { NewProfile } from "../bindings/NewProfile";
+export type { NotifyState } from "../bindings/NotifyState";
 export type { OneTimeSecret } from "../bindings/OneTimeSecret";
 export type { Org } from "../bindings/Org";
 export type { Owner } from "../bindings/Owner";

@@ -54,6 +54,22 @@ export const tauriBackend: Backend = {
     await cmd.copyText(text);
   },
 
+  alertsList: (filter) => cmd.alertsList(filter),
+  alertsAck: (ids) => cmd.alertsAck(ids),
+  alertsMute: (target) => cmd.alertsMute(target),
+  alertsUnmute: (target) => cmd.alertsUnmute(target),
+  alertMutes: () => cmd.alertMutes(),
+  notifyState: () => cmd.notifyState(),
+  notifyTest: () => cmd.notifyTest(),
+  policyShow: () => cmd.policyShow(),
+  policySet: (policy) => cmd.policySet(policy),
+  keyExpiresSet: (id, on) => cmd.keyExpiresSet(id, on),
+  canaryMark: (id, canary) => cmd.canaryMark(id, canary),
+  canaryCreate: (input) => cmd.canaryCreate(input),
+  scanPickFolder: () => cmd.scanPickFolder(),
+  scanPaths: (paths) => cmd.scanPaths(paths),
+  leakRemediate: (keyId, action, found) => cmd.leakRemediate(keyId, action, found),
+
   async onSyncEvent(cb) {
     return listen<SyncState>("sync-state", (e) => cb(e.payload));
   },

@@ -56,6 +56,24 @@ export interface Backend {
   /** Copies non-secret text (a key id). */
   copyText(text: string): Promise<void>;
 
+  // watchtower: alerts, policies, canaries, leak triage
+  alertsList(filter: T.AlertFilter): Promise<T.AlertList>;
+  alertsAck(ids: Array<number>): Promise<Array<T.Alert>>;
+  alertsMute(target: T.MuteTarget): Promise<number>;
+  alertsUnmute(target: T.MuteTarget): Promise<boolean>;
+  alertMutes(): Promise<Array<T.Mute>>;
+  notifyState(): Promise<T.NotifyState>;
+  notifyTest(): Promise<T.NotifyState>;
+  policyShow(): Promise<T.PolicyView>;
+  policySet(policy: T.Policy): Promise<T.PolicyView>;
+  keyExpiresSet(id: string, on: string | null): Promise<T.KeyMeta>;
+  canaryMark(id: string, canary: boolean): Promise<T.KeyMeta>;
+  canaryCreate(input: T.CreateKeyInput): Promise<T.NewKey>;
+  /** Opens a folder dialog; null when the user cancelled. */
+  scanPickFolder(): Promise<string | null>;
+  scanPaths(paths: Array<string>): Promise<T.ScanReport>;
+  leakRemediate(keyId: string, action: T.LeakAction, found: Array<T.SecretHit>): Promise<T.LeakRemediation>;
+
   /** Sync status pushed by Rust after every sync (the background timer included). */
   onSyncEvent(cb: (s: T.SyncState) => void): Promise<() => void>;
 }

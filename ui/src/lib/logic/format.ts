@@ -90,3 +90,15 @@ export function duration(ms: number): string {
   const s = Math.round((ms % 60_000) / 1000);
   return `${m} min ${s} s`;
 }
+
+/** 512 -> "512 B", 1536 -> "1.5 KiB", 3 GiB -> "3 GiB". */
+export function bytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return i === 0 ? `${Math.round(v)} B` : `${trim1(v)} ${units[i]}`;
+}

@@ -1,7 +1,9 @@
 // App-wide state (Svelte 5 runes). Screens read it; actions go through `backend`.
 import { backend, toCoreError } from "../backend";
 import type {
+  Alert,
   Api,
+  KeyMeta,
   AppStatus,
   CoreError,
   Environment,
@@ -12,6 +14,7 @@ import type {
   User,
 } from "../backend";
 import { reuseUnchanged } from "../logic/keys";
+import { alertsByKey as indexAlerts, type KeyAlerts } from "../logic/alerts";
 import { CLIPBOARD_CLEAR_SECS, expired, remaining, startCountdown, type Countdown } from "../logic/countdown";
 
 export type Route =
@@ -22,6 +25,8 @@ export type Route =
   | { name: "audit"; keyId?: string }
   | { name: "doctor" }
   | { name: "settings" }
+  | { name: "alerts"; keyId?: string }
+  | { name: "scan" }
   | { name: "add-profile" };
 
 export type Toast = {
@@ -64,6 +69,17 @@ class App {
 
   toasts = $state<Toast[]>([]);
 
+  /** Open (unacknowledged, unmuted) alerts, newest first, and the counts for the navigation. */
+  alerts = $state.raw<Alert[]>([]);
+  alertsOpen = $state(0);
+  alertsHigh = $state(0);
+  /** Bumped after every alerts refresh, so the Alerts screen reloads its own (filtered) list. */
+  alertsVersion = $state(0);
+  /** Open alerts per key (badges in the keys table and the key detail). */
+  alertsByKey = $derived<Map<string, KeyAlerts>>(indexAlerts(this.alerts));
+  /** Local marks per key: canary, expires on. */
+  metas = $state.raw<Map<string, KeyMeta>>(new Map());
+
   /** Clipboard countdown after copying a secret (Rust clears it; this only shows the time). */
   clip = $state<Countdown>(null);
   now = $state(Date.now());
@@ -92,7 +108,10 @@ class App {
       await backend.onSyncEvent((s) => {
         const before = this.sync.last_sync;
         this.sync = s;
-        if (s.last_sync !== before && !this.sync.running) void this.loadKeys(true);
+        if (s.last_sync !== before && !this.sync.running) {
+          void this.loadKeys(true);
+          void this.refreshAlerts();
+        }
       });
     } catch (e) {
       this.bootError = toCoreError(e);
@@ -111,6 +130,10 @@ class App {
       this.orgs = [];
       this.users = [];
       this.secret = null;
+      this.alerts = [];
+      this.alertsOpen = 0;
+      this.alertsHigh = 0;
+      this.metas = new Map();
       this.route = { name: "keys" };
       if (s.mode !== "welcome") void this.afterOpen();
     }
@@ -120,6 +143,7 @@ class App {
     void this.loadDirectory();
     await this.refreshSyncState();
     const cached = await this.loadKeys(true);
+    void this.refreshAlerts();
     // First open of a profile (no local cache yet): fill it from Kinde.
     if (!cached || this.keys.length === 0) await this.runSync(false);
   }
@@ -199,7 +223,31 @@ class App {
       await this.refreshSyncState();
       this.sync = { ...this.sync, running: false };
       await this.loadKeys(true);
+      await this.refreshAlerts();
     }
+  }
+
+  /** Reloads the open alerts and the keys' local marks (after a sync, an ack or a mute). */
+  async refreshAlerts(): Promise<void> {
+    try {
+      const [list, policy] = await Promise.all([
+        backend.alertsList({ since: null, kind: null, key_id: null, include_acknowledged: false, include_muted: false, limit: 5000 }),
+        backend.policyShow(),
+      ]);
+      this.alerts = list.alerts;
+      this.alertsOpen = list.open_total;
+      this.alertsHigh = list.open_high;
+      this.metas = new Map(policy.keys.map((m) => [m.key_id, m]));
+      this.alertsVersion += 1;
+    } catch {
+      /* no store yet (first open before a sync): the counts stay as they were */
+    }
+  }
+
+  patchMeta(m: KeyMeta): void {
+    const next = new Map(this.metas);
+    next.set(m.key_id, m);
+    this.metas = next;
   }
 
   async cancel(): Promise<void> {
