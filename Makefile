@@ -79,8 +79,10 @@ sandbox:
 cli:
 	$(CARGO) build -p keyward-cli --release
 
-## bench: sync, history and scan benchmarks (release); the scan bench compares with ripgrep
-bench:
+## bench: sync, history and scan benchmarks (release; the scan bench compares with ripgrep), and
+## the keys table's JavaScript per keystroke, filter and sort at 10,000 and 100,000 keys
+bench: ui-deps
 	@command -v rg >/dev/null || { echo "installing ripgrep from Debian for the scan bench"; \
 	  (apt-get install -y ripgrep || sudo apt-get install -y ripgrep) >/dev/null; }
 	$(CARGO) bench -p keyward-core
+	$(NODE) cd ui && npx vitest bench --run

@@ -14,6 +14,7 @@ import type {
   User,
 } from "../backend";
 import { reuseUnchanged } from "../logic/keys";
+import { KeyIndex } from "../logic/keyindex";
 import { alertsByKey as indexAlerts, type KeyAlerts } from "../logic/alerts";
 import { CLIPBOARD_CLEAR_SECS, expired, remaining, startCountdown, type Countdown } from "../logic/countdown";
 
@@ -56,6 +57,10 @@ class App {
   keysLoading = $state(false);
   /** Bumped whenever keys change, so open screens can refresh their detail. */
   keysVersion = $state(0);
+  /** The keys table's index (search, filters, sorts), kept in step with `keys`: a change of k
+   * keys re-indexes k keys. Not reactive itself; `indexVersion` says when it changed. */
+  readonly index = new KeyIndex();
+  indexVersion = $state(0);
 
   apis = $state.raw<Api[]>([]);
   orgs = $state.raw<Org[]>([]);
@@ -124,7 +129,7 @@ class App {
     const changed = s.mode !== this.status?.mode || s.profile !== this.status?.profile;
     this.status = s;
     if (changed) {
-      this.keys = [];
+      this.setKeys([]);
       this.keysLoaded = false;
       this.apis = [];
       this.orgs = [];
@@ -166,7 +171,7 @@ class App {
       );
       // A sync that changed nothing leaves the list (and everything derived from it) alone.
       const { keys, changed } = reuseUnchanged(this.keys, res.keys);
-      if (changed) this.keys = keys as KeyView[];
+      if (changed) this.setKeys(keys as KeyView[]);
       if (res.synced_at && (!this.sync.last_sync || res.synced_at > this.sync.last_sync)) {
         this.sync = { ...this.sync, last_sync: res.synced_at };
       }
@@ -258,17 +263,40 @@ class App {
     this.route = r;
   }
 
-  /** Replaces a key in the list after an action, without reloading 10,000 rows. */
-  patchKey(k: KeyView): void {
-    const i = this.keys.findIndex((x) => x.id === k.id);
-    if (i >= 0) {
-      const next = this.keys.slice();
-      next[i] = k;
-      this.keys = next;
+  /** A new key list: the index takes only what changed (unchanged keys keep their objects,
+   * see `reuseUnchanged`), or starts over when keys left the list. */
+  setKeys(next: KeyView[]): void {
+    const prev = this.keys;
+    const nextIds = new Set<string>();
+    for (const k of next) nextIds.add(k.id);
+    const removed = prev.some((k) => !nextIds.has(k.id));
+    if (removed || prev.length === 0) {
+      this.index.reset(next);
     } else {
-      this.keys = [k, ...this.keys];
+      const old = new Map<string, KeyView>();
+      for (const k of prev) old.set(k.id, k);
+      this.index.apply(next.filter((k) => old.get(k.id) !== k));
     }
+    this.keys = next;
+    this.indexVersion += 1;
+  }
+
+  /** Replaces (or adds) keys after an action, without reloading 10,000 rows. */
+  patchKeys(ks: ReadonlyArray<KeyView>): void {
+    if (ks.length === 0) return;
+    const byId = new Map<string, KeyView>();
+    for (const k of ks) byId.set(k.id, k);
+    const next = this.keys.map((x) => byId.get(x.id) ?? x);
+    const known = new Set(this.keys.map((x) => x.id));
+    const added = ks.filter((k) => !known.has(k.id));
+    this.keys = added.length > 0 ? [...added, ...next] : next;
+    this.index.apply(ks);
+    this.indexVersion += 1;
     this.keysVersion += 1;
+  }
+
+  patchKey(k: KeyView): void {
+    this.patchKeys([k]);
   }
 
   async copySecret(text: string): Promise<void> {
