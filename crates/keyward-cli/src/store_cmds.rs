@@ -15,7 +15,7 @@ use keyward_core::export::{ExportFormat, ExportWhat};
 use keyward_core::insights::{GroupTotal, Insights, KeyInsight};
 use keyward_core::ops_store;
 use keyward_core::store::{AuditAction, AuditFilter, AuditOutcome, Bucket};
-use keyward_core::sync::{SyncOptions, SyncProgress, SyncSummary};
+use keyward_core::sync::{SyncOptions, SyncPhase, SyncProgress, SyncSummary};
 use keyward_core::{Error, ErrorCode, Result};
 
 use crate::app::{App, cancel_on_ctrl_c};
@@ -63,9 +63,14 @@ pub enum Cmd {
         /// Fetch every key's details, not only the changed ones.
         #[arg(long)]
         full: bool,
-        /// Detail requests in flight at once.
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
-        concurrency: u32,
+        /// Pin the detail requests in flight at once (default: adaptive, up to
+        /// --max-concurrency; the settings' sync_concurrency pins it too).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+        concurrency: Option<u32>,
+        /// The cap of the adaptive detail concurrency (default: the settings'
+        /// sync_max_concurrency, 64).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+        max_concurrency: Option<u32>,
         /// When another sync of the profile is running, wait for it to end, then sync.
         #[arg(long)]
         wait: bool,
@@ -141,8 +146,9 @@ pub async fn run(cmd: Cmd, app: &App) -> Result<i32> {
             what: None,
             full,
             concurrency,
+            max_concurrency,
             wait,
-        } => sync(app, full, concurrency, wait).await,
+        } => sync(app, full, concurrency, max_concurrency, wait).await,
         Cmd::History {
             key_id,
             bucket,
@@ -186,7 +192,13 @@ pub async fn run(cmd: Cmd, app: &App) -> Result<i32> {
     }
 }
 
-async fn sync(app: &App, full: bool, concurrency: u32, wait: bool) -> Result<i32> {
+async fn sync(
+    app: &App,
+    full: bool,
+    concurrency: Option<u32>,
+    max_concurrency: Option<u32>,
+    wait: bool,
+) -> Result<i32> {
     let bar = if app.json {
         ProgressBar::hidden()
     } else {
@@ -203,12 +215,22 @@ async fn sync(app: &App, full: bool, concurrency: u32, wait: bool) -> Result<i32
     let progress = move |p: SyncProgress| {
         b.set_length(p.details_total);
         b.set_position(p.details_done);
-        b.set_message(format!("page {}, {} keys", p.pages, p.keys_seen));
+        match p.phase {
+            SyncPhase::Listing => {
+                b.set_message(format!("listing: page {}, {} keys", p.pages, p.keys_seen))
+            }
+            _ => b.set_message(format!(
+                "{} keys listed; details ({} in flight)",
+                p.keys_seen, p.concurrency
+            )),
+        }
     };
+    let defaults = SyncOptions::default();
     let opts = SyncOptions {
         full,
         concurrency,
-        ..SyncOptions::default()
+        max_concurrency: max_concurrency.unwrap_or(defaults.max_concurrency),
+        ..defaults
     };
     let mut result = ops_store::sync(&app.ctx, opts, &progress, cancel.clone()).await;
     if wait && matches!(&result, Err(e) if e.code == ErrorCode::SyncInProgress) {

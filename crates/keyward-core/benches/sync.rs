@@ -69,7 +69,7 @@ async fn ours(sb: &Sandbox, dir: &tempfile::TempDir, concurrency: u32, name: &st
     let t = Instant::now();
     let opts = SyncOptions {
         full: true,
-        concurrency,
+        concurrency: Some(concurrency),
         ..SyncOptions::default()
     };
     let summary = run_sync(&c, &s, opts, &|_| {}, &CancellationToken::new())

@@ -109,6 +109,10 @@ pub struct Settings {
     pub default_profile: Option<String>,
     /// The alert kinds that the app announces with a desktop notification.
     pub notify_kinds: Vec<crate::alerts::AlertKind>,
+    /// The cap of the sync's adaptive detail concurrency (1..=256, default 64).
+    pub sync_max_concurrency: u32,
+    /// Pins the sync's detail concurrency (1..=256); absent: adaptive (the default).
+    pub sync_concurrency: Option<u32>,
 }
 
 impl Default for Settings {
@@ -120,7 +124,59 @@ impl Default for Settings {
             migration_quiet_days: 7,
             default_profile: None,
             notify_kinds: crate::alerts::AlertKind::NOTIFY_DEFAULT.to_vec(),
+            sync_max_concurrency: crate::sync::DEFAULT_MAX_CONCURRENCY,
+            sync_concurrency: None,
         }
+    }
+}
+
+impl Settings {
+    /// Checks the sync concurrency settings (a hand-edited config.toml included).
+    pub fn check_sync(&self) -> Result<()> {
+        let limit = crate::sync::CONCURRENCY_LIMIT;
+        let check = |field: &str, v: u32| {
+            if v == 0 || v > limit {
+                return Err(Error::invalid_input(
+                    field,
+                    format!("{v} is outside 1..={limit}"),
+                    format!(
+                        "Give a whole number from 1 to {limit} in the settings (or \
+                         [settings] in config.toml); leave sync_concurrency out to let the \
+                         sync find its own."
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        check("sync_max_concurrency", self.sync_max_concurrency)?;
+        if let Some(c) = self.sync_concurrency {
+            check("sync_concurrency", c)?;
+        }
+        Ok(())
+    }
+
+    /// `opts` with these settings where the caller left the defaults: the cap when it is
+    /// the default cap, the pinned concurrency when none is pinned.
+    pub fn sync_options(&self, opts: crate::sync::SyncOptions) -> Result<crate::sync::SyncOptions> {
+        self.check_sync()?;
+        let limit = crate::sync::CONCURRENCY_LIMIT;
+        if let Some(c) = opts.concurrency.filter(|c| *c == 0 || *c > limit) {
+            return Err(Error::invalid_input(
+                "concurrency",
+                format!("{c} is outside 1..={limit}"),
+                format!("Give a whole number from 1 to {limit}, or none to adapt."),
+            ));
+        }
+        let max_concurrency = if opts.max_concurrency == crate::sync::DEFAULT_MAX_CONCURRENCY {
+            self.sync_max_concurrency
+        } else {
+            opts.max_concurrency.clamp(1, limit)
+        };
+        Ok(crate::sync::SyncOptions {
+            concurrency: opts.concurrency.or(self.sync_concurrency),
+            max_concurrency,
+            ..opts
+        })
     }
 }
 

@@ -89,6 +89,10 @@ pub struct KeyView {
     pub rotated_on: Option<DateTime<Utc>>,
     /// No longer in Kinde's listing (deleted outside Keyward).
     pub gone: bool,
+    /// The key is listed but its details (verification count, owner) are not fetched yet: a
+    /// sync is streaming them in, or the next sync will. While owed and never fetched,
+    /// `verification_count` is null (never a wrong 0).
+    pub details_owed: bool,
     /// Verifications per day over the last 7 days, oldest first (for the sparkline).
     #[ts(type = "Array<number>")]
     pub spark_7d: Vec<i64>,

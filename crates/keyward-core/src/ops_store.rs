@@ -34,6 +34,7 @@ pub async fn sync(
     progress: impl Fn(SyncProgress) + Send + Sync,
     cancel: CancellationToken,
 ) -> Result<SyncSummary> {
+    let opts = ctx.settings().await?.sync_options(opts)?;
     let client = ctx.client().await?;
     let store = ctx.store().await?;
     let summary = sync_store(&client, &store, opts, &progress, &cancel, false).await?;
@@ -49,6 +50,7 @@ pub async fn sync_wait(
     progress: impl Fn(SyncProgress) + Send + Sync,
     cancel: CancellationToken,
 ) -> Result<SyncSummary> {
+    let opts = ctx.settings().await?.sync_options(opts)?;
     let client = ctx.client().await?;
     let store = ctx.store().await?;
     let summary = sync_store(&client, &store, opts, &progress, &cancel, true).await?;
@@ -339,6 +341,33 @@ pub async fn reconcile(ctx: &AppCtx) -> Result<Vec<AuditEntry>> {
         ..Default::default()
     };
     blocking(move || store.audit_list(&filter)).await
+}
+
+/// The keys that changed since a change cursor (see [`keys_changed_since`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct KeyChanges {
+    /// The store's current change cursor: pass it as `since_rev` next time.
+    #[ts(type = "number")]
+    pub rev: i64,
+    /// Every key whose row changed after `since_rev` (gone ones included, `gone: true`).
+    pub keys: Vec<KeyView>,
+}
+
+/// The keys of the profile's store that changed after `since_rev` (`0`: every key), from the
+/// cache alone (no request to Kinde), with the store's current change cursor. A UI keeps the
+/// cursor and asks again after a sync (or a `SyncProgress` whose `rev` moved), and applies
+/// only the changed rows.
+pub async fn keys_changed_since(ctx: &AppCtx, since_rev: i64) -> Result<KeyChanges> {
+    let settings = ctx.settings().await?;
+    let windows = Windows {
+        stale_days: settings.stale_days,
+        rotation_days: settings.rotation_days,
+    };
+    let store = ctx.store().await?;
+    let (rev, keys) =
+        blocking(move || store.keys_changed_since(since_rev, windows, Utc::now())).await?;
+    Ok(KeyChanges { rev, keys })
 }
 
 /// The answer of `keys list` from the local store.

@@ -1,29 +1,43 @@
-//! Sync: pulls keys from Kinde into the store.
+//! Sync: pulls keys from Kinde into the store, list first.
 //!
-//! - Lists every key with `page_size` 500 and fetches details (`GET /api_keys/{id}`) only for
-//!   keys that are new or whose `last_verified_on`, status, prefix or suffix changed (or all of
-//!   them in a full sync). An idle incremental sync costs exactly `ceil(N/500)` list requests.
-//! - Details run with bounded concurrency; the next page is listed while they run.
-//! - One transaction per page: a kill at any moment leaves a consistent database, and the next
-//!   sync completes the work (unchanged keys are skipped, owed details are fetched).
-//! - Keys missing from a complete listing are marked gone, never deleted.
-//! - Owner and API names are fetched only when some key lacks them.
-//! - Progress goes to a callback; a [`CancellationToken`] stops it between two requests.
+//! 1. Listing: every page (`page_size` 500, `ceil(N/500)` requests), one transaction each, with
+//!    everything the listing carries (name, type, status, prefix, suffix, scopes, api ids,
+//!    created on/by, last verified on/ip). A new key, or one whose `last_verified_on`, status,
+//!    prefix or suffix changed (every key in a full sync), is marked as owing its details
+//!    (`needs_detail`, shown as `details_owed`; its count stays null until fetched, never a
+//!    made-up 0). Once the listing is complete, what it did not show is marked gone.
+//! 2. Details: the owed ones (`GET /api_keys/{id}`: verification count, owner), with adaptive
+//!    concurrency ([`aimd`]), written in batches as they arrive. A kill or a cancel at any
+//!    moment keeps every listed key; the owed details are in the store, so the next sync
+//!    fetches only those. An idle incremental sync costs exactly `ceil(N/500)` list requests.
+//! 3. Names: owner and API names, fetched only when some key lacks them.
+//!
+//! Keys missing from a complete listing are marked gone, never deleted. Progress goes to a
+//! callback (with the store's change cursor `rev`); a [`CancellationToken`] stops it.
+
+mod aimd;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
+
+pub use aimd::Concurrency;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::kinde::{Client, KeysPage, ListKeysQuery, RequestCounts};
 use crate::model::ApiKey;
-use crate::store::{KeyState, PageEntry, RunProgress, Store};
+use crate::store::{RunProgress, Store};
+
+/// The default cap of the adaptive detail concurrency.
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 64;
+/// The largest concurrency (pinned or cap) accepted.
+pub const CONCURRENCY_LIMIT: u32 = 256;
 
 /// How to sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -31,8 +45,10 @@ use crate::store::{KeyState, PageEntry, RunProgress, Store};
 pub struct SyncOptions {
     /// Fetch every key's details, not only the changed ones.
     pub full: bool,
-    /// Detail requests in flight at once (default 8).
-    pub concurrency: u32,
+    /// Detail requests in flight: `Some(n)` pins it; `None` (the default) adapts (AIMD).
+    pub concurrency: Option<u32>,
+    /// The adaptive concurrency never goes above this (default 64).
+    pub max_concurrency: u32,
     /// Keys per list request (default and maximum 500).
     pub page_size: u32,
 }
@@ -41,8 +57,20 @@ impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
             full: false,
-            concurrency: 8,
+            concurrency: None,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
             page_size: 500,
+        }
+    }
+}
+
+impl SyncOptions {
+    /// The detail concurrency controller these options ask for.
+    pub fn controller(&self) -> Concurrency {
+        let cap = self.max_concurrency.clamp(1, CONCURRENCY_LIMIT);
+        match self.concurrency {
+            Some(n) => Concurrency::pinned(n.clamp(1, CONCURRENCY_LIMIT)),
+            None => Concurrency::adaptive(cap),
         }
     }
 }
@@ -53,11 +81,13 @@ impl Default for SyncOptions {
 #[ts(export)]
 pub enum SyncPhase {
     Listing,
+    /// The listing is done (every key is in the store); the owed details stream in.
+    Details,
     Names,
     Done,
 }
 
-/// Progress of a running sync (pages listed, details done of the total known so far).
+/// Progress of a running sync: pages listed, then details done of those owed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct SyncProgress {
@@ -67,10 +97,17 @@ pub struct SyncProgress {
     pub keys_seen: u64,
     #[ts(type = "number")]
     pub details_done: u64,
+    /// Details owed (known once the listing is done: "details 3,120 of 10,000").
     #[ts(type = "number")]
     pub details_total: u64,
     /// Still to come (`has_more` of the last page).
     pub more_pages: bool,
+    /// The store's change cursor after the latest write this sync made
+    /// (see `ops::keys_changed_since`).
+    #[ts(type = "number")]
+    pub rev: i64,
+    /// Detail requests allowed in flight now.
+    pub concurrency: u32,
 }
 
 /// What a sync did.
@@ -118,9 +155,11 @@ pub async fn run_sync(
     let counts_before = client.request_counts();
     let mode = if opts.full { "full" } else { "incremental" };
     let run_id = blocking(store, move |s| s.run_start(mode, Utc::now())).await?;
+    let ctl = opts.controller();
     let mut run = Run {
         id: run_id,
         reconciled: 0,
+        changed: HashSet::new(),
         p: RunProgress::default(),
         prog: SyncProgress {
             phase: SyncPhase::Listing,
@@ -129,11 +168,14 @@ pub async fn run_sync(
             details_done: 0,
             details_total: 0,
             more_pages: true,
+            rev: 0,
+            concurrency: ctl.limit() as u32,
         },
     };
-    let result = sync_pages(client, store, opts, progress, cancel, &mut run).await;
+    let result = sync_all(client, store, opts, ctl, progress, cancel, &mut run).await;
     let requests = diff(client.request_counts(), counts_before);
     run.p.requests = serde_json::to_value(requests).unwrap_or_default();
+    run.p.keys_changed = run.changed.len() as i64;
     let duration_ms = started.elapsed().as_millis() as i64;
     let status = match &result {
         Ok(()) if run.p.errors.is_empty() => "ok",
@@ -151,12 +193,13 @@ pub async fn run_sync(
     })
     .await?;
     result?;
-    let keys = blocking(store, |s| s.key_states())
-        .await?
-        .values()
-        .filter(|k| !k.gone)
-        .count() as u64;
+    let (keys, rev) = blocking(store, |s| {
+        let keys = s.key_states()?.values().filter(|k| !k.gone).count() as u64;
+        Ok((keys, s.current_rev()?))
+    })
+    .await?;
     run.prog.phase = SyncPhase::Done;
+    run.prog.rev = rev;
     progress(run.prog.clone());
     Ok(SyncSummary {
         run_id,
@@ -165,7 +208,7 @@ pub async fn run_sync(
         keys,
         keys_seen: run.p.keys_seen as u64,
         new: run.p.keys_new as u64,
-        changed: run.p.keys_changed as u64,
+        changed: run.changed.len() as u64,
         gone: run.p.keys_gone as u64,
         details_fetched: run.p.details_fetched as u64,
         pages: run.prog.pages,
@@ -180,120 +223,31 @@ pub async fn run_sync(
 struct Run {
     id: i64,
     reconciled: u32,
+    /// Keys whose listing or counters changed in this run.
+    changed: HashSet<String>,
     p: RunProgress,
     prog: SyncProgress,
 }
 
-async fn sync_pages(
+async fn sync_all(
     client: &Client,
     store: &Arc<Store>,
     opts: SyncOptions,
+    ctl: Concurrency,
     progress: &(dyn Fn(SyncProgress) + Send + Sync),
     cancel: &CancellationToken,
     run: &mut Run,
 ) -> Result<()> {
-    let states: HashMap<String, KeyState> = blocking(store, |s| s.key_states()).await?;
-    let concurrency = opts.concurrency.clamp(1, 64) as usize;
-    let mut query = ListKeysQuery {
-        page_size: Some(opts.page_size.clamp(1, 500)),
-        ..Default::default()
-    };
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut page = cancellable(cancel, list_page(client, &query)).await?;
-    progress(run.prog.clone());
-    loop {
-        run.prog.pages += 1;
-        run.prog.more_pages = page.has_more;
-        let keys: Vec<ApiKey> = page
-            .keys
-            .into_iter()
-            .filter(|k| seen.insert(k.id.clone()))
-            .collect();
-        let wanted: Vec<usize> = keys
-            .iter()
-            .enumerate()
-            .filter(|(_, k)| opts.full || states.get(&k.id).is_none_or(|s| s.needs_detail_for(k)))
-            .map(|(i, _)| i)
-            .collect();
-        run.prog.keys_seen += keys.len() as u64;
-        run.prog.details_total += wanted.len() as u64;
-        progress(run.prog.clone());
-
-        let next_query = match (page.has_more, keys.last()) {
-            (true, Some(last)) => Some(ListKeysQuery {
-                starting_after: Some(last.id.clone()),
-                ..query.clone()
-            }),
-            _ => None,
-        };
-        let details = fetch_details(client, &keys, &wanted, concurrency, progress, run);
-        let next = async {
-            match &next_query {
-                Some(q) => Some(list_page(client, q).await),
-                None => None,
-            }
-        };
-        let (details, next) =
-            cancellable(cancel, async { Ok(tokio::join!(details, next)) }).await?;
-
-        run.prog.details_done += details.len() as u64;
-        let mut entries: Vec<PageEntry> = Vec::with_capacity(keys.len());
-        let mut detailed: HashMap<usize, Result<ApiKey>> = details.into_iter().collect();
-        for (i, k) in keys.into_iter().enumerate() {
-            match detailed.remove(&i) {
-                None => entries.push(PageEntry {
-                    key: k,
-                    detail: false,
-                }),
-                Some(Ok(d)) => {
-                    run.p.details_fetched += 1;
-                    entries.push(PageEntry {
-                        key: merge(k, d),
-                        detail: true,
-                    });
-                }
-                // Deleted between the listing and the detail: it will be marked gone.
-                Some(Err(e)) if e.code == ErrorCode::NotFound => {
-                    seen.remove(&k.id);
-                }
-                Some(Err(e)) => {
-                    run.p
-                        .errors
-                        .push(format!("details of {}: {} ({})", k.id, e.message, e.code));
-                    entries.push(PageEntry {
-                        key: k,
-                        detail: false,
-                    });
-                }
-            }
-        }
-        let id = run.id;
-        let out = blocking(store, move |s| s.apply_page(Some(id), Utc::now(), &entries)).await?;
-        run.p.pages = i64::from(run.prog.pages);
-        run.p.keys_seen = run.prog.keys_seen as i64;
-        run.p.keys_new += out.new as i64;
-        run.p.keys_changed += out.changed as i64;
-        let p = run.p.clone();
-        blocking(store, move |s| s.run_update(id, &p, None)).await?;
-
-        match next {
-            Some(next) => {
-                page = next?;
-                query = next_query.unwrap_or_default();
-                if page.keys.is_empty() && page.has_more {
-                    return Err(Error::new(
-                        ErrorCode::UnexpectedResponse,
-                        "Kinde's pagination of API keys did not advance",
-                        "Try again; if it persists, report it with `keyward sync --json` output.",
-                    ));
-                }
-            }
-            None => break,
-        }
-    }
-    // The listing is complete: what was not seen is gone.
+    list_all(client, store, opts, progress, cancel, run).await?;
+    // The listing is complete: what it did not show is gone, and every key is in the store.
     let id = run.id;
-    run.p.keys_gone = blocking(store, move |s| s.mark_gone(id)).await? as i64;
+    run.p.keys_gone = blocking(store, move |s| {
+        let gone = s.mark_gone(id)?;
+        s.run_listed(id, Utc::now())?;
+        Ok(gone)
+    })
+    .await? as i64;
+    fetch_details(client, store, ctl, progress, cancel, run).await?;
     run.prog.phase = SyncPhase::Names;
     progress(run.prog.clone());
     if let Err(e) = cancellable(cancel, resolve_names(client, store)).await {
@@ -308,6 +262,244 @@ async fn sync_pages(
     let reconciled = blocking(store, |s| s.reconcile_from_cache(Utc::now())).await?;
     run.reconciled = reconciled.len() as u32;
     Ok(())
+}
+
+/// Lists every page, writing each in one transaction while the next is requested.
+async fn list_all(
+    client: &Client,
+    store: &Arc<Store>,
+    opts: SyncOptions,
+    progress: &(dyn Fn(SyncProgress) + Send + Sync),
+    cancel: &CancellationToken,
+    run: &mut Run,
+) -> Result<()> {
+    let query = ListKeysQuery {
+        page_size: Some(opts.page_size.clamp(1, 500)),
+        ..Default::default()
+    };
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut page = cancellable(cancel, list_page(client, &query)).await?;
+    progress(run.prog.clone());
+    loop {
+        run.prog.pages += 1;
+        run.prog.more_pages = page.has_more;
+        let keys: Vec<ApiKey> = page
+            .keys
+            .into_iter()
+            .filter(|k| seen.insert(k.id.clone()))
+            .collect();
+        run.prog.keys_seen += keys.len() as u64;
+        let next_query = match (page.has_more, keys.last()) {
+            (true, Some(last)) => Some(ListKeysQuery {
+                starting_after: Some(last.id.clone()),
+                ..query.clone()
+            }),
+            _ => None,
+        };
+        run.p.pages = i64::from(run.prog.pages);
+        run.p.keys_seen = run.prog.keys_seen as i64;
+        let (id, full) = (run.id, opts.full);
+        let p = run.p.clone();
+        let write = blocking(store, move |s| {
+            let out = s.apply_listing(Some(id), Utc::now(), &keys, full)?;
+            let mut p = p;
+            p.keys_new += out.new as i64;
+            s.run_update(id, &p, None)?;
+            Ok(out)
+        });
+        let next = async {
+            match &next_query {
+                Some(q) => Some(list_page(client, q).await),
+                None => None,
+            }
+        };
+        // The write is not cancelled half-way: a listed page is kept.
+        let (out, next) = tokio::join!(write, cancellable(cancel, async { Ok(next.await) }));
+        let out = out?;
+        run.p.keys_new += out.new as i64;
+        run.changed.extend(out.changed);
+        run.prog.rev = out.rev;
+        progress(run.prog.clone());
+        match next? {
+            Some(next) => {
+                page = next?;
+                if page.keys.is_empty() && page.has_more {
+                    return Err(Error::new(
+                        ErrorCode::UnexpectedResponse,
+                        "Kinde's pagination of API keys did not advance",
+                        "Try again; if it persists, report it with `keyward sync --json` output.",
+                    ));
+                }
+            }
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Details written per transaction (at most; a batch also goes out after [`BATCH_AGE`]).
+const BATCH: usize = 250;
+const BATCH_AGE: Duration = Duration::from_millis(300);
+
+/// Fetches the details that the store says are owed, with adaptive concurrency, writing them
+/// in batches on a writer task (so that the requests never wait for SQLite). On cancel, what
+/// has arrived is written before returning.
+async fn fetch_details(
+    client: &Client,
+    store: &Arc<Store>,
+    mut ctl: Concurrency,
+    progress: &(dyn Fn(SyncProgress) + Send + Sync),
+    cancel: &CancellationToken,
+    run: &mut Run,
+) -> Result<()> {
+    let owed = blocking(store, |s| s.owed_details()).await?;
+    run.prog.phase = SyncPhase::Details;
+    run.prog.details_total = owed.len() as u64;
+    run.prog.concurrency = ctl.limit() as u32;
+    progress(run.prog.clone());
+    if owed.is_empty() {
+        return Ok(());
+    }
+    let writer = Writer::start(Arc::clone(store), run.id);
+    let mut pending = owed.into_iter();
+    let mut inflight: JoinSet<(String, Duration, Result<ApiKey>)> = JoinSet::new();
+    let mut batch: Vec<ApiKey> = Vec::with_capacity(BATCH);
+    let mut gone: Vec<String> = Vec::new();
+    let mut batch_since = Instant::now();
+    let mut throttled_seen = client.throttled_count();
+    let cancelled = loop {
+        while inflight.len() < ctl.limit() {
+            let Some(id) = pending.next() else { break };
+            let c = client.clone();
+            inflight.spawn(async move {
+                let t = Instant::now();
+                let r = with_retries(|| c.get_key(&id)).await;
+                (id, t.elapsed(), r)
+            });
+        }
+        let next = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => None,
+            r = inflight.join_next() => r,
+        };
+        let Some(joined) = next else {
+            break cancel.is_cancelled();
+        };
+        let (id, rtt, r) =
+            joined.map_err(|e| Error::internal(format!("detail task failed: {e}")))?;
+        let throttled = client.throttled_count();
+        match &r {
+            Err(e) if e.code == ErrorCode::RateLimited => ctl.on_throttled(),
+            _ if throttled > throttled_seen => ctl.on_throttled(),
+            Ok(_) => ctl.on_success(rtt),
+            Err(_) => {}
+        }
+        throttled_seen = throttled;
+        run.prog.details_done += 1;
+        run.prog.concurrency = ctl.limit() as u32;
+        match r {
+            Ok(d) => {
+                run.p.details_fetched += 1;
+                batch.push(d);
+            }
+            // Deleted between the listing and the detail.
+            Err(e) if e.code == ErrorCode::NotFound => gone.push(id),
+            Err(e) => run
+                .p
+                .errors
+                .push(format!("details of {id}: {} ({})", e.message, e.code)),
+        }
+        if batch.len() >= BATCH || (!batch.is_empty() && batch_since.elapsed() >= BATCH_AGE) {
+            writer.send(
+                std::mem::take(&mut batch),
+                std::mem::take(&mut gone),
+                &run.p,
+            );
+            batch_since = Instant::now();
+        }
+        run.prog.rev = writer.rev();
+        progress(run.prog.clone());
+    };
+    inflight.abort_all();
+    writer.send(batch, gone, &run.p);
+    let out = writer.finish().await?;
+    run.changed.extend(out.changed);
+    run.p.keys_gone += out.gone as i64;
+    run.prog.rev = out.rev;
+    tracing::debug!(
+        peak = ctl.peak(),
+        pinned = ctl.is_pinned(),
+        "detail concurrency"
+    );
+    if cancelled {
+        return Err(Error::cancelled());
+    }
+    Ok(())
+}
+
+/// What the writer task did.
+#[derive(Default)]
+struct Written {
+    changed: Vec<String>,
+    gone: usize,
+    rev: i64,
+}
+
+/// The detail writer: batches go to SQLite in order, one transaction each, off the executor.
+struct Writer {
+    tx: tokio::sync::mpsc::UnboundedSender<(Vec<ApiKey>, Vec<String>, RunProgress)>,
+    rev: Arc<std::sync::atomic::AtomicI64>,
+    task: tokio::task::JoinHandle<Result<Written>>,
+}
+
+impl Writer {
+    fn start(store: Arc<Store>, run_id: i64) -> Writer {
+        let (tx, mut rx) =
+            tokio::sync::mpsc::unbounded_channel::<(Vec<ApiKey>, Vec<String>, RunProgress)>();
+        let rev = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let rev2 = Arc::clone(&rev);
+        let task = tokio::spawn(async move {
+            let mut out = Written::default();
+            while let Some((details, gone, p)) = rx.recv().await {
+                let (o, n) = blocking(&store, move |s| {
+                    let o = s.apply_details(Utc::now(), &details)?;
+                    let n = if gone.is_empty() {
+                        0
+                    } else {
+                        s.mark_gone_ids(&gone)?
+                    };
+                    s.run_update(run_id, &p, None)?;
+                    Ok((o, n))
+                })
+                .await?;
+                out.changed.extend(o.changed);
+                out.gone += n;
+                out.rev = o.rev.max(out.rev);
+                rev2.store(out.rev, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(out)
+        });
+        Writer { tx, rev, task }
+    }
+
+    fn send(&self, details: Vec<ApiKey>, gone: Vec<String>, p: &RunProgress) {
+        if details.is_empty() && gone.is_empty() {
+            return;
+        }
+        // A closed channel means the writer failed; `finish` returns its error.
+        let _ = self.tx.send((details, gone, p.clone()));
+    }
+
+    /// The store's change cursor after the latest batch written.
+    fn rev(&self) -> i64 {
+        self.rev.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn finish(self) -> Result<Written> {
+        drop(self.tx);
+        self.task
+            .await
+            .map_err(|e| Error::internal(format!("store writer failed: {e}")))?
+    }
 }
 
 /// Fills owner and API names of keys that lack them. Sends nothing when none do, so that an
@@ -394,31 +586,6 @@ async fn list_page(client: &Client, q: &ListKeysQuery) -> Result<KeysPage> {
     with_retries(|| client.list_keys_page(q)).await
 }
 
-/// Detail fetches of `keys[wanted]`, `concurrency` at a time; results by index.
-async fn fetch_details(
-    client: &Client,
-    keys: &[ApiKey],
-    wanted: &[usize],
-    concurrency: usize,
-    progress: &(dyn Fn(SyncProgress) + Send + Sync),
-    run: &Run,
-) -> Vec<(usize, Result<ApiKey>)> {
-    let mut prog = run.prog.clone();
-    let mut out = Vec::with_capacity(wanted.len());
-    let mut stream = futures::stream::iter(wanted.iter().copied())
-        .map(|i| {
-            let id = keys[i].id.clone();
-            async move { (i, with_retries(|| client.get_key(&id)).await) }
-        })
-        .buffer_unordered(concurrency);
-    while let Some(r) = stream.next().await {
-        out.push(r);
-        prog.details_done += 1;
-        progress(prog.clone());
-    }
-    out
-}
-
 /// Sync-level retries on top of the client's own (rate limits and transient failures).
 async fn with_retries<T, F, Fut>(mut f: F) -> Result<T>
 where
@@ -446,20 +613,6 @@ fn transient(c: ErrorCode) -> bool {
             | ErrorCode::Network
             | ErrorCode::ConnectionRefused
     )
-}
-
-/// The detail answer, with the listing's fields where the detail lacks them.
-fn merge(listed: ApiKey, mut d: ApiKey) -> ApiKey {
-    if d.api_ids.is_empty() {
-        d.api_ids = listed.api_ids;
-    }
-    if d.scopes.is_empty() {
-        d.scopes = listed.scopes;
-    }
-    d.created_on = d.created_on.or(listed.created_on);
-    d.created_by = d.created_by.or(listed.created_by);
-    d.last_verified_ip = d.last_verified_ip.or(listed.last_verified_ip);
-    d
 }
 
 async fn cancellable<T>(

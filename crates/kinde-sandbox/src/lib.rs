@@ -73,6 +73,9 @@ pub struct Config {
     pub rate_limit_per_min: Option<u32>,
     /// Added to each Kinde route, with ±50% jitter.
     pub latency_ms: u64,
+    /// Added (exactly, no jitter) to `GET /api/v1/api_keys/{key_id}` only, on top of
+    /// `latency_ms`: slow details, to watch a list-first sync (default 0).
+    pub detail_latency_ms: u64,
     /// Fraction of requests that get a 500, a 503 or a dropped connection.
     pub fault_rate: f64,
     pub token_ttl_secs: u64,
@@ -99,6 +102,7 @@ impl Default for Config {
             extra_keys: 0,
             rate_limit_per_min: None,
             latency_ms: 0,
+            detail_latency_ms: 0,
             fault_rate: 0.0,
             token_ttl_secs: 3600,
             traffic_per_sec: 0.0,
@@ -165,6 +169,7 @@ pub async fn spawn(addr: SocketAddr, config: Config) -> anyhow::Result<Sandbox> 
     let settings = Settings {
         rate_limit_per_min: config.rate_limit_per_min,
         latency_ms: config.latency_ms,
+        detail_latency_ms: config.detail_latency_ms,
         fault_rate: config.fault_rate,
         token_ttl_secs: config.token_ttl_secs,
     };

@@ -32,6 +32,9 @@ struct Args {
     /// Added latency per request in ms (with ±50% jitter).
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Extra latency in ms of `GET /api/v1/api_keys/{id}` only (slow details).
+    #[arg(long, default_value_t = 0)]
+    detail_latency_ms: u64,
     /// Fraction (0..=1) of requests answered 500/503 or dropped.
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
@@ -99,6 +102,7 @@ async fn run() -> anyhow::Result<()> {
         extra_keys: args.keys,
         rate_limit_per_min: args.rate_limit,
         latency_ms: args.latency_ms,
+        detail_latency_ms: args.detail_latency_ms,
         fault_rate: args.fault_rate,
         token_ttl_secs: args.token_ttl,
         traffic_per_sec: args.traffic.max(0.0),

@@ -47,6 +47,7 @@ pub struct ClientApp {
 pub struct Settings {
     pub rate_limit_per_min: Option<u32>,
     pub latency_ms: u64,
+    pub detail_latency_ms: u64,
     pub fault_rate: f64,
     pub token_ttl_secs: u64,
 }

@@ -74,6 +74,8 @@ pub struct Inner {
     pub opts: ClientOptions,
     /// After a 429, every request of this client waits until then (plus jitter).
     pub cooldown: parking_lot::Mutex<Option<Instant>>,
+    /// 429 answers received (the sync's concurrency control reads it).
+    pub throttled: AtomicU64,
 }
 
 impl Inner {
@@ -136,6 +138,7 @@ impl Inner {
             counts: Counters::default(),
             opts,
             cooldown: parking_lot::Mutex::new(None),
+            throttled: AtomicU64::new(0),
         })
     }
 
@@ -233,6 +236,7 @@ impl Inner {
                 continue;
             }
             if status.as_u16() == 429 {
+                self.throttled.fetch_add(1, Ordering::Relaxed);
                 match pause.rate_limit(&headers).await {
                     Ok(()) => continue,
                     Err(secs) => return Err(status_error(ctx, status, &bytes, Some(secs))),

@@ -239,4 +239,12 @@ impl Client {
     pub fn request_counts(&self) -> RequestCounts {
         self.inner.counts.snapshot()
     }
+
+    /// How many 429 answers this client (and its clones) received so far. Each was waited
+    /// out (`RateLimit-Reset`) before the next request of this client went out.
+    pub fn throttled_count(&self) -> u64 {
+        self.inner
+            .throttled
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }

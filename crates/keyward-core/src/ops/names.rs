@@ -54,6 +54,7 @@ impl Names {
             rotation_due,
             rotated_on: None,
             gone: false,
+            details_owed: false,
             spark_7d: Vec::new(),
         }
     }

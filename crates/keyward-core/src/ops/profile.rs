@@ -206,6 +206,7 @@ pub async fn settings_set(ctx: &AppCtx, mut settings: Settings) -> Result<Settin
         0,
         365,
     )?;
+    settings.check_sync()?;
     settings.default_profile = settings.default_profile.filter(|p| !p.trim().is_empty());
     let mut cfg = ctx.load_config().await?;
     if let Some(p) = &settings.default_profile

@@ -52,6 +52,26 @@ pub struct PageOutcome {
     pub history_rows: usize,
 }
 
+/// What one listed page wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListingOutcome {
+    pub new: usize,
+    /// Ids of known keys whose listing changed.
+    pub changed: Vec<String>,
+    /// The store's change cursor after the write.
+    pub rev: i64,
+}
+
+/// What a batch of details wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DetailOutcome {
+    /// Ids of observed keys whose counters or suffix changed.
+    pub changed: Vec<String>,
+    pub history_rows: usize,
+    /// The store's change cursor after the write.
+    pub rev: i64,
+}
+
 /// A key whose owner or API name is not resolved yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MissingNames {
@@ -137,6 +157,81 @@ impl Store {
         })
     }
 
+    /// Writes one listed page in one transaction (see `list_one`): every key with what the
+    /// listing carries, a new or changed key marked as owing its details (every key when
+    /// `owe_all`, a full sync). No history row: those come with the details.
+    pub fn apply_listing(
+        &self,
+        run_id: Option<i64>,
+        now: DateTime<Utc>,
+        keys: &[ApiKey],
+        owe_all: bool,
+    ) -> Result<ListingOutcome> {
+        let now = to_ms(now);
+        self.with_tx(|tx| {
+            let mut out = ListingOutcome::default();
+            for k in keys {
+                if list_one(tx, &self.profile, run_id, now, k, owe_all, &mut out.changed)? {
+                    out.new += 1;
+                }
+            }
+            out.rev = current_rev(tx)?;
+            Ok(out)
+        })
+    }
+
+    /// Writes detail answers in one transaction (see `detail_one`).
+    pub fn apply_details(&self, now: DateTime<Utc>, details: &[ApiKey]) -> Result<DetailOutcome> {
+        let now = to_ms(now);
+        self.with_tx(|tx| {
+            let mut out = DetailOutcome::default();
+            for d in details {
+                detail_one(
+                    tx,
+                    &self.profile,
+                    now,
+                    d,
+                    &mut out.changed,
+                    &mut out.history_rows,
+                )?;
+            }
+            out.rev = current_rev(tx)?;
+            Ok(out)
+        })
+    }
+
+    /// Ids of the keys whose details are owed (listed, not gone, detail not fetched since the
+    /// listing changed), in id order.
+    pub fn owed_details(&self) -> Result<Vec<String>> {
+        self.with_conn(|c| {
+            let mut st = c.prepare(
+                "SELECT id FROM keys WHERE profile = ?1 AND needs_detail = 1 AND gone = 0 \
+                 ORDER BY id",
+            )?;
+            let rows = st.query_map([&self.profile], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    /// Marks these keys gone (Kinde answered 404 to their detail after listing them).
+    pub fn mark_gone_ids(&self, ids: &[String]) -> Result<usize> {
+        self.with_tx(|tx| {
+            let mut st = tx.prepare_cached(
+                "UPDATE keys SET gone = 1 WHERE profile = ?1 AND id = ?2 AND gone = 0",
+            )?;
+            let mut n = 0;
+            for id in ids {
+                n += st.execute(params![self.profile, id])?;
+            }
+            Ok(n)
+        })
+    }
+
+    /// The store's change cursor: the newest `rev` given to any key row (0: none yet).
+    pub fn current_rev(&self) -> Result<i64> {
+        self.with_conn(current_rev)
+    }
+
     /// Records that Keyward rotated a key at `at` (Kinde keeps only the creation date).
     pub fn set_rotated_on(&self, key_id: &str, at: DateTime<Utc>) -> Result<bool> {
         let n = self.with_conn(|c| {
@@ -218,6 +313,11 @@ impl Store {
     }
 }
 
+/// The store-wide change cursor (`store_rev`, schema 4).
+pub(crate) fn current_rev(c: &rusqlite::Connection) -> rusqlite::Result<i64> {
+    c.query_row("SELECT rev FROM store_rev WHERE id = 1", [], |r| r.get(0))
+}
+
 /// Closes the open re-issues whose old key is `old_id`, with one audit row each.
 pub(crate) fn close_migrations(
     tx: &Transaction<'_>,
@@ -283,17 +383,48 @@ fn apply_one(
     e: &PageEntry,
     out: &mut PageOutcome,
 ) -> rusqlite::Result<()> {
-    let k = &e.key;
+    let mut changed = Vec::new();
+    let new = list_one(tx, profile, run_id, now, &e.key, false, &mut changed)?;
+    if e.detail {
+        detail_one(
+            tx,
+            profile,
+            now,
+            &e.key,
+            &mut changed,
+            &mut out.history_rows,
+        )?;
+    }
+    out.new += usize::from(new);
+    changed.dedup();
+    out.changed += changed.len();
+    Ok(())
+}
+
+/// Writes what a listing carries about one key (name, type, status, prefix, suffix, scopes,
+/// api ids, created on/by, last verified on/ip). A new key, a key whose listing changed, and
+/// every key when `owe` is set, is marked `needs_detail` (its count and owner are owed).
+/// Pushes the id onto `changed` when an existing key's listing changed. True for a new key.
+fn list_one(
+    tx: &Transaction<'_>,
+    profile: &str,
+    run_id: Option<i64>,
+    now: i64,
+    k: &ApiKey,
+    owe: bool,
+    changed: &mut Vec<String>,
+) -> rusqlite::Result<bool> {
     let api_ids = serde_json::to_string(&k.api_ids).unwrap_or_else(|_| "[]".into());
     let scopes = serde_json::to_string(&k.scopes).unwrap_or_else(|_| "[]".into());
     let lvo = k.last_verified_on.map(to_ms);
     let Some(ex) = existing(tx, profile, &k.id)? else {
+        // The count and owner come with the detail: null until then, never a made-up 0.
         tx.prepare_cached(
             "INSERT INTO keys (profile, id, name, key_type, status, key_prefix, key_suffix, \
              created_on, last_verified_on, last_verified_ip, created_by, api_ids, scopes, \
              verification_count, user_id, org_code, first_seen, last_synced, detail_synced, \
              needs_detail, seen_run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-             ?13, ?14, ?15, ?16, ?17, ?17, ?18, ?19, ?20)",
+             ?13, NULL, NULL, NULL, ?14, ?14, NULL, 1, ?15)",
         )?
         .execute(params![
             profile,
@@ -309,30 +440,10 @@ fn apply_one(
             k.created_by,
             api_ids,
             scopes,
-            k.verification_count,
-            k.user_id,
-            k.org_code,
             now,
-            e.detail.then_some(now),
-            !e.detail,
             run_id,
         ])?;
-        out.new += 1;
-        if e.detail {
-            let kid = tx.last_insert_rowid();
-            insert_history(
-                tx,
-                kid,
-                now,
-                k.verification_count,
-                lvo,
-                k.last_verified_ip.as_deref(),
-                k.status,
-                0,
-            )?;
-            out.history_rows += 1;
-        }
-        return Ok(());
+        return Ok(true);
     };
 
     // Descriptive fields always follow the listing.
@@ -355,47 +466,119 @@ fn apply_one(
 
     let suffix_changed = ex.prefix != k.key_prefix || ex.suffix != k.key_suffix;
     let list_changed = ex.status != k.status.as_str() || ex.lvo != lvo || suffix_changed;
-    if !e.detail {
-        // Tracked fields only move with a detail fetch; without one, remember that it is owed.
-        if list_changed && !ex.needs_detail {
-            tx.execute("UPDATE keys SET needs_detail = 1 WHERE kid = ?1", [ex.kid])?;
-        }
-        return Ok(());
+    if list_changed {
+        // The listing's own fields show at once; the count that explains them is owed.
+        // A suffix change seen by sync is a rotation, unless Keyward already recorded one
+        // since the previous observation.
+        let rotated_on = if suffix_changed && ex.rotated_on.is_none_or(|r| r < ex.last_synced) {
+            Some(now)
+        } else {
+            ex.rotated_on
+        };
+        tx.prepare_cached(
+            "UPDATE keys SET status = ?2, key_prefix = ?3, key_suffix = ?4, \
+             last_verified_on = ?5, last_verified_ip = COALESCE(?6, last_verified_ip), \
+             rotated_on = ?7, needs_detail = 1 WHERE kid = ?1",
+        )?
+        .execute(params![
+            ex.kid,
+            k.status.as_str(),
+            k.key_prefix,
+            k.key_suffix,
+            lvo,
+            k.last_verified_ip,
+            rotated_on,
+        ])?;
+        changed.push(k.id.clone());
+    } else if owe && !ex.needs_detail {
+        tx.execute("UPDATE keys SET needs_detail = 1 WHERE kid = ?1", [ex.kid])?;
     }
+    Ok(false)
+}
 
-    let ip = k.last_verified_ip.clone().or(ex.ip.clone());
-    let counters_changed = ex.count != k.verification_count
-        || ex.lvo != lvo
-        || ex.ip != ip
-        || ex.status != k.status.as_str();
-    // A suffix change seen by sync is a rotation, unless Keyward already recorded one since
-    // the previous observation.
+/// The last observation of a key's counters: its newest history row.
+fn last_observed(
+    tx: &Transaction<'_>,
+    kid: i64,
+) -> rusqlite::Result<Option<(Option<i64>, Option<i64>, Option<String>, String)>> {
+    tx.prepare_cached(
+        "SELECT verification_count, last_verified_on, last_verified_ip, status FROM history \
+         WHERE kid = ?1 ORDER BY at DESC LIMIT 1",
+    )?
+    .query_row([kid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+    .optional()
+}
+
+/// Writes a detail answer (`GET /api_keys/{id}`): the count, the owner and the fields the
+/// listing also carries; clears `needs_detail`. A history row when the counters differ from
+/// the last observation (its newest history row), with the verifications since then. Pushes
+/// the id onto `changed` when an observed key changed.
+fn detail_one(
+    tx: &Transaction<'_>,
+    profile: &str,
+    now: i64,
+    d: &ApiKey,
+    changed: &mut Vec<String>,
+    history_rows: &mut usize,
+) -> rusqlite::Result<()> {
+    let ex = match existing(tx, profile, &d.id)? {
+        Some(ex) => ex,
+        None => {
+            list_one(tx, profile, None, now, d, false, changed)?;
+            match existing(tx, profile, &d.id)? {
+                Some(ex) => ex,
+                None => return Ok(()),
+            }
+        }
+    };
+    let lvo = d.last_verified_on.map(to_ms);
+    let ip = d.last_verified_ip.clone().or(ex.ip.clone());
+    let suffix_changed = ex.prefix != d.key_prefix || ex.suffix != d.key_suffix;
     let rotated_on = if suffix_changed && ex.rotated_on.is_none_or(|r| r < ex.last_synced) {
         Some(now)
     } else {
         ex.rotated_on
     };
+    let api_ids = serde_json::to_string(&d.api_ids).unwrap_or_else(|_| "[]".into());
+    let scopes = serde_json::to_string(&d.scopes).unwrap_or_else(|_| "[]".into());
     tx.prepare_cached(
         "UPDATE keys SET status = ?2, key_prefix = ?3, key_suffix = ?4, last_verified_on = ?5, \
          last_verified_ip = ?6, verification_count = ?7, user_id = COALESCE(?8, user_id), \
          org_code = COALESCE(?9, org_code), rotated_on = ?10, detail_synced = ?11, \
-         needs_detail = 0 WHERE kid = ?1",
+         needs_detail = 0, name = ?12, \
+         api_ids = CASE WHEN ?13 = '[]' THEN api_ids ELSE ?13 END, \
+         scopes = CASE WHEN ?14 = '[]' THEN scopes ELSE ?14 END, \
+         created_on = COALESCE(?15, created_on), created_by = COALESCE(?16, created_by) \
+         WHERE kid = ?1",
     )?
     .execute(params![
         ex.kid,
-        k.status.as_str(),
-        k.key_prefix,
-        k.key_suffix,
+        d.status.as_str(),
+        d.key_prefix,
+        d.key_suffix,
         lvo,
         ip,
-        k.verification_count,
-        k.user_id,
-        k.org_code,
+        d.verification_count,
+        d.user_id,
+        d.org_code,
         rotated_on,
-        now
+        now,
+        d.name,
+        api_ids,
+        scopes,
+        d.created_on.map(to_ms),
+        d.created_by,
     ])?;
+    let last = last_observed(tx, ex.kid)?;
+    let observed = (
+        d.verification_count,
+        lvo,
+        ip.clone(),
+        d.status.as_str().to_string(),
+    );
+    let counters_changed = last.as_ref() != Some(&observed);
     if counters_changed {
-        let delta = match (ex.count, k.verification_count) {
+        let delta = match (last.as_ref().and_then(|l| l.0), d.verification_count) {
             (Some(old), Some(new)) => (new - old).max(0),
             _ => 0,
         };
@@ -403,16 +586,16 @@ fn apply_one(
             tx,
             ex.kid,
             now,
-            k.verification_count,
+            d.verification_count,
             lvo,
             ip.as_deref(),
-            k.status,
+            d.status,
             delta,
         )?;
-        out.history_rows += 1;
+        *history_rows += 1;
     }
-    if counters_changed || suffix_changed {
-        out.changed += 1;
+    if (counters_changed && last.is_some()) || suffix_changed {
+        changed.push(d.id.clone());
     }
     Ok(())
 }

@@ -32,7 +32,7 @@ use crate::error::{Error, ErrorCode, Result};
 
 pub use demo::{HistoryAnchor, PrefillOutcome};
 pub use history::RawHistoryRow;
-pub use keys::{KeyState, MissingNames, PageEntry, PageOutcome};
+pub use keys::{DetailOutcome, KeyState, ListingOutcome, MissingNames, PageEntry, PageOutcome};
 pub use lock::{INTERRUPTED, SyncLock, sync_in_progress};
 pub use runs::RunProgress;
 pub use types::*;
@@ -41,12 +41,15 @@ pub use view::{CachedKey, apply_windows};
 /// How long a writer waits for another writer before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Embedded migrations, in order. `user_version` is the number of migrations applied.
-/// (0003 lives on another branch; at merge the list is 0001, 0002, 0003, 0004 in that order.)
+/// Embedded migrations, in order. `user_version` is the number of migrations applied (not the
+/// number in a file's name): the number 0003 was never used, so a database at version 3 has
+/// 0001, 0002 and 0004, and one at version 4 also has 0005. A new migration is appended at the
+/// end, never inserted.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_history_source.sql"),
     include_str!("migrations/0004_alerts.sql"),
+    include_str!("migrations/0005_rev.sql"),
 ];
 
 /// The schema version this build writes.

@@ -33,6 +33,17 @@ impl Store {
         })
     }
 
+    /// Records that run `id` listed every key at `at` (see [`Store::last_sync_at`]).
+    pub fn run_listed(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
+        self.with_conn(|c| {
+            c.execute(
+                "UPDATE sync_runs SET listed_at = ?2 WHERE id = ?1",
+                params![id, super::to_ms(at)],
+            )
+        })?;
+        Ok(())
+    }
+
     /// Updates a run's counters (and, when `finished` is given, its final status).
     pub fn run_update(
         &self,

@@ -231,15 +231,30 @@ fn listing_change_without_detail_is_remembered() {
     .unwrap();
     let st = &s.key_states().unwrap()["a"];
     assert!(st.needs_detail);
-    assert_eq!(
-        st.last_verified_on, None,
-        "tracked fields wait for the detail"
-    );
+    // List first: what the listing carries shows at once; the count that explains it is
+    // owed, and the old count stays (never a made-up one); no history row without it.
+    assert_eq!(st.last_verified_on, Some(to_ms(t0())));
+    let v = s.get_key("a", Windows::default(), t0()).unwrap().unwrap();
+    assert!(v.details_owed);
+    assert_eq!(v.key.verification_count, Some(1));
+    assert_eq!(s.history_len().unwrap(), 1);
     s.apply_page(Some(3), t0() + Duration::minutes(10), &[detail(moved)])
         .unwrap();
     let st = &s.key_states().unwrap()["a"];
     assert!(!st.needs_detail);
     assert_eq!(s.history_len().unwrap(), 2);
+    let h = s
+        .key_history(
+            "a",
+            Bucket::Day,
+            t0() - Duration::days(1),
+            t0() + Duration::days(1),
+        )
+        .unwrap();
+    assert_eq!(
+        h.points[1].delta, 1,
+        "the delta against the last observation"
+    );
 }
 
 #[test]
@@ -590,4 +605,159 @@ fn running_runs_without_the_lock_are_interrupted() {
     assert_eq!(s.runs_as_recorded(10).unwrap()[1].status, INTERRUPTED);
     // The lock is free again after the look.
     assert!(s.try_lock_sync().unwrap().is_some());
+}
+
+/// The rev of key `id` (its row's change cursor).
+fn rev_of(s: &Store, id: &str) -> i64 {
+    s.with_conn(|c| {
+        c.query_row(
+            "SELECT rev FROM keys WHERE profile = ?1 AND id = ?2",
+            rusqlite::params![s.profile, id],
+            |r| r.get(0),
+        )
+    })
+    .unwrap()
+}
+
+#[test]
+fn every_visible_change_gives_the_row_a_new_rev_and_nothing_else_does() {
+    let s = Store::open_in_memory("p").unwrap();
+    assert_eq!(s.current_rev().unwrap(), 0);
+    let out = s
+        .apply_listing(Some(1), t0(), &[listed(key("a", None, None)).key], false)
+        .unwrap();
+    assert_eq!(out.new, 1);
+    let r1 = rev_of(&s, "a");
+    assert!(r1 > 0);
+    assert_eq!(out.rev, r1);
+    let v = s.get_key("a", Windows::default(), t0()).unwrap().unwrap();
+    assert!(v.details_owed, "listed, details owed");
+    assert_eq!(v.key.verification_count, None, "never a made-up 0");
+
+    // The same listing again (an idle sync): no new rev.
+    let a = listed(key("a", None, None)).key;
+    s.apply_listing(Some(2), t0(), std::slice::from_ref(&a), false)
+        .unwrap();
+    assert_eq!(rev_of(&s, "a"), r1);
+    assert_eq!(s.current_rev().unwrap(), r1);
+
+    // Each visible change moves it, and the store's cursor with it.
+    let mut last = r1;
+    let mut step = |what: &str, f: &dyn Fn(&Store)| {
+        f(&s);
+        let r = rev_of(&s, "a");
+        assert!(r > last, "{what}: {r} after {last}");
+        assert_eq!(s.current_rev().unwrap(), r, "{what}");
+        last = r;
+    };
+    step("detail", &|s| {
+        let o = s.apply_details(t0(), &[key("a", Some(3), None)]).unwrap();
+        assert_eq!(o.history_rows, 1);
+    });
+    step("names", &|s| {
+        s.set_names(&[("a".into(), Some("Org A".into()), None)])
+            .unwrap();
+    });
+    step("rename in the listing", &|s| {
+        let mut k = listed(key("a", None, None)).key;
+        k.name = "renamed".into();
+        s.apply_listing(Some(3), t0(), &[k], false).unwrap();
+    });
+    step("rotated", &|s| {
+        s.set_rotated_on("a", t0()).unwrap();
+    });
+    step("status", &|s| {
+        s.set_status("a", KeyStatus::Revoked, t0()).unwrap();
+    });
+    step("gone", &|s| {
+        s.mark_gone_ids(&["a".into()]).unwrap();
+    });
+    step("owed again (full sync)", &|s| {
+        let mut k = listed(key("a", None, None)).key;
+        k.name = "renamed".into();
+        k.status = KeyStatus::Revoked;
+        s.apply_listing(Some(4), t0(), &[k], true).unwrap();
+    });
+    // Another key's write moves the cursor but not this row.
+    let before = rev_of(&s, "a");
+    s.apply_listing(Some(5), t0(), &[listed(key("b", None, None)).key], false)
+        .unwrap();
+    assert_eq!(rev_of(&s, "a"), before);
+    assert!(rev_of(&s, "b") > before);
+}
+
+#[test]
+fn keys_changed_since_gives_the_changed_rows_gone_ones_included() {
+    let s = Store::open_in_memory("p").unwrap();
+    s.apply_page(
+        Some(1),
+        t0(),
+        &[
+            detail(key("a", Some(1), None)),
+            detail(key("b", Some(1), None)),
+            detail(key("c", Some(1), None)),
+        ],
+    )
+    .unwrap();
+    let (rev, all) = s.keys_changed_since(0, Windows::default(), t0()).unwrap();
+    assert_eq!(all.len(), 3, "since 0: every key");
+    assert_eq!(rev, s.current_rev().unwrap());
+    assert!(all.iter().all(|k| !k.details_owed));
+    let (same, none) = s.keys_changed_since(rev, Windows::default(), t0()).unwrap();
+    assert_eq!((same, none.len()), (rev, 0));
+
+    // b verified, c gone: exactly those two come back, c with gone = true.
+    s.apply_page(
+        Some(2),
+        t0() + Duration::minutes(5),
+        &[
+            detail(key("a", Some(1), None)),
+            detail(key("b", Some(4), Some(t0()))),
+        ],
+    )
+    .unwrap();
+    s.mark_gone(2).unwrap();
+    let (rev2, changed) = s.keys_changed_since(rev, Windows::default(), t0()).unwrap();
+    assert!(rev2 > rev);
+    let ids: Vec<(&str, bool)> = changed
+        .iter()
+        .map(|k| (k.key.id.as_str(), k.gone))
+        .collect();
+    assert_eq!(ids, [("b", false), ("c", true)]);
+    assert_eq!(changed[0].key.verification_count, Some(4));
+    assert_eq!(changed[0].spark_7d.iter().sum::<i64>(), 3);
+}
+
+#[test]
+fn a_schema_3_database_gets_revs_for_its_keys() {
+    let mut c = Connection::open_in_memory().unwrap();
+    for m in &MIGRATIONS[..3] {
+        c.execute_batch(m).unwrap();
+    }
+    c.execute_batch(
+        "PRAGMA user_version = 3; \
+         INSERT INTO keys (kid, profile, id, name, key_type, status, key_prefix, first_seen, \
+         last_synced) VALUES (1, 'p', 'k1', 'n', 'user', 'active', 'kk', 0, 0), \
+         (2, 'p', 'k2', 'n', 'user', 'active', 'kk', 0, 0);",
+    )
+    .unwrap();
+    migrate(&mut c).unwrap();
+    let s = Store {
+        conn: Mutex::new(c),
+        profile: "p".into(),
+        path: None,
+        sync_flag: Default::default(),
+    };
+    assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    let (rev, keys) = s.keys_changed_since(0, Windows::default(), t0()).unwrap();
+    assert_eq!(keys.len(), 2, "existing rows are above 0");
+    assert_eq!(rev, 2);
+    assert!(rev_of(&s, "k1") != rev_of(&s, "k2"));
+    s.set_names(&[("k1".into(), Some("x".into()), None)])
+        .unwrap();
+    assert_eq!(
+        rev_of(&s, "k1"),
+        3,
+        "the counter continues after the old rows"
+    );
 }

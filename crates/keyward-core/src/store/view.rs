@@ -12,7 +12,7 @@ use crate::model::{ApiKey, KeyFilter, KeyStatus, KeyView};
 
 const COLUMNS: &str = "kid, id, name, key_type, status, key_prefix, key_suffix, created_on, \
     last_verified_on, last_verified_ip, created_by, api_ids, scopes, verification_count, \
-    user_id, org_code, owner_name, api_name, gone, rotated_on";
+    user_id, org_code, owner_name, api_name, gone, rotated_on, needs_detail";
 
 /// A cached key with its internal row id.
 #[derive(Debug, Clone)]
@@ -51,6 +51,7 @@ fn read_row(r: &Row<'_>) -> rusqlite::Result<CachedKey> {
             rotation_due: false,
             rotated_on: opt_time(r.get(19)?),
             gone: r.get(18)?,
+            details_owed: r.get(20)?,
             spark_7d: Vec::new(),
         },
     })
@@ -163,6 +164,32 @@ impl Store {
         Ok(Some(k.view))
     }
 
+    /// Every key of this profile whose `rev` is above `since_rev` (gone ones included), in
+    /// `rev` order, with `stale`, `rotation_due` and `spark_7d` filled; and the store's change
+    /// cursor, read first, so that a write racing this read is seen again next time rather
+    /// than missed.
+    pub fn keys_changed_since(
+        &self,
+        since_rev: i64,
+        windows: Windows,
+        now: DateTime<Utc>,
+    ) -> Result<(i64, Vec<KeyView>)> {
+        let rev = self.current_rev()?;
+        let sql =
+            format!("SELECT {COLUMNS} FROM keys WHERE profile = ?1 AND rev > ?2 ORDER BY rev, id");
+        let mut keys: Vec<CachedKey> = self.with_conn(|c| {
+            let mut st = c.prepare(&sql)?;
+            let rows = st.query_map(rusqlite::params![self.profile, since_rev], read_row)?;
+            rows.collect()
+        })?;
+        let spark = self.spark_7d_where(now, Some(since_rev))?;
+        for k in &mut keys {
+            apply_windows(&mut k.view, windows, now);
+            k.view.spark_7d = spark.get(&k.kid).cloned().unwrap_or_else(|| vec![0; 7]);
+        }
+        Ok((rev, keys.into_iter().map(|k| k.view).collect()))
+    }
+
     /// All cached keys with row ids (insights, export).
     pub fn all_keys(&self) -> Result<Vec<CachedKey>> {
         let sql = format!("SELECT {COLUMNS} FROM keys WHERE profile = ?1 ORDER BY id");
@@ -175,14 +202,28 @@ impl Store {
 
     /// Verifications per UTC day over the last 7 days (oldest first) of every key, one query.
     pub fn spark_7d(&self, now: DateTime<Utc>) -> Result<HashMap<i64, Vec<i64>>> {
+        self.spark_7d_where(now, None)
+    }
+
+    /// [`Store::spark_7d`] of every key, or only of the keys whose `rev` is above `since_rev`.
+    fn spark_7d_where(
+        &self,
+        now: DateTime<Utc>,
+        since_rev: Option<i64>,
+    ) -> Result<HashMap<i64, Vec<i64>>> {
         let today = to_ms(now).div_euclid(DAY_MS);
         let first = today - 6;
         self.with_conn(|c| {
             let mut st = c.prepare_cached(
                 "SELECT d.kid, d.day, d.verifications FROM daily d JOIN keys k ON k.kid = d.kid \
-                 WHERE k.profile = ?1 AND d.day BETWEEN ?2 AND ?3",
+                 WHERE k.profile = ?1 AND d.day BETWEEN ?2 AND ?3 AND k.rev > ?4",
             )?;
-            let mut rows = st.query(rusqlite::params![self.profile, first, today])?;
+            let mut rows = st.query(rusqlite::params![
+                self.profile,
+                first,
+                today,
+                since_rev.unwrap_or(i64::MIN)
+            ])?;
             let mut out: HashMap<i64, Vec<i64>> = HashMap::new();
             while let Some(r) = rows.next()? {
                 let (kid, day, n): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
@@ -198,12 +239,14 @@ impl Store {
         })
     }
 
-    /// When the last successful sync of this profile finished, if any.
+    /// When the cache last held Kinde's whole listing: the end of the last successful sync,
+    /// or the end of the listing of a later run (cancelled or killed in its details), if any.
     pub fn last_sync_at(&self) -> Result<Option<DateTime<Utc>>> {
         let ms: Option<i64> = self.with_conn(|c| {
             c.query_row(
-                "SELECT MAX(finished_at) FROM sync_runs WHERE profile = ?1 \
-                 AND status IN ('ok', 'partial')",
+                "SELECT MAX(t) FROM (SELECT finished_at AS t FROM sync_runs WHERE profile = ?1 \
+                 AND status IN ('ok', 'partial') \
+                 UNION ALL SELECT listed_at FROM sync_runs WHERE profile = ?1)",
                 [&self.profile],
                 |r| r.get(0),
             )

@@ -96,12 +96,18 @@ async fn per_route(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> R
     let s = &sh.settings;
     let (delay, fault) = {
         let mut rng = sh.rng.lock();
-        let delay = if s.latency_ms > 0 {
+        let mut delay = if s.latency_ms > 0 {
             let jitter = rng.random_range(0.5..1.5);
             Duration::from_secs_f64(s.latency_ms as f64 * jitter / 1000.0)
         } else {
             Duration::ZERO
         };
+        if s.detail_latency_ms > 0
+            && req.method() == axum::http::Method::GET
+            && template == "/api/v1/api_keys/{key_id}"
+        {
+            delay += Duration::from_millis(s.detail_latency_ms);
+        }
         let rate = if s.fault_rate.is_finite() {
             s.fault_rate.clamp(0.0, 1.0)
         } else {
