@@ -9,7 +9,8 @@ use keyward_core::export::{ExportFormat, ExportSummary, ExportWhat};
 use keyward_core::insights::Insights;
 use keyward_core::model::{Api, KeyFilter, KeyView, Org, User};
 use keyward_core::ops::{
-    self, CachedKeys, CreateKeyInput, Migration, NewKey, ProfileDraft, Reissued, RevokeSummary,
+    self, CachedKeys, CreateKeyInput, KeyChanges, Migration, NewKey, ProfileDraft, Reissued,
+    RevokeSummary,
 };
 use keyward_core::ops::{LeakAction, LeakRemediation, PolicyView, ScanReport};
 use keyward_core::scan::{ScanOptions, SecretHit};
@@ -39,6 +40,10 @@ declare_commands! {
     /// Every key from the local store, after an incremental sync unless `offline`.
     fn keys_list(app, shell, filter: KeyFilter, offline: bool) -> CachedKeys { let c = ops::keys_list_cached(&*shell.ctx().await?, &filter, offline).await?; shell.note_cache(&c); Ok(c) }
     /// One key, fresh from Kinde.
+    /// Keys changed since a change cursor (0: all), from the cache, with the current cursor: a
+    /// sync's delta for the table.
+    fn keys_changed_since(app, shell, since_rev: f64) -> KeyChanges { let since = if since_rev.is_finite() && since_rev > 0.0 { since_rev.min(9.0e15) as i64 } else { 0 }; ops::keys_changed_since(&*shell.ctx().await?, since).await }
+
     fn key_show(app, shell, id: String) -> KeyView { ops::key_show(&*shell.ctx().await?, &id).await }
     /// Creates a key; its secret is in the answer, once.
     fn key_create(app, shell, input: CreateKeyInput) -> NewKey { ops::key_create(&*shell.ctx().await?, input).await }

@@ -153,11 +153,19 @@ impl Shell {
             .map_or(DEMO_SCRIPT_STEP, |ms| {
                 std::time::Duration::from_millis(ms.clamp(200, 600_000))
             });
+        // `KEYWARD_DEMO_DETAIL_LATENCY_MS` slows each key's detail answer (the e2e scale test
+        // watches rows appear while the details still stream in).
+        let detail_latency_ms = std::env::var("KEYWARD_DEMO_DETAIL_LATENCY_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+            .min(10_000);
         let config = kinde_sandbox::Config {
             seed: kinde_sandbox::Seed::Demo,
             traffic_per_sec: DEMO_TRAFFIC_PER_SEC,
             extra_keys,
             script_step,
+            detail_latency_ms,
             ..Default::default()
         };
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));

@@ -2,7 +2,7 @@
 import { invoke, Channel } from "@tauri-apps/api/core";
 import type * as T from "./ipc-types";
 
-export const COMMANDS = ["app_status", "profile_add", "profile_select", "profile_remove", "profile_test", "demo_start", "demo_leave", "settings_set", "keys_list", "key_show", "key_create", "key_rotate", "key_reissue", "keys_revoke", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "sync_start", "sync_cancel", "sync_state", "key_history", "insights", "audit_list", "migrations_list", "export_to", "clipboard_copy", "clipboard_clear", "copy_text", "alerts_list", "alerts_ack", "alerts_mute", "alerts_unmute", "alert_mutes", "notify_state", "notify_test", "policy_show", "policy_set", "key_expires_set", "canary_mark", "canary_create", "scan_pick_folder", "scan_paths", "leak_remediate"] as const;
+export const COMMANDS = ["app_status", "profile_add", "profile_select", "profile_remove", "profile_test", "demo_start", "demo_leave", "settings_set", "keys_list", "keys_changed_since", "key_show", "key_create", "key_rotate", "key_reissue", "keys_revoke", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "sync_start", "sync_cancel", "sync_state", "key_history", "insights", "audit_list", "migrations_list", "export_to", "clipboard_copy", "clipboard_clear", "copy_text", "alerts_list", "alerts_ack", "alerts_mute", "alerts_unmute", "alert_mutes", "notify_state", "notify_test", "policy_show", "policy_set", "key_expires_set", "canary_mark", "canary_create", "scan_pick_folder", "scan_paths", "leak_remediate"] as const;
 
 /**
  * What the window shows: the welcome screen, a profile or the demo.
@@ -42,7 +42,10 @@ export const settingsSet = (settings: T.Settings): Promise<T.AppStatus> => invok
 export const keysList = (filter: T.KeyFilter, offline: boolean): Promise<T.CachedKeys> => invoke("keys_list", { filter, offline });
 /**
  * One key, fresh from Kinde.
+ * Keys changed since a change cursor (0: all), from the cache, with the current cursor: a
+ * sync's delta for the table.
  */
+export const keysChangedSince = (sinceRev: number): Promise<T.KeyChanges> => invoke("keys_changed_since", { since_rev: sinceRev });
 export const keyShow = (id: string): Promise<T.KeyView> => invoke("key_show", { id });
 /**
  * Creates a key; its secret is in the answer, once.

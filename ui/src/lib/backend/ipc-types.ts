@@ -34,6 +34,7 @@ export type { GroupTotal } from "../bindings/GroupTotal";
 export type { HistoryPoint } from "../bindings/HistoryPoint";
 export type { Insights } from "../bindings/Insights";
 export type { InsightsOptions } from "../bindings/InsightsOptions";
+export type { KeyChanges } from "../bindings/KeyChanges";
 export type { KeyFilter } from "../bindings/KeyFilter";
 export type { KeyHistory } from "../bindings/KeyHistory";
 export type { KeyInsight } from "../bindings/KeyInsight";

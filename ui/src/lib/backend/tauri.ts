@@ -16,6 +16,7 @@ export const tauriBackend: Backend = {
   settingsSet: (s) => cmd.settingsSet(s),
 
   keysList: (filter, offline) => cmd.keysList(filter, offline),
+  keysChangedSince: (sinceRev) => cmd.keysChangedSince(sinceRev),
   keyShow: (id) => cmd.keyShow(id),
   keyCreate: (input) => cmd.keyCreate(input),
   keyRotate: (id) => cmd.keyRotate(id),

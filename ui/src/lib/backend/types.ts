@@ -23,6 +23,8 @@ export interface Backend {
 
   // keys
   keysList(filter: T.KeyFilter, offline: boolean): Promise<T.CachedKeys>;
+  /** Keys changed since a change cursor (0: all), from the cache, and the current cursor. */
+  keysChangedSince(sinceRev: number): Promise<T.KeyChanges>;
   keyShow(id: string): Promise<T.KeyView>;
   keyCreate(input: T.CreateKeyInput): Promise<T.NewKey>;
   keyRotate(id: string): Promise<T.NewKey>;

@@ -31,6 +31,12 @@ rotated_on: string | null,
  */
 gone: boolean, 
 /**
+ * The key is listed but its details (verification count, owner) are not fetched yet: a
+ * sync is streaming them in, or the next sync will. While owed and never fetched,
+ * `verification_count` is null (never a wrong 0).
+ */
+details_owed: boolean, 
+/**
  * Verifications per day over the last 7 days, oldest first (for the sparkline).
  */
 spark_7d: Array<number>, id: string, name: string, type: KeyType, status: KeyStatus, key_prefix: string, key_suffix: string | null, created_on: string | null, last_verified_on: string | null, last_verified_ip: string | null, created_by: string | null, api_ids: Array<string>, scopes: Array<string>, verification_count: number | null, user_id: string | null, org_code: string | null, };

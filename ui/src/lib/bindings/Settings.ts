@@ -28,4 +28,12 @@ default_profile: string | null,
 /**
  * The alert kinds that the app announces with a desktop notification.
  */
-notify_kinds: Array<AlertKind>, };
+notify_kinds: Array<AlertKind>, 
+/**
+ * The cap of the sync's adaptive detail concurrency (1..=256, default 64).
+ */
+sync_max_concurrency: number, 
+/**
+ * Pins the sync's detail concurrency (1..=256); absent: adaptive (the default).
+ */
+sync_concurrency: number | null, };

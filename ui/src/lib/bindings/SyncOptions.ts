@@ -9,9 +9,13 @@ export type SyncOptions = {
  */
 full: boolean, 
 /**
- * Detail requests in flight at once (default 8).
+ * Detail requests in flight: `Some(n)` pins it; `None` (the default) adapts (AIMD).
  */
-concurrency: number, 
+concurrency: number | null, 
+/**
+ * The adaptive concurrency never goes above this (default 64).
+ */
+max_concurrency: number, 
 /**
  * Keys per list request (default and maximum 500).
  */

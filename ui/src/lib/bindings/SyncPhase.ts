@@ -3,4 +3,4 @@
 /**
  * Where a sync is.
  */
-export type SyncPhase = "listing" | "names" | "done";
+export type SyncPhase = "listing" | "details" | "names" | "done";

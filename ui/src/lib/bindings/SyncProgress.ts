@@ -2,10 +2,23 @@
 import type { SyncPhase } from "./SyncPhase";
 
 /**
- * Progress of a running sync (pages listed, details done of the total known so far).
+ * Progress of a running sync: pages listed, then details done of those owed.
  */
-export type SyncProgress = { phase: SyncPhase, pages: number, keys_seen: number, details_done: number, details_total: number, 
+export type SyncProgress = { phase: SyncPhase, pages: number, keys_seen: number, details_done: number, 
+/**
+ * Details owed (known once the listing is done: "details 3,120 of 10,000").
+ */
+details_total: number, 
 /**
  * Still to come (`has_more` of the last page).
  */
-more_pages: boolean, };
+more_pages: boolean, 
+/**
+ * The store's change cursor after the latest write this sync made
+ * (see `ops::keys_changed_since`).
+ */
+rev: number, 
+/**
+ * Detail requests allowed in flight now.
+ */
+concurrency: number, };

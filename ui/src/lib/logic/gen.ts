@@ -48,8 +48,9 @@ export function genKeys(n: number, seed = 42): KeyView[] {
       rotation_due: r() < 0.1,
       rotated_on: null,
       gone: false,
+      details_owed: false,
       spark_7d: [0, 1, 2, 3, 4, 5, 6].map(() => Math.floor(r() * 50)),
-    } as KeyView);
+    });
   }
   return out;
 }

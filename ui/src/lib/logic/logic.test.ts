@@ -14,6 +14,7 @@ function key(p: Partial<KeyView> & { id: string; name: string }): KeyView {
     owner_name: null,
     api_name: null,
     stale: false,
+    details_owed: false,
     rotation_due: false,
     rotated_on: null,
     gone: false,

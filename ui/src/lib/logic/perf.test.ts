@@ -5,7 +5,7 @@ import { emptyQuery, filterAndSort, filterKeys, reuseUnchanged, revocable, sameK
 
 function key(p: Partial<KeyView> & { id: string; name: string }): KeyView {
   return {
-    owner_name: null, api_name: null, stale: false, rotation_due: false, rotated_on: null, gone: false,
+    owner_name: null, api_name: null, stale: false, rotation_due: false, rotated_on: null, gone: false, details_owed: false,
     spark_7d: [0, 0, 0, 0, 0, 0, 0], type: "organization", status: "active", key_prefix: "k_live", key_suffix: "abcd",
     created_on: null, last_verified_on: null, last_verified_ip: null, created_by: null, api_ids: [], scopes: [],
     verification_count: null, user_id: null, org_code: null, ...p,

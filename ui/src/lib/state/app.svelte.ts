@@ -61,6 +61,10 @@ class App {
    * keys re-indexes k keys. Not reactive itself; `indexVersion` says when it changed. */
   readonly index = new KeyIndex();
   indexVersion = $state(0);
+  /** The store's change cursor the list reflects: a sync's delta is what changed after it. */
+  private rev = 0;
+  private deltaRunning: Promise<void> | null = null;
+  private deltaAgain = false;
 
   apis = $state.raw<Api[]>([]);
   orgs = $state.raw<Org[]>([]);
@@ -114,7 +118,7 @@ class App {
         const before = this.sync.last_sync;
         this.sync = s;
         if (s.last_sync !== before && !this.sync.running) {
-          void this.loadKeys(true);
+          void (this.keys.length > 0 ? this.applyDelta() : this.loadKeys(true));
           void this.refreshAlerts();
         }
       });
@@ -130,6 +134,7 @@ class App {
     this.status = s;
     if (changed) {
       this.setKeys([]);
+      this.rev = 0;
       this.keysLoaded = false;
       this.apis = [];
       this.orgs = [];
@@ -165,6 +170,8 @@ class App {
   async loadKeys(offline = true): Promise<boolean> {
     this.keysLoading = true;
     try {
+      // The cursor first: a change made between the two calls comes again with the next delta.
+      const cursor = await backend.keysChangedSince(Number.MAX_SAFE_INTEGER).catch(() => null);
       const res = await backend.keysList(
         { org_code: null, user_id: null, status: null, key_type: null, api_id: null, search: null },
         offline,
@@ -172,6 +179,7 @@ class App {
       // A sync that changed nothing leaves the list (and everything derived from it) alone.
       const { keys, changed } = reuseUnchanged(this.keys, res.keys);
       if (changed) this.setKeys(keys as KeyView[]);
+      if (cursor) this.rev = cursor.rev;
       if (res.synced_at && (!this.sync.last_sync || res.synced_at > this.sync.last_sync)) {
         this.sync = { ...this.sync, last_sync: res.synced_at };
       }
@@ -205,10 +213,12 @@ class App {
   async runSync(full: boolean): Promise<void> {
     if (this.sync.running) return;
     this.sync = { ...this.sync, running: true };
-    this.progress = { phase: "listing", pages: 0, keys_seen: 0, details_done: 0, details_total: 0, more_pages: true };
+    this.progress = { phase: "listing", pages: 0, keys_seen: 0, details_done: 0, details_total: 0, more_pages: true, rev: 0, concurrency: 0 };
     const h = backend.sync(full, (p) => {
       this.progress = p;
       this.progressEvents += 1;
+      // List-first: rows arrive with the listing, details stream in after; apply the delta.
+      if (p.rev > this.rev) this.scheduleDelta();
     });
     this.cancelSync = h.cancel;
     try {
@@ -227,8 +237,41 @@ class App {
       this.progress = null;
       await this.refreshSyncState();
       this.sync = { ...this.sync, running: false };
-      await this.loadKeys(true);
+      if (this.keysLoaded && this.keys.length > 0) await this.applyDelta();
+      else await this.loadKeys(true);
       await this.refreshAlerts();
+    }
+  }
+
+  /** At most one delta request in flight, and at most every 300 ms during a sync. */
+  private scheduleDelta(): void {
+    if (this.deltaRunning) {
+      this.deltaAgain = true;
+      return;
+    }
+    this.deltaRunning = (async () => {
+      do {
+        this.deltaAgain = false;
+        await this.applyDelta();
+        await new Promise((r) => setTimeout(r, 300));
+      } while (this.deltaAgain);
+    })().finally(() => {
+      this.deltaRunning = null;
+    });
+  }
+
+  /** Applies the keys changed since the list's cursor (k rows, not the whole list). */
+  async applyDelta(): Promise<void> {
+    try {
+      const d = await backend.keysChangedSince(this.rev);
+      if (d.keys.length > 0) {
+        if (this.keys.length === 0) this.setKeys(d.keys);
+        else this.patchKeys(d.keys);
+      }
+      this.rev = Math.max(this.rev, d.rev);
+      if (!this.keysLoaded && d.keys.length > 0) this.keysLoaded = true;
+    } catch {
+      /* no store yet: the first listing page creates it */
     }
   }
 
