@@ -117,7 +117,7 @@ async fn idle_incremental_sync_costs_only_list_requests() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn cancelled_sync_leaves_a_consistent_db_and_the_next_completes() {
+async fn cancelled_sync_keeps_every_listed_key_and_the_next_fetches_only_owed_details() {
     const N: usize = 1_500;
     let sb = sandbox(
         N,
@@ -132,10 +132,18 @@ async fn cancelled_sync_leaves_a_consistent_db_and_the_next_completes() {
     let s = file_store(&dir);
     let cancel = CancellationToken::new();
     let calls = AtomicU64::new(0);
+    let listed_before_details = std::sync::atomic::AtomicBool::new(false);
     let progress = |p: keyward_core::sync::SyncProgress| {
         calls.fetch_add(1, Ordering::SeqCst);
-        // Cancel in the middle of the second page's details.
-        if p.pages == 2 && p.details_done > 700 {
+        if p.phase == keyward_core::sync::SyncPhase::Details && p.details_done == 0 {
+            // Every page is listed before the first detail.
+            listed_before_details.store(
+                p.pages == 3 && !p.more_pages && p.details_total == N as u64,
+                Ordering::SeqCst,
+            );
+        }
+        // Cancel in the middle of the details.
+        if p.details_done > 700 {
             cancel.cancel();
         }
     };
@@ -143,28 +151,38 @@ async fn cancelled_sync_leaves_a_consistent_db_and_the_next_completes() {
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::Cancelled);
-    assert!(calls.load(Ordering::SeqCst) > 500);
+    assert!(listed_before_details.load(Ordering::SeqCst));
+    assert!(calls.load(Ordering::SeqCst) > 700);
     s.integrity_check().unwrap();
     let partial = s.key_states().unwrap();
-    assert_eq!(partial.len(), 500, "exactly the committed first page");
-    assert!(partial.values().all(|k| !k.needs_detail && !k.gone));
+    assert_eq!(partial.len(), N, "every listed key is kept");
+    let owed = partial.values().filter(|k| k.needs_detail).count();
+    assert!(owed > 0 && owed < N - 700, "{owed} owed");
+    assert!(partial.values().all(|k| !k.gone));
     assert_eq!(s.runs(1).unwrap()[0].status, "cancelled");
+    let views = s
+        .list_keys(
+            &KeyFilter::default(),
+            Windows::default(),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    for v in &views {
+        assert_eq!(v.details_owed, v.key.verification_count.is_none(), "{v:?}");
+    }
 
     sb.reset_stats();
     let next = sync(&c, &s, false).await;
     assert_eq!(next.status, "ok");
     assert_eq!(next.keys as usize, N);
-    assert_eq!(next.new as usize, N - 500);
-    assert_eq!(
-        sb.stats().get_key as usize,
-        N - 500,
-        "only the missing details"
-    );
+    assert_eq!(next.new, 0, "every key was already listed");
+    assert_eq!(sb.stats().get_key as usize, owed, "only the owed details");
     assert_eq!(
         s.history_len().unwrap() as usize,
         N,
         "no duplicate history rows"
     );
+    assert!(s.key_states().unwrap().values().all(|k| !k.needs_detail));
     s.integrity_check().unwrap();
 }
 
@@ -273,7 +291,11 @@ async fn a_reader_during_a_sync_sees_whole_pages() {
                         chrono::Utc::now(),
                     )
                     .unwrap();
-                assert!(keys.iter().all(|k| k.key.verification_count.is_some()));
+                // List first: a key is either detailed or says its details are owed.
+                assert!(
+                    keys.iter()
+                        .all(|k| k.key.verification_count.is_some() || k.details_owed)
+                );
                 sizes.insert(keys.len());
             }
             sizes

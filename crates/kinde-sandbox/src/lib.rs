@@ -169,7 +169,9 @@ pub async fn spawn(addr: SocketAddr, config: Config) -> anyhow::Result<Sandbox> 
     let settings = Settings {
         rate_limit_per_min: config.rate_limit_per_min,
         latency_ms: config.latency_ms,
-        detail_latency_ms: config.detail_latency_ms,
+        detail_latency_ms: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(
+            config.detail_latency_ms,
+        )),
         fault_rate: config.fault_rate,
         token_ttl_secs: config.token_ttl_secs,
     };
@@ -238,6 +240,15 @@ impl Sandbox {
     /// Requests by `"<METHOD> <route template>"`, as `GET /_sandbox/stats` shows them.
     pub fn request_counts(&self) -> BTreeMap<String, u64> {
         self.shared.counters.lock().requests.clone()
+    }
+
+    /// Changes the extra latency of `GET /api/v1/api_keys/{key_id}` while serving (requests
+    /// already waiting keep theirs).
+    pub fn set_detail_latency_ms(&self, ms: u64) {
+        self.shared
+            .settings
+            .detail_latency_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn reset_stats(&self) {

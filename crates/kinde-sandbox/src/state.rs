@@ -47,7 +47,8 @@ pub struct ClientApp {
 pub struct Settings {
     pub rate_limit_per_min: Option<u32>,
     pub latency_ms: u64,
-    pub detail_latency_ms: u64,
+    /// Extra latency of `GET /api/v1/api_keys/{key_id}` (ms); changeable while serving.
+    pub detail_latency_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
     pub fault_rate: f64,
     pub token_ttl_secs: u64,
 }

@@ -102,11 +102,14 @@ async fn per_route(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> R
         } else {
             Duration::ZERO
         };
-        if s.detail_latency_ms > 0
+        let detail_ms = s
+            .detail_latency_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if detail_ms > 0
             && req.method() == axum::http::Method::GET
             && template == "/api/v1/api_keys/{key_id}"
         {
-            delay += Duration::from_millis(s.detail_latency_ms);
+            delay += Duration::from_millis(detail_ms);
         }
         let rate = if s.fault_rate.is_finite() {
             s.fault_rate.clamp(0.0, 1.0)
