@@ -496,11 +496,11 @@ fn list_one(
     Ok(false)
 }
 
+/// A history row's counters: verification count, last verified on, from IP, status.
+type Observed = (Option<i64>, Option<i64>, Option<String>, String);
+
 /// The last observation of a key's counters: its newest history row.
-fn last_observed(
-    tx: &Transaction<'_>,
-    kid: i64,
-) -> rusqlite::Result<Option<(Option<i64>, Option<i64>, Option<String>, String)>> {
+fn last_observed(tx: &Transaction<'_>, kid: i64) -> rusqlite::Result<Option<Observed>> {
     tx.prepare_cached(
         "SELECT verification_count, last_verified_on, last_verified_ip, status FROM history \
          WHERE kid = ?1 ORDER BY at DESC LIMIT 1",
