@@ -8,7 +8,8 @@ NODE := source scripts/node-env.sh &&
 APP_FEATURES := --features keyward-app/custom-protocol
 
 .PHONY: run test deps fmt lint check-fmt clippy test-rust test-keyring e2e \
-        ui-deps ui-check ui-build app bindings check-bindings sandbox cli bench screenshots
+        ui-deps ui-check ui-build app bindings check-bindings sandbox cli bench screenshots \
+        package test-package
 
 ## run: install what is missing, build, and open the app on the embedded demo sandbox
 run: deps ui-build
@@ -16,8 +17,9 @@ run: deps ui-build
 	./target/debug/keyward-app --demo
 
 ## test: formatting, lints, type checks, every unit/integration test, the real keyring test,
-## the TypeScript bindings drift check, and the end-to-end tests of the real app under Xvfb
-test: deps check-fmt ui-check ui-build clippy test-rust check-bindings test-keyring e2e
+## the TypeScript bindings drift check, the end-to-end tests of the real app under Xvfb, and the
+## package test (the .deb installed, its CLI and app driven, removed)
+test: deps check-fmt ui-check ui-build clippy test-rust check-bindings test-keyring e2e test-package
 
 ## deps: install the system packages, Node and tauri-driver that build and tests need
 deps:
@@ -79,10 +81,23 @@ sandbox:
 cli:
 	$(CARGO) build -p keyward-cli --release
 
-## bench: sync, history and scan benchmarks (release; the scan bench compares with ripgrep), and
-## the keys table's JavaScript per keystroke, filter and sort at 10,000 and 100,000 keys
+## package: the release build (UI embedded) and a .deb and an .rpm in target/release/bundle, each
+## holding keyward-app and the keyward CLI; no AppImage (its tools are downloaded: README, Install)
+package: deps ui-build
+	bash scripts/package.sh
+
+## test-package: install the .deb (root or sudo), run the installed CLI, drive the installed app
+## through the e2e smoke test under Xvfb, and remove the package
+test-package: package
+	bash scripts/package-test.sh
+
+## bench: sync, history and scan benchmarks (release; the scan bench compares with ripgrep), the
+## keys table's JavaScript per keystroke, filter and sort at 10,000 and 100,000 keys, and the
+## real app at 150, 10,000 and 100,000 keys (paint, scroll, cold start, memory)
 bench: ui-deps
 	@command -v rg >/dev/null || { echo "installing ripgrep from Debian for the scan bench"; \
 	  (apt-get install -y ripgrep || sudo apt-get install -y ripgrep) >/dev/null; }
 	$(CARGO) bench -p keyward-core
 	$(NODE) cd ui && npx vitest bench --run
+	bash scripts/scale-bench.sh
+	bash scripts/release-bench.sh

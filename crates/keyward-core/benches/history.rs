@@ -1,12 +1,13 @@
-//! History at scale (figures, no assertions on time): 1,000 keys × 1 year of 5-minute syncs
-//! with realistic activity, written through the store's own history path (rows only when a
+//! History at scale (figures, no assertions on time): 10,000 keys × 1 year of syncs every 15
+//! minutes (the app's default interval) with realistic activity, written through the store's own history path (rows only when a
 //! key's counters changed, with the daily roll-up). Reports the database size and p50/p99 of
 //! a 90-day daily chart query, plus a 7-day hourly chart, the 7-day sparkline of every key and
 //! the insights computation.
 //!
 //! Activity mix: 5% busy integrations (several verifications every 5 minutes), 25% office-hours
 //! keys (weekdays 08-18 UTC), 50% light keys (a few a day), 20% dormant (never after creation).
-//! Environment: `KW_BENCH_HISTORY_KEYS` (1000), `KW_BENCH_HISTORY_DAYS` (365).
+//! Environment: `KW_BENCH_HISTORY_KEYS` (10000), `KW_BENCH_HISTORY_DAYS` (365),
+//! `KW_BENCH_HISTORY_SYNC_MIN` (minutes between syncs, 15).
 
 use std::time::Instant;
 
@@ -17,7 +18,6 @@ use keyward_core::store::{Bucket, PageEntry, RawHistoryRow, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const TICK_MS: i64 = 5 * 60 * 1000;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -52,8 +52,12 @@ fn time_it(n: usize, mut f: impl FnMut(usize)) -> (f64, f64) {
 }
 
 fn main() {
-    let keys = env("KW_BENCH_HISTORY_KEYS", 1000);
+    let keys = env("KW_BENCH_HISTORY_KEYS", 10_000);
     let days = env("KW_BENCH_HISTORY_DAYS", 365) as i64;
+    let sync_min = env("KW_BENCH_HISTORY_SYNC_MIN", 15).clamp(5, 1440) as i64;
+    // Activity is modelled per 5 minutes; a sync sees `per` of those windows at once.
+    let per = (sync_min / 5).max(1) as i32;
+    let tick_ms: i64 = sync_min * 60 * 1000;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("history.db");
     let store = Store::open(&path, "bench").expect("store");
@@ -108,30 +112,32 @@ fn main() {
         })
         .collect();
 
-    // A year of 5-minute syncs, one transaction per synthetic day.
-    let ticks_per_day = 24 * 12;
+    // A year of syncs, one transaction per synthetic day.
+    let ticks_per_day = 24 * 60 / sync_min;
+    // The chance that at least one of `per` five-minute windows saw a verification.
+    let any = |p: f64| 1.0 - (1.0 - p).powi(per);
     let mut counts = vec![0i64; keys];
     let t_write = Instant::now();
     let mut rows_total = 0usize;
     for day in 0..days {
         let mut rows = Vec::new();
         for tick in 0..ticks_per_day {
-            let at_ms = start.timestamp_millis() + (day * ticks_per_day + tick) * TICK_MS;
-            let at = start + Duration::milliseconds((day * ticks_per_day + tick) * TICK_MS);
+            let at_ms = start.timestamp_millis() + (day * ticks_per_day + tick) * tick_ms;
+            let at = start + Duration::milliseconds((day * ticks_per_day + tick) * tick_ms);
             let weekday = at.weekday().num_days_from_monday() < 5;
             let office = weekday && (8..18).contains(&at.hour());
             for (i, kind) in kinds.iter().enumerate() {
                 let n: i64 = match kind {
-                    Kind::Busy => rng.random_range(0..12),
+                    Kind::Busy => rng.random_range(0..12 * i64::from(per)),
                     Kind::Office if office => {
-                        if rng.random_bool(0.6) {
-                            rng.random_range(1..4)
+                        if rng.random_bool(any(0.6)) {
+                            rng.random_range(1..4 * i64::from(per))
                         } else {
                             0
                         }
                     }
-                    Kind::Office => i64::from(rng.random_bool(0.002)),
-                    Kind::Light => i64::from(rng.random_bool(0.015)),
+                    Kind::Office => i64::from(rng.random_bool(any(0.002))),
+                    Kind::Light => i64::from(rng.random_bool(any(0.015))),
                     Kind::Dormant => 0,
                 };
                 if n == 0 {
@@ -142,7 +148,7 @@ fn main() {
                     kid: kids[i],
                     at: at_ms,
                     verification_count: Some(counts[i]),
-                    last_verified_on: Some(at_ms - rng.random_range(0..TICK_MS)),
+                    last_verified_on: Some(at_ms - rng.random_range(0..tick_ms)),
                     last_verified_ip: Some(format!("198.51.100.{}", i % 200)),
                     status: KeyStatus::Active,
                     delta: n,
@@ -173,17 +179,22 @@ fn main() {
             .expect("checkpoint");
     }
     let db_bytes = size(&path) + size(&wal);
-    println!("== history at scale: {keys} keys × {days} days of 5-minute syncs ==");
+    println!("== history at scale: {keys} keys × {days} days of syncs every {sync_min} minutes ==");
     println!(
         "history rows: {rows_total} ({:.1} per key per day), written in {write_secs:.1} s \
          ({:.0} rows/s)",
         rows_total as f64 / keys as f64 / days as f64,
         rows_total as f64 / write_secs
     );
+    // Every sync of every key as a row, for comparison: what storing changes only saves.
+    let every = keys as f64 * (days * ticks_per_day) as f64;
     println!(
-        "database size: {:.1} MiB ({:.1} bytes per history row)",
+        "store size on disk after {days} days: {:.1} MiB ({:.1} bytes per history row); history \
+         stores changes only: {rows_total} rows where a row per key per sync would be {every:.0} \
+         ({:.1}%)",
         db_bytes as f64 / 1_048_576.0,
-        db_bytes as f64 / rows_total.max(1) as f64
+        db_bytes as f64 / rows_total.max(1) as f64,
+        rows_total as f64 * 100.0 / every
     );
 
     let store = Store::open(&path, "bench").expect("reopen");
