@@ -18,7 +18,7 @@ use keyward_core::store::{AuditEntry, AuditFilter, Bucket, KeyHistory};
 use keyward_core::sync::{SyncProgress, SyncSummary};
 
 use crate::declare::declare_commands;
-use crate::types::{AppStatus, NewProfile, NotifyState, SyncState};
+use crate::types::{AboutInfo, AppStatus, NewProfile, NotifyState, SyncState};
 
 declare_commands! {
     /// What the window shows: the welcome screen, a profile or the demo.
@@ -130,4 +130,10 @@ declare_commands! {
 
     /// Rotates or re-issues a leaked key and records the leak; the new secret is shown once.
     fn leak_remediate(app, shell, key_id: String, action: LeakAction, found: Vec<SecretHit>) -> LeakRemediation { ops::leak_remediate(&*shell.ctx().await?, &key_id, action, &found).await }
+
+    /// The About dialog: version, data, config and log folders.
+    fn about(app, shell) -> AboutInfo { crate::about::about(&app, &shell).await }
+
+    /// Opens the session's data folder (and only that) in the file manager; returns its path.
+    fn open_data_folder(app, shell) -> String { crate::about::open_data_folder(&shell).await }
 }

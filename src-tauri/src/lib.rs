@@ -1,5 +1,6 @@
 //! keyward-app: the Tauri shell. Thin: every command calls one `keyward_core::ops` function.
 
+mod about;
 mod clipboard;
 pub mod commands;
 mod declare;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tauri::Manager;
+use tauri_plugin_log::{RotationStrategy, Target, TargetKind};
 
 pub use shell::Shell;
 
@@ -41,6 +43,11 @@ fn demo_dir(app: &tauri::AppHandle, home: Option<&PathBuf>) -> PathBuf {
 
 /// The identifier of debug builds (release: `app.keyward.desktop`, from tauri.conf.json).
 const DEV_IDENTIFIER: &str = "app.keyward.desktop.dev";
+
+/// The log file's size cap: past it, the file is rotated.
+const LOG_MAX_BYTES: u128 = 1024 * 1024;
+/// Rotated log files kept beside the current one (so at most 4 MiB of logs in all).
+const LOG_KEEP: usize = 3;
 
 /// Seconds between background syncs in demo mode.
 const DEMO_SYNC_SECS: u64 = 30;
@@ -78,14 +85,23 @@ fn spawn_background_sync(app: tauri::AppHandle) {
 pub fn run() {
     let builder = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            // Arguments are not logged: they are the user's, and could hold anything.
+            log::info!("a second launch of Keyward: focusing this window instead");
             if let Some(w) = app.get_webview_window("main") {
                 let _ = w.unminimize();
                 let _ = w.set_focus();
             }
         }))
         .plugin(
+            // The platform log folder (Linux: ~/.local/share/<identifier>/logs), one file of at
+            // most LOG_MAX_BYTES and LOG_KEEP older ones; stdout too, for `make run`.
             tauri_plugin_log::Builder::new()
                 .level(log::LevelFilter::Info)
+                .clear_targets()
+                .target(Target::new(TargetKind::Stdout))
+                .target(Target::new(TargetKind::LogDir { file_name: None }))
+                .max_file_size(LOG_MAX_BYTES)
+                .rotation_strategy(RotationStrategy::KeepSome(LOG_KEEP))
                 .build(),
         )
         .plugin(tauri_plugin_window_state::Builder::new().build())
@@ -94,6 +110,11 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             let handle = app.handle().clone();
+            log::info!(
+                "Keyward {} starting ({})",
+                app.package_info().version,
+                app.config().identifier
+            );
             let home = home_dir(&handle);
             let demo = demo_dir(&handle, home.as_ref());
             let secrets: Arc<dyn keyward_core::secrets::SecretStore> =

@@ -62,3 +62,20 @@ pub struct NotifyState {
     /// Why the last one could not be sent (none when it was).
     pub last_error: Option<String>,
 }
+
+/// The About dialog: the version and where Keyward keeps its files and logs.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct AboutInfo {
+    pub name: String,
+    pub version: String,
+    /// The app identifier (debug builds have their own, so that they never touch real data).
+    pub identifier: String,
+    /// The data folder of the open session (its SQLite store): the demo's own folder in demo
+    /// mode, else the profile's data folder.
+    pub data_dir: String,
+    /// Where `config.toml` (profiles and settings; never a secret) lives.
+    pub config_dir: String,
+    /// The platform log folder (rotated, size-capped log files).
+    pub log_dir: String,
+}

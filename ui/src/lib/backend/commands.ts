@@ -2,7 +2,7 @@
 import { invoke, Channel } from "@tauri-apps/api/core";
 import type * as T from "./ipc-types";
 
-export const COMMANDS = ["app_status", "profile_add", "profile_select", "profile_remove", "profile_test", "demo_start", "demo_leave", "settings_set", "keys_list", "keys_changed_since", "key_show", "key_create", "key_rotate", "key_reissue", "keys_revoke", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "sync_start", "sync_cancel", "sync_state", "key_history", "insights", "audit_list", "migrations_list", "export_to", "clipboard_copy", "clipboard_clear", "copy_text", "alerts_list", "alerts_ack", "alerts_mute", "alerts_unmute", "alert_mutes", "notify_state", "notify_test", "policy_show", "policy_set", "key_expires_set", "canary_mark", "canary_create", "scan_pick_folder", "scan_paths", "leak_remediate"] as const;
+export const COMMANDS = ["app_status", "profile_add", "profile_select", "profile_remove", "profile_test", "demo_start", "demo_leave", "settings_set", "keys_list", "keys_changed_since", "key_show", "key_create", "key_rotate", "key_reissue", "keys_revoke", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "sync_start", "sync_cancel", "sync_state", "key_history", "insights", "audit_list", "migrations_list", "export_to", "clipboard_copy", "clipboard_clear", "copy_text", "alerts_list", "alerts_ack", "alerts_mute", "alerts_unmute", "alert_mutes", "notify_state", "notify_test", "policy_show", "policy_set", "key_expires_set", "canary_mark", "canary_create", "scan_pick_folder", "scan_paths", "leak_remediate", "about", "open_data_folder"] as const;
 
 /**
  * What the window shows: the welcome screen, a profile or the demo.
@@ -187,3 +187,11 @@ export const scanPaths = (paths: Array<string>): Promise<T.ScanReport> => invoke
  * Rotates or re-issues a leaked key and records the leak; the new secret is shown once.
  */
 export const leakRemediate = (keyId: string, action: T.LeakAction, found: Array<T.SecretHit>): Promise<T.LeakRemediation> => invoke("leak_remediate", { key_id: keyId, action, found });
+/**
+ * The About dialog: version, data, config and log folders.
+ */
+export const about = (): Promise<T.AboutInfo> => invoke("about", {});
+/**
+ * Opens the session's data folder (and only that) in the file manager; returns its path.
+ */
+export const openDataFolder = (): Promise<string> => invoke("open_data_folder", {});

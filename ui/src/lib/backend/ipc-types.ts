@@ -2,6 +2,7 @@
 // Every type that crosses IPC, re-exported in one place for the command wrappers
 // (`commands.ts`) and the screens. All of them come from Rust through ts-rs.
 
+export type { AboutInfo } from "../bindings/AboutInfo";
 export type { Alert } from "../bindings/Alert";
 export type { AlertEval } from "../bindings/AlertEval";
 export type { AlertFilter } from "../bindings/AlertFilter";

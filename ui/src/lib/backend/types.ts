@@ -66,6 +66,12 @@ export interface Backend {
   alertMutes(): Promise<Array<T.Mute>>;
   notifyState(): Promise<T.NotifyState>;
   notifyTest(): Promise<T.NotifyState>;
+
+  // about
+  /** The version and the data, config and log folders (the About dialog). */
+  about(): Promise<T.AboutInfo>;
+  /** Opens the session's data folder in the file manager; returns its path. */
+  openDataFolder(): Promise<string>;
   policyShow(): Promise<T.PolicyView>;
   policySet(policy: T.Policy): Promise<T.PolicyView>;
   keyExpiresSet(id: string, on: string | null): Promise<T.KeyMeta>;

@@ -13,7 +13,7 @@ import type {
   SyncState,
   User,
 } from "../backend";
-import { reuseUnchanged } from "../logic/keys";
+import { reuseUnchanged, type KeyQuery } from "../logic/keys";
 import { KeyIndex } from "../logic/keyindex";
 import { alertsByKey as indexAlerts, type KeyAlerts } from "../logic/alerts";
 import { CLIPBOARD_CLEAR_SECS, expired, remaining, startCountdown, type Countdown } from "../logic/countdown";
@@ -40,6 +40,13 @@ export type Toast = {
 
 /** A one-time secret on screen. Cleared (for good) by Done. */
 export type ShownSecret = { keyId: string; secret: string; title: string; note?: string };
+
+/** What covers the screen: the command palette, the shortcuts help or the About dialog. */
+export type Overlay = "palette" | "help" | "about";
+
+/** Light, dark, or what the OS says (the default). Kept in the webview's local storage. */
+export type Theme = "system" | "light" | "dark";
+const THEME_KEY = "keyward.theme";
 
 let toastSeq = 0;
 
@@ -78,6 +85,14 @@ class App {
 
   toasts = $state<Toast[]>([]);
 
+  /** The palette, the shortcuts help or About (one at a time). */
+  overlay = $state<Overlay | null>(null);
+  /** The Create key dialog (the Keys screen shows it; N and the palette open it). */
+  creating = $state(false);
+  /** Filters for the Keys screen to apply once it shows (the palette's org and user items). */
+  keyFilter = $state<Partial<KeyQuery> | null>(null);
+  theme = $state<Theme>("system");
+
   /** Open (unacknowledged, unmuted) alerts, newest first, and the counts for the navigation. */
   alerts = $state.raw<Alert[]>([]);
   alertsOpen = $state(0);
@@ -108,6 +123,7 @@ class App {
 
   async boot(): Promise<void> {
     this.booting = true;
+    this.loadTheme();
     // Relative times ("5 min ago") follow the clock.
     setInterval(() => {
       if (!this.clipTimer) this.now = Date.now();
@@ -145,6 +161,8 @@ class App {
       this.alertsHigh = 0;
       this.metas = new Map();
       this.route = { name: "keys" };
+      this.creating = false;
+      this.keyFilter = null;
       if (s.mode !== "welcome") void this.afterOpen();
     }
   }
@@ -304,6 +322,37 @@ class App {
 
   go(r: Route): void {
     this.route = r;
+  }
+
+  /** The keys list with some filters set (an org's or a user's keys). */
+  showKeys(filter: Partial<KeyQuery>): void {
+    this.keyFilter = filter;
+    this.route = { name: "keys" };
+  }
+
+  /** Reads the saved theme and applies it (at boot). */
+  loadTheme(): void {
+    let t: string | null = null;
+    try {
+      t = localStorage.getItem(THEME_KEY);
+    } catch {
+      /* no storage: follow the OS */
+    }
+    this.setTheme(t === "light" || t === "dark" ? t : "system", false);
+  }
+
+  setTheme(t: Theme, save = true): void {
+    this.theme = t;
+    const root = document.documentElement;
+    if (t === "system") delete root.dataset.theme;
+    else root.dataset.theme = t;
+    if (!save) return;
+    try {
+      if (t === "system") localStorage.removeItem(THEME_KEY);
+      else localStorage.setItem(THEME_KEY, t);
+    } catch {
+      /* not saved: it still applies to this session */
+    }
   }
 
   /** A new key list: the index takes only what changed (unchanged keys keep their objects,
