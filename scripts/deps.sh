@@ -15,6 +15,8 @@ PKGS=(
   xvfb xauth webkit2gtk-driver
   # Keyring tests: a real Secret Service
   gnome-keyring dbus-x11 libsecret-tools
+  # make package: rpm lists the .rpm's files to check it (Tauri's bundler itself needs no rpmbuild)
+  rpm
 )
 command -v npm >/dev/null || PKGS+=(nodejs npm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || PKGS+=(python3-venv)

@@ -1,0 +1,348 @@
+"""Release figures for `make bench` (run by scripts/release-bench.sh inside dbus-run-session and
+xvfb-run): cold start to the first painted keys table from a cached store of 10,000 keys, and the
+idle memory of the whole process tree after 60 s in demo mode. Prints one JSON object on the last
+line of stdout; the shell script prints the table.
+
+Also the sizes of the release binaries and packages, and `keyward --help` start-up time (hyperfine
+when installed, else a loop here); then prints every figure beside its goal and Tauri's anchor.
+
+Env: APP (the release keyward-app), CLI (the release keyward), SANDBOX (kinde-sandbox), DEB, RPM,
+WORK (a scratch dir), BENCH_IDLE_SECS (default 60), BENCH_RUNS (cold starts measured, default 5),
+BENCH_CLI_RUNS (default 200)."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.common.options import ArgOptions
+
+APP = os.environ["APP"]
+CLI = os.environ["CLI"]
+SANDBOX = os.environ["SANDBOX"]
+WORK = os.environ["WORK"]
+IDLE_SECS = int(os.environ.get("BENCH_IDLE_SECS", "60"))
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+KEYS = 10_000
+
+
+def log(msg):
+    print(f"release-bench: {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=30.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def scratch_env(name):
+    home = os.path.join(WORK, name)
+    for d in ("home/.config", "home/.local/share", "home/.cache", "keyward-home"):
+        os.makedirs(os.path.join(home, d), exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        HOME=f"{home}/home",
+        XDG_CONFIG_HOME=f"{home}/home/.config",
+        XDG_DATA_HOME=f"{home}/home/.local/share",
+        XDG_CACHE_HOME=f"{home}/home/.cache",
+        KEYWARD_HOME=f"{home}/keyward-home",
+    )
+    env.pop("KEYWARD_CLIENT_SECRET", None)
+    return env
+
+
+# ---------------------------------------------------------------- cold start from a cached store
+
+def start_sandbox(env):
+    log_path = os.path.join(WORK, "sandbox.log")
+    out = open(log_path, "w")
+    p = subprocess.Popen(
+        [SANDBOX, "--listen", "127.0.0.1:0", "--seed", "demo", "--keys", str(KEYS), "--rng-seed", "7"],
+        stdout=out, stderr=subprocess.STDOUT, env=env,
+    )
+    end = time.time() + 120
+    while time.time() < end:
+        for line in open(log_path):
+            if line.startswith("listening on "):
+                return p, line.split()[2]
+        time.sleep(0.1)
+    raise RuntimeError("the sandbox did not start: " + open(log_path).read())
+
+
+# The UI marks the first frame painted with rows (`keyward:table-painted`, KeysTable.svelte); a
+# build without that mark is timed here instead: the frame after the first rows are in the DOM.
+PAINTED_JS = """
+const done = arguments[arguments.length - 1];
+function count() {
+  const t = document.querySelector('[data-testid="keys-table"]');
+  return t ? Number(t.getAttribute('data-count')) : 0;
+}
+function tick() {
+  const m = performance.getEntriesByName('keyward:table-painted')[0];
+  if (m) return done({ at: performance.timeOrigin + m.startTime, origin: performance.timeOrigin, rows: count(), how: 'ui mark' });
+  const r = document.querySelector('[data-testid="key-row"]');
+  if (r && r.textContent.trim()) {
+    requestAnimationFrame(() => done({ at: performance.timeOrigin + performance.now(), origin: performance.timeOrigin, rows: count(), how: 'rAF poll' }));
+  } else requestAnimationFrame(tick);
+}
+tick();
+"""
+
+
+def launch_and_wait_painted(env, driver_port):
+    opts = ArgOptions()
+    opts.set_capability("browserName", "wry")
+    opts.set_capability("tauri:options", {"application": APP})
+    t0 = time.time()
+    d = webdriver.Remote(command_executor=f"http://127.0.0.1:{driver_port}", options=opts)
+    try:
+        t_session = time.time()
+        d.set_script_timeout(120)
+        r = d.execute_async_script(PAINTED_JS)
+        return {
+            "launch_to_painted_s": r["at"] / 1000 - t0,
+            "launch_to_page_start_s": r["origin"] / 1000 - t0,
+            "session_s": t_session - t0,
+            "rows": r["rows"],
+            "how": r["how"],
+        }
+    finally:
+        try:
+            d.quit()
+        except Exception:
+            pass
+
+
+def cold_start():
+    env = scratch_env("cold")
+    sandbox, url = start_sandbox(env)
+    try:
+        cli_env = dict(env, KEYWARD_CLIENT_SECRET="sandbox_admin_secret")
+        subprocess.run([CLI, "profile", "add", "bench", "--domain", url, "--client-id", "sandbox_admin",
+                        "--environment", "development"], env=cli_env, check=True, stdout=subprocess.DEVNULL)
+        t = time.time()
+        subprocess.run([CLI, "sync", "--wait"], env=cli_env, check=True, stdout=subprocess.DEVNULL)
+        log(f"store filled: {KEYS:,} extra keys synced by the CLI in {time.time() - t:.1f} s")
+    finally:
+        # The store is the cache: the app must paint from it alone (it does not sync a profile
+        # that has a local copy on open), so no server is needed and none is left running.
+        sandbox.send_signal(signal.SIGTERM)
+        sandbox.wait(10)
+    port, native = free_port(), free_port()
+    drv_log = open(os.path.join(WORK, "tauri-driver.log"), "w")
+    drv = subprocess.Popen([shutil.which("tauri-driver"), "--port", str(port), "--native-port", str(native)],
+                           stdout=drv_log, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_port(port)
+        first = launch_and_wait_painted(env, port)
+        log(f"first launch (webview caches empty): {first['launch_to_painted_s']:.2f} s to {first['rows']:,} rows painted")
+        runs = []
+        for i in range(RUNS):
+            time.sleep(1.0)
+            r = launch_and_wait_painted(env, port)
+            log(f"cold start {i + 1}: {r['launch_to_painted_s']:.2f} s to painted table "
+                f"(page load began at {r['launch_to_page_start_s']:.2f} s, WebDriver session at {r['session_s']:.2f} s; {r['how']})")
+            runs.append(r)
+    finally:
+        drv.terminate()
+        drv.wait(10)
+    painted = [r["launch_to_painted_s"] for r in runs]
+    return {
+        "rows": runs[-1]["rows"],
+        "first_launch_s": first["launch_to_painted_s"],
+        "cold_start_median_s": statistics.median(painted),
+        "cold_start_min_s": min(painted),
+        "cold_start_max_s": max(painted),
+        "page_start_median_s": statistics.median(r["launch_to_page_start_s"] for r in runs),
+        "runs": len(runs),
+        "how": runs[-1]["how"],
+    }
+
+
+# ---------------------------------------------------------------- idle memory of the process tree
+
+def children_map():
+    kids = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(pid))
+    return kids
+
+
+def tree(root):
+    kids, out, todo = children_map(), [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def rollup(pid):
+    vals = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] in ("Rss:", "Pss:"):
+                    vals[parts[0][:-1]] = int(parts[1])
+        with open(f"/proc/{pid}/comm") as f:
+            vals["comm"] = f.read().strip()
+    except OSError:
+        return None
+    return vals
+
+
+def memory():
+    env = scratch_env("idle")
+    out = open(os.path.join(WORK, "idle-app.log"), "w")
+    app = subprocess.Popen([APP, "--demo"], stdout=out, stderr=subprocess.STDOUT, env=env)
+    peak_pss = peak_rss = 0
+    try:
+        end = time.time() + IDLE_SECS
+        while time.time() < end:
+            time.sleep(1.0)
+            if app.poll() is not None:
+                raise RuntimeError(f"the app exited early ({app.returncode}): see {out.name}")
+            procs = [r for r in (rollup(p) for p in tree(app.pid)) if r]
+            peak_pss = max(peak_pss, sum(r.get("Pss", 0) for r in procs))
+            peak_rss = max(peak_rss, sum(r.get("Rss", 0) for r in procs))
+        procs = [r for r in (rollup(p) for p in tree(app.pid)) if r]
+    finally:
+        app.terminate()
+        try:
+            app.wait(10)
+        except subprocess.TimeoutExpired:
+            app.kill()
+    per = {}
+    for r in procs:
+        c = per.setdefault(r["comm"], {"n": 0, "rss_mib": 0.0, "pss_mib": 0.0})
+        c["n"] += 1
+        c["rss_mib"] += r.get("Rss", 0) / 1024
+        c["pss_mib"] += r.get("Pss", 0) / 1024
+    return {
+        "idle_secs": IDLE_SECS,
+        "pss_mib": sum(r.get("Pss", 0) for r in procs) / 1024,
+        "rss_mib": sum(r.get("Rss", 0) for r in procs) / 1024,
+        "peak_pss_mib": peak_pss / 1024,
+        "peak_rss_mib": peak_rss / 1024,
+        "processes": per,
+    }
+
+
+# ---------------------------------------------------------------- CLI start-up
+
+def cli_start():
+    runs = int(os.environ.get("BENCH_CLI_RUNS", "200"))
+    env = scratch_env("cli")
+    hf = shutil.which("hyperfine")
+    if hf:
+        out = os.path.join(WORK, "hyperfine.json")
+        subprocess.run([hf, "-N", "--warmup", "10", "--runs", str(runs), "--export-json", out, f"{CLI} --help"],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+        r = json.load(open(out))["results"][0]
+        return {"tool": "hyperfine", "runs": runs, "mean_ms": r["mean"] * 1000, "median_ms": r["median"] * 1000,
+                "min_ms": r["min"] * 1000}
+    times = []
+    for i in range(runs + 10):
+        t = time.perf_counter()
+        subprocess.run([CLI, "--help"], env=env, check=True, stdout=subprocess.DEVNULL)
+        if i >= 10:
+            times.append(time.perf_counter() - t)
+    return {"tool": "a loop of fork+exec (hyperfine not installed)", "runs": runs,
+            "mean_ms": statistics.mean(times) * 1000, "median_ms": statistics.median(times) * 1000,
+            "min_ms": min(times) * 1000}
+
+
+# ---------------------------------------------------------------- the table
+
+def mb(path):
+    return os.path.getsize(path) / 1e6
+
+
+def verdict(value, goal, unit, fmt="{:.2f}"):
+    if value <= goal:
+        return f"met (goal < {fmt.format(goal)} {unit})"
+    return f"MISSED by {fmt.format(value - goal)} {unit} ({value / goal:.2f}x the goal < {fmt.format(goal)} {unit})"
+
+
+def report(r):
+    rows = []
+    app_mb, cli_mb = mb(APP), mb(CLI)
+    rows.append(("release binary keyward-app", f"{app_mb:.1f} MB", verdict(app_mb, 25, "MB", "{:.1f}"),
+                 "2.6 MB (hello world)"))
+    rows.append(("release binary keyward (CLI)", f"{cli_mb:.1f} MB", "", ""))
+    for label, env in (("the .deb", "DEB"), ("the .rpm", "RPM")):
+        if os.environ.get(env):
+            rows.append((label, f"{mb(os.environ[env]):.1f} MB", "", ""))
+    if "cold" in r:
+        c = r["cold"]
+        rows.append((f"cold start to the painted keys table ({c['rows']:,} keys, cached store; median of {c['runs']})",
+                     f"{c['cold_start_median_s']:.2f} s ({c['how']})", verdict(c["cold_start_median_s"], 1.0, "s"),
+                     "0.31 s to page loaded (hello world)"))
+        rows.append(("  of which: launch to page load start (median)", f"{c['page_start_median_s']:.2f} s", "", ""))
+        rows.append(("  range; first launch (empty webview caches)",
+                     f"{c['cold_start_min_s']:.2f}-{c['cold_start_max_s']:.2f} s; {c['first_launch_s']:.2f} s", "", ""))
+    if "idle" in r:
+        m = r["idle"]
+        rows.append((f"idle memory, whole process tree, {m['idle_secs']} s in demo mode (PSS)", f"{m['pss_mib']:.0f} MiB",
+                     verdict(m["pss_mib"], 150, "MiB", "{:.0f}"), "306 MiB peak (hello world)"))
+        rows.append(("  same, RSS summed (counts shared pages once per process)", f"{m['rss_mib']:.0f} MiB",
+                     verdict(m["rss_mib"], 150, "MiB", "{:.0f}"), ""))
+        rows.append(("  peak over the run: PSS / RSS", f"{m['peak_pss_mib']:.0f} / {m['peak_rss_mib']:.0f} MiB", "",
+                     "306 MiB peak (hello world)"))
+        for comm, v in sorted(m["processes"].items(), key=lambda kv: -kv[1]["pss_mib"]):
+            rows.append((f"    {comm} (x{v['n']})", f"{v['pss_mib']:.0f} MiB PSS, {v['rss_mib']:.0f} MiB RSS", "", ""))
+    if "cli" in r:
+        k = r["cli"]
+        rows.append((f"keyward --help start-up ({k['tool']}, {k['runs']} runs)",
+                     f"{k['mean_ms']:.1f} ms mean, {k['median_ms']:.1f} ms median", "", ""))
+    w = [max(len(row[i]) for row in rows) for i in range(4)]
+    head = ("figure", "measured", "goal", "Tauri's anchor")
+    w = [max(w[i], len(head[i])) for i in range(4)]
+    line = lambda cols: "  ".join(c.ljust(w[i]) for i, c in enumerate(cols)).rstrip()
+    print()
+    print("Release figures (Tauri's published benchmark: hello-world app on Linux)")
+    print(line(head))
+    print(line(tuple("-" * x for x in w)))
+    for row in rows:
+        print(line(row))
+
+
+if __name__ == "__main__":
+    result = {}
+    if os.environ.get("BENCH_SKIP_CLI") != "1":
+        result["cli"] = cli_start()
+    if os.environ.get("BENCH_SKIP_COLD") != "1":
+        result["cold"] = cold_start()
+    if os.environ.get("BENCH_SKIP_IDLE") != "1":
+        log(f"idle memory: the app in demo mode for {IDLE_SECS} s")
+        result["idle"] = memory()
+    with open(os.path.join(os.environ.get("BENCH_OUT_DIR", WORK), "release-figures.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    report(result)
