@@ -3,12 +3,17 @@
 The steps share one app session and run in order: first run -> demo -> list and search ->
 detail with chart -> create (secret once) -> rotate -> re-issue -> revoke -> bulk revoke ->
 doctor (pasted with "Bearer " and a newline; then a revoked key) -> sync with progress -> audit ->
-alerts (the demo's watchtower script) -> leak scan -> CSP.
-Then the secret-hygiene check: no file under KEYWARD_HOME or the scratch HOME holds a secret
-that was shown.
+alerts (the demo's watchtower script) -> leak scan -> CSP -> command palette -> shortcuts help ->
+About (open the data folder) -> axe-core on every screen, light and dark -> a second launch
+(single instance) -> leave demo -> close the window (its size and place saved).
+Then the secret-hygiene check: no file under KEYWARD_HOME or the scratch HOME (the log folder
+included, whose log file must exist) holds a secret that was shown.
 """
 
+import glob
+import json
 import os
+import subprocess
 import time
 
 import pytest
@@ -21,6 +26,16 @@ from conftest import ART, SHOTS
 SHOWN_SECRETS: list[str] = []
 STATE: dict = {}
 STEP = [0]
+
+# "Open data folder" runs the desktop's opener (xdg-open). Under Xvfb there is no desktop: a
+# stand-in first on PATH records what it was asked to open. The app inherits this PATH.
+FAKE_BIN = os.path.join(ART, "fakebin")
+OPENED = os.path.join(ART, "xdg-open.calls")
+os.makedirs(FAKE_BIN, exist_ok=True)
+with open(os.path.join(FAKE_BIN, "xdg-open"), "w") as _f:
+    _f.write(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{OPENED}"\n')
+os.chmod(os.path.join(FAKE_BIN, "xdg-open"), 0o755)
+os.environ["PATH"] = FAKE_BIN + os.pathsep + os.environ.get("PATH", "")
 
 
 def tid(name: str) -> str:
@@ -470,19 +485,379 @@ def test_csp_is_strict_and_nothing_in_the_app_violates_it(driver):
          "the blocked probes to be reported as violations")
 
 
+def press(d, *keys):
+    """Keys to whatever has the focus (the body when nothing does, or when the focused control
+    just became disabled)."""
+    try:
+        d.switch_to.active_element.send_keys(*keys)
+    except WebDriverException:
+        d.execute_script("document.activeElement && document.activeElement.blur()")
+        d.find_element(By.TAG_NAME, "body").send_keys(*keys)
+
+
+def active_testid(d):
+    return d.execute_script("return document.activeElement && document.activeElement.getAttribute('data-testid')")
+
+
+def palette_items(d):
+    return d.find_elements(By.CSS_SELECTOR, tid("palette-item"))
+
+
+def open_palette(d):
+    press(d, Keys.CONTROL, "k")
+    find(d, "palette", 5)
+    wait(d, lambda: active_testid(d) == "palette-input", 5, "the palette's input to have the focus")
+    return find(d, "palette-input")
+
+
+def palette_run(d, query, want_kind=None, want_title=None):
+    """Opens the palette, types, checks the top result, runs it with Enter."""
+    box = open_palette(d)
+    box.send_keys(query)
+
+    def top():
+        items = palette_items(d)
+        if not items:
+            return None
+        it = items[0]
+        ok = (want_kind is None or it.get_attribute("data-kind") == want_kind) and \
+             (want_title is None or it.find_element(By.CSS_SELECTOR, ".title").get_attribute("textContent").strip().startswith(want_title))
+        return it if ok else None
+
+    wait(d, top, 5, f"{want_kind or ''} {want_title or query!r} first in the palette")
+    box.send_keys(Keys.ENTER)
+    wait(d, lambda: gone(d, "palette"), 5, "the palette to close")
+
+
+def test_command_palette_reaches_screens_actions_and_keys(driver):
+    """Issue 9: Ctrl+K opens a palette with fuzzy search over keys, orgs, users and actions;
+    arrows move, Enter runs, Escape closes and gives the focus back."""
+    d = driver
+    nav(d, "keys")
+    wait(d, lambda: row_count(d) > 20, 20, "the keys")
+    # Every screen of the navigation is reachable from the palette.
+    for query, title, screen in (("insights", "Insights", "insights"), ("alerts", "Alerts", "alerts-screen"),
+                                 ("audit", "Audit log", "audit-table"), ("leak scan", "Leak scan", "scan-paths")):
+        palette_run(d, query, "screen", title)
+        find(d, screen, 10)
+    # Fuzzy: initials and a typo-free abbreviation find the screen.
+    palette_run(d, "kdoc", "screen", "Key doctor")
+    find(d, "doctor-input", 10)
+    palette_run(d, "setti", "screen", "Settings")
+    wait(d, lambda: d.find_elements(By.CSS_SELECTOR, ".screen-h h1") and
+         d.find_element(By.CSS_SELECTOR, ".screen-h h1").text.strip() == "Settings", 10, "the Settings screen")
+    # Arrow keys move the selection; Escape closes and the focus goes back where it was.
+    nav(d, "keys")
+    search = find(d, "key-search")
+    search.click()
+    box = open_palette(d)
+    items = palette_items(d)
+    assert len(items) >= 10, "an empty query lists the screens and actions"
+    assert items[0].get_attribute("aria-selected") == "true"
+    box.send_keys(Keys.ARROW_DOWN, Keys.ARROW_DOWN)
+    wait(d, lambda: palette_items(d)[2].get_attribute("aria-selected") == "true", 5, "the third item selected")
+    assert box.get_attribute("aria-activedescendant") == palette_items(d)[2].get_attribute("id")
+    box.send_keys(Keys.ARROW_UP)
+    wait(d, lambda: palette_items(d)[1].get_attribute("aria-selected") == "true", 5, "the second item selected")
+    box.send_keys(Keys.ESCAPE)
+    wait(d, lambda: gone(d, "palette"), 5, "the palette to close on Escape")
+    wait(d, lambda: active_testid(d) == "key-search", 5, "the focus back on the search box")
+    # Ctrl+K works from a text field too, and toggles.
+    press(d, Keys.CONTROL, "k")
+    find(d, "palette", 5)
+    press(d, Keys.CONTROL, "k")
+    wait(d, lambda: gone(d, "palette"), 5, "Ctrl+K to close the palette")
+    # A key by its name: Enter opens its detail.
+    palette_run(d, "Canary: finance", "key", "Canary: finance")
+    find(d, "key-detail", 10)
+    wait(d, lambda: "Canary: finance" in find(d, "key-detail").get_attribute("textContent"), 10, "the canary key's detail")
+    # A key by its suffix (the prefix…suffix detail is searched too).
+    nav(d, "keys")
+    rows = wait(d, lambda: [r for r in d.find_elements(By.CSS_SELECTOR, tid("key-row")) if r.text.strip()], 10, "rows")
+    target = rows[0].find_element(By.CSS_SELECTOR, ".nm").get_attribute("textContent").strip()
+    suffix = d.execute_script(r"""
+        const k = arguments[0]; const m = /([A-Za-z0-9]{4})\s*$/.exec(k.querySelector('.cell.mono')?.textContent || '');
+        return m ? m[1] : null;""", rows[0])
+    box = open_palette(d)
+    box.send_keys(target)
+    wait(d, lambda: any(i.get_attribute("data-kind") == "key" and i.find_element(By.CSS_SELECTOR, ".title").get_attribute("textContent").strip() == target
+                        for i in palette_items(d)), 5, f"the key {target!r} in the palette")
+    if suffix:
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(suffix)
+        wait(d, lambda: any(suffix in i.get_attribute("textContent") for i in palette_items(d) if i.get_attribute("data-kind") == "key"), 5, f"a key by its suffix {suffix}")
+    box.send_keys(Keys.ESCAPE)
+    wait(d, lambda: gone(d, "palette"), 5, "the palette to close")
+    # An organization: its keys, filtered.
+    org_select = find(d, "filter-org")
+    org_name = [o.text for o in org_select.find_elements(By.CSS_SELECTOR, "option") if o.get_attribute("value")][0]
+    palette_run(d, org_name, "org", org_name)
+    wait(d, lambda: find(d, "filter-org").get_attribute("value") != "", 10, "the org filter set")
+    org_code = find(d, "filter-org").get_attribute("value")
+    for r in d.find_elements(By.CSS_SELECTOR, tid("key-row")):
+        assert org_name in r.text or org_code in r.text, f"a row of another owner under {org_name}: {r.text}"
+    [b for b in d.find_elements(By.CSS_SELECTOR, ".filters .btn") if b.text.strip() == "Clear"][0].click()
+    # An action: Create key opens the dialog (then closed without creating anything).
+    palette_run(d, "create key", "action", "Create key")
+    find(d, "create-key", 10)
+    press(d, Keys.ESCAPE)
+    wait(d, lambda: gone(d, "create-key"), 5, "the create dialog to close")
+    # The palette's look, for the README: a query that mixes kinds.
+    box = open_palette(d)
+    box.send_keys("acme")
+    wait(d, lambda: len({i.get_attribute("data-kind") for i in palette_items(d)}) >= 2, 5, "mixed results")
+    assert palette_items(d)[0].get_attribute("data-kind") == "org", "the org named Acme first, then its keys"
+    time.sleep(0.4)
+    shot(d, "palette", keep=True)
+    box.send_keys(Keys.ESCAPE)
+    wait(d, lambda: gone(d, "palette"), 5, "the palette to close")
+
+
+def test_palette_search_of_thousands_is_fast(driver):
+    """Each keystroke ranks every key, org, user and action, capped; the demo's keys are few, so
+    time the matcher itself over the live index on the page (the vitest test covers 10,000)."""
+    d = driver
+    nav(d, "keys")
+    box = open_palette(d)
+    t0 = time.time()
+    for ch in "billing":
+        box.send_keys(ch)
+    wait(d, lambda: palette_items(d), 5, "results for 'billing'")
+    n = int(find(d, "palette-results").get_attribute("data-count"))
+    assert 1 <= n <= 40, n
+    assert time.time() - t0 < 5, "typing into the palette stays responsive"
+    box.send_keys(Keys.ESCAPE)
+
+
+def test_shortcuts_help_overlay(driver):
+    """`?` opens the shortcuts list (not while typing); it lists the app's real shortcuts;
+    Escape closes it; Tab stays inside."""
+    d = driver
+    nav(d, "keys")
+    search = find(d, "key-search")
+    search.click()
+    search.send_keys("?")
+    time.sleep(0.3)
+    assert gone(d, "help-overlay"), "? typed into a text field is text"
+    assert search.get_attribute("value") == "?"
+    search.send_keys(Keys.BACKSPACE)
+    d.execute_script("document.activeElement.blur()")
+    press(d, "?")
+    overlay = find(d, "help-overlay", 5)
+    text = overlay.text
+    for needle in ("Ctrl", "K", "Command palette", "Search the keys", "Create a key", "Open the key", "Esc"):
+        assert needle in text, f"{needle!r} missing from the shortcuts: {text}"
+    assert len(d.find_elements(By.CSS_SELECTOR, tid("shortcut"))) >= 10
+    shot(d, "shortcuts")
+    # Focus is trapped: Tab many times never leaves the dialog.
+    for _ in range(6):
+        press(d, Keys.TAB)
+        assert d.execute_script("return !!document.activeElement.closest('[data-testid=\"help-overlay\"]')"), "Tab left the dialog"
+    press(d, Keys.SHIFT, Keys.TAB)
+    assert d.execute_script("return !!document.activeElement.closest('[data-testid=\"help-overlay\"]')"), "Shift+Tab left the dialog"
+    press(d, Keys.ESCAPE)
+    wait(d, lambda: gone(d, "help-overlay"), 5, "the shortcuts to close")
+    # The navigation opens it too, and closing gives the focus back to that button.
+    click(d, "nav-help")
+    find(d, "help-overlay", 5)
+    press(d, Keys.ESCAPE)
+    wait(d, lambda: gone(d, "help-overlay"), 5, "the shortcuts to close")
+    wait(d, lambda: active_testid(d) == "nav-help", 5, "the focus back on the Shortcuts button")
+    # N (a Keys-screen shortcut) does nothing under an open dialog.
+    click(d, "nav-help")
+    find(d, "help-overlay", 5)
+    press(d, "n")
+    time.sleep(0.3)
+    assert gone(d, "create-key"), "N must not open Create key under the shortcuts list"
+    press(d, Keys.ESCAPE)
+
+
+def test_about_shows_version_and_folders_and_opens_the_data_folder(driver):
+    d = driver
+    click(d, "nav-about")
+    dialog = find(d, "about-dialog", 5)
+    version = wait(d, lambda: (find(d, "about-version").text.strip() or "…") != "…" and find(d, "about-version").text.strip(), 10, "the version")
+    assert version[0].isdigit() and version.count(".") >= 2, version
+    data_dir = find(d, "about-data-dir").text.strip()
+    log_dir = find(d, "about-log-dir").text.strip()
+    config_dir = find(d, "about-config-dir").text.strip()
+    # The demo's own data folder, under KEYWARD_HOME; logs in the platform log folder.
+    assert data_dir.startswith(os.environ["KEYWARD_HOME"]) and os.path.isdir(data_dir), data_dir
+    assert glob.glob(os.path.join(data_dir, "*.db*")) or glob.glob(os.path.join(data_dir, "**", "*.db*"), recursive=True), \
+        f"the data folder holds the session's database: {os.listdir(data_dir)}"
+    assert config_dir.startswith(os.environ["KEYWARD_HOME"]), config_dir
+    assert log_dir.startswith(os.environ["KEYWARD_E2E_HOME"]) and log_dir.rstrip("/").endswith("logs"), log_dir
+    STATE["log_dir"] = log_dir
+    shot(d, "about")
+    click(d, "about-open-data")
+    wait(d, lambda: os.path.exists(OPENED) and data_dir in open(OPENED).read(), 10, "xdg-open to be asked for the data folder")
+    assert open(OPENED).read().strip().splitlines() == [data_dir], "only the data folder is opened"
+    press(d, Keys.ESCAPE)
+    wait(d, lambda: gone(d, "about-dialog"), 5, "About to close")
+    assert dialog is not None
+    # The palette reaches it too.
+    palette_run(d, "about", "action", "About Keyward")
+    find(d, "about-dialog", 5)
+    press(d, Keys.ESCAPE)
+    wait(d, lambda: gone(d, "about-dialog"), 5, "About to close")
+
+
+AXE_SRC = os.path.join(os.path.dirname(__file__), "..", "..", "ui", "node_modules", "axe-core", "axe.min.js")
+AXE_FINDINGS: dict = {}
+
+
+def axe(d, where):
+    """Runs axe-core on the page as it is; records the serious and critical violations."""
+    if not d.execute_script("return typeof window.axe === 'object'"):
+        # Evaluated through WebDriver (not an inline <script>, which the CSP blocks).
+        d.execute_script(open(AXE_SRC, encoding="utf-8").read() + "\nwindow.axe = axe;")
+        assert d.execute_script("return typeof window.axe === 'object' && typeof axe.run === 'function'"), "axe-core did not load"
+    d.set_script_timeout(60)
+    res = d.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        axe.run(document, { resultTypes: ['violations'] }).then(r => done(JSON.stringify(r.violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 6).map(n => ({ target: n.target.join(' '), summary: (n.failureSummary || '').slice(0, 300) }))
+        }))))).catch(e => done(JSON.stringify({ error: String(e) })));
+    """)
+    out = json.loads(res)
+    assert not (isinstance(out, dict) and out.get("error")), out
+    bad = [v for v in out if v["impact"] in ("serious", "critical")]
+    AXE_FINDINGS[where] = {"serious_or_critical": bad, "other": [v for v in out if v not in bad]}
+    return bad
+
+
+def axe_everywhere(d, theme):
+    nav(d, "keys")
+    wait(d, lambda: row_count(d) > 20, 20, "the keys")
+    time.sleep(0.5)
+    axe(d, f"{theme}: keys")
+    rows = d.find_elements(By.CSS_SELECTOR, tid("key-row"))
+    rows[0].click()
+    find(d, "key-detail")
+    time.sleep(0.8)
+    axe(d, f"{theme}: key detail")
+    for screen, marker in (("alerts", "alerts-screen"), ("insights", "insights"), ("migrations", None), ("audit", "audit-table"),
+                           ("doctor", "doctor-input"), ("scan", "scan-paths"), ("settings", None)):
+        nav(d, screen)
+        if marker:
+            find(d, marker, 10)
+        time.sleep(0.6)
+        axe(d, f"{theme}: {screen}")
+    nav(d, "keys")
+    click(d, "create-key-button")
+    find(d, "create-key", 5)
+    time.sleep(0.3)
+    axe(d, f"{theme}: create key")
+    press(d, Keys.ESCAPE)
+    wait(d, lambda: gone(d, "create-key"), 5, "the create dialog to close")
+    box = open_palette(d)
+    box.send_keys("a")
+    time.sleep(0.3)
+    axe(d, f"{theme}: palette")
+    box.send_keys(Keys.ESCAPE)
+    wait(d, lambda: gone(d, "palette"), 5, "the palette to close")
+    click(d, "nav-help")
+    find(d, "help-overlay", 5)
+    axe(d, f"{theme}: shortcuts")
+    press(d, Keys.ESCAPE)
+    wait(d, lambda: gone(d, "help-overlay"), 5, "the shortcuts to close")
+    click(d, "nav-about")
+    wait(d, lambda: find(d, "about-version").text.strip() not in ("", "…"), 10, "About to load")
+    axe(d, f"{theme}: about")
+    press(d, Keys.ESCAPE)
+    wait(d, lambda: gone(d, "about-dialog"), 5, "About to close")
+
+
+def test_accessibility_axe_on_every_screen_light_and_dark(driver):
+    """Issue 9: axe-core (from npm, injected over WebDriver) on each screen, each dialog, the
+    palette, the shortcuts and About, in the light and the dark theme: no serious or critical
+    violation (contrast below WCAG AA, a control without a name, ...)."""
+    d = driver
+    assert os.path.exists(AXE_SRC), "ui/node_modules/axe-core is missing (npm ci in ui/)"
+    palette_run(d, "theme light", "action", "Theme: light")
+    wait(d, lambda: d.execute_script("return document.documentElement.dataset.theme") == "light", 5, "the light theme")
+    axe_everywhere(d, "light")
+    palette_run(d, "theme dark", "action", "Theme: dark")
+    wait(d, lambda: d.execute_script("return document.documentElement.dataset.theme") == "dark", 5, "the dark theme")
+    bg = d.execute_script("return getComputedStyle(document.body).backgroundColor")
+    assert bg in ("rgb(17, 19, 24)",), f"the dark theme applies: body background {bg}"
+    shot(d, "dark-theme")
+    axe_everywhere(d, "dark")
+    palette_run(d, "theme system", "action", "Theme: follow the system")
+    with open(os.path.join(ART, "axe.json"), "w") as f:
+        json.dump(AXE_FINDINGS, f, indent=1)
+    bad = {k: v["serious_or_critical"] for k, v in AXE_FINDINGS.items() if v["serious_or_critical"]}
+    report = "\n".join(f"{where}: [{v['impact']}] {v['id']}: {v['help']}\n" + "\n".join(f"    {n['target']}: {n['summary']}" for n in v["nodes"])
+                       for where, vs in bad.items() for v in vs)
+    print(report)
+    assert len(AXE_FINDINGS) == 26, sorted(AXE_FINDINGS)
+    assert not bad, "axe-core found serious or critical violations:\n" + report
+
+
+def test_single_instance_second_launch_exits_and_focuses_the_first(driver):
+    """Issue 9: a second launch of the same binary hands over to the running app (which
+    focuses its window) and exits; the first window keeps answering."""
+    d = driver
+    before = d.execute_script("return document.querySelectorAll('[data-testid=\"key-row\"]').length")
+    log_dir = STATE.get("log_dir")
+    second = subprocess.Popen([os.environ["KEYWARD_APP"]], env=os.environ.copy(),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        rc = second.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        second.kill()
+        out = second.communicate()[0].decode(errors="replace")
+        raise AssertionError(f"the second instance did not exit within 10 s:\n{out[-2000:]}")
+    assert rc == 0, f"the second instance exited with {rc}"
+    # The first one still answers, with its state.
+    assert d.execute_script("return document.querySelectorAll('[data-testid=\"key-row\"]').length") == before
+    nav(d, "alerts")
+    find(d, "alerts-screen", 10)
+    nav(d, "keys")
+    # It ran the single-instance callback (which unminimizes and focuses the window).
+    if log_dir:
+        wait(d, lambda: any("second launch" in open(p, errors="replace").read() for p in glob.glob(os.path.join(log_dir, "*.log"))),
+             10, "the first instance to log the second launch")
+    assert d.execute_script("return document.hasFocus()"), "the first window has the focus"
+
+
 def test_leave_demo_is_one_click(driver):
     d = driver
     click(d, "leave-demo")
     find(d, "welcome-demo", 30)
 
 
+def test_window_state_is_saved_on_close(driver):
+    """Issue 9: the window's size and place are remembered (tauri-plugin-window-state writes
+    them to the app config folder when the window closes)."""
+    d = driver
+    cfg_root = os.path.join(os.environ["KEYWARD_E2E_HOME"], ".config")
+    d.close()
+    files = wait(d, lambda: glob.glob(os.path.join(cfg_root, "*", ".window-state.json")), 15, "the window-state file")
+    state = json.load(open(files[0]))
+    assert "main" in state, state
+    main = state["main"]
+    assert main["width"] > 0 and main["height"] > 0, main
+
+
 def test_secret_hygiene():
     """No file under KEYWARD_HOME or the scratch HOME (logs, webview storage, config) holds a
-    secret that was shown."""
+    secret that was shown. The log folder is among them, and the app's log file exists."""
     assert len(SHOWN_SECRETS) >= 3, "the earlier steps showed secrets"
+    log_dir = STATE.get("log_dir")
+    assert log_dir, "the About step read the log folder"
+    logs = glob.glob(os.path.join(log_dir, "*.log"))
+    assert logs, f"no log file in {log_dir}"
+    assert any(os.path.getsize(p) > 0 for p in logs), "the log file is empty"
+    # Size-capped: 1 MiB per file, three older ones kept.
+    assert all(os.path.getsize(p) <= 1024 * 1024 + 64 * 1024 for p in logs), [(p, os.path.getsize(p)) for p in logs]
+    assert len(logs) <= 4, logs
     roots = [os.environ["KEYWARD_HOME"], os.environ["KEYWARD_E2E_HOME"]]
+    assert any(os.path.commonpath([log_dir, r]) == r for r in roots), "the log folder is scanned below"
     needles = [s.encode() for s in SHOWN_SECRETS]
     scanned = 0
+    scanned_logs = 0
     for root in roots:
         for dirpath, _dirs, files in os.walk(root):
             for f in files:
@@ -492,12 +867,13 @@ def test_secret_hygiene():
                 except OSError:
                     continue
                 scanned += 1
+                if p in logs:
+                    scanned_logs += 1
                 for n in needles:
                     assert n not in data, f"a shown secret was found in {p}"
     assert scanned > 0
+    assert scanned_logs == len(logs), "every log file was scanned"
     # Keep the app log as an artifact.
-    for dirpath, _dirs, files in os.walk(os.environ["KEYWARD_E2E_HOME"]):
-        for f in files:
-            if f.endswith(".log"):
-                with open(os.path.join(dirpath, f), "rb") as src, open(os.path.join(ART, "app-" + f), "wb") as dst:
-                    dst.write(src.read())
+    for p in logs:
+        with open(p, "rb") as src, open(os.path.join(ART, "app-" + os.path.basename(p)), "wb") as dst:
+            dst.write(src.read())
