@@ -11,6 +11,7 @@ pub mod types;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tauri::Manager;
@@ -82,6 +83,41 @@ fn spawn_background_sync(app: tauri::AppHandle) {
     });
 }
 
+/// The window's place and size are saved once it has stayed put this long after a move or a
+/// resize, not only at a clean exit: a killed or crashed app (or a logout) keeps them too.
+const WINDOW_STATE_SAVE_AFTER: Duration = Duration::from_millis(800);
+
+fn save_window_state_on_change(app: &tauri::AppHandle) {
+    use tauri_plugin_window_state::{AppHandleExt, StateFlags};
+    let Some(window) = app.get_webview_window("main") else {
+        return;
+    };
+    let app = app.clone();
+    let generation = Arc::new(AtomicU64::new(0));
+    window.on_window_event(move |e| {
+        if !matches!(
+            e,
+            tauri::WindowEvent::Moved(_) | tauri::WindowEvent::Resized(_)
+        ) {
+            return;
+        }
+        let mine = generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let generation = generation.clone();
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(WINDOW_STATE_SAVE_AFTER).await;
+            if generation.load(Ordering::SeqCst) != mine {
+                return; // moved or resized again since: that one saves
+            }
+            let saved =
+                tokio::task::spawn_blocking(move || app.save_window_state(StateFlags::all())).await;
+            if let Ok(Err(e)) = saved {
+                log::warn!("could not save the window's place and size: {e}");
+            }
+        });
+    });
+}
+
 pub fn run() {
     let builder = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
@@ -130,6 +166,7 @@ pub fn run() {
                 log::warn!("could not open the session: {} ({})", e.message, e.code);
             }
             app.manage(shell);
+            save_window_state_on_change(&handle);
             spawn_background_sync(handle);
             Ok(())
         })
