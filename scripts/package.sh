@@ -30,7 +30,7 @@ built=$(date +%s)
 # through bundle.linux.{deb,rpm}.files in src-tauri/tauri.conf.json.
 rm -rf target/release/bundle/deb target/release/bundle/rpm
 echo "package: tauri bundle --bundles deb,rpm"
-(cd src-tauri && "$TAURI" bundle --bundles deb,rpm)
+(cd src-tauri && "$TAURI" bundle --bundles deb,rpm --config packaging/bundle.linux.json)
 done_at=$(date +%s)
 
 deb=$(ls target/release/bundle/deb/*.deb)
@@ -38,9 +38,10 @@ rpm=$(ls target/release/bundle/rpm/*.rpm)
 
 # The packages hold what they must: both binaries on PATH, the desktop entry, the icons.
 contents=$(dpkg-deb -c "$deb")
-for want in ./usr/bin/keyward-app ./usr/bin/keyward ./usr/share/applications/Keyward.desktop \
-            ./usr/share/icons/hicolor/32x32/apps/keyward-app.png ./usr/share/icons/hicolor/512x512/apps/keyward-app.png; do
-  grep -qF " $want" <<<"$contents" || { echo "package: $deb lacks $want" >&2; echo "$contents" >&2; exit 1; }
+for want in usr/bin/keyward-app usr/bin/keyward usr/share/applications/Keyward.desktop \
+            usr/share/icons/hicolor/32x32/apps/keyward-app.png usr/share/icons/hicolor/512x512/apps/keyward-app.png; do
+  awk '{print $NF}' <<<"$contents" | sed 's|^\./||' | grep -qxF "$want" \
+    || { echo "package: $deb lacks /$want" >&2; echo "$contents" >&2; exit 1; }
 done
 if command -v rpm >/dev/null; then
   rlist=$(rpm -qlp "$rpm" 2>/dev/null)
