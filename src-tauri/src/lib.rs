@@ -133,6 +133,10 @@ pub fn run() {
             // most LOG_MAX_BYTES and LOG_KEEP older ones; stdout too, for `make run`.
             tauri_plugin_log::Builder::new()
                 .level(log::LevelFilter::Info)
+                // D-Bus chatter (the single-instance handshake, a second launch's message with its
+                // arguments) is not Keyward's to log.
+                .level_for("zbus", log::LevelFilter::Warn)
+                .level_for("tracing::span", log::LevelFilter::Warn)
                 .clear_targets()
                 .target(Target::new(TargetKind::Stdout))
                 .target(Target::new(TargetKind::LogDir { file_name: None }))
