@@ -9,7 +9,8 @@
 #   - idle memory of the whole process tree (keyward-app, WebKitWebProcess, WebKitNetworkProcess)
 #     after 60 s in demo mode, PSS and RSS summed from /proc/*/smaps_rollup (goal < 150 MiB);
 #   - `keyward --help` start-up time (hyperfine if installed, else a loop).
-# Builds the packages first (scripts/package.sh); RELEASE_BENCH_NO_BUILD=1 uses the last ones.
+# Builds the packages first (scripts/package.sh); RELEASE_BENCH_NO_BUILD=1 uses the last ones;
+# BENCH_SKIP=cli,cold,idle skips phases; BENCH_RUNS, BENCH_IDLE_SECS: see scripts/release_bench.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -33,7 +34,8 @@ if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import selenium' 2>
 fi
 
 WORK=$(mktemp -d /tmp/keyward-release-bench.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+# Logs of the app, the sandbox and tauri-driver are kept in target/release-bench.
+trap 'cp "$WORK"/*.log target/release-bench/ 2>/dev/null; rm -rf "$WORK"' EXIT
 mkdir -p target/release-bench
 export APP="$ROOT/target/release/keyward-app" CLI="$ROOT/target/release/keyward"
 export SANDBOX="$ROOT/target/debug/kinde-sandbox" WORK BENCH_OUT_DIR="$ROOT/target/release-bench"
@@ -41,5 +43,11 @@ DEB=$(ls -t target/release/bundle/deb/*.deb 2>/dev/null | head -n1 || true)
 RPM=$(ls -t target/release/bundle/rpm/*.rpm 2>/dev/null | head -n1 || true)
 export DEB="${DEB:+$ROOT/$DEB}" RPM="${RPM:+$ROOT/$RPM}"
 unset KEYWARD_CLIENT_SECRET KEYWARD_PROFILE
-dbus-run-session -- xvfb-run -a -s "-screen 0 1440x900x24" "$VENV/bin/python" scripts/release_bench.py
-echo "release-bench: raw figures in target/release-bench/release-figures.json"
+rm -f target/release-bench/release-*.json
+for phase in cli cold idle; do
+  if [[ ",${BENCH_SKIP:-}," == *",$phase,"* ]]; then continue; fi
+  # Each phase in its own D-Bus session and X server: the app is single-instance per session.
+  dbus-run-session -- xvfb-run -a -s "-screen 0 1440x900x24" "$VENV/bin/python" scripts/release_bench.py "$phase"
+done
+"$VENV/bin/python" scripts/release_bench.py report
+echo "release-bench: raw figures and logs in target/release-bench"

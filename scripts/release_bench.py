@@ -1,7 +1,7 @@
 """Release figures for `make bench` (run by scripts/release-bench.sh inside dbus-run-session and
 xvfb-run): cold start to the first painted keys table from a cached store of 10,000 keys, and the
-idle memory of the whole process tree after 60 s in demo mode. Prints one JSON object on the last
-line of stdout; the shell script prints the table.
+idle memory of the whole process tree after 60 s in demo mode. Each phase writes its figures as
+JSON to BENCH_OUT_DIR; `report` prints the table.
 
 Also the sizes of the release binaries and packages, and `keyward --help` start-up time (hyperfine
 when installed, else a loop here); then prints every figure beside its goal and Tauri's anchor.
@@ -146,6 +146,9 @@ def cold_start():
         # that has a local copy on open), so no server is needed and none is left running.
         sandbox.send_signal(signal.SIGTERM)
         sandbox.wait(10)
+    # The app reads the profile's secret from the environment instead of the OS keyring (no
+    # Secret Service is started for it in the private D-Bus session).
+    env["KEYWARD_CLIENT_SECRET"] = "sandbox_admin_secret"
     port, native = free_port(), free_port()
     drv_log = open(os.path.join(WORK, "tauri-driver.log"), "w")
     drv = subprocess.Popen([shutil.which("tauri-driver"), "--port", str(port), "--native-port", str(native)],
@@ -312,7 +315,7 @@ def report(r):
         m = r["idle"]
         rows.append((f"idle memory, whole process tree, {m['idle_secs']} s in demo mode (PSS)", f"{m['pss_mib']:.0f} MiB",
                      verdict(m["pss_mib"], 150, "MiB", "{:.0f}"), "306 MiB peak (hello world)"))
-        rows.append(("  same, RSS summed (counts shared pages once per process)", f"{m['rss_mib']:.0f} MiB",
+        rows.append(("  same, RSS summed (shared pages counted in every process)", f"{m['rss_mib']:.0f} MiB",
                      verdict(m["rss_mib"], 150, "MiB", "{:.0f}"), ""))
         rows.append(("  peak over the run: PSS / RSS", f"{m['peak_pss_mib']:.0f} / {m['peak_rss_mib']:.0f} MiB", "",
                      "306 MiB peak (hello world)"))
@@ -335,14 +338,21 @@ def report(r):
 
 
 if __name__ == "__main__":
-    result = {}
-    if os.environ.get("BENCH_SKIP_CLI") != "1":
-        result["cli"] = cli_start()
-    if os.environ.get("BENCH_SKIP_COLD") != "1":
-        result["cold"] = cold_start()
-    if os.environ.get("BENCH_SKIP_IDLE") != "1":
-        log(f"idle memory: the app in demo mode for {IDLE_SECS} s")
-        result["idle"] = memory()
-    with open(os.path.join(os.environ.get("BENCH_OUT_DIR", WORK), "release-figures.json"), "w") as f:
-        json.dump(result, f, indent=1)
-    report(result)
+    # One phase per run, each in its own D-Bus session (the app is single-instance per session):
+    #   release_bench.py cli|cold|idle   measure, write BENCH_OUT_DIR/release-<phase>.json
+    #   release_bench.py report          print the table from those files
+    out_dir = os.environ.get("BENCH_OUT_DIR", WORK)
+    phase = sys.argv[1]
+    if phase == "report":
+        result = {}
+        for name in ("cli", "cold", "idle"):
+            path = os.path.join(out_dir, f"release-{name}.json")
+            if os.path.exists(path):
+                result[name] = json.load(open(path))
+        report(result)
+    else:
+        if phase == "idle":
+            log(f"idle memory: the app in demo mode for {IDLE_SECS} s")
+        value = {"cli": cli_start, "cold": cold_start, "idle": memory}[phase]()
+        with open(os.path.join(out_dir, f"release-{phase}.json"), "w") as f:
+            json.dump(value, f, indent=1)
