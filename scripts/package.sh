@@ -43,6 +43,14 @@ for want in usr/bin/keyward-app usr/bin/keyward usr/share/applications/Keyward.d
   awk '{print $NF}' <<<"$contents" | sed 's|^\./||' | grep -qxF "$want" \
     || { echo "package: $deb lacks /$want" >&2; echo "$contents" >&2; exit 1; }
 done
+# The desktop entry passes desktop-file-validate (desktop-file-utils), when installed.
+if command -v desktop-file-validate >/dev/null; then
+  entry=$(mktemp -d)
+  dpkg-deb -x "$deb" "$entry"
+  out=$(desktop-file-validate "$entry/usr/share/applications/Keyward.desktop" 2>&1) || { echo "$out" >&2; exit 1; }
+  [[ -z "$out" ]] || echo "package: desktop-file-validate: $out"
+  rm -rf "$entry"
+fi
 if command -v rpm >/dev/null; then
   rlist=$(rpm -qlp "$rpm" 2>/dev/null)
   for want in /usr/bin/keyward-app /usr/bin/keyward /usr/share/applications/Keyward.desktop; do
