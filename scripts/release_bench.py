@@ -330,7 +330,9 @@ def report(r):
     w = [max(w[i], len(head[i])) for i in range(4)]
     line = lambda cols: "  ".join(c.ljust(w[i]) for i, c in enumerate(cols)).rstrip()
     print()
+    load = open("/proc/loadavg").read().split()[:3]
     print("Release figures (Tauri's published benchmark: hello-world app on Linux)")
+    print(f"machine: {os.cpu_count()} cores, load average {' '.join(load)} (1, 5, 15 min) at the end of the run")
     print(line(head))
     print(line(tuple("-" * x for x in w)))
     for row in rows:
