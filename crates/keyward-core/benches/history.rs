@@ -18,7 +18,6 @@ use keyward_core::store::{Bucket, PageEntry, RawHistoryRow, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()

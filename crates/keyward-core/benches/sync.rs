@@ -15,7 +15,7 @@
 //! Environment: `KW_BENCH_KEYS` (10000), `KW_BENCH_LATENCY_MS` (20), `KW_BENCH_RATE` (per
 //! minute; unset = no limit in scenario 1), `KW_BENCH_CONCURRENCY` (pinned runs, comma list,
 //! "8,32"), `KW_BENCH_NAIVE` (1 = run it), `KW_BENCH_RATE_SCENARIO` (1 = run scenario 3),
-//! `KW_BENCH_BIG_KEYS` (100000; 0 skips scenario 4), `KW_BENCH_BIG_RATE` (per minute, 120000),
+//! `KW_BENCH_BIG_KEYS` (100000; 0 skips scenario 4), `KW_BENCH_BIG_RATE` (per minute, 30000),
 //! `KW_BENCH_BIG_FAULTS` (0.02).
 
 use std::sync::Arc;
@@ -159,7 +159,11 @@ fn bound(requests: u64, rate_per_min: Option<u32>, rtt_ms: f64, concurrency: u32
 }
 
 fn verdict(ok: bool, missed: String) -> String {
-    if ok { "met".into() } else { format!("MISSED: {missed}") }
+    if ok {
+        "met".into()
+    } else {
+        format!("MISSED: {missed}")
+    }
 }
 
 /// Every key the sandbox lists, counted through the API (page size 500).
@@ -195,7 +199,9 @@ async fn main() {
     let cap = SyncOptions::default().max_concurrency;
     let dir = tempfile::tempdir().expect("tempdir");
 
-    let rate_txt = rate.map_or("no rate limit".to_string(), |r| format!("rate limit {r}/min"));
+    let rate_txt = rate.map_or("no rate limit".to_string(), |r| {
+        format!("rate limit {r}/min")
+    });
     println!("== full sync: {n} keys, latency {latency} ms (±50%), {rate_txt} ==");
     let sb = sandbox(n, latency, rate).await;
     let mut runs: Vec<(String, u32, Run)> = Vec::new();
@@ -343,7 +349,7 @@ async fn main() {
 
     let big: usize = env("KW_BENCH_BIG_KEYS", 100_000);
     if big > 0 {
-        let br: u32 = env("KW_BENCH_BIG_RATE", 120_000);
+        let br: u32 = env("KW_BENCH_BIG_RATE", 30_000);
         let bf: f64 = env("KW_BENCH_BIG_FAULTS", 0.02);
         println!(
             "\n== {big} keys: sandbox start-up, then a full sync at {br}/min with {:.0}% faults \
