@@ -138,7 +138,12 @@ class Driver:
         opts = ArgOptions()
         opts.set_capability("browserName", "wry")
         opts.set_capability("tauri:options", {"application": APP})
-        return webdriver.Remote(command_executor=f"http://127.0.0.1:{self.port}", options=opts)
+        try:
+            return webdriver.Remote(command_executor=f"http://127.0.0.1:{self.port}", options=opts)
+        except Exception as e:  # WebKitWebDriver not up yet on a loaded machine: once more
+            print(f"  new session failed ({type(e).__name__}); retrying once", flush=True)
+            time.sleep(3)
+            return webdriver.Remote(command_executor=f"http://127.0.0.1:{self.port}", options=opts)
 
     def close(self):
         self.proc.terminate()
@@ -217,7 +222,7 @@ def one_size(n: int, work: str) -> dict:
             HOME=os.path.join(work, "home"),
         )
         subprocess.run(
-            [CLI, "profile", "add", "bench", "--domain", f"127.0.0.1:{sb_port}", "--client-id", "sandbox_admin", "--environment", "development"],
+            [CLI, "profile", "add", "bench", "--domain", f"http://127.0.0.1:{sb_port}", "--client-id", "sandbox_admin", "--environment", "development"],
             env=env,
             check=True,
             capture_output=True,
@@ -269,6 +274,8 @@ def one_size(n: int, work: str) -> dict:
             fig["cold_paint_ms"] = mark - t_launch * 1000
             fig["cold_rows"] = rows(d)
             d.quit()
+            # The next launch must not meet this instance (single-instance would hand over to it).
+            wait(lambda: not any_app_running(), 30, "the app to quit", 0.2)
         finally:
             drv.close()
     finally:
