@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,9 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.common.options import ArgOptions
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+from harness import free_port, wait_port  # noqa: E402
 
 APP = os.environ["APP"]
 CLI = os.environ["CLI"]
@@ -34,23 +36,6 @@ KEYS = 10_000
 
 def log(msg):
     print(f"release-bench: {msg}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=30.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def scratch_env(name):

@@ -20,7 +20,6 @@ KW_SCALE_SIZES ("150,10000,100000"), KEYWARD_E2E_ARTIFACTS (screenshots).
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,29 +29,14 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 
+from harness import SCROLL_FRAMES, frame_percentiles, free_port, wait_port
+
 APP = os.environ["KEYWARD_APP"]
 CLI = os.environ["KEYWARD_CLI"]
 SANDBOX = os.environ["KINDE_SANDBOX"]
 SIZES = [int(s) for s in os.environ.get("KW_SCALE_SIZES", "150,10000,100000").split(",") if s.strip()]
 ART = os.environ.get("KEYWARD_E2E_ARTIFACTS", "target/e2e-artifacts")
 PAINTED = "keyward:table-painted"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 60.0) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listened on {port}")
 
 
 def wait(pred, timeout: float, what: str, step: float = 0.2):
@@ -182,19 +166,6 @@ el.click();
 requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() - t)));
 """
 
-SCROLL = """
-const done = arguments[arguments.length - 1];
-const body = document.querySelector('[data-testid="keys-table"] .body');
-const times = []; let last = performance.now(); let i = 0;
-function step() {
-  body.scrollTop = (i / 30) * body.scrollHeight;
-  const now = performance.now(); times.push(now - last); last = now;
-  if (++i <= 30) requestAnimationFrame(step); else done(times);
-}
-requestAnimationFrame(step);
-"""
-
-
 def median(xs):
     xs = sorted(xs)
     return xs[len(xs) // 2]
@@ -253,9 +224,7 @@ def one_size(n: int, work: str) -> dict:
             so = [d.execute_async_script(TIMED_CLICK, h) for h in ["Name", "Verifications", "Last verified", "Name", "Created"]]
             fig["sort_ms"] = median(so)
             # 3. Scroll frames.
-            frames = sorted(d.execute_async_script(SCROLL)[1:])
-            fig["scroll_p50_ms"] = frames[len(frames) // 2]
-            fig["scroll_p95_ms"] = frames[int(len(frames) * 0.95) - 1]
+            fig["scroll_p50_ms"], fig["scroll_p95_ms"] = frame_percentiles(d.execute_async_script(SCROLL_FRAMES))
             fig["dom_rows"] = len(d.find_elements(By.CSS_SELECTOR, '[data-testid="key-row"]'))
             d.save_screenshot(os.path.join(ART, f"bench-scale-{n}.png"))
             d.quit()

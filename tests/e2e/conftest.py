@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 
@@ -10,34 +9,19 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.options import ArgOptions
 
+from harness import free_port, wait_port
+
 ART = os.environ.get("KEYWARD_E2E_ARTIFACTS", "target/e2e-artifacts")
 # README screenshots are refreshed only on request: `make screenshots`.
 SHOTS = os.environ.get("KEYWARD_E2E_SCREENSHOTS", "")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, timeout: float = 30.0) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"tauri-driver did not listen on {port}")
 
 
 @pytest.fixture(scope="session")
 def driver():
     app = os.environ["KEYWARD_APP"]
     os.makedirs(ART, exist_ok=True)
-    port = _free_port()
-    native = _free_port()
+    port = free_port()
+    native = free_port()
     log = open(os.path.join(ART, "tauri-driver.log"), "w")
     proc = subprocess.Popen(
         [shutil.which("tauri-driver") or "tauri-driver", "--port", str(port), "--native-port", str(native)],
@@ -45,7 +29,7 @@ def driver():
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_port(port)
+        wait_port(port)
         opts = ArgOptions()
         opts.set_capability("browserName", "wry")
         opts.set_capability("tauri:options", {"application": app})

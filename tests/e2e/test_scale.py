@@ -9,6 +9,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from harness import SCROLL_FRAMES, frame_percentiles
 from test_app import click, find, row_count, shot, tid, wait
 
 pytestmark = pytest.mark.skipif(
@@ -58,22 +59,7 @@ def test_ten_thousand_keys(driver):
     # Scroll: jump to the bottom and back, frame by frame.
     d.execute_script("document.querySelector('[data-testid=\"key-search\"]').value=''; document.querySelector('[data-testid=\"key-search\"]').dispatchEvent(new Event('input', {bubbles:true}))")
     wait(d, lambda: row_count(d) >= 10000, 10, "search cleared")
-    frames = d.execute_async_script(
-        """
-        const done = arguments[arguments.length - 1];
-        const body = document.querySelector('[data-testid="keys-table"] .body');
-        const times = []; let last = performance.now(); let i = 0;
-        function step() {
-          body.scrollTop = (i / 30) * body.scrollHeight;
-          const now = performance.now(); times.push(now - last); last = now;
-          if (++i <= 30) requestAnimationFrame(step); else done(times);
-        }
-        requestAnimationFrame(step);
-        """
-    )
-    frames = sorted(frames[1:])
-    p50 = frames[len(frames) // 2]
-    p95 = frames[int(len(frames) * 0.95) - 1]
+    p50, p95 = frame_percentiles(d.execute_async_script(SCROLL_FRAMES))
     print(f"scale: scrolling 10,000 rows top to bottom in 30 frames: p50 {p50:.1f} ms, p95 {p95:.1f} ms per frame")
     last_rows = d.find_elements(By.CSS_SELECTOR, tid("key-row"))
     assert last_rows and len(last_rows) < 100

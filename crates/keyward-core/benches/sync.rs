@@ -151,6 +151,19 @@ async fn naive(sb: &Sandbox, dir: &tempfile::TempDir) -> Run {
     }
 }
 
+/// One sync with the default options, as the app and the CLI run it.
+async fn default_sync(c: &Client, s: &Arc<Store>) -> keyward_core::sync::SyncSummary {
+    run_sync(
+        c,
+        s,
+        SyncOptions::default(),
+        &|_| {},
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("sync")
+}
+
 /// max(requests / rate limit, requests × RTT / concurrency), in seconds.
 fn bound(requests: u64, rate_per_min: Option<u32>, rtt_ms: f64, concurrency: u32) -> f64 {
     let by_rate = rate_per_min.map_or(0.0, |r| requests as f64 / (f64::from(r) / 60.0));
@@ -280,28 +293,12 @@ async fn main() {
     let sb = sandbox(n, latency, rate).await;
     let c = client(&sb);
     let s = store(&dir, "incremental.db");
-    run_sync(
-        &c,
-        &s,
-        SyncOptions::default(),
-        &|_| {},
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("first sync");
+    default_sync(&c, &s).await;
     for k in [0usize, 1, 10, 100, 1000] {
         let changed = sb.simulate_verifications(k).len() as u64;
         sb.reset_stats();
         let t = Instant::now();
-        let summary = run_sync(
-            &c,
-            &s,
-            SyncOptions::default(),
-            &|_| {},
-            &CancellationToken::new(),
-        )
-        .await
-        .expect("sync");
+        let summary = default_sync(&c, &s).await;
         let secs = t.elapsed().as_secs_f64();
         let st = sb.stats();
         let expected = n.div_ceil(500) as u64 + changed;
@@ -380,15 +377,7 @@ async fn main() {
         let t = Instant::now();
         loop {
             syncs += 1;
-            let summary = run_sync(
-                &c,
-                &s,
-                SyncOptions::default(),
-                &|_| {},
-                &CancellationToken::new(),
-            )
-            .await
-            .expect("sync");
+            let summary = default_sync(&c, &s).await;
             println!(
                 "sync {syncs}: {} in {:.1} s, {} keys, {} details fetched, {} list + {} detail \
                  requests, {} retried, {} errors",
