@@ -252,11 +252,11 @@ def test_reissue(driver):
     click(d, "confirm-button")
     secret = take_secret(d, "reissue")
     STATE["reissued_secret"] = secret
-    # The re-issue is an open migration until the old key is revoked.
-    nav(d, "migrations")
-    m = find(d, "migration", 20)
+    # The re-issue is an open handover until the old key is revoked.
+    nav(d, "handovers")
+    m = find(d, "handover", 20)
     assert "e2e created key" in m.text
-    shot(d, "migrations")
+    shot(d, "handovers")
     # Two keys carry the name now: back to the old one, by its id.
     open_key_by_search(d, STATE["key_id"])
     wait(d, lambda: STATE["key_id"] in find(d, "key-detail").text, 10, "the old key")
@@ -460,7 +460,7 @@ def test_csp_is_strict_and_nothing_in_the_app_violates_it(driver):
     CSP violation; an inline style attribute and an inline <style> are blocked; CSSOM styling
     (what Svelte's style: directives and the charts use) still works."""
     d = driver
-    for screen in ("keys", "alerts", "insights", "migrations", "audit", "doctor", "scan", "settings"):
+    for screen in ("keys", "alerts", "insights", "handovers", "audit", "doctor", "scan", "settings"):
         nav(d, screen)
         time.sleep(0.3)
     shot(d, "settings")
@@ -745,7 +745,7 @@ def axe_everywhere(d, theme):
     find(d, "key-detail")
     time.sleep(0.8)
     axe(d, f"{theme}: key detail")
-    for screen, marker in (("alerts", "alerts-screen"), ("insights", "insights"), ("migrations", None), ("audit", "audit-table"),
+    for screen, marker in (("alerts", "alerts-screen"), ("insights", "insights"), ("handovers", None), ("audit", "audit-table"),
                            ("doctor", "doctor-input"), ("scan", "scan-paths"), ("settings", None)):
         nav(d, screen)
         if marker:

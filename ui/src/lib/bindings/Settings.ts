@@ -20,7 +20,7 @@ rotation_days: number,
 /**
  * A re-issued key's predecessor is "safe to revoke" after this many quiet days.
  */
-migration_quiet_days: number, 
+handover_quiet_days: number, 
 /**
  * The profile used when none is named and there are several.
  */

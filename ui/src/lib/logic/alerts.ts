@@ -1,6 +1,6 @@
 // Pure helpers of the watchtower screens: words for kinds and severities, the per-key badge
 // index, and the evidence shown as short facts. No Svelte, no back end (tested in vitest).
-import type { Alert, AlertKind, Severity } from "../backend";
+import type { Alert, AlertKind, Severity } from "../backend/ipc-types";
 
 export const KINDS: ReadonlyArray<{ kind: AlertKind; label: string; help: string }> = [
   { kind: "canary_tripped", label: "Canary tripped", help: "A key marked as a canary was verified: someone has its secret." },

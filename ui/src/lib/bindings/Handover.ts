@@ -3,7 +3,7 @@
 /**
  * An open re-issue and whether its old key may be revoked yet.
  */
-export type Migration = { old_id: string, old_name: string | null, old_status: string | null, new_id: string, new_status: string | null, opened_at: string, old_last_verified_on: string | null, 
+export type Handover = { old_id: string, old_name: string | null, old_status: string | null, new_id: string, new_status: string | null, opened_at: string, old_last_verified_on: string | null, 
 /**
  * The old key's verifications since the new key was issued.
  */

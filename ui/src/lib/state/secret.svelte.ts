@@ -1,0 +1,62 @@
+// A one-time secret on screen, and the clipboard countdown after copying it (Rust clears the
+// clipboard; this only shows the time left).
+import * as backend from "../backend/commands";
+import { CLIPBOARD_CLEAR_SECS, expired, fractionLeft, remaining, startCountdown, type Countdown } from "../logic/countdown";
+import type { ShownSecret } from "../components/SecretPanel.svelte";
+import { ui } from "./ui.svelte";
+import { attempt, report } from "./report";
+
+export type { ShownSecret };
+
+class Secret {
+  /** Cleared (for good) by Done: nothing else holds it. */
+  shown = $state<ShownSecret | null>(null);
+  clip = $state<Countdown>(null);
+  #timer: ReturnType<typeof setInterval> | null = null;
+
+  show(s: ShownSecret): void {
+    this.shown = s;
+  }
+
+  done(): void {
+    this.shown = null;
+  }
+
+  /** Whole seconds until the clipboard is cleared; null when no copy is pending. */
+  get clipLeft(): number | null {
+    return remaining(this.clip, ui.now);
+  }
+
+  /** The countdown's fraction left (1 → 0). */
+  get clipFraction(): number {
+    return fractionLeft(this.clip, ui.now);
+  }
+
+  async copy(text: string): Promise<void> {
+    try {
+      const secs = await backend.clipboardCopy(text);
+      this.clip = startCountdown(Date.now(), secs || CLIPBOARD_CLEAR_SECS);
+      ui.tick();
+      if (this.#timer) clearInterval(this.#timer);
+      this.#timer = setInterval(() => {
+        ui.tick();
+        if (expired(this.clip, ui.now)) this.#stop();
+      }, 250);
+    } catch (e) {
+      report(e, "Could not copy");
+    }
+  }
+
+  async clearClipboard(): Promise<void> {
+    await attempt("Could not clear the clipboard", () => backend.clipboardClear());
+    this.#stop();
+  }
+
+  #stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    this.clip = null;
+  }
+}
+
+export const secret = new Secret();
