@@ -352,7 +352,7 @@ def alert_kinds(d):
 
 
 def test_alerts_screen_lists_the_demo_alerts_and_acknowledge_works(driver):
-    """Issue 10: the demo's watchtower script (a new IP, a dormant key waking, a spike, changes
+    """The demo's watchtower script (a new IP, a dormant key waking, a spike, changes
     made "in the portal", the canary touched; paced by KEYWARD_DEMO_SCRIPT_STEP_MS) raises each
     event kind; the navigation counts them, the keys table badges them, acknowledge works and
     a desktop notification went out."""
@@ -406,7 +406,7 @@ def test_alerts_screen_lists_the_demo_alerts_and_acknowledge_works(driver):
 
 
 def test_scan_screen_finds_a_planted_key_and_rotates_it(driver):
-    """Issue 10, leak triage: a key's secret written into a folder is found, matched to that key
+    """Leak triage: a key's secret written into a folder is found, matched to that key
     (masked on screen, .gitignore respected), and one click rotates it and records the leak."""
     import subprocess
     import tempfile
@@ -456,7 +456,7 @@ def test_scan_screen_finds_a_planted_key_and_rotates_it(driver):
 
 
 def test_csp_is_strict_and_nothing_in_the_app_violates_it(driver):
-    """Issue 11, item 10: no 'unsafe-inline' for styles. Every screen visited so far ran without a
+    """No 'unsafe-inline' for styles. Every screen visited so far ran without a
     CSP violation; an inline style attribute and an inline <style> are blocked; CSSOM styling
     (what Svelte's style: directives and the charts use) still works."""
     d = driver
@@ -533,7 +533,7 @@ def palette_run(d, query, want_kind=None, want_title=None):
 
 
 def test_command_palette_reaches_screens_actions_and_keys(driver):
-    """Issue 9: Ctrl+K opens a palette with fuzzy search over keys, orgs, users and actions;
+    """Ctrl+K opens a palette with fuzzy search over keys, orgs, users and actions;
     arrows move, Enter runs, Escape closes and gives the focus back."""
     d = driver
     nav(d, "keys")
@@ -778,7 +778,7 @@ def axe_everywhere(d, theme):
 
 
 def test_accessibility_axe_on_every_screen_light_and_dark(driver):
-    """Issue 9: axe-core (from npm, injected over WebDriver) on each screen, each dialog, the
+    """axe-core (from npm, injected over WebDriver) on each screen, each dialog, the
     palette, the shortcuts and About, in the light and the dark theme: no serious or critical
     violation (contrast below WCAG AA, a control without a name, ...)."""
     d = driver
@@ -804,7 +804,7 @@ def test_accessibility_axe_on_every_screen_light_and_dark(driver):
 
 
 def test_single_instance_second_launch_exits_and_focuses_the_first(driver):
-    """Issue 9: a second launch of the same binary hands over to the running app (which
+    """A second launch of the same binary hands over to the running app (which
     focuses its window) and exits; the first window keeps answering."""
     d = driver
     before = d.execute_script("return document.querySelectorAll('[data-testid=\"key-row\"]').length")
@@ -862,7 +862,7 @@ def _poll(cond, timeout, what):
 
 
 def test_window_state_is_saved(driver):
-    """Issue 9: the window's size and place are remembered: tauri-plugin-window-state's file in
+    """The window's size and place are remembered: tauri-plugin-window-state's file in
     the app config folder holds the size the window was given (saved shortly after a resize,
     not only at a clean exit). Last of the session: no screenshot after the resize."""
     d = driver

@@ -23,7 +23,7 @@ def test_ten_thousand_keys(driver):
     click(d, "welcome-demo", 60)
     t0 = time.time()
     status = find(d, "sync-status", 60)
-    # List-first (issue 8): every listed key is a row while the details still stream in (the
+    # List-first: every listed key is a row while the details still stream in (the
     # demo sandbox answers each detail after KEYWARD_DEMO_DETAIL_LATENCY_MS).
     wait(d, lambda: row_count(d) >= 10000, 600, "10,000 listed keys as rows")
     t_rows = time.time() - t0
