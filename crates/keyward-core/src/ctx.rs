@@ -14,7 +14,7 @@ use crate::config::{ConfigFile, Environment, Paths, Profile, Settings};
 use crate::error::{Error, ErrorCode, Result};
 use crate::kinde::{Client, ClientConfig, ClientOptions};
 use crate::secret::Secret;
-use crate::secrets::{self, MemoryStore, SecretStore};
+use crate::secret::keyring::{MemoryStore, SecretStore};
 use crate::store::Store;
 
 /// An extra trusted root certificate (PEM file path) for every Kinde connection.
@@ -64,7 +64,7 @@ impl AppCtx {
             secrets,
             selected: None,
             fixed: None,
-            env_secret: secrets::env_secret(),
+            env_secret: crate::secret::keyring::env_secret(),
             client_options,
             client: OnceCell::new(),
             store: OnceCell::new(),
@@ -168,7 +168,7 @@ impl AppCtx {
         {
             return Ok(s.clone());
         }
-        match secrets::get_blocking(self.secrets.clone(), profile).await? {
+        match crate::secret::keyring::get_blocking(self.secrets.clone(), profile).await? {
             Some(s) if !s.is_empty() => Ok(s),
             _ => Err(Error::new(
                 ErrorCode::SecretMissing,

@@ -10,9 +10,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::ctx::{AppCtx, blocking};
 use crate::error::{Error, Result};
-use crate::model::KeyFilter;
-use crate::store::{AuditFilter, Store, Windows};
+use crate::model::key::KeyFilter;
+use crate::model::audit::AuditFilter;
+use crate::store::Store;
+use crate::keys::rules::Windows;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -69,11 +72,15 @@ pub fn export_to(
     what: ExportWhat,
     format: ExportFormat,
     path: &Path,
+    windows: Windows,
     now: DateTime<Utc>,
 ) -> Result<ExportSummary> {
     let (json, table) = match what {
         ExportWhat::Keys => {
-            let keys = store.list_keys(&KeyFilter::default(), Windows::default(), now)?;
+            let mut keys = store.list_keys(&KeyFilter::default(), now)?;
+            for v in &mut keys {
+                crate::keys::rules::apply(v, windows, now);
+            }
             let rows = keys
                 .iter()
                 .map(|k| {
@@ -230,4 +237,24 @@ fn to_csv(t: &Table) -> Result<Vec<u8>> {
     }
     w.into_inner()
         .map_err(|e| Error::internal(format!("export as CSV: {e}")))
+}
+
+/// Writes keys, history or the audit log of the profile to `path` as CSV or JSON.
+pub async fn to_file(
+    ctx: &AppCtx,
+    what: ExportWhat,
+    format: ExportFormat,
+    path: &Path,
+) -> Result<ExportSummary> {
+    if path.as_os_str().is_empty() {
+        return Err(Error::invalid_input(
+            "out",
+            "is empty",
+            "Give a file to write, e.g. --out keys.csv.",
+        ));
+    }
+    let windows = Windows::from(&ctx.settings().await?);
+    let store = ctx.store().await?;
+    let path = path.to_path_buf();
+    blocking(move || export_to(&store, what, format, &path, windows, Utc::now())).await
 }

@@ -7,9 +7,11 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::ctx::{AppCtx, blocking};
 use crate::error::Result;
-use crate::model::{KeyStatus, KeyType};
-use crate::store::{CachedKey, Store, Windows, apply_windows};
+use crate::model::key::{KeyStatus, KeyType};
+use crate::store::{CachedKey, Store};
+use crate::keys::rules::{Windows, apply};
 
 /// Options of `insights`; `Default` is 30 stale days, 90 rotation days, top 10 over 7 days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -102,7 +104,7 @@ pub fn compute(store: &Store, opts: InsightsOptions, now: DateTime<Utc>) -> Resu
         .and_utc();
     let recent = store.recent_verifications(since)?;
     for k in &mut keys {
-        apply_windows(&mut k.view, windows, now);
+        apply(&mut k.view, windows, now);
     }
     let recent_of = |k: &CachedKey| recent.get(&k.kid).copied().unwrap_or(0);
     let active = |k: &CachedKey| k.view.key.status == KeyStatus::Active;
@@ -207,5 +209,21 @@ pub fn compute(store: &Store, opts: InsightsOptions, now: DateTime<Utc>) -> Resu
         top_keys,
         stale,
         rotation_due,
+    })
+}
+
+/// Totals per org and API, busiest keys, stale keys and keys due for rotation.
+pub async fn summary(ctx: &AppCtx, opts: InsightsOptions) -> Result<Insights> {
+    let store = ctx.store().await?;
+    blocking(move || crate::insights::compute(&store, opts, Utc::now())).await
+}
+
+/// [`InsightsOptions`] from the profile's settings (stale and rotation windows).
+pub async fn options(ctx: &AppCtx) -> Result<InsightsOptions> {
+    let s = ctx.settings().await?;
+    Ok(InsightsOptions {
+        stale_days: s.stale_days,
+        rotation_days: s.rotation_days,
+        ..Default::default()
     })
 }

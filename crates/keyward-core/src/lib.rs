@@ -1,26 +1,34 @@
-//! keyward-core: everything in Keyward that is not UI or Tauri.
+//! keyward-core: everything in Keyward that is not UI, Tauri or HTTP serving, cut by capability.
 //!
-//! Front ends (the `keyward` CLI, the Tauri app) call [`ops`] and nothing else that talks to
-//! Kinde, the store or the keyring.
+//! A front end (the `keyward` CLI, the Tauri app, a server) calls the operations of a
+//! capability (`keys::rotate`, `alerts::list`, `sync::run`, ...) over an [`ctx::AppCtx`], and
+//! nothing below them. See `docs/architecture.md` for what each folder owns and may import.
 
-pub mod alerts;
+// Data and plumbing, imported by everything above.
 pub mod config;
-pub mod ctx;
-pub mod demo;
-pub mod doctor;
 pub mod error;
-pub mod export;
 pub mod fsutil;
-pub mod insights;
 pub mod kinde;
 pub mod model;
-pub mod ops;
-pub mod ops_store;
-pub mod ops_watch;
-pub mod scan;
 pub mod secret;
-pub mod secrets;
 pub mod store;
+
+// The context every operation runs against.
+pub mod ctx;
+
+// The capabilities: each owns its operations and its rules.
+pub mod alerts;
+pub mod audit;
+pub mod demo;
+pub mod directory;
+pub mod doctor;
+pub mod export;
+pub mod history;
+pub mod insights;
+pub mod keys;
+pub mod leaks;
+pub mod operations;
+pub mod profiles;
 pub mod sync;
 
 pub use error::{Error, ErrorCode, Result};

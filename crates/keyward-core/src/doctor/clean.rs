@@ -1,8 +1,8 @@
 //! Cleaning a pasted key and checking its format (the first rungs of the key ladder).
 
+use super::ladder::{EXPECTED_KEY_LEN, Ladder};
 #[cfg(test)]
-use super::{DoctorKind, StepStatus};
-use super::{EXPECTED_KEY_LEN, Ladder};
+use crate::model::doctor::{DoctorKind, StepStatus};
 
 const RECOPY: &str = "Copy the key again from where it was first shown (Kinde shows a key's \
     secret only once, on create and on rotate); if it is lost, rotate the key \

@@ -13,7 +13,7 @@ use super::wire::{
 };
 use super::{Client, CreateKeyRequest, CreatedKey, KeysPage, ListKeysQuery, MAX_PAGE_SIZE};
 use crate::error::{Error, ErrorCode, Result};
-use crate::model::{Api, ApiKey, Org, Owner, Scope, User, VerifyResult};
+use crate::model::key::{Api, ApiKey, Org, Owner, Scope, User, VerifyResult};
 use crate::secret::{OneTimeSecret, Secret};
 
 /// A guard against a server that pages forever.

@@ -34,11 +34,11 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::Result;
-use crate::model::{KeyStatus, KeyType, Owner};
+use crate::model::key::{KeyStatus, KeyType, Owner};
 use crate::secret::{OneTimeSecret, Secret};
 
 pub use errors::{Operation, scope_hint};
-pub use validate::{is_bidi_control, parse_base_url, validate_id, validate_name};
+pub use validate::{is_bidi_control, parse_base_url, validate_id, validate_name, validate_scope};
 
 /// The scopes of the Kinde Management API that Keyward uses.
 pub const NEEDED_SCOPES: [&str; 8] = [
@@ -144,7 +144,7 @@ pub struct ListKeysQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct KeysPage {
-    pub keys: Vec<crate::model::ApiKey>,
+    pub keys: Vec<crate::model::key::ApiKey>,
     pub has_more: bool,
 }
 

@@ -180,6 +180,25 @@ pub fn is_bidi_control(c: char) -> bool {
     )
 }
 
+/// A scope as typed: a scope key (`read:invoices`) or id, no whitespace, at most 200 characters.
+pub fn validate_scope(s: &str) -> Result<()> {
+    let hint = "Give a scope key (e.g. `read:invoices`) or a scope id from `keyward apis list`.";
+    if s.is_empty() {
+        return Err(Error::invalid_input("scope", "is empty", hint));
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) || s.chars().count() > 200 {
+        return Err(Error::invalid_input(
+            "scope",
+            format!(
+                "{:?} contains whitespace or is too long",
+                s.chars().take(40).collect::<String>()
+            ),
+            hint,
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

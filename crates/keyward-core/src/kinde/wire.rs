@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::model::{Api, ApiKey, KeyStatus, KeyType, Org, Scope, User, VerifyResult};
+use crate::model::key::{Api, ApiKey, KeyStatus, KeyType, Org, Scope, User, VerifyResult};
 
 /// Parses a success body. Any shape mismatch is an `unexpected_response` error.
 pub fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {

@@ -7,12 +7,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, ToSql, Transaction, params};
 use serde_json::{Value, json};
 
-use super::keys::opt_time;
-use super::{DAY_MS, HOUR_MS, Store, from_ms, to_ms};
-use crate::alerts::{
-    Alert, AlertEval, AlertFilter, AlertKind, AlertList, DUE_ACTIONS, KeyMeta, Mute, MuteTarget,
-    Policy, Severity,
-};
+use super::rows::opt_time;
+use super::rows::{DAY_MS, HOUR_MS, from_ms, to_ms};
+use super::db::Store;
+use crate::model::alert::{Alert, AlertEval, AlertFilter, AlertKind, AlertList, DUE_ACTIONS, KeyMeta, Mute, MuteTarget, Policy, Severity};
 use crate::error::{Error, ErrorCode, Result};
 
 const ALERT_COLUMNS: &str =

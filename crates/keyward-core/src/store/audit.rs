@@ -3,11 +3,11 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{ToSql, params};
 
-use super::keys::opt_time;
-use super::{
-    AuditAction, AuditEntry, AuditFilter, AuditOutcome, NewAudit, ReissueLink, Store, from_ms,
-    to_ms,
-};
+use super::rows::opt_time;
+use crate::model::audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, NewAudit};
+use crate::model::history::ReissueLink;
+use super::db::Store;
+use super::rows::{from_ms, to_ms};
 use crate::error::Result;
 
 impl Store {

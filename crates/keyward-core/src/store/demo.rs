@@ -3,21 +3,20 @@
 //! Kinde keeps no history; Keyward's comes only from its own syncs, so a fresh demo store has
 //! one point per key ("today"). [`Store::prefill_demo_history`] lets the demo show a believable
 //! past: the rows it writes are made up (by [`crate::demo`]) and are marked
-//! `history.source = 'demo'` (schema 2). The caller (`ops::demo_prefill_history`) makes sure
+//! `history.source = 'demo'` (schema 2). The caller (`demo::prefill_history`) makes sure
 //! this only ever runs on the sandbox's own database; nothing here is used for a real profile.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Transaction, params};
 
-use super::keys::{insert_history_from, parse_status};
-use super::{RawHistoryRow, Store, to_ms};
+use super::history::{SOURCE_DEMO, insert_history_from};
+use super::rows::parse_status;
+use super::history::RawHistoryRow;
+use super::db::Store;
+use super::rows::to_ms;
 use crate::error::{Error, Result};
-use crate::model::KeyStatus;
+use crate::model::key::KeyStatus;
 
-/// `history.source` of rows observed from Kinde (the column's default).
-pub(crate) const SOURCE_SYNC: &str = "sync";
-/// `history.source` of rows synthesized for the demo sandbox.
-pub(crate) const SOURCE_DEMO: &str = "demo";
 
 /// Where a key's observed history begins: its first history row (its first detail read by a
 /// sync). A synthesized past must end exactly here.
@@ -65,11 +64,11 @@ impl Store {
         let mut conn = self.conn.lock();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(super::db_err)?;
-        if has_past(&tx, &self.profile, to_ms(cutoff)).map_err(super::db_err)? {
+            .map_err(super::db::db_err)?;
+        if has_past(&tx, &self.profile, to_ms(cutoff)).map_err(super::db::db_err)? {
             return Ok(PrefillOutcome::HasHistory);
         }
-        let anchors = anchors(&tx, &self.profile).map_err(super::db_err)?;
+        let anchors = anchors(&tx, &self.profile).map_err(super::db::db_err)?;
         if anchors.is_empty() {
             return Ok(PrefillOutcome::NothingToAnchor);
         }
@@ -96,10 +95,10 @@ impl Store {
                 r.delta,
                 SOURCE_DEMO,
             )
-            .map_err(super::db_err)?;
+            .map_err(super::db::db_err)?;
             keys.insert(r.kid);
         }
-        tx.commit().map_err(super::db_err)?;
+        tx.commit().map_err(super::db::db_err)?;
         Ok(PrefillOutcome::Written {
             keys: keys.len(),
             rows: rows.len(),
@@ -151,3 +150,4 @@ fn anchors(tx: &Transaction<'_>, profile: &str) -> rusqlite::Result<Vec<HistoryA
     })?;
     rows.collect()
 }
+

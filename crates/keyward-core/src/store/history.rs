@@ -3,9 +3,88 @@
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use super::keys::{insert_history, opt_time, parse_status};
-use super::{Bucket, BucketCount, DAY_MS, HistoryPoint, KeyHistory, Store, from_ms, to_ms};
+use rusqlite::Transaction;
+
+use super::rows::opt_time;
+use crate::model::key::KeyStatus;
+use super::rows::parse_status;
+use crate::model::history::{Bucket, BucketCount, HistoryPoint, KeyHistory};
+use super::rows::{DAY_MS, from_ms, to_ms};
+use super::db::Store;
 use crate::error::{Error, ErrorCode, Result};
+
+/// `history.source` of rows observed from Kinde (the column's default).
+pub(crate) const SOURCE_SYNC: &str = "sync";
+
+/// `history.source` of rows synthesized for the demo sandbox.
+pub(crate) const SOURCE_DEMO: &str = "demo";
+
+/// One observed history row (and its daily roll-up) in the caller's transaction.
+pub(crate) fn insert_history(
+    tx: &Transaction<'_>,
+    kid: i64,
+    at: i64,
+    count: Option<i64>,
+    lvo: Option<i64>,
+    ip: Option<&str>,
+    status: KeyStatus,
+    delta: i64,
+) -> rusqlite::Result<()> {
+    insert_history_from(
+        tx,
+        kid,
+        at,
+        count,
+        lvo,
+        ip,
+        status,
+        delta,
+        SOURCE_SYNC,
+    )
+}
+
+/// One history row from `source` (`sync`, or `demo` for the demo sandbox's synthesized past)
+/// and its daily roll-up, in the caller's transaction.
+pub(crate) fn insert_history_from(
+    tx: &Transaction<'_>,
+    kid: i64,
+    at: i64,
+    count: Option<i64>,
+    lvo: Option<i64>,
+    ip: Option<&str>,
+    status: KeyStatus,
+    delta: i64,
+    source: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO history (kid, at, verification_count, last_verified_on, last_verified_ip, \
+         status, delta, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         ON CONFLICT (kid, at) DO UPDATE SET \
+         verification_count = excluded.verification_count, \
+         last_verified_on = excluded.last_verified_on, \
+         last_verified_ip = excluded.last_verified_ip, status = excluded.status, \
+         delta = history.delta + excluded.delta",
+    )?
+    .execute(params![
+        kid,
+        at,
+        count,
+        lvo,
+        ip,
+        status.as_str(),
+        delta,
+        source
+    ])?;
+    if delta > 0 {
+        tx.prepare_cached(
+            "INSERT INTO daily (kid, day, verifications) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (kid, day) DO UPDATE SET \
+             verifications = daily.verifications + excluded.verifications",
+        )?
+        .execute(params![kid, at.div_euclid(DAY_MS), delta])?;
+    }
+    Ok(())
+}
 
 /// One synthetic history row for bulk loading (benchmarks, imports).
 #[derive(Debug, Clone)]
@@ -15,7 +94,7 @@ pub struct RawHistoryRow {
     pub verification_count: Option<i64>,
     pub last_verified_on: Option<i64>,
     pub last_verified_ip: Option<String>,
-    pub status: crate::model::KeyStatus,
+    pub status: crate::model::key::KeyStatus,
     pub delta: i64,
 }
 
@@ -254,3 +333,4 @@ fn not_cached(key_id: &str) -> Error {
         "Run `keyward sync` first, and check the key id with `keyward keys list`.",
     )
 }
+

@@ -5,9 +5,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{DAY_MS, Store, opt_from_ms, to_ms};
+use super::rows::to_ms;
+use super::db::Store;
+use super::history::insert_history;
 use crate::error::Result;
-use crate::model::{ApiKey, KeyStatus, KeyType};
+use crate::model::key::{ApiKey, KeyStatus};
 
 /// What the store knows about a key, as far as sync needs it to decide on a detail fetch.
 #[derive(Debug, Clone, PartialEq)]
@@ -251,7 +253,7 @@ impl Store {
         let at = to_ms(at);
         self.with_tx(|tx| {
             if status == KeyStatus::Revoked {
-                close_migrations(tx, &self.profile, key_id, at)?;
+                close_handovers(tx, &self.profile, key_id, at)?;
             }
             let Some(ex) = existing(tx, &self.profile, key_id)? else {
                 return Ok(false);
@@ -319,7 +321,7 @@ pub(crate) fn current_rev(c: &rusqlite::Connection) -> rusqlite::Result<i64> {
 }
 
 /// Closes the open re-issues whose old key is `old_id`, with one audit row each.
-pub(crate) fn close_migrations(
+pub(crate) fn close_handovers(
     tx: &Transaction<'_>,
     profile: &str,
     old_id: &str,
@@ -342,7 +344,7 @@ pub(crate) fn close_migrations(
         )?;
         let details = serde_json::json!({
             "new_id": new_id,
-            "opened_at": super::from_ms(*opened_at),
+            "opened_at": super::rows::from_ms(*opened_at),
         });
         tx.execute(
             "INSERT INTO audit (at, profile, action, key_id, outcome, details) \
@@ -600,89 +602,8 @@ fn detail_one(
     Ok(())
 }
 
-/// One observed history row (and its daily roll-up) in the caller's transaction.
-pub(crate) fn insert_history(
-    tx: &Transaction<'_>,
-    kid: i64,
-    at: i64,
-    count: Option<i64>,
-    lvo: Option<i64>,
-    ip: Option<&str>,
-    status: KeyStatus,
-    delta: i64,
-) -> rusqlite::Result<()> {
-    insert_history_from(
-        tx,
-        kid,
-        at,
-        count,
-        lvo,
-        ip,
-        status,
-        delta,
-        super::demo::SOURCE_SYNC,
-    )
-}
 
-/// One history row from `source` (`sync`, or `demo` for the demo sandbox's synthesized past)
-/// and its daily roll-up, in the caller's transaction.
-pub(crate) fn insert_history_from(
-    tx: &Transaction<'_>,
-    kid: i64,
-    at: i64,
-    count: Option<i64>,
-    lvo: Option<i64>,
-    ip: Option<&str>,
-    status: KeyStatus,
-    delta: i64,
-    source: &str,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO history (kid, at, verification_count, last_verified_on, last_verified_ip, \
-         status, delta, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-         ON CONFLICT (kid, at) DO UPDATE SET \
-         verification_count = excluded.verification_count, \
-         last_verified_on = excluded.last_verified_on, \
-         last_verified_ip = excluded.last_verified_ip, status = excluded.status, \
-         delta = history.delta + excluded.delta",
-    )?
-    .execute(params![
-        kid,
-        at,
-        count,
-        lvo,
-        ip,
-        status.as_str(),
-        delta,
-        source
-    ])?;
-    if delta > 0 {
-        tx.prepare_cached(
-            "INSERT INTO daily (kid, day, verifications) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (kid, day) DO UPDATE SET \
-             verifications = daily.verifications + excluded.verifications",
-        )?
-        .execute(params![kid, at.div_euclid(DAY_MS), delta])?;
-    }
-    Ok(())
-}
 
-pub(crate) fn parse_status(s: &str) -> KeyStatus {
-    match s {
-        "active" => KeyStatus::Active,
-        "inactive" => KeyStatus::Inactive,
-        _ => KeyStatus::Revoked,
-    }
-}
 
-pub(crate) fn parse_type(s: &str) -> KeyType {
-    match s {
-        "organization" => KeyType::Organization,
-        "environment" => KeyType::Environment,
-        _ => KeyType::User,
-    }
-}
 
-pub(crate) fn opt_time(ms: Option<i64>) -> Option<DateTime<Utc>> {
-    opt_from_ms(ms)
-}
+

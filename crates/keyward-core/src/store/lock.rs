@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::params;
 
-use super::{Store, safe_name};
+use super::db::{Store, safe_name};
 use crate::error::{Error, ErrorCode, Result};
 
 /// Held while a sync runs; dropping it (or the process ending) releases the lock.

@@ -5,8 +5,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
-use super::keys::close_migrations;
-use super::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, Store, to_ms};
+use super::keys::close_handovers;
+use crate::model::audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome};
+use super::db::Store;
+use super::rows::to_ms;
 use crate::error::Result;
 
 /// How far before an ambiguous create a key's `created_on` may be (clock skew).
@@ -92,7 +94,7 @@ impl Store {
                                 None => ("unknown", vec![]),
                                 Some("revoked") => {
                                     if let Some(id) = &a.key_id {
-                                        close_migrations(tx, &self.profile, id, now_ms)?;
+                                        close_handovers(tx, &self.profile, id, now_ms)?;
                                     }
                                     ("revoked", vec![])
                                 }

@@ -3,8 +3,10 @@
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use super::keys::opt_time;
-use super::{Store, SyncRunRecord, from_ms, to_ms};
+use super::rows::opt_time;
+use super::db::Store;
+use crate::model::sync::SyncRunRecord;
+use super::rows::{from_ms, to_ms};
 use crate::error::Result;
 
 /// Counters of a run, written at every page and at the end.
@@ -38,7 +40,7 @@ impl Store {
         self.with_conn(|c| {
             c.execute(
                 "UPDATE sync_runs SET listed_at = ?2 WHERE id = ?1",
-                params![id, super::to_ms(at)],
+                params![id, super::rows::to_ms(at)],
             )
         })?;
         Ok(())
@@ -91,12 +93,12 @@ impl Store {
     pub fn runs(&self, limit: u32) -> Result<Vec<SyncRunRecord>> {
         let mut runs = self.runs_as_recorded(limit)?;
         if runs.iter().any(|r| r.status == "running") {
-            // Briefly held: a sync that starts meanwhile retries (see `ops_store::sync`).
+            // Briefly held: a sync that starts meanwhile retries (see `sync::run`).
             if let Ok(Some(lock)) = self.try_lock_sync() {
                 self.runs_interrupt_dead(&lock)?;
                 drop(lock);
                 for r in runs.iter_mut().filter(|r| r.status == "running") {
-                    r.status = super::INTERRUPTED.to_string();
+                    r.status = super::lock::INTERRUPTED.to_string();
                 }
             }
         }

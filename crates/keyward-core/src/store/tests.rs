@@ -2,7 +2,7 @@ use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;
 
 use super::*;
-use crate::model::{ApiKey, KeyFilter, KeyStatus, KeyType};
+use crate::model::key::{ApiKey, KeyFilter, KeyStatus, KeyType};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()

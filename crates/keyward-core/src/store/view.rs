@@ -5,10 +5,12 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{Row, ToSql};
 
-use super::keys::{opt_time, parse_status, parse_type};
-use super::{DAY_MS, Store, Windows, to_ms};
+use super::rows::{opt_time, parse_status};
+use super::rows::parse_type;
+use super::rows::{DAY_MS, to_ms};
+use super::db::Store;
 use crate::error::Result;
-use crate::model::{ApiKey, KeyFilter, KeyStatus, KeyView};
+use crate::model::key::{ApiKey, KeyFilter, KeyView};
 
 const COLUMNS: &str = "kid, id, name, key_type, status, key_prefix, key_suffix, created_on, \
     last_verified_on, last_verified_ip, created_by, api_ids, scopes, verification_count, \
@@ -57,36 +59,12 @@ fn read_row(r: &Row<'_>) -> rusqlite::Result<CachedKey> {
     })
 }
 
-/// Fills `stale` and `rotation_due` (only for keys that are still usable).
-pub fn apply_windows(v: &mut KeyView, w: Windows, now: DateTime<Utc>) {
-    let usable = !v.gone && v.key.status != KeyStatus::Revoked;
-    let stale_cut = to_ms(now) - i64::from(w.stale_days) * DAY_MS;
-    let rot_cut = to_ms(now) - i64::from(w.rotation_days) * DAY_MS;
-    v.stale = usable && v.key.last_verified_on.is_none_or(|t| to_ms(t) < stale_cut);
-    let since = v.rotated_on.or(v.key.created_on);
-    v.rotation_due = usable && since.is_some_and(|t| to_ms(t) < rot_cut);
-}
-
-fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('%');
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 impl Store {
-    /// The cached keys matching `filter`, newest first, gone keys last, with `stale`,
-    /// `rotation_due` and `spark_7d` filled.
+    /// The cached keys matching `filter`, newest first, gone keys last, with
+    /// `spark_7d` filled (the flags and the search are the keys rules', applied above the store).
     pub fn list_keys(
         &self,
         filter: &KeyFilter,
-        windows: Windows,
         now: DateTime<Utc>,
     ) -> Result<Vec<KeyView>> {
         let mut sql = format!("SELECT {COLUMNS} FROM keys WHERE profile = ?");
@@ -111,20 +89,6 @@ impl Store {
             sql.push_str(" AND EXISTS (SELECT 1 FROM json_each(keys.api_ids) WHERE value = ?)");
             args.push(Box::new(a.clone()));
         }
-        if let Some(q) = filter
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-        {
-            sql.push_str(
-                " AND (name LIKE ?1x ESCAPE '\\' OR key_prefix LIKE ?1x ESCAPE '\\' \
-                 OR key_suffix LIKE ?1x ESCAPE '\\' OR id LIKE ?1x ESCAPE '\\')",
-            );
-            let n = args.len() + 1;
-            sql = sql.replace("?1x", &format!("?{n}"));
-            args.push(Box::new(escape_like(q)));
-        }
         sql.push_str(" ORDER BY gone, created_on DESC, id");
         let mut keys: Vec<CachedKey> = self.with_conn(|c| {
             let mut st = c.prepare(&sql)?;
@@ -134,7 +98,6 @@ impl Store {
         })?;
         let spark = self.spark_7d(now)?;
         for k in &mut keys {
-            apply_windows(&mut k.view, windows, now);
             k.view.spark_7d = spark.get(&k.kid).cloned().unwrap_or_else(|| vec![0; 7]);
         }
         Ok(keys.into_iter().map(|k| k.view).collect())
@@ -144,7 +107,6 @@ impl Store {
     pub fn get_key(
         &self,
         id: &str,
-        windows: Windows,
         now: DateTime<Utc>,
     ) -> Result<Option<KeyView>> {
         let sql = format!("SELECT {COLUMNS} FROM keys WHERE profile = ?1 AND id = ?2");
@@ -156,7 +118,6 @@ impl Store {
         let Some(mut k) = found else {
             return Ok(None);
         };
-        apply_windows(&mut k.view, windows, now);
         k.view.spark_7d = self
             .spark_7d(now)?
             .remove(&k.kid)
@@ -165,13 +126,12 @@ impl Store {
     }
 
     /// Every key of this profile whose `rev` is above `since_rev` (gone ones included), in
-    /// `rev` order, with `stale`, `rotation_due` and `spark_7d` filled; and the store's change
+    /// `rev` order, with `spark_7d` filled; and the store's change
     /// cursor, read first, so that a write racing this read is seen again next time rather
     /// than missed.
     pub fn keys_changed_since(
         &self,
         since_rev: i64,
-        windows: Windows,
         now: DateTime<Utc>,
     ) -> Result<(i64, Vec<KeyView>)> {
         let rev = self.current_rev()?;
@@ -184,7 +144,6 @@ impl Store {
         })?;
         let spark = self.spark_7d_where(now, Some(since_rev))?;
         for k in &mut keys {
-            apply_windows(&mut k.view, windows, now);
             k.view.spark_7d = spark.get(&k.kid).cloned().unwrap_or_else(|| vec![0; 7]);
         }
         Ok((rev, keys.into_iter().map(|k| k.view).collect()))

@@ -1,13 +1,13 @@
-//! Profile operations: add, list, remove, test.
+//! Profiles: add, list, remove and test a connection to a Kinde business, and the app settings.
 
 use crate::config::{ConfigFile, Profile, Settings, profile_not_found};
 use crate::ctx::AppCtx;
-use crate::doctor::{self, DoctorReport};
+use crate::doctor;
+use crate::model::doctor::DoctorReport;
 use crate::error::{Error, ErrorCode, Result};
 use crate::secret::Secret;
-use crate::secrets;
 
-use super::types::{
+use crate::model::profile::{
     ProfileAdded, ProfileDraft, ProfileInfo, ProfileInput, ProfileRemoved, SecretSource,
 };
 
@@ -23,7 +23,7 @@ fn info(cfg: &ConfigFile, p: &Profile, selected: Option<&str>) -> ProfileInfo {
 /// Adds a profile. Every field is checked first; then the secret (if given) goes to the keyring,
 /// then the profile to config.toml. With no secret given, `KEYWARD_CLIENT_SECRET` (if set) will
 /// be used at run time and is never stored. The first profile becomes the default.
-pub async fn profile_add(
+pub async fn add(
     ctx: &AppCtx,
     input: ProfileInput,
     secret: Option<Secret>,
@@ -58,7 +58,7 @@ pub async fn profile_add(
     let source = match secret {
         Some(s) => {
             let trimmed = Secret::new(s.expose().trim().to_string());
-            secrets::set_blocking(ctx.secrets(), &profile.name, trimmed).await?;
+            crate::secret::keyring::set_blocking(ctx.secrets(), &profile.name, trimmed).await?;
             SecretSource::Keyring
         }
         None if ctx.has_env_secret() => SecretSource::Env,
@@ -70,7 +70,7 @@ pub async fn profile_add(
     }
     if let Err(e) = ctx.save_config(cfg.clone()).await {
         if source == SecretSource::Keyring {
-            let _ = secrets::delete_blocking(ctx.secrets(), &profile.name).await;
+            let _ = crate::secret::keyring::delete_blocking(ctx.secrets(), &profile.name).await;
         }
         return Err(e);
     }
@@ -89,7 +89,7 @@ pub async fn profile_add(
 }
 
 /// Every profile in config.toml (a sandbox context lists its demo profile too).
-pub async fn profile_list(ctx: &AppCtx) -> Result<Vec<ProfileInfo>> {
+pub async fn list(ctx: &AppCtx) -> Result<Vec<ProfileInfo>> {
     let cfg = ctx.load_config().await?;
     let mut out: Vec<ProfileInfo> = cfg
         .profiles
@@ -114,7 +114,7 @@ pub async fn profile_list(ctx: &AppCtx) -> Result<Vec<ProfileInfo>> {
 
 /// Removes a profile from config.toml and deletes its keyring entry. The local database is
 /// kept. A keyring that cannot be reached does not stop the removal; the result says so.
-pub async fn profile_remove(ctx: &AppCtx, name: &str) -> Result<ProfileRemoved> {
+pub async fn remove(ctx: &AppCtx, name: &str) -> Result<ProfileRemoved> {
     let mut cfg = ctx.load_config().await?;
     if cfg.find(name).is_none() {
         return Err(profile_not_found(name, &cfg));
@@ -124,7 +124,7 @@ pub async fn profile_remove(ctx: &AppCtx, name: &str) -> Result<ProfileRemoved> 
         cfg.settings.default_profile = None;
     }
     ctx.save_config(cfg).await?;
-    let (secret_deleted, warning) = match secrets::delete_blocking(ctx.secrets(), name).await {
+    let (secret_deleted, warning) = match crate::secret::keyring::delete_blocking(ctx.secrets(), name).await {
         Ok(()) => (true, None),
         Err(e) => (
             false,
@@ -144,12 +144,12 @@ pub async fn profile_remove(ctx: &AppCtx, name: &str) -> Result<ProfileRemoved> 
 
 /// Tests a connection: the selected profile, or a draft from the first-run form that is not
 /// saved yet. This is the connection doctor (DNS, TLS, token, scopes, clock skew).
-pub async fn profile_test(ctx: &AppCtx, draft: Option<ProfileDraft>) -> Result<DoctorReport> {
+pub async fn test(ctx: &AppCtx, draft: Option<ProfileDraft>) -> Result<DoctorReport> {
     match draft {
         Some(d) => {
             let base = crate::config::normalize_domain(&d.domain)?;
             crate::config::validate_client_id(&d.client_id)?;
-            Ok(doctor::doctor_connection_with(
+            Ok(doctor::check_connection_with(
                 base.as_str(),
                 &d.client_id,
                 &d.client_secret,
@@ -157,31 +157,18 @@ pub async fn profile_test(ctx: &AppCtx, draft: Option<ProfileDraft>) -> Result<D
             )
             .await)
         }
-        None => doctor_connection(ctx).await,
+        None => doctor::connection(ctx).await,
     }
 }
 
-/// The connection doctor for the selected profile.
-pub async fn doctor_connection(ctx: &AppCtx) -> Result<DoctorReport> {
-    let profile = ctx.profile().await?;
-    let secret = ctx.client_secret(&profile.name).await?;
-    Ok(doctor::doctor_connection_with(
-        &profile.domain,
-        &profile.client_id,
-        &secret,
-        ctx.client_options().clone(),
-    )
-    .await)
-}
-
 /// The app settings (defaults when config.toml has none).
-pub async fn settings_get(ctx: &AppCtx) -> Result<Settings> {
+pub async fn settings(ctx: &AppCtx) -> Result<Settings> {
     ctx.settings().await
 }
 
 /// Checks and saves the app settings; returns what was saved. `default_profile` must name an
 /// existing profile (or be empty).
-pub async fn settings_set(ctx: &AppCtx, mut settings: Settings) -> Result<Settings> {
+pub async fn set_settings(ctx: &AppCtx, mut settings: Settings) -> Result<Settings> {
     fn range(field: &str, v: u32, lo: u32, hi: u32) -> Result<()> {
         if v < lo || v > hi {
             return Err(Error::invalid_input(
@@ -202,7 +189,7 @@ pub async fn settings_set(ctx: &AppCtx, mut settings: Settings) -> Result<Settin
     range("rotate after (days)", settings.rotation_days, 1, 3650)?;
     range(
         "migration quiet period (days)",
-        settings.migration_quiet_days,
+        settings.handover_quiet_days,
         0,
         365,
     )?;

@@ -4,7 +4,7 @@
 //! one bar for "today". [`synthesize`] invents what hourly syncs would have observed over the
 //! last `days` days, ending exactly where the real history begins (each key's first observed
 //! row). The rows are synthesized demo data: the store writes them with
-//! `history.source = 'demo'`, and `ops::demo_prefill_history` only ever writes them into the
+//! `history.source = 'demo'`, and `demo::prefill_history` only ever writes them into the
 //! demo sandbox's own database, never into a real profile's.
 //!
 //! Per key (deterministic: the random choices are seeded by the key id):
@@ -18,7 +18,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::model::KeyStatus;
+use crate::model::key::KeyStatus;
 use crate::store::{HistoryAnchor, RawHistoryRow};
 
 const HOUR_MS: i64 = 3_600_000;

@@ -1,12 +1,10 @@
-//! Inputs and results of the issue-3 operations (serde + ts-rs: they cross to the UI).
+//! Connection profiles as the front ends add, list and remove them.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::config::{Environment, Profile};
-use crate::error::Error;
-use crate::model::Owner;
-use crate::secret::{OneTimeSecret, Secret};
+use crate::secret::Secret;
 
 /// What `profile add` takes (the secret travels separately).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -75,62 +73,4 @@ pub struct ProfileDraft {
     pub client_id: String,
     #[ts(type = "string")]
     pub client_secret: Secret,
-}
-
-/// What `keys create` takes. Exactly one of `org_code` / `user_id`; scopes by key or id.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct CreateKeyInput {
-    pub name: String,
-    pub api_id: String,
-    pub scopes: Vec<String>,
-    pub org_code: Option<String>,
-    pub user_id: Option<String>,
-}
-
-/// A created or rotated key, with its secret. The secret is shown once and never stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct NewKey {
-    pub id: String,
-    /// The full secret: shown once, never again.
-    pub key: OneTimeSecret,
-    pub key_prefix: String,
-    pub key_suffix: String,
-    pub name: Option<String>,
-    pub api_id: Option<String>,
-    /// Scope keys (create only; a rotated key keeps its scopes).
-    pub scopes: Vec<String>,
-    pub owner: Option<Owner>,
-    /// "Copy it now: Kinde will not show it again."
-    pub warning: String,
-}
-
-/// The per-key result of a (bulk) revoke.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct RevokeOutcome {
-    pub id: String,
-    pub revoked: bool,
-    pub error: Option<Error>,
-}
-
-/// The result of `keys revoke`: every key gets an outcome; one failure never stops the batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct RevokeSummary {
-    pub requested: u32,
-    pub revoked: u32,
-    pub failed: u32,
-    pub outcomes: Vec<RevokeOutcome>,
-}
-
-/// Progress of a bulk revoke (one event per finished key).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct RevokeProgress {
-    pub done: u32,
-    pub total: u32,
-    pub id: String,
-    pub revoked: bool,
 }

@@ -11,172 +11,23 @@
 //! Each step is ok, warn, fail or skipped with a detail; the report ends with a verdict and the
 //! next action. The doctor never prints a secret: only the prefix and suffix Kinde shows anyway.
 
+pub mod clean;
+mod ladder;
+
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use ts_rs::TS;
-
-use crate::error::Error;
-use crate::kinde::{
-    Client, ClientConfig, ClientOptions, ListKeysQuery, NEEDED_SCOPES, parse_base_url, scope_hint,
-};
-use crate::model::KeyStatus;
+use crate::kinde::{validate_id, validate_scope, Client, ClientConfig, ClientOptions, ListKeysQuery, NEEDED_SCOPES, parse_base_url, scope_hint};
+use crate::model::doctor::{DoctorKeyInput, DoctorKind, DoctorReport};
+use crate::model::key::KeyStatus;
+use crate::ctx::AppCtx;
+use crate::error::Result;
+use clean::{check_format, clean_key, cleaning_steps};
+use ladder::Ladder;
 use crate::secret::Secret;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-#[ts(export)]
-pub enum DoctorKind {
-    Key,
-    Connection,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-#[ts(export)]
-pub enum StepStatus {
-    Ok,
-    Warn,
-    Fail,
-    /// Not run, because an earlier step failed or it does not apply.
-    Skipped,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct DoctorStep {
-    /// Stable machine name: `whitespace`, `bearer_prefix`, `quotes`, `format`, `verify`,
-    /// `status`, `owner`, `scopes`, `required_scope`, `organization`; `domain`, `dns`, `tls`,
-    /// `token`, `token_scopes`, `clock`, `api_access`.
-    pub name: String,
-    pub status: StepStatus,
-    /// `false` only for a failed step (a warning is ok).
-    pub ok: bool,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct DoctorReport {
-    pub kind: DoctorKind,
-    pub steps: Vec<DoctorStep>,
-    /// No step failed.
-    pub healthy: bool,
-    pub verdict: String,
-    pub next_action: String,
-    /// The key was sent to Kinde's verify endpoint, which counts as one verification.
-    pub counted_verification: bool,
-}
-
-/// What `doctor key` diagnoses.
-#[derive(Debug, Clone, Deserialize, TS)]
-#[ts(export)]
-pub struct DoctorKeyInput {
-    /// The key as pasted, whitespace, quotes and all.
-    #[ts(type = "string")]
-    pub key: Secret,
-    /// A scope the key must have (`--require-scope`).
-    pub require_scope: Option<String>,
-    /// The organization the key must belong to (`--org`).
-    pub org_code: Option<String>,
-}
-
-impl DoctorKeyInput {
-    pub fn new(key: Secret) -> Self {
-        DoctorKeyInput {
-            key,
-            require_scope: None,
-            org_code: None,
-        }
-    }
-}
-
-/// Length of a Kinde key secret: `k_live_` and 32 characters.
-pub const EXPECTED_KEY_LEN: usize = 39;
-
-struct Ladder {
-    kind: DoctorKind,
-    steps: Vec<DoctorStep>,
-    /// Verdict and next action of the first failure, else of the first warning.
-    fail: Option<(String, String)>,
-    warn: Option<(String, String)>,
-    counted: bool,
-}
-
-impl Ladder {
-    fn new(kind: DoctorKind) -> Self {
-        Ladder {
-            kind,
-            steps: Vec::new(),
-            fail: None,
-            warn: None,
-            counted: false,
-        }
-    }
-
-    fn step(&mut self, name: &str, status: StepStatus, detail: impl Into<String>) {
-        self.steps.push(DoctorStep {
-            name: name.to_string(),
-            status,
-            ok: status != StepStatus::Fail,
-            detail: detail.into(),
-        });
-    }
-
-    fn ok(&mut self, name: &str, detail: impl Into<String>) {
-        self.step(name, StepStatus::Ok, detail);
-    }
-
-    fn skip(&mut self, name: &str, detail: impl Into<String>) {
-        self.step(name, StepStatus::Skipped, detail);
-    }
-
-    fn warn(&mut self, name: &str, detail: impl Into<String>, verdict: &str, next: &str) {
-        self.step(name, StepStatus::Warn, detail);
-        self.warn
-            .get_or_insert((verdict.to_string(), next.to_string()));
-    }
-
-    fn fail(&mut self, name: &str, detail: impl Into<String>, verdict: &str, next: &str) {
-        self.step(name, StepStatus::Fail, detail);
-        self.fail
-            .get_or_insert((verdict.to_string(), next.to_string()));
-    }
-
-    fn fail_err(&mut self, name: &str, verdict: &str, e: &Error) {
-        let detail = format!("{} [{}]", e.message, e.code);
-        self.fail(name, detail, verdict, &e.hint);
-    }
-
-    fn failed(&self) -> bool {
-        self.fail.is_some()
-    }
-
-    fn finish(self, healthy_verdict: &str, healthy_next: &str) -> DoctorReport {
-        let healthy = self.fail.is_none();
-        let (verdict, next_action) = match (self.fail, self.warn) {
-            (Some(f), _) => f,
-            (None, Some((v, n))) => (format!("{healthy_verdict}, but: {v}"), n),
-            (None, None) => (healthy_verdict.to_string(), healthy_next.to_string()),
-        };
-        DoctorReport {
-            kind: self.kind,
-            steps: self.steps,
-            healthy,
-            verdict,
-            next_action,
-            counted_verification: self.counted,
-        }
-    }
-}
-
-mod clean;
-
-pub use clean::{Cleaning, clean_key};
-use clean::{check_format, cleaning_steps};
 
 /// Diagnoses a pasted key. The verification step counts as one verification in Kinde.
-pub async fn doctor_key(client: &Client, input: &DoctorKeyInput) -> DoctorReport {
+pub async fn check_key(client: &Client, input: &DoctorKeyInput) -> DoctorReport {
     let mut l = Ladder::new(DoctorKind::Key);
     let c = clean_key(input.key.expose());
     cleaning_steps(&mut l, &c);
@@ -272,12 +123,12 @@ pub async fn doctor_key(client: &Client, input: &DoctorKeyInput) -> DoctorReport
 }
 
 /// Diagnoses a profile's connection with the default options.
-pub async fn doctor_connection(base: &str, client_id: &str, secret: &Secret) -> DoctorReport {
-    doctor_connection_with(base, client_id, secret, ClientOptions::default()).await
+pub async fn check_connection(base: &str, client_id: &str, secret: &Secret) -> DoctorReport {
+    check_connection_with(base, client_id, secret, ClientOptions::default()).await
 }
 
 /// [`doctor_connection`] with client options (e.g. a trusted test certificate).
-pub async fn doctor_connection_with(
+pub async fn check_connection_with(
     base: &str,
     client_id: &str,
     secret: &Secret,
@@ -452,4 +303,30 @@ async fn dns_step(l: &mut Ladder, url: &url::Url) {
             "Check your network connection and DNS.",
         ),
     }
+}
+
+/// The Key doctor: cleans and checks a pasted key, verifies it (one counted verification) and
+/// diagnoses scope and organization mismatches.
+pub async fn key(ctx: &AppCtx, input: &DoctorKeyInput) -> Result<DoctorReport> {
+    if let Some(s) = &input.require_scope {
+        validate_scope(s)?;
+    }
+    if let Some(o) = &input.org_code {
+        validate_id("org code", o)?;
+    }
+    let client = ctx.client().await?;
+    Ok(check_key(&client, input).await)
+}
+
+/// The connection doctor for the selected profile.
+pub async fn connection(ctx: &AppCtx) -> Result<DoctorReport> {
+    let profile = ctx.profile().await?;
+    let secret = ctx.client_secret(&profile.name).await?;
+    Ok(check_connection_with(
+        &profile.domain,
+        &profile.client_id,
+        &secret,
+        ctx.client_options().clone(),
+    )
+    .await)
 }

@@ -9,6 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::error::Error;
+use crate::model::history::ReissueLink;
+use crate::secret::OneTimeSecret;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
@@ -183,4 +187,122 @@ pub struct VerifyResult {
     pub verification_count: Option<i64>,
     /// Always set: verifying counts as a verification in Kinde and moves the key's history.
     pub note: String,
+}
+
+
+/// What `keys create` takes. Exactly one of `org_code` / `user_id`; scopes by key or id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CreateKeyInput {
+    pub name: String,
+    pub api_id: String,
+    pub scopes: Vec<String>,
+    pub org_code: Option<String>,
+    pub user_id: Option<String>,
+}
+
+/// A created or rotated key, with its secret. The secret is shown once and never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct NewKey {
+    pub id: String,
+    /// The full secret: shown once, never again.
+    pub key: OneTimeSecret,
+    pub key_prefix: String,
+    pub key_suffix: String,
+    pub name: Option<String>,
+    pub api_id: Option<String>,
+    /// Scope keys (create only; a rotated key keeps its scopes).
+    pub scopes: Vec<String>,
+    pub owner: Option<Owner>,
+    /// "Copy it now: Kinde will not show it again."
+    pub warning: String,
+}
+
+/// The per-key result of a (bulk) revoke.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RevokeOutcome {
+    pub id: String,
+    pub revoked: bool,
+    pub error: Option<Error>,
+}
+
+/// The result of `keys revoke`: every key gets an outcome; one failure never stops the batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RevokeSummary {
+    pub requested: u32,
+    pub revoked: u32,
+    pub failed: u32,
+    pub outcomes: Vec<RevokeOutcome>,
+}
+
+/// Progress of a bulk revoke (one event per finished key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RevokeProgress {
+    pub done: u32,
+    pub total: u32,
+    pub id: String,
+    pub revoked: bool,
+}
+
+/// The keys that changed since a change cursor (see [`keys_changed_since`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct KeyChanges {
+    /// The store's current change cursor: pass it as `since_rev` next time.
+    #[ts(type = "number")]
+    pub rev: i64,
+    /// Every key whose row changed after `since_rev` (gone ones included, `gone: true`).
+    pub keys: Vec<KeyView>,
+}
+
+/// The answer of `keys list` from the local store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CachedKeys {
+    pub keys: Vec<KeyView>,
+    /// When the cache was last synced with Kinde.
+    pub synced_at: Option<DateTime<Utc>>,
+    /// True when these keys come from the cache alone (offline, or Kinde unreachable).
+    pub from_cache_only: bool,
+    /// Why Kinde was not asked or did not answer (`offline`, or the sync's error).
+    pub warning: Option<Error>,
+}
+
+/// A re-issue: the new key (its secret shown once) and the old → new link.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Reissued {
+    pub old_id: String,
+    pub new_key: crate::model::key::NewKey,
+    pub link: ReissueLink,
+}
+
+/// An open re-issue and whether its old key may be revoked yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Handover {
+    pub old_id: String,
+    pub old_name: Option<String>,
+    pub old_status: Option<String>,
+    pub new_id: String,
+    pub new_status: Option<String>,
+    pub opened_at: DateTime<Utc>,
+    pub old_last_verified_on: Option<DateTime<Utc>>,
+    /// The old key's verifications since the new key was issued.
+    #[ts(type = "number")]
+    pub old_verifications_since: i64,
+    /// The new key's verifications since it was issued (is the new key in use?).
+    #[ts(type = "number")]
+    pub new_verifications_since: i64,
+    pub quiet_days: u32,
+    /// The old key has been quiet since this time (issue or last verification, the later).
+    pub quiet_since: DateTime<Utc>,
+    pub safe_to_revoke: bool,
+    pub advice: String,
+    /// Kinde could not be asked: figures come from the local cache.
+    pub from_cache: bool,
 }

@@ -15,54 +15,23 @@
 //! Keys missing from a complete listing are marked gone, never deleted. Progress goes to a
 //! callback (with the store's change cursor `rev`); a [`CancellationToken`] stops it.
 
-mod aimd;
 
+use crate::model::sync::{CONCURRENCY_LIMIT, SyncOptions, SyncPhase, SyncProgress, SyncSummary};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
-pub use aimd::Concurrency;
+use super::aimd::Concurrency;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::kinde::{Client, KeysPage, ListKeysQuery, RequestCounts};
-use crate::model::ApiKey;
+use crate::model::key::ApiKey;
 use crate::store::{RunProgress, Store};
-
-/// The default cap of the adaptive detail concurrency.
-pub const DEFAULT_MAX_CONCURRENCY: u32 = 64;
-/// The largest concurrency (pinned or cap) accepted.
-pub const CONCURRENCY_LIMIT: u32 = 256;
-
-/// How to sync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct SyncOptions {
-    /// Fetch every key's details, not only the changed ones.
-    pub full: bool,
-    /// Detail requests in flight: `Some(n)` pins it; `None` (the default) adapts (AIMD).
-    pub concurrency: Option<u32>,
-    /// The adaptive concurrency never goes above this (default 64).
-    pub max_concurrency: u32,
-    /// Keys per list request (default and maximum 500).
-    pub page_size: u32,
-}
-
-impl Default for SyncOptions {
-    fn default() -> Self {
-        SyncOptions {
-            full: false,
-            concurrency: None,
-            max_concurrency: DEFAULT_MAX_CONCURRENCY,
-            page_size: 500,
-        }
-    }
-}
 
 impl SyncOptions {
     /// The detail concurrency controller these options ask for.
@@ -75,76 +44,8 @@ impl SyncOptions {
     }
 }
 
-/// Where a sync is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-#[ts(export)]
-pub enum SyncPhase {
-    Listing,
-    /// The listing is done (every key is in the store); the owed details stream in.
-    Details,
-    Names,
-    Done,
-}
-
-/// Progress of a running sync: pages listed, then details done of those owed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct SyncProgress {
-    pub phase: SyncPhase,
-    pub pages: u32,
-    #[ts(type = "number")]
-    pub keys_seen: u64,
-    #[ts(type = "number")]
-    pub details_done: u64,
-    /// Details owed (known once the listing is done: "details 3,120 of 10,000").
-    #[ts(type = "number")]
-    pub details_total: u64,
-    /// Still to come (`has_more` of the last page).
-    pub more_pages: bool,
-    /// The store's change cursor after the latest write this sync made
-    /// (see `ops::keys_changed_since`).
-    #[ts(type = "number")]
-    pub rev: i64,
-    /// Detail requests allowed in flight now.
-    pub concurrency: u32,
-}
-
-/// What a sync did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct SyncSummary {
-    #[ts(type = "number")]
-    pub run_id: i64,
-    pub mode: String,
-    /// ok | partial (some details could not be fetched; the next sync retries them)
-    pub status: String,
-    /// Keys in the cache that are not gone.
-    #[ts(type = "number")]
-    pub keys: u64,
-    #[ts(type = "number")]
-    pub keys_seen: u64,
-    #[ts(type = "number")]
-    pub new: u64,
-    #[ts(type = "number")]
-    pub changed: u64,
-    #[ts(type = "number")]
-    pub gone: u64,
-    #[ts(type = "number")]
-    pub details_fetched: u64,
-    pub pages: u32,
-    /// Requests this client sent during the sync, by kind.
-    pub requests: RequestCounts,
-    #[ts(type = "number")]
-    pub duration_ms: u64,
-    pub errors: Vec<String>,
-    /// Ambiguous writes answered by this sync (see `keyward audit`).
-    pub reconciled: u32,
-    pub finished_at: DateTime<Utc>,
-}
-
 /// Runs one sync of `client`'s keys into `store`.
-pub async fn run_sync(
+pub async fn run(
     client: &Client,
     store: &Arc<Store>,
     opts: SyncOptions,

@@ -7,6 +7,8 @@
 //!   exactly once (the CLI's stdout, the app's secret panel). It serializes on purpose, but its
 //!   `Debug` is still redacted.
 
+pub mod keyring;
+
 use serde::{Deserialize, Serialize, Serializer};
 use ts_rs::TS;
 

@@ -3,9 +3,8 @@
 
 use std::collections::HashMap;
 
-use crate::config::Settings;
 use crate::kinde::Client;
-use crate::model::{ApiKey, KeyView};
+use crate::model::key::{ApiKey, KeyView};
 
 #[derive(Debug, Default)]
 pub(super) struct Names {
@@ -36,22 +35,20 @@ impl Names {
         }
     }
 
-    pub(super) fn view(&self, key: ApiKey, settings: &Settings) -> KeyView {
+    /// The key with its owner and API names; the flags are left to [`super::rules::apply`].
+    pub(super) fn view(&self, key: ApiKey) -> KeyView {
         let owner_name = match (&key.org_code, &key.user_id) {
             (Some(o), _) => self.orgs.get(o).cloned(),
             (None, Some(u)) => self.users.get(u).cloned(),
             _ => None,
         };
         let api_name = key.api_ids.first().and_then(|a| self.apis.get(a).cloned());
-        let stale = super::older_than(key.last_verified_on, settings.stale_days);
-        let rotation_due =
-            super::older_than(key.created_on, settings.rotation_days) && key.created_on.is_some();
         KeyView {
             key,
             owner_name,
             api_name,
-            stale,
-            rotation_due,
+            stale: false,
+            rotation_due: false,
             rotated_on: None,
             gone: false,
             details_owed: false,

@@ -1,0 +1,98 @@
+//! App-wide settings: the sync interval and concurrency, the stale and rotation windows, the
+//! handover quiet period, the default profile and the alerts announced on the desktop.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::{Error, Result};
+use crate::model::alert::AlertKind;
+use crate::model::sync::{CONCURRENCY_LIMIT, DEFAULT_MAX_CONCURRENCY, SyncOptions};
+
+/// App-wide settings (the Settings screen and `[settings]` in config.toml).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default)]
+#[ts(export)]
+pub struct Settings {
+    /// Background sync interval of the app, in minutes (0 = off).
+    pub sync_interval_minutes: u32,
+    /// A key with no verification in this many days is stale.
+    pub stale_days: u32,
+    /// A key older than this many days (since creation or last rotation) is due for rotation.
+    pub rotation_days: u32,
+    /// A re-issued key's predecessor is "safe to revoke" after this many quiet days.
+    #[serde(alias = "migration_quiet_days")]
+    pub handover_quiet_days: u32,
+    /// The profile used when none is named and there are several.
+    pub default_profile: Option<String>,
+    /// The alert kinds that the app announces with a desktop notification.
+    pub notify_kinds: Vec<AlertKind>,
+    /// The cap of the sync's adaptive detail concurrency (1..=256, default 64).
+    pub sync_max_concurrency: u32,
+    /// Pins the sync's detail concurrency (1..=256); absent: adaptive (the default).
+    pub sync_concurrency: Option<u32>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            sync_interval_minutes: 15,
+            stale_days: 30,
+            rotation_days: 90,
+            handover_quiet_days: 7,
+            default_profile: None,
+            notify_kinds: AlertKind::NOTIFY_DEFAULT.to_vec(),
+            sync_max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            sync_concurrency: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Checks the sync concurrency settings (a hand-edited config.toml included).
+    pub fn check_sync(&self) -> Result<()> {
+        let limit = CONCURRENCY_LIMIT;
+        let check = |field: &str, v: u32| {
+            if v == 0 || v > limit {
+                return Err(Error::invalid_input(
+                    field,
+                    format!("{v} is outside 1..={limit}"),
+                    format!(
+                        "Give a whole number from 1 to {limit} in the settings (or \
+                         [settings] in config.toml); leave sync_concurrency out to let the \
+                         sync find its own."
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        check("sync_max_concurrency", self.sync_max_concurrency)?;
+        if let Some(c) = self.sync_concurrency {
+            check("sync_concurrency", c)?;
+        }
+        Ok(())
+    }
+
+    /// `opts` with these settings where the caller left the defaults: the cap when it is
+    /// the default cap, the pinned concurrency when none is pinned.
+    pub fn sync_options(&self, opts: SyncOptions) -> Result<SyncOptions> {
+        self.check_sync()?;
+        let limit = CONCURRENCY_LIMIT;
+        if let Some(c) = opts.concurrency.filter(|c| *c == 0 || *c > limit) {
+            return Err(Error::invalid_input(
+                "concurrency",
+                format!("{c} is outside 1..={limit}"),
+                format!("Give a whole number from 1 to {limit}, or none to adapt."),
+            ));
+        }
+        let max_concurrency = if opts.max_concurrency == DEFAULT_MAX_CONCURRENCY {
+            self.sync_max_concurrency
+        } else {
+            opts.max_concurrency.clamp(1, limit)
+        };
+        Ok(SyncOptions {
+            concurrency: opts.concurrency.or(self.sync_concurrency),
+            max_concurrency,
+            ..opts
+        })
+    }
+}

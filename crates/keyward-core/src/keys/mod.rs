@@ -1,0 +1,614 @@
+//! Keys: list (cached and live), show, create, rotate, re-issue, revoke and verify.
+//!
+//! Every input is checked before any request; every write to Kinde is audited, whatever its
+//! outcome. The rules that decide `stale`, `rotation_due` and what a search matches are in
+//! [`rules`]; open re-issues and when their old key is safe to revoke are in [`handover`].
+
+pub mod handover;
+mod names;
+pub mod rules;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::audit;
+use crate::ctx::{AppCtx, blocking};
+use crate::error::{Error, ErrorCode, Result};
+use crate::kinde::{
+    CreateKeyRequest, CreatedKey, ListKeysQuery, validate_id, validate_name, validate_scope,
+};
+use crate::model::audit::{AuditAction, AuditOutcome};
+use crate::model::history::ReissueLink;
+use crate::model::key::{CachedKeys, CreateKeyInput, KeyChanges, KeyFilter, KeyStatus, KeyView, NewKey, Owner, Reissued, RevokeOutcome, RevokeProgress, RevokeSummary, VerifyResult};
+use crate::model::sync::SyncOptions;
+use crate::secret::Secret;
+use rules::{Search, Windows};
+use crate::store::{PageEntry, Store};
+
+/// The warning that goes with every new secret.
+pub const ONE_TIME_WARNING: &str =
+    "Copy this key now: it is shown once and Kinde will not show it again.";
+
+/// Lists keys from the local store after an incremental sync (`offline`: the cache alone).
+/// When Kinde is unreachable the cache answers; [`list_cached`] also says how old it is.
+pub async fn list(ctx: &AppCtx, filter: &KeyFilter, offline: bool) -> Result<Vec<KeyView>> {
+    check_filter(filter)?;
+    Ok(list_cached(ctx, filter, offline).await?.keys)
+}
+
+/// Lists keys straight from Kinde with Kinde's own filters (org, user, status, type), then
+/// Keyward's (API, and the search of [`rules::Search`]), with owner and API names resolved.
+/// No store involved; the listing carries no owner unless an owner filter says it.
+pub async fn list_live(ctx: &AppCtx, filter: &KeyFilter) -> Result<Vec<KeyView>> {
+    check_filter(filter)?;
+    let client = ctx.client().await?;
+    let q = ListKeysQuery {
+        key_type: filter.key_type,
+        status: filter.status,
+        user_id: filter.user_id.clone(),
+        org_code: filter.org_code.clone(),
+        ..ListKeysQuery::default()
+    };
+    let keys = client.list_keys_all(&q).await?;
+    let windows = Windows::from(&ctx.settings().await?);
+    let names = names::Names::fetch(&client).await;
+    let search = Search::parse(filter.search.as_deref());
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for mut k in keys {
+        if let Some(api) = &filter.api_id
+            && !k.api_ids.iter().any(|a| a == api)
+        {
+            continue;
+        }
+        // The listing omits the owner; a filter on it tells us.
+        if k.org_code.is_none() {
+            k.org_code = filter.org_code.clone();
+        }
+        if k.user_id.is_none() {
+            k.user_id = filter.user_id.clone();
+        }
+        let mut v = names.view(k);
+        if !search.matches(&v) {
+            continue;
+        }
+        rules::apply(&mut v, windows, now);
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// Checks the ids in a key filter (org code, user id, API id) before anything is asked.
+pub fn check_filter(f: &KeyFilter) -> Result<()> {
+    if let Some(o) = &f.org_code {
+        validate_id("org code", o)?;
+    }
+    if let Some(u) = &f.user_id {
+        validate_id("user id", u)?;
+    }
+    if let Some(a) = &f.api_id {
+        validate_id("api id", a)?;
+    }
+    Ok(())
+}
+
+/// One key with every field Kinde has (verification count, owner) and names resolved.
+pub async fn show(ctx: &AppCtx, id: &str) -> Result<KeyView> {
+    validate_id("key id", id)?;
+    let client = ctx.client().await?;
+    let key = client.get_key(id).await?;
+    let windows = Windows::from(&ctx.settings().await?);
+    let names = names::Names::fetch(&client).await;
+    let mut v = names.view(key);
+    rules::apply(&mut v, windows, Utc::now());
+    Ok(v)
+}
+
+/// Creates a user or organization key. Checks the name, owner, API id and scopes first, then
+/// resolves the scopes (by key or id) against the API's own, then creates.
+pub async fn create(ctx: &AppCtx, input: CreateKeyInput) -> Result<NewKey> {
+    let name = input.name.trim().to_string();
+    validate_name(&name)?;
+    let owner = match (input.org_code.as_deref(), input.user_id.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid_input(
+                "owner",
+                "a key belongs to an organization or a user, not both",
+                "Give either --org CODE or --user ID.",
+            ));
+        }
+        (None, None) => {
+            return Err(Error::invalid_input(
+                "owner",
+                "a key needs an owner",
+                "Give --org CODE for an organization key or --user ID for a user key \
+                 (`keyward orgs list`, `keyward users list`).",
+            ));
+        }
+        (Some(o), None) => {
+            validate_id("org code", o)?;
+            Owner::Organization {
+                org_code: o.to_string(),
+            }
+        }
+        (None, Some(u)) => {
+            validate_id("user id", u)?;
+            Owner::User {
+                user_id: u.to_string(),
+            }
+        }
+    };
+    validate_id("api id", &input.api_id)?;
+    if input.scopes.is_empty() {
+        return Err(Error::invalid_input(
+            "scopes",
+            "a key needs at least one scope",
+            "Give --scope for each scope (`keyward apis list` shows each API's scopes).",
+        ));
+    }
+    for s in &input.scopes {
+        validate_scope(s)?;
+    }
+    let client = ctx.client().await?;
+    let api_scopes = client.api_scopes(&input.api_id).await?;
+    let mut scope_ids = Vec::new();
+    let mut scope_keys = Vec::new();
+    for wanted in &input.scopes {
+        match api_scopes
+            .iter()
+            .find(|s| s.id == *wanted || s.key == *wanted)
+        {
+            Some(s) => {
+                if !scope_ids.contains(&s.id) {
+                    scope_ids.push(s.id.clone());
+                    scope_keys.push(s.key.clone());
+                }
+            }
+            None => {
+                let known: Vec<&str> = api_scopes.iter().map(|s| s.key.as_str()).collect();
+                return Err(Error::invalid_input(
+                    "scope",
+                    format!("API {} has no scope {wanted:?}", input.api_id),
+                    if known.is_empty() {
+                        "This API defines no scopes: add them in Kinde > Settings > APIs > \
+                         (the API) > Scopes."
+                            .to_string()
+                    } else {
+                        format!("Use one of this API's scopes: {}.", known.join(", "))
+                    },
+                ));
+            }
+        }
+    }
+    let req = CreateKeyRequest {
+        name: name.clone(),
+        owner: owner.clone(),
+        api_id: input.api_id.clone(),
+        scope_ids,
+    };
+    let details = json!({ "api_id": input.api_id, "scopes": scope_keys, "owner": owner });
+    let result = client.create_key(&req).await;
+    let id = result.as_ref().ok().map(|c| c.id.as_str());
+    audit::record_result(
+        ctx,
+        AuditAction::Create,
+        id,
+        Some(&name),
+        result.as_ref().err(),
+        details,
+    )
+    .await;
+    let created = result?;
+    // Into the local cache at once (best effort; the next sync would bring it anyway): the
+    // leak scan and the alert rules know the key before any sync.
+    if let Ok(store) = ctx.store().await {
+        crate::keys::cache_key(ctx, &store, &created.id).await;
+    }
+    Ok(NewKey {
+        name: Some(name),
+        api_id: Some(input.api_id),
+        scopes: scope_keys,
+        owner: Some(owner),
+        ..new_key(created)
+    })
+}
+
+/// A new secret as the front ends show it, with the one-time warning; the key's name, API,
+/// scopes and owner are left for the caller to say.
+fn new_key(created: CreatedKey) -> NewKey {
+    let (key_prefix, key_suffix) = created.key.prefix_suffix();
+    NewKey {
+        id: created.id,
+        key: created.key,
+        key_prefix,
+        key_suffix,
+        name: None,
+        api_id: None,
+        scopes: Vec::new(),
+        owner: None,
+        warning: ONE_TIME_WARNING.to_string(),
+    }
+}
+
+
+/// Rotates a key: same id, new secret; the old secret stops working at once.
+pub async fn rotate(ctx: &AppCtx, id: &str) -> Result<NewKey> {
+    validate_id("key id", id)?;
+    let client = ctx.client().await?;
+    let result = client.rotate_key(id).await;
+    audit::record_result(
+        ctx,
+        AuditAction::Rotate,
+        Some(id),
+        None,
+        result.as_ref().err(),
+        json!({}),
+    )
+    .await;
+    let created = result?;
+    if let Ok(store) = ctx.store().await {
+        let key_id = created.id.clone();
+        let s = Arc::clone(&store);
+        let _ = crate::ctx::blocking(move || s.set_rotated_on(&key_id, Utc::now())).await;
+        // The new suffix, cached at once (the leak scan matches by prefix and suffix).
+        crate::keys::cache_key(ctx, &store, &created.id).await;
+    }
+    Ok(new_key(created))
+}
+
+/// Revokes one or many keys. Every id is checked before any request; then each key is revoked
+/// in turn and gets its own outcome. One failure never stops the batch.
+pub async fn revoke(ctx: &AppCtx, ids: &[String]) -> Result<RevokeSummary> {
+    revoke_with(ctx, ids, |_| {}, CancellationToken::new()).await
+}
+
+/// [`keys_revoke`] with progress (one event per key) and cancellation: keys not yet attempted
+/// when `cancel` fires get a `cancelled` outcome (the request in flight, if any, finishes).
+pub async fn revoke_with(
+    ctx: &AppCtx,
+    ids: &[String],
+    progress: impl Fn(RevokeProgress) + Send + Sync,
+    cancel: CancellationToken,
+) -> Result<RevokeSummary> {
+    if ids.is_empty() {
+        return Err(Error::invalid_input(
+            "key ids",
+            "no key to revoke",
+            "Give one or more key ids (`keyward keys list` shows them).",
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut unique = Vec::new();
+    for id in ids {
+        validate_id("key id", id)?;
+        if seen.insert(id.as_str()) {
+            unique.push(id.clone());
+        }
+    }
+    let client = ctx.client().await?;
+    let total = unique.len() as u32;
+    let mut outcomes = Vec::with_capacity(unique.len());
+    for (i, id) in unique.iter().enumerate() {
+        // A request in flight is never dropped (its outcome would be unknown): cancelling
+        // stops before the next key.
+        let result = if cancel.is_cancelled() {
+            Err(Error::new(
+                ErrorCode::Cancelled,
+                "not attempted: the batch was cancelled",
+                "Run the revoke again for the keys that are left.",
+            ))
+        } else {
+            client.revoke_key(id).await
+        };
+        if !matches!(&result, Err(e) if e.code == ErrorCode::Cancelled) {
+            let err = result.as_ref().err();
+            audit::record_result(ctx, AuditAction::Revoke, Some(id), None, err, json!({})).await;
+        }
+        if result.is_ok()
+            && let Ok(store) = ctx.store().await
+        {
+            let key_id = id.clone();
+            let _ = crate::ctx::blocking(move || {
+                store.set_status(&key_id, crate::model::key::KeyStatus::Revoked, Utc::now())
+            })
+            .await;
+        }
+        let revoked = result.is_ok();
+        progress(RevokeProgress {
+            done: i as u32 + 1,
+            total,
+            id: id.clone(),
+            revoked,
+        });
+        outcomes.push(RevokeOutcome {
+            id: id.clone(),
+            revoked,
+            error: result.err(),
+        });
+    }
+    let revoked = outcomes.iter().filter(|o| o.revoked).count() as u32;
+    Ok(RevokeSummary {
+        requested: total,
+        revoked,
+        failed: total - revoked,
+        outcomes,
+    })
+}
+
+/// Verifies a key secret with Kinde. This counts as a verification (the result's `note` says
+/// so). Surrounding whitespace (a pasted newline) is removed first.
+pub async fn verify(ctx: &AppCtx, key: &Secret) -> Result<VerifyResult> {
+    let cleaned = Secret::new(key.expose().trim().to_string());
+    if cleaned.is_empty() {
+        return Err(Error::invalid_input(
+            "API key",
+            "is empty",
+            "Paste the key's secret on standard input (it starts with k_live_).",
+        ));
+    }
+    let client = ctx.client().await?;
+    let mut r = client.verify_key(&cleaned).await?;
+    if r.note.is_empty() {
+        r.note = "Verifying counted as one verification of this key in Kinde.".to_string();
+    }
+    Ok(r)
+}
+
+/// The keys of the profile's store that changed after `since_rev` (`0`: every key), from the
+/// cache alone (no request to Kinde), with the store's current change cursor. A UI keeps the
+/// cursor and asks again after a sync (or a `SyncProgress` whose `rev` moved), and applies
+/// only the changed rows.
+pub async fn changed_since(ctx: &AppCtx, since_rev: i64) -> Result<KeyChanges> {
+    let windows = Windows::from(&ctx.settings().await?);
+    let store = ctx.store().await?;
+    let now = Utc::now();
+    let (rev, mut keys) = blocking(move || store.keys_changed_since(since_rev, now)).await?;
+    for v in &mut keys {
+        rules::apply(v, windows, now);
+    }
+    Ok(KeyChanges { rev, keys })
+}
+
+/// `keys list` from the store: an incremental sync first (unless `offline`), then the cache.
+/// When Kinde is unreachable the cache answers, with its age and the error as a warning.
+pub async fn list_cached(
+    ctx: &AppCtx,
+    filter: &KeyFilter,
+    offline: bool,
+) -> Result<CachedKeys> {
+    let mut warning = None;
+    if offline {
+        warning = Some(Error::new(
+            ErrorCode::Offline,
+            "offline mode: Kinde was not asked",
+            "Run without --offline to refresh it from Kinde.",
+        ));
+    } else if let Err(e) = sync_for_list(ctx).await {
+        if !cache_answers(e.code) {
+            return Err(e);
+        }
+        warning = Some(e);
+    }
+    let windows = Windows::from(&ctx.settings().await?);
+    let store = ctx.store().await?;
+    let filter = filter.clone();
+    let now = Utc::now();
+    let (keys, synced_at) = blocking(move || {
+        let search = Search::parse(filter.search.as_deref());
+        let mut keys = store.list_keys(&filter, now)?;
+        keys.retain(|v| search.matches(v));
+        for v in &mut keys {
+            rules::apply(v, windows, now);
+        }
+        Ok((keys, store.last_sync_at()?))
+    })
+    .await?;
+    if warning.is_some() && synced_at.is_none() {
+        return Err(warning.map_or_else(
+            || Error::internal("no warning"),
+            |w| {
+                // The cause's own hint first (a TLS failure wants KEYWARD_CA_CERT, a DNS
+                // failure the domain's spelling): a sync alone would fail the same way.
+                let hint = if offline {
+                    "Run `keyward sync` once while Kinde is reachable.".to_string()
+                } else {
+                    format!(
+                        "{} There is no local copy of the keys yet: once Kinde answers, one \
+                         `keyward sync` makes `--offline` work.",
+                        w.hint
+                    )
+                };
+                Error::new(
+                    if offline { ErrorCode::Offline } else { w.code },
+                    format!("{}; and there is no local copy of the keys yet", w.message),
+                    hint,
+                )
+            },
+        ));
+    }
+    Ok(CachedKeys {
+        keys,
+        synced_at,
+        from_cache_only: warning.is_some(),
+        warning,
+    })
+}
+
+/// The incremental sync before `keys list`. While another sync runs, the cache answers (with
+/// a `sync_in_progress` warning) if it has been synced before; a first sync is waited for.
+async fn sync_for_list(ctx: &AppCtx) -> Result<()> {
+    let quick = || {
+        crate::sync::run(
+            ctx,
+            SyncOptions::default(),
+            |_| {},
+            CancellationToken::new(),
+        )
+    };
+    match quick().await {
+        Err(e) if e.code == ErrorCode::SyncInProgress => {
+            let store = ctx.store().await?;
+            let synced = blocking(move || store.last_sync_at()).await?;
+            if synced.is_some() {
+                return Err(e);
+            }
+            crate::sync::run_wait(
+                ctx,
+                SyncOptions::default(),
+                |_| {},
+                CancellationToken::new(),
+            )
+            .await
+            .map(|_| ())
+        }
+        r => r.map(|_| ()),
+    }
+}
+
+/// Errors after which `keys list` answers from the cache, with the error as a warning:
+/// Kinde unreachable, or another sync running.
+fn cache_answers(c: ErrorCode) -> bool {
+    matches!(
+        c,
+        ErrorCode::SyncInProgress
+            | ErrorCode::Dns
+            | ErrorCode::Tls
+            | ErrorCode::ConnectionRefused
+            | ErrorCode::Timeout
+            | ErrorCode::Network
+            | ErrorCode::ServerError
+            | ErrorCode::RateLimited
+            | ErrorCode::Offline
+    )
+}
+
+/// Stores one key as just read from Kinde (after a create or a reissue), best effort.
+pub(crate) async fn cache_key(ctx: &AppCtx, store: &Arc<Store>, id: &str) {
+    let Ok(client) = ctx.client().await else {
+        return;
+    };
+    if let Ok(k) = client.get_key(id).await {
+        let s = Arc::clone(store);
+        let _ = blocking(move || {
+            s.apply_page(
+                None,
+                Utc::now(),
+                &[PageEntry {
+                    key: k,
+                    detail: true,
+                }],
+            )
+        })
+        .await;
+    }
+}
+
+/// `true` when `status` means the key can still be verified.
+pub(crate) fn usable(status: KeyStatus) -> bool {
+    status == KeyStatus::Active
+}
+
+/// Re-issues a key: a new key with the same name, API and owner, and the same scopes or
+/// `scopes` (Kinde keys are immutable, so this is also how scopes change). The old key keeps
+/// working until it is revoked; `handover::list` says when that is safe. Audited as
+/// `create` (by key_create) and `reissue`, whatever the outcome.
+pub async fn reissue(ctx: &AppCtx, id: &str, scopes: Option<Vec<String>>) -> Result<Reissued> {
+    validate_id("key id", id)?;
+    let client = ctx.client().await?;
+    let old = client.get_key(id).await?;
+    if !usable(old.status) {
+        return Err(Error::invalid_input(
+            "key",
+            format!("{id} is {}", old.status.as_str()),
+            "Only an active key can be re-issued; create a new key with `keyward keys create`.",
+        ));
+    }
+    let Some(api_id) = old.api_ids.first().cloned() else {
+        return Err(Error::new(
+            ErrorCode::UnexpectedResponse,
+            format!("Kinde did not say which API key {id} belongs to"),
+            "Create the replacement with `keyward keys create` and revoke this key yourself.",
+        ));
+    };
+    if old.user_id.is_none() && old.org_code.is_none() {
+        return Err(Error::invalid_input(
+            "key",
+            format!("{id} belongs to neither a user nor an organization"),
+            "Keyward re-issues user and organization keys only.",
+        ));
+    }
+    let scopes = scopes.unwrap_or_else(|| old.scopes.clone());
+    let input = crate::model::key::CreateKeyInput {
+        name: old.name.clone(),
+        api_id,
+        scopes: scopes.clone(),
+        org_code: if old.user_id.is_some() {
+            None
+        } else {
+            old.org_code.clone()
+        },
+        user_id: old.user_id.clone(),
+    };
+    let result = crate::keys::create(ctx, input).await;
+    let now = Utc::now();
+    let store = ctx.store().await?;
+    let (outcome, err, new_id) = match &result {
+        Ok(k) => (AuditOutcome::Ok, None, Some(k.id.clone())),
+        Err(e) if e.code == ErrorCode::Ambiguous => (AuditOutcome::Ambiguous, Some(e), None),
+        Err(e) => (AuditOutcome::Failed, Some(e), None),
+    };
+    let details = json!({ "old_id": id, "new_id": new_id, "scopes": scopes });
+    audit::record(
+        ctx,
+        AuditAction::Reissue,
+        Some(id),
+        Some(&old.name),
+        outcome,
+        err,
+        details,
+    )
+    .await;
+    let new_key = result?;
+    let link = ReissueLink {
+        old_id: id.to_string(),
+        new_id: new_key.id.clone(),
+        opened_at: now,
+        closed_at: None,
+        old_count_at_open: old.verification_count,
+    };
+    {
+        let (s, l) = (Arc::clone(&store), link.clone());
+        let old = old.clone();
+        blocking(move || {
+            s.apply_page(
+                None,
+                now,
+                &[PageEntry {
+                    key: old,
+                    detail: true,
+                }],
+            )?;
+            s.reissue_open(&l.old_id, &l.new_id, l.opened_at, l.old_count_at_open)
+        })
+        .await?;
+    }
+    cache_key(ctx, &store, &new_key.id).await;
+    Ok(Reissued {
+        old_id: id.to_string(),
+        new_key,
+        link,
+    })
+}
+
+/// Creates a normal Kinde key (see [`crate::keys::create`]) and marks it locally as a
+/// canary: any verification of it is a critical alert. The secret is shown once.
+pub async fn create_canary(ctx: &AppCtx, input: CreateKeyInput) -> Result<NewKey> {
+    // key_create caches the new key in the store.
+    let key = crate::keys::create(ctx, input).await?;
+    crate::alerts::canary_mark(ctx, &key.id, true).await?;
+    Ok(key)
+}

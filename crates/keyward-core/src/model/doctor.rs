@@ -1,0 +1,74 @@
+//! A doctor's report: its steps, verdict and next action.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum DoctorKind {
+    Key,
+    Connection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum StepStatus {
+    Ok,
+    Warn,
+    Fail,
+    /// Not run, because an earlier step failed or it does not apply.
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct DoctorStep {
+    /// Stable machine name: `whitespace`, `bearer_prefix`, `quotes`, `format`, `verify`,
+    /// `status`, `owner`, `scopes`, `required_scope`, `organization`; `domain`, `dns`, `tls`,
+    /// `token`, `token_scopes`, `clock`, `api_access`.
+    pub name: String,
+    pub status: StepStatus,
+    /// `false` only for a failed step (a warning is ok).
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct DoctorReport {
+    pub kind: DoctorKind,
+    pub steps: Vec<DoctorStep>,
+    /// No step failed.
+    pub healthy: bool,
+    pub verdict: String,
+    pub next_action: String,
+    /// The key was sent to Kinde's verify endpoint, which counts as one verification.
+    pub counted_verification: bool,
+}
+
+/// What `doctor key` diagnoses.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct DoctorKeyInput {
+    /// The key as pasted, whitespace, quotes and all.
+    #[ts(type = "string")]
+    pub key: Secret,
+    /// A scope the key must have (`--require-scope`).
+    pub require_scope: Option<String>,
+    /// The organization the key must belong to (`--org`).
+    pub org_code: Option<String>,
+}
+
+impl DoctorKeyInput {
+    pub fn new(key: Secret) -> Self {
+        DoctorKeyInput {
+            key,
+            require_scope: None,
+            org_code: None,
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! What a leak scan found, and what was done about a leaked key.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::model::key::NewKey;
+
+/// A known key that a found secret may belong to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ScanMatch {
+    pub key_id: String,
+    pub name: String,
+    pub owner_name: Option<String>,
+    pub org_code: Option<String>,
+    pub user_id: Option<String>,
+    pub scopes: Vec<String>,
+    pub status: crate::model::key::KeyStatus,
+    pub last_verified_on: Option<DateTime<Utc>>,
+    pub gone: bool,
+}
+
+/// One secret-shaped string found, and the known keys whose prefix and suffix it matches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ScanFinding {
+    #[serde(flatten)]
+    pub hit: crate::leaks::scan::SecretHit,
+    pub matches: Vec<ScanMatch>,
+    /// Exactly one known key matches.
+    pub unique: bool,
+}
+
+/// What `scan` found. Secrets appear masked only; none was verified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ScanReport {
+    pub findings: Vec<ScanFinding>,
+    pub stats: crate::leaks::scan::ScanStats,
+    /// Findings that match a known key.
+    pub matched: u32,
+}
+
+/// What to do about a leaked key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum LeakAction {
+    /// New secret, same key: the leaked secret stops working at once.
+    Rotate,
+    /// A new key beside the old one; revoke the old when its clients moved.
+    Reissue,
+}
+
+/// The outcome of [`leak_remediate`]: the new secret, shown once.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct LeakRemediation {
+    pub key_id: String,
+    pub action: LeakAction,
+    pub new_key: NewKey,
+}

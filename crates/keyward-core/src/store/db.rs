@@ -1,0 +1,226 @@
+//! The database: one `Store` per profile, opened with its pragmas and migrated.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// How long a writer waits for another writer before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Embedded migrations, in order. `user_version` is the number of migrations applied (not the
+/// number in a file's name): the number 0003 was never used, so a database at version 3 has
+/// 0001, 0002 and 0004, and one at version 4 also has 0005. A new migration is appended at the
+/// end, never inserted.
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_history_source.sql"),
+    include_str!("migrations/0004_alerts.sql"),
+    include_str!("migrations/0005_rev.sql"),
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The file name of the database inside a profile's data directory.
+pub const DB_FILE: &str = "keyward.db";
+
+/// The local store of one profile. `Send + Sync`; all methods are blocking.
+pub struct Store {
+    pub(super) conn: Mutex<Connection>,
+    pub(super) profile: String,
+    pub(super) path: Option<PathBuf>,
+    /// The sync lock of an in-memory store (a file store locks a file: see `store/lock.rs`).
+    pub(super) sync_flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("profile", &self.profile)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` for `profile`, and migrates it.
+    pub fn open(path: &Path, profile: &str) -> Result<Store> {
+        // Private from the first byte: the folder 0700, the file 0600 before SQLite opens it
+        // (SQLite gives the -wal and -shm files the database file's mode).
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::fsutil::private_dir(dir)?;
+        }
+        crate::fsutil::private_file(path)?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(db_err)?;
+        Self::init(conn, profile, Some(path.to_path_buf()))
+    }
+
+    /// An in-memory store (tests, demo mode without persistence).
+    pub fn open_in_memory(profile: &str) -> Result<Store> {
+        let conn = Connection::open_in_memory().map_err(db_err)?;
+        Self::init(conn, profile, None)
+    }
+
+    /// The conventional database path of a profile under Keyward's data directory.
+    pub fn path_for(data_dir: &Path, profile: &str) -> PathBuf {
+        data_dir
+            .join("profiles")
+            .join(safe_name(profile))
+            .join(DB_FILE)
+    }
+
+    fn init(mut conn: Connection, profile: &str, path: Option<PathBuf>) -> Result<Store> {
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            profile: profile.to_string(),
+            path,
+            sync_flag: Default::default(),
+        })
+    }
+
+    pub fn profile(&self) -> &str {
+        &self.profile
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Runs `f` with the connection (reads, or writes that manage their own transaction).
+    pub(crate) fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let conn = self.conn.lock();
+        f(&conn).map_err(db_err)
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction, committed when `f` succeeds.
+    pub(crate) fn with_tx<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let mut conn = self.conn.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        let out = f(&tx).map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(out)
+    }
+
+    /// `PRAGMA integrity_check`: `Ok(())` when the database is sound.
+    pub fn integrity_check(&self) -> Result<()> {
+        let rows: Vec<String> = self.with_conn(|c| {
+            let mut st = c.prepare("PRAGMA integrity_check")?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect()
+        })?;
+        if rows.len() == 1 && rows[0] == "ok" {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorCode::Database,
+                format!("integrity check failed: {}", rows.join("; ")),
+                "Move the database file aside and run `keyward sync` to rebuild the cache.",
+            ))
+        }
+    }
+
+    /// The schema version recorded in the database.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.with_conn(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+    }
+}
+
+/// A profile name as a file name: `[A-Za-z0-9._-]`, anything else as `_`.
+pub(crate) fn safe_name(profile: &str) -> String {
+    profile
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Connection settings, in one place: WAL, `synchronous=NORMAL`, `busy_timeout`, foreign keys.
+pub fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
+    // In-memory databases answer "memory"; that is fine.
+    let _mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(db_err)?;
+    conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Applies the pending migrations in one transaction; refuses a database from a newer Keyward.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err)?;
+    let current: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db_err)?;
+    if current > SCHEMA_VERSION {
+        return Err(too_new(current));
+    }
+    for sql in MIGRATIONS.iter().skip(current.max(0) as usize) {
+        tx.execute_batch(sql).map_err(db_err)?;
+    }
+    if current != SCHEMA_VERSION {
+        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+            .map_err(db_err)?;
+    }
+    tx.commit().map_err(db_err)
+}
+
+fn too_new(found: i64) -> Error {
+    Error::new(
+        ErrorCode::DatabaseTooNew,
+        format!(
+            "the local database has schema version {found}, newer than this Keyward \
+             understands ({SCHEMA_VERSION})"
+        ),
+        "It was written by a newer Keyward. Upgrade Keyward, or set KEYWARD_HOME to another \
+         directory to start a fresh cache.",
+    )
+}
+
+/// Maps a SQLite error to `Error { code: Database, .. }` with a hint.
+pub fn db_err(e: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode as C;
+    let hint = match e.sqlite_error_code() {
+        Some(C::DatabaseBusy) | Some(C::DatabaseLocked) => {
+            "Another Keyward (app or CLI) is writing to the database. Wait and try again."
+        }
+        Some(C::DatabaseCorrupt) | Some(C::NotADatabase) => {
+            "The local database is damaged. Move it aside and run `keyward sync` to rebuild \
+             the cache (the audit log lives in the same file)."
+        }
+        Some(C::DiskFull) => "The disk is full. Free some space and try again.",
+        Some(C::ReadOnly) | Some(C::CannotOpen) | Some(C::PermissionDenied) => {
+            "Check that Keyward's data directory exists and that you may write to it \
+             (KEYWARD_HOME overrides it)."
+        }
+        _ => "This is probably a bug in Keyward. Please report it with the steps that led here.",
+    };
+    Error::new(ErrorCode::Database, format!("local database: {e}"), hint)
+}

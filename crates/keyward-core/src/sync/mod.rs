@@ -1,0 +1,121 @@
+//! Sync: pulls the profile's keys from Kinde into the local store, one sync per profile at a
+//! time across processes, then evaluates the alert rules over what it added. How one run lists,
+//! fetches details and writes is in [`engine`]; [`reconcile`] answers ambiguous writes.
+
+mod aimd;
+pub mod engine;
+pub mod reconcile;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+pub use aimd::Concurrency;
+
+use crate::ctx::{AppCtx, blocking};
+use crate::error::{Error, Result};
+use crate::model::sync::{SyncOptions, SyncProgress, SyncRunRecord, SyncSummary};
+use crate::store::{Store, SyncLock, sync_in_progress};
+
+/// Pulls the profile's keys from Kinde into the local store (see [`crate::sync`]), then
+/// answers any ambiguous write from what it found.
+///
+/// One sync per profile at a time, across processes (see [`SyncLock`]): when another sync of
+/// the profile is running (the app, another `keyward`), this answers `sync_in_progress` at
+/// once and changes nothing. [`sync_wait`] waits for it instead.
+pub async fn run(
+    ctx: &AppCtx,
+    opts: SyncOptions,
+    progress: impl Fn(SyncProgress) + Send + Sync,
+    cancel: CancellationToken,
+) -> Result<SyncSummary> {
+    let opts = ctx.settings().await?.sync_options(opts)?;
+    let client = ctx.client().await?;
+    let store = ctx.store().await?;
+    let summary = run_store(&client, &store, opts, &progress, &cancel, false).await?;
+    crate::alerts::after_sync(ctx, &store).await;
+    Ok(summary)
+}
+
+/// [`sync`], but when another sync of the profile is running, waits for it to end (until
+/// `cancel`) and then syncs.
+pub async fn run_wait(
+    ctx: &AppCtx,
+    opts: SyncOptions,
+    progress: impl Fn(SyncProgress) + Send + Sync,
+    cancel: CancellationToken,
+) -> Result<SyncSummary> {
+    let opts = ctx.settings().await?.sync_options(opts)?;
+    let client = ctx.client().await?;
+    let store = ctx.store().await?;
+    let summary = run_store(&client, &store, opts, &progress, &cancel, true).await?;
+    crate::alerts::after_sync(ctx, &store).await;
+    Ok(summary)
+}
+
+/// How often a waiting sync looks at the lock again, and how long a sync that does not wait
+/// keeps trying (a reader of the runs holds the lock for a moment: see [`Store::runs`]).
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+const LOCK_TRIES: u32 = 5;
+
+/// One sync of `client`'s keys into `store` under the profile's sync lock: taken first (or
+/// `sync_in_progress`, or waited for when `wait`), then every run still `running` is recorded
+/// `interrupted` (its process died: nobody held the lock), then [`run_sync`]. The lock is
+/// released when this returns or is dropped, and by the OS when the process dies.
+pub async fn run_store(
+    client: &crate::kinde::Client,
+    store: &Arc<Store>,
+    opts: SyncOptions,
+    progress: &(dyn Fn(SyncProgress) + Send + Sync),
+    cancel: &CancellationToken,
+    wait: bool,
+) -> Result<SyncSummary> {
+    let lock = lock_for_sync(store, wait, cancel).await?;
+    let lock = {
+        let s = Arc::clone(store);
+        blocking(move || {
+            let n = s.runs_interrupt_dead(&lock)?;
+            if n > 0 {
+                tracing::info!("{n} sync run(s) of a process that died are now interrupted");
+            }
+            Ok(lock)
+        })
+        .await?
+    };
+    let result = engine::run(client, store, opts, progress, cancel).await;
+    drop(lock);
+    result
+}
+
+async fn lock_for_sync(
+    store: &Arc<Store>,
+    wait: bool,
+    cancel: &CancellationToken,
+) -> Result<SyncLock> {
+    let mut tries = 0u32;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(Error::cancelled());
+        }
+        let s = Arc::clone(store);
+        if let Some(lock) = blocking(move || s.try_lock_sync()).await? {
+            return Ok(lock);
+        }
+        tries += 1;
+        if !wait && tries >= LOCK_TRIES {
+            return Err(sync_in_progress(store.profile()));
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(Error::cancelled()),
+            _ = tokio::time::sleep(LOCK_POLL) => {}
+        }
+    }
+}
+
+/// The most recent sync runs (newest first). A run whose process died says `interrupted`
+/// (see [`Store::runs`]).
+pub async fn runs(ctx: &AppCtx, limit: u32) -> Result<Vec<SyncRunRecord>> {
+    let store = ctx.store().await?;
+    blocking(move || store.runs(limit.clamp(1, 1000))).await
+}
