@@ -6,8 +6,6 @@ import type { ShownSecret } from "../components/SecretPanel.svelte";
 import { ui } from "./ui.svelte";
 import { attempt, report } from "./report";
 
-export type { ShownSecret };
-
 class Secret {
   /** Cleared (for good) by Done: nothing else holds it. */
   shown = $state<ShownSecret | null>(null);

@@ -3,8 +3,6 @@
 import type { KeyQuery } from "../logic/keys";
 import type { Toast } from "../components/Toasts.svelte";
 
-export type { Toast };
-
 export type Route =
   | { name: "keys" }
   | { name: "key"; id: string }
