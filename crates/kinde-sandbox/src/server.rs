@@ -14,8 +14,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::Peer;
-use crate::routes::DropConnection;
+use crate::conn::{DropConnection, Peer};
 
 /// A self-signed certificate for `127.0.0.1` and `localhost`: (PEM, acceptor).
 pub fn self_signed() -> anyhow::Result<(String, TlsAcceptor)> {

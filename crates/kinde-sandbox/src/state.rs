@@ -1,6 +1,6 @@
 //! State shared by every request: data, M2M apps, signer, counters, rate-limit windows.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use axum::http::{StatusCode, header};
@@ -9,38 +9,11 @@ use parking_lot::RwLock;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::Stats;
-use crate::auth::Signer;
+use crate::clients::ClientApp;
 use crate::http::ApiError;
 use crate::model::Db;
-
-/// Every scope of the Management API routes that the sandbox serves (the spec's `x-scope`).
-pub const ALL_SCOPES: &[&str] = &[
-    "read:api_keys",
-    "create:api_keys",
-    "update:api_keys",
-    "delete:api_keys",
-    "read:apis",
-    "read:api_scopes",
-    "read:organizations",
-    "read:users",
-];
-
-/// The `read:` scopes (the read-only M2M app).
-pub fn read_scopes() -> Vec<&'static str> {
-    ALL_SCOPES
-        .iter()
-        .copied()
-        .filter(|s| s.starts_with("read:"))
-        .collect()
-}
-
-/// A machine-to-machine application that may ask for tokens.
-#[derive(Debug, Clone)]
-pub struct ClientApp {
-    pub secret: String,
-    pub scopes: Vec<String>,
-}
+use crate::stats::Counters;
+use crate::token::Signer;
 
 /// Knobs read at request time.
 #[derive(Debug, Clone)]
@@ -51,12 +24,6 @@ pub struct Settings {
     pub detail_latency_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
     pub fault_rate: f64,
     pub token_ttl_secs: u64,
-}
-
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub stats: Stats,
-    pub requests: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -112,21 +79,7 @@ impl Shared {
 
     /// Counts one request by its route template (`GET /api/v1/api_keys/{key_id}`).
     pub fn count(&self, method: &str, template: &str) {
-        let route = format!("{method} {template}");
-        let mut c = self.counters.lock();
-        c.stats.total += 1;
-        let s = &mut c.stats;
-        match route.as_str() {
-            "POST /oauth2/token" => s.token += 1,
-            "GET /api/v1/api_keys" => s.list_keys += 1,
-            "POST /api/v1/api_keys" => s.create_key += 1,
-            "GET /api/v1/api_keys/{key_id}" => s.get_key += 1,
-            "PUT /api/v1/api_keys/{key_id}" => s.rotate_key += 1,
-            "DELETE /api/v1/api_keys/{key_id}" => s.revoke_key += 1,
-            "POST /api/v1/api_keys/verify" => s.verify_key += 1,
-            _ => s.other += 1,
-        }
-        *c.requests.entry(route).or_insert(0) += 1;
+        self.counters.lock().count(method, template);
     }
 
     /// Fixed one-minute window per client. Past the limit: 429 with `RateLimit-Reset`.

@@ -8,9 +8,10 @@ use anyhow::Context;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+use crate::config::{Config, Seed};
 use crate::model::Db;
+use crate::seed;
 use crate::state::Shared;
-use crate::{Config, Seed, seed};
 
 /// Loads the state file when it exists; otherwise builds the seed plus `extra_keys`.
 pub fn initial_db(config: &Config) -> anyhow::Result<Db> {

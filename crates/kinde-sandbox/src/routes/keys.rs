@@ -12,8 +12,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::Peer;
 use crate::auth::authorize;
+use crate::conn::Peer;
 use crate::http::{ApiError, ApiResult, client_ip, ok, page_size, param, parse_query};
 use crate::keys::{self, KeyFilter, NewKey, RotateError};
 use crate::model::{Db, KeyKind, KeyRec, Status, ts};

@@ -2,6 +2,7 @@
 
 pub mod directory;
 pub mod keys;
+pub mod oauth;
 pub mod sandbox;
 
 use std::sync::Arc;
@@ -15,19 +16,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rand::Rng;
 
-use crate::auth;
+use crate::conn::DropConnection;
 use crate::http::{ApiError, oauth_error, route_not_found};
 use crate::state::Shared;
 
-/// Marks a response whose connection must be dropped instead of answered (a fault).
-#[derive(Debug, Clone, Copy)]
-pub struct DropConnection;
-
 pub fn router(sh: Arc<Shared>) -> Router {
     let kinde = Router::new()
-        .route("/oauth2/token", post(auth::token))
-        .route("/.well-known/jwks", get(auth::jwks))
-        .route("/.well-known/jwks.json", get(auth::jwks))
+        .route("/oauth2/token", post(oauth::token))
+        .route("/.well-known/jwks", get(oauth::jwks))
+        .route("/.well-known/jwks.json", get(oauth::jwks))
         .route("/api/v1/api_keys", get(keys::list).post(keys::create))
         .route("/api/v1/api_keys/verify", post(keys::verify))
         .route(
