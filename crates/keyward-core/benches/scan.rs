@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use keyward_core::scan::{RG_PATTERN, ScanOptions, scan_paths};
+use keyward_core::leaks::scan::{RG_PATTERN, ScanOptions, scan_paths};
 
 const FILE_BYTES: usize = 512 * 1024;
 const PLANTED_EVERY: usize = 97;

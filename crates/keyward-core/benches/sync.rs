@@ -25,7 +25,8 @@ use chrono::Utc;
 use keyward_core::kinde::{Client, ClientConfig, ListKeysQuery};
 use keyward_core::secret::Secret;
 use keyward_core::store::{PageEntry, Store};
-use keyward_core::sync::{SyncOptions, run_sync};
+use keyward_core::model::sync::SyncOptions;
+use keyward_core::sync::engine::run as run_sync;
 use kinde_sandbox::{Config, Sandbox};
 use tokio_util::sync::CancellationToken;
 
@@ -85,8 +86,8 @@ async fn ours(sb: &Sandbox, dir: &tempfile::TempDir, concurrency: Option<u32>, n
         concurrency,
         ..SyncOptions::default()
     };
-    let progress = |p: keyward_core::sync::SyncProgress| {
-        if p.phase == keyward_core::sync::SyncPhase::Details {
+    let progress = |p: keyward_core::model::sync::SyncProgress| {
+        if p.phase == keyward_core::model::sync::SyncPhase::Details {
             let mut g = seen.lock();
             g.0 = g.0.max(p.concurrency);
             g.1 += u64::from(p.concurrency);
@@ -152,7 +153,7 @@ async fn naive(sb: &Sandbox, dir: &tempfile::TempDir) -> Run {
 }
 
 /// One sync with the default options, as the app and the CLI run it.
-async fn default_sync(c: &Client, s: &Arc<Store>) -> keyward_core::sync::SyncSummary {
+async fn default_sync(c: &Client, s: &Arc<Store>) -> keyward_core::model::sync::SyncSummary {
     run_sync(
         c,
         s,

@@ -7,9 +7,7 @@ use crate::model::doctor::DoctorReport;
 use crate::error::{Error, ErrorCode, Result};
 use crate::secret::Secret;
 
-use crate::model::profile::{
-    ProfileAdded, ProfileDraft, ProfileInfo, ProfileInput, ProfileRemoved, SecretSource,
-};
+use crate::model::profile::{ProfileAdded, ProfileDraft, ProfileInfo, ProfileInput, ProfileRemoved, SecretSource};
 
 fn info(cfg: &ConfigFile, p: &Profile, selected: Option<&str>) -> ProfileInfo {
     let current = cfg.select(selected).ok().map(|c| c.name.as_str());

@@ -8,7 +8,7 @@ use std::time::Duration;
 use client_common::*;
 use keyward_core::ErrorCode;
 use keyward_core::kinde::{Client, ClientConfig, ClientOptions, CreateKeyRequest, ListKeysQuery};
-use keyward_core::model::Owner;
+use keyward_core::model::key::Owner;
 use keyward_core::secret::Secret;
 use kinde_sandbox::Config;
 

@@ -6,15 +6,10 @@ mod client_common;
 use std::sync::Arc;
 
 use client_common::*;
-use keyward_core::doctor::clean_key;
-use keyward_core::kinde::wire::{
-    ApisResponse, KeyResponse, KeysResponse, NewKeyResponse, OrgsResponse, TokenResponse,
-    UsersResponse, VerifyResponse, parse, parse_date,
-};
-use keyward_core::kinde::{
-    ClientOptions, CreateKeyRequest, ListKeysQuery, parse_base_url, validate_id,
-};
-use keyward_core::model::Owner;
+use keyward_core::doctor::clean::clean_key;
+use keyward_core::kinde::wire::{ApisResponse, KeyResponse, KeysResponse, NewKeyResponse, OrgsResponse, TokenResponse, UsersResponse, VerifyResponse, parse, parse_date};
+use keyward_core::kinde::{ClientOptions, CreateKeyRequest, ListKeysQuery, parse_base_url, validate_id};
+use keyward_core::model::key::Owner;
 use keyward_core::secret::Secret;
 use parking_lot::Mutex;
 use proptest::prelude::*;

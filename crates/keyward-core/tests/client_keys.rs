@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use client_common::*;
 use keyward_core::ErrorCode;
 use keyward_core::kinde::{CreateKeyRequest, ListKeysQuery, RequestCounts};
-use keyward_core::model::{KeyStatus, KeyType, Owner};
+use keyward_core::model::key::{KeyStatus, KeyType, Owner};
 use keyward_core::secret::Secret;
 use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_ORG_CODE, EMPTY_USER_ID, READONLY_CLIENT};
 

@@ -1,5 +1,5 @@
 //! Demo mode's synthesized past: a real demo sandbox over loopback, a sandbox `AppCtx` with its
-//! SQLite store on real files, `ops::sync`, then `ops::demo_prefill_history`.
+//! SQLite store on real files, `sync::run`, then `demo::prefill_history`.
 
 use std::sync::Arc;
 
@@ -7,14 +7,15 @@ use chrono::{Duration, Utc};
 use keyward_core::ErrorCode;
 use keyward_core::config::{Environment, Profile};
 use keyward_core::ctx::AppCtx;
-use keyward_core::model::{KeyFilter, KeyStatus, KeyView};
-use keyward_core::ops;
+use keyward_core::model::key::{KeyFilter, KeyStatus, KeyView};
 use keyward_core::secret::Secret;
-use keyward_core::secrets::{MemoryStore, SecretStore};
-use keyward_core::store::{Bucket, Windows};
-use keyward_core::sync::{SyncOptions, SyncSummary};
+use keyward_core::secret::keyring::{MemoryStore, SecretStore};
+use keyward_core::model::history::Bucket;
+use keyward_core::keys::rules::Windows;
+use keyward_core::model::sync::{SyncOptions, SyncSummary};
 use kinde_sandbox::{Config, Sandbox, Seed};
 use tokio_util::sync::CancellationToken;
+use keyward_core::{demo, history, insights, sync};
 
 async fn demo_sandbox() -> Sandbox {
     let cfg = Config {
@@ -28,7 +29,7 @@ async fn demo_sandbox() -> Sandbox {
 }
 
 async fn sync(ctx: &AppCtx) -> SyncSummary {
-    let s = ops::sync(
+    let s = sync::run(
         ctx,
         SyncOptions::default(),
         |_| {},
@@ -43,7 +44,7 @@ async fn sync(ctx: &AppCtx) -> SyncSummary {
 async fn keys(ctx: &AppCtx) -> Vec<KeyView> {
     let store = ctx.store().await.unwrap();
     store
-        .list_keys(&KeyFilter::default(), Windows::default(), Utc::now())
+        .list_keys(&KeyFilter::default(), Utc::now())
         .unwrap()
 }
 
@@ -80,10 +81,10 @@ async fn demo_prefill_gives_the_demo_a_believable_past() {
     .unwrap();
 
     // Out-of-range days are refused; before any sync there is nothing to anchor a past to.
-    let e = ops::demo_prefill_history(&ctx, 0).await.unwrap_err();
+    let e = demo::prefill_history(&ctx, 0).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidInput);
     assert!(!e.hint.is_empty());
-    let early = ops::demo_prefill_history(&ctx, 30).await.unwrap();
+    let early = demo::prefill_history(&ctx, 30).await.unwrap();
     assert_eq!(early.rows, 0);
     assert_eq!(early.skipped.as_deref(), Some("not_synced"));
 
@@ -101,7 +102,7 @@ async fn demo_prefill_gives_the_demo_a_believable_past() {
         .filter(|k| k.key.verification_count.unwrap_or(0) > 0)
         .count();
 
-    let summary = ops::demo_prefill_history(&ctx, 30).await.unwrap();
+    let summary = demo::prefill_history(&ctx, 30).await.unwrap();
     assert_eq!(summary.skipped, None, "{summary:?}");
     assert_eq!(summary.days, 30);
     assert!(
@@ -118,7 +119,7 @@ async fn demo_prefill_gives_the_demo_a_believable_past() {
 
     // The busy key's counter over a month: ≥ 20 days, never down, ending at its count.
     let now = Utc::now();
-    let h = ops::key_history(
+    let h = history::key_history(
         &ctx,
         &busy.key.id,
         Bucket::Day,
@@ -167,7 +168,7 @@ async fn demo_prefill_gives_the_demo_a_believable_past() {
     assert_eq!(h.total, deltas);
     assert!(h.buckets.iter().filter(|b| b.verifications > 0).count() >= 20);
     // Hourly buckets too (the key page's 48-hour chart).
-    let hourly = ops::key_history(&ctx, &busy.key.id, Bucket::Hour, None)
+    let hourly = history::key_history(&ctx, &busy.key.id, Bucket::Hour, None)
         .await
         .unwrap();
     assert!(
@@ -207,7 +208,7 @@ async fn demo_prefill_gives_the_demo_a_believable_past() {
         recent_days: 30,
         ..Default::default()
     };
-    let ins = ops::insights(&ctx, opts).await.unwrap();
+    let ins = insights::summary(&ctx, opts).await.unwrap();
     assert_eq!(ins.top_keys.len(), 10);
     assert!(ins.by_org.iter().any(|g| g.verifications_recent > 0));
     // Keys last verified before the window are still stale.
@@ -225,7 +226,7 @@ async fn demo_prefill_gives_the_demo_a_believable_past() {
         if lvo > now - Duration::days(2) {
             continue;
         }
-        let h = ops::key_history(&ctx, &k.key.id, Bucket::Day, Some(now - Duration::days(31)))
+        let h = history::key_history(&ctx, &k.key.id, Bucket::Day, Some(now - Duration::days(31)))
             .await
             .unwrap();
         assert!(
@@ -244,7 +245,7 @@ async fn demo_prefill_gives_the_demo_a_believable_past() {
 
     // A second call writes nothing.
     let rows = store.history_len().unwrap();
-    let again = ops::demo_prefill_history(&ctx, 30).await.unwrap();
+    let again = demo::prefill_history(&ctx, 30).await.unwrap();
     assert_eq!(again.rows, 0);
     assert_eq!(again.skipped.as_deref(), Some("has_history"));
     assert_eq!(store.history_len().unwrap(), rows);
@@ -265,7 +266,7 @@ async fn demo_prefill_gives_the_demo_a_believable_past() {
     );
     assert_eq!(store.demo_history_len().unwrap(), summary.rows as i64);
     for id in &verified {
-        let h = ops::key_history(&ctx, id, Bucket::Day, Some(Utc::now() - Duration::days(31)))
+        let h = history::key_history(&ctx, id, Bucket::Day, Some(Utc::now() - Duration::days(31)))
             .await
             .unwrap();
         let last = h.points.last().unwrap();
@@ -301,7 +302,7 @@ async fn a_regular_profile_is_refused_and_left_alone() {
     let rows = store.history_len().unwrap();
     assert!(rows > 0);
 
-    let e = ops::demo_prefill_history(&ctx, 30).await.unwrap_err();
+    let e = demo::prefill_history(&ctx, 30).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidInput, "{e:?}");
     assert!(e.hint.contains("demo"), "{e:?}");
     assert_eq!(store.history_len().unwrap(), rows);
@@ -316,7 +317,7 @@ async fn a_regular_profile_is_refused_and_left_alone() {
     )
     .unwrap()
     .with_profile("prod");
-    let e = ops::demo_prefill_history(&sandboxed, 30).await.unwrap_err();
+    let e = demo::prefill_history(&sandboxed, 30).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidInput, "{e:?}");
     assert_eq!(store.demo_history_len().unwrap(), 0);
     sb.shutdown().await;

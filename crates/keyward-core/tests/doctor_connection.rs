@@ -3,9 +3,8 @@
 mod client_common;
 
 use client_common::*;
-use keyward_core::doctor::{
-    DoctorKind, DoctorReport, StepStatus, doctor_connection, doctor_connection_with,
-};
+use keyward_core::model::doctor::{DoctorKind, DoctorReport, StepStatus};
+use keyward_core::doctor::{check_connection, check_connection_with};
 use keyward_core::kinde::ClientOptions;
 use keyward_core::secret::Secret;
 use kinde_sandbox::{Config, READONLY_CLIENT};
@@ -17,7 +16,7 @@ fn detail<'a>(r: &'a DoctorReport, name: &str) -> &'a str {
 #[tokio::test]
 async fn a_healthy_connection_passes_every_step() {
     let sb = sandbox(Config::default()).await;
-    let r = doctor_connection(
+    let r = check_connection(
         &sb.base_url(),
         sb.client_id(),
         &Secret::new(sb.client_secret()),
@@ -48,7 +47,7 @@ async fn a_healthy_connection_passes_every_step() {
 #[tokio::test]
 async fn missing_scopes_are_named() {
     let sb = sandbox(Config::default()).await;
-    let r = doctor_connection(
+    let r = check_connection(
         &sb.base_url(),
         READONLY_CLIENT.0,
         &Secret::new(READONLY_CLIENT.1),
@@ -64,7 +63,7 @@ async fn missing_scopes_are_named() {
     assert!(r.next_action.contains("Manage scopes"), "{}", r.next_action);
 
     sb.add_client("users-only", "users-only-secret", &["read:users"]);
-    let r = doctor_connection(
+    let r = check_connection(
         &sb.base_url(),
         "users-only",
         &Secret::new("users-only-secret"),
@@ -79,7 +78,7 @@ async fn missing_scopes_are_named() {
 #[tokio::test]
 async fn wrong_credentials_stop_at_the_token() {
     let sb = sandbox(Config::default()).await;
-    let r = doctor_connection(&sb.base_url(), sb.client_id(), &Secret::new("nope")).await;
+    let r = check_connection(&sb.base_url(), sb.client_id(), &Secret::new("nope")).await;
     assert!(!r.healthy);
     assert_eq!(status(&r, "token"), StepStatus::Fail);
     assert!(detail(&r, "token").contains("invalid_client"));
@@ -89,7 +88,7 @@ async fn wrong_credentials_stop_at_the_token() {
 
 #[tokio::test]
 async fn bad_domain_refused_port_and_dns_failures() {
-    let r = doctor_connection("https://mybiz.kinde.com/api", "id", &Secret::new("s")).await;
+    let r = check_connection("https://mybiz.kinde.com/api", "id", &Secret::new("s")).await;
     assert_eq!(status(&r, "domain"), StepStatus::Fail);
     assert!(r.next_action.contains("no path"), "{}", r.next_action);
 
@@ -97,12 +96,12 @@ async fn bad_domain_refused_port_and_dns_failures() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let r = doctor_connection(&format!("http://127.0.0.1:{port}"), "id", &Secret::new("s")).await;
+    let r = check_connection(&format!("http://127.0.0.1:{port}"), "id", &Secret::new("s")).await;
     assert_eq!(status(&r, "dns"), StepStatus::Ok);
     assert_eq!(status(&r, "connection"), StepStatus::Fail);
     assert!(detail(&r, "connection").contains("connection_refused"));
 
-    let r = doctor_connection("nonexistent-keyward.invalid", "id", &Secret::new("s")).await;
+    let r = check_connection("nonexistent-keyward.invalid", "id", &Secret::new("s")).await;
     assert_eq!(status(&r, "dns"), StepStatus::Fail);
     assert_eq!(r.verdict, "The domain does not resolve");
 }
@@ -115,14 +114,14 @@ async fn tls_is_checked_against_the_trusted_roots() {
     })
     .await;
     let secret = Secret::new(sb.client_secret());
-    let r = doctor_connection(&sb.base_url(), sb.client_id(), &secret).await;
+    let r = check_connection(&sb.base_url(), sb.client_id(), &secret).await;
     assert_eq!(status(&r, "tls"), StepStatus::Fail);
     assert!(detail(&r, "tls").contains("tls"), "{r:#?}");
     let opts = ClientOptions {
         root_cert_pem: sb.cert_pem(),
         ..ClientOptions::default()
     };
-    let r = doctor_connection_with(&sb.base_url(), sb.client_id(), &secret, opts).await;
+    let r = check_connection_with(&sb.base_url(), sb.client_id(), &secret, opts).await;
     assert!(r.healthy, "{r:#?}");
     assert_eq!(status(&r, "tls"), StepStatus::Ok);
 }
@@ -141,7 +140,7 @@ async fn clock_skew_is_a_warning() {
         },
     )
     .await;
-    let r = doctor_connection(&f.base(), "id", &Secret::new("s")).await;
+    let r = check_connection(&f.base(), "id", &Secret::new("s")).await;
     assert!(r.healthy, "{r:#?}");
     assert_eq!(status(&r, "clock"), StepStatus::Warn);
     assert!(

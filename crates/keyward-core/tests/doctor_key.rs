@@ -4,9 +4,10 @@
 mod client_common;
 
 use client_common::*;
-use keyward_core::doctor::{DoctorKeyInput, DoctorReport, StepStatus, doctor_key};
+use keyward_core::model::doctor::{DoctorKeyInput, DoctorReport, StepStatus};
+use keyward_core::doctor::check_key;
 use keyward_core::kinde::{Client, CreateKeyRequest};
-use keyward_core::model::Owner;
+use keyward_core::model::key::Owner;
 use keyward_core::secret::Secret;
 use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_ORG_CODE, EMPTY_USER_ID, Sandbox};
 
@@ -40,7 +41,7 @@ async fn run(c: &Client, key: &str, scope: Option<&str>, org: Option<&str>) -> D
         require_scope: scope.map(str::to_string),
         org_code: org.map(str::to_string),
     };
-    doctor_key(c, &input).await
+    check_key(c, &input).await
 }
 
 fn no_secret(r: &DoctorReport, secret: &str, sb: &Sandbox) {

@@ -4,7 +4,7 @@
 
 use keyward_core::ErrorCode;
 use keyward_core::secret::Secret;
-use keyward_core::secrets::{KeyringStore, SecretStore};
+use keyward_core::secret::keyring::{KeyringStore, SecretStore};
 
 fn unique(prefix: &str) -> String {
     format!(

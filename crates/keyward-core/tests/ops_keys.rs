@@ -3,13 +3,14 @@
 mod ops_common;
 
 use keyward_core::ErrorCode;
-use keyward_core::doctor::{DoctorKeyInput, StepStatus};
-use keyward_core::model::{KeyFilter, KeyStatus, KeyType};
-use keyward_core::ops::{self, CreateKeyInput};
+use keyward_core::model::doctor::{DoctorKeyInput, StepStatus};
+use keyward_core::model::key::{KeyFilter, KeyStatus, KeyType};
+use keyward_core::model::key::CreateKeyInput;
 use keyward_core::secret::Secret;
-use keyward_core::store::AuditFilter;
+use keyward_core::model::audit::AuditFilter;
 use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_ORG_CODE, EMPTY_USER_ID, READONLY_CLIENT};
 use ops_common::{ctx, ctx_as, sandbox};
+use keyward_core::{directory, doctor, keys};
 
 fn org_key(name: &str, scopes: &[&str]) -> CreateKeyInput {
     CreateKeyInput {
@@ -27,7 +28,7 @@ async fn create_show_list_verify_rotate_revoke() {
     let home = tempfile::tempdir().unwrap();
     let ctx = ctx(&sb, home.path());
 
-    let created = ops::key_create(&ctx, org_key("  Billing  ", &["read:data"]))
+    let created = keys::create(&ctx, org_key("  Billing  ", &["read:data"]))
         .await
         .unwrap();
     assert!(created.key.expose().starts_with("k_live_"));
@@ -36,7 +37,7 @@ async fn create_show_list_verify_rotate_revoke() {
     assert_eq!(created.key_prefix, created.key.expose()[..6]);
     assert!(created.warning.contains("shown once"));
 
-    let shown = ops::key_show(&ctx, &created.id).await.unwrap();
+    let shown = keys::show(&ctx, &created.id).await.unwrap();
     assert_eq!(shown.key.name, "Billing");
     assert_eq!(shown.key.status, KeyStatus::Active);
     assert_eq!(shown.key.org_code.as_deref(), Some(EMPTY_ORG_CODE));
@@ -47,7 +48,7 @@ async fn create_show_list_verify_rotate_revoke() {
     assert!(shown.stale, "never verified means stale");
 
     // A second key, for a user, found by type filter and search.
-    let user = ops::key_create(
+    let user = keys::create(
         &ctx,
         CreateKeyInput {
             user_id: Some(EMPTY_USER_ID.into()),
@@ -57,7 +58,7 @@ async fn create_show_list_verify_rotate_revoke() {
     )
     .await
     .unwrap();
-    let all = ops::keys_list(&ctx, &KeyFilter::default(), false)
+    let all = keys::list(&ctx, &KeyFilter::default(), false)
         .await
         .unwrap();
     assert_eq!(all.len(), 2);
@@ -65,14 +66,14 @@ async fn create_show_list_verify_rotate_revoke() {
         key_type: Some(KeyType::User),
         ..KeyFilter::default()
     };
-    let listed = ops::keys_list(&ctx, &users, false).await.unwrap();
+    let listed = keys::list(&ctx, &users, false).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].key.id, user.id);
     let search = KeyFilter {
         search: Some("BILL".into()),
         ..KeyFilter::default()
     };
-    let listed = ops::keys_list(&ctx, &search, false).await.unwrap();
+    let listed = keys::list(&ctx, &search, false).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].key.id, created.id);
     let by_suffix = KeyFilter {
@@ -80,7 +81,7 @@ async fn create_show_list_verify_rotate_revoke() {
         ..KeyFilter::default()
     };
     assert!(
-        ops::keys_list(&ctx, &by_suffix, false)
+        keys::list(&ctx, &by_suffix, false)
             .await
             .unwrap()
             .iter()
@@ -90,18 +91,18 @@ async fn create_show_list_verify_rotate_revoke() {
         org_code: Some(EMPTY_ORG_CODE.into()),
         ..KeyFilter::default()
     };
-    let listed = ops::keys_list(&ctx, &by_org, false).await.unwrap();
+    let listed = keys::list(&ctx, &by_org, false).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].owner_name.as_deref(), Some("Sandbox Org"));
 
     // Verify counts, and says so.
-    let v = ops::key_verify(&ctx, &Secret::new(format!("{}\n", created.key.expose())))
+    let v = keys::verify(&ctx, &Secret::new(format!("{}\n", created.key.expose())))
         .await
         .unwrap();
     assert!(v.is_valid);
     assert!(v.note.to_lowercase().contains("verification"), "{}", v.note);
     assert_eq!(
-        ops::key_show(&ctx, &created.id)
+        keys::show(&ctx, &created.id)
             .await
             .unwrap()
             .key
@@ -110,17 +111,17 @@ async fn create_show_list_verify_rotate_revoke() {
     );
 
     // Rotate: the old secret fails at once, the new one works.
-    let rotated = ops::key_rotate(&ctx, &created.id).await.unwrap();
+    let rotated = keys::rotate(&ctx, &created.id).await.unwrap();
     assert_eq!(rotated.id, created.id);
     assert_ne!(rotated.key.expose(), created.key.expose());
     assert!(
-        !ops::key_verify(&ctx, &Secret::new(created.key.expose()))
+        !keys::verify(&ctx, &Secret::new(created.key.expose()))
             .await
             .unwrap()
             .is_valid
     );
     assert!(
-        ops::key_verify(&ctx, &Secret::new(rotated.key.expose()))
+        keys::verify(&ctx, &Secret::new(rotated.key.expose()))
             .await
             .unwrap()
             .is_valid
@@ -128,7 +129,7 @@ async fn create_show_list_verify_rotate_revoke() {
 
     // Bulk revoke: one unknown id does not stop the batch.
     let unknown = "api_key_00000000000000000000000000000000".to_string();
-    let summary = ops::keys_revoke(
+    let summary = keys::revoke(
         &ctx,
         &[created.id.clone(), unknown.clone(), user.id.clone()],
     )
@@ -148,13 +149,13 @@ async fn create_show_list_verify_rotate_revoke() {
             .all(|o| o.revoked)
     );
     assert!(
-        !ops::key_verify(&ctx, &Secret::new(rotated.key.expose()))
+        !keys::verify(&ctx, &Secret::new(rotated.key.expose()))
             .await
             .unwrap()
             .is_valid
     );
     assert_eq!(
-        ops::key_show(&ctx, &user.id).await.unwrap().key.status,
+        keys::show(&ctx, &user.id).await.unwrap().key.status,
         KeyStatus::Revoked
     );
 
@@ -202,24 +203,24 @@ async fn input_checks_come_before_any_request() {
         },
     ];
     for input in cases {
-        let e = ops::key_create(&ctx, input.clone()).await.unwrap_err();
+        let e = keys::create(&ctx, input.clone()).await.unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput, "{input:?}: {e:?}");
         assert!(!e.hint.is_empty());
     }
     for id in ["", "api key 1", "api_key_1/../x"] {
-        let e = ops::key_show(&ctx, id).await.unwrap_err();
+        let e = keys::show(&ctx, id).await.unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput);
-        let e = ops::keys_revoke(&ctx, &[id.to_string()]).await.unwrap_err();
+        let e = keys::revoke(&ctx, &[id.to_string()]).await.unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput);
     }
     assert_eq!(
-        ops::keys_revoke(&ctx, &[]).await.unwrap_err().code,
+        keys::revoke(&ctx, &[]).await.unwrap_err().code,
         ErrorCode::InvalidInput
     );
     assert_eq!(sb.stats().total, 0, "no request may be sent for bad input");
 
     // A scope that the API lacks is caught before the create (after reading the API's scopes).
-    let e = ops::key_create(&ctx, org_key("x", &["read:data", "admin:everything"]))
+    let e = keys::create(&ctx, org_key("x", &["read:data", "admin:everything"]))
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidInput);
@@ -232,10 +233,10 @@ async fn input_checks_come_before_any_request() {
     assert_eq!(sb.stats().create_key, 0);
 
     // Scopes by id work as well as by key.
-    let apis = ops::apis_list(&ctx).await.unwrap();
+    let apis = directory::apis(&ctx).await.unwrap();
     let api = apis.iter().find(|a| a.id == EMPTY_API_ID).unwrap();
     let write = api.scopes.iter().find(|s| s.key == "write:data").unwrap();
-    let k = ops::key_create(&ctx, org_key("by id", &[&write.id]))
+    let k = keys::create(&ctx, org_key("by id", &[&write.id]))
         .await
         .unwrap();
     assert_eq!(k.scopes, vec!["write:data".to_string()]);
@@ -243,7 +244,7 @@ async fn input_checks_come_before_any_request() {
 
     // An unknown key is a 404 that names it.
     let missing = "api_key_0123456789abcdef0123456789abcdef";
-    let e = ops::key_show(&ctx, missing).await.unwrap_err();
+    let e = keys::show(&ctx, missing).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::NotFound);
     assert!(e.message.contains(missing), "{}", e.message);
     sb.shutdown().await;
@@ -259,23 +260,23 @@ async fn directory_search_and_doctor() {
     .await;
     let home = tempfile::tempdir().unwrap();
     let ctx = ctx(&sb, home.path());
-    let orgs = ops::orgs_list(&ctx, None).await.unwrap();
+    let orgs = directory::orgs(&ctx, None).await.unwrap();
     assert!(orgs.len() >= 12);
-    let acme = ops::orgs_list(&ctx, Some("acme")).await.unwrap();
+    let acme = directory::orgs(&ctx, Some("acme")).await.unwrap();
     assert!(!acme.is_empty() && acme.iter().all(|o| o.name.to_lowercase().contains("acme")));
-    let users = ops::users_list(&ctx, None).await.unwrap();
+    let users = directory::users(&ctx, None).await.unwrap();
     assert!(users.len() >= 40);
     let first = users[0].first_name.clone().unwrap();
-    let found = ops::users_list(&ctx, Some(&first.to_uppercase()))
+    let found = directory::users(&ctx, Some(&first.to_uppercase()))
         .await
         .unwrap();
     assert!(!found.is_empty() && found.len() < users.len());
-    let apis = ops::apis_list(&ctx).await.unwrap();
+    let apis = directory::apis(&ctx).await.unwrap();
     assert!(apis.len() >= 3 && apis.iter().all(|a| !a.scopes.is_empty()));
 
     // Doctor: a fresh key with a pasted "Bearer " prefix and a newline, and a scope it lacks.
     let api = &apis[0];
-    let k = ops::key_create(
+    let k = keys::create(
         &ctx,
         CreateKeyInput {
             name: "doctor".into(),
@@ -288,7 +289,7 @@ async fn directory_search_and_doctor() {
     .await
     .unwrap();
     let mut input = DoctorKeyInput::new(Secret::new(format!("Bearer {}\n", k.key.expose())));
-    let report = ops::doctor_key(&ctx, &input).await.unwrap();
+    let report = doctor::key(&ctx, &input).await.unwrap();
     assert!(report.counted_verification);
     let bearer = report
         .steps
@@ -301,7 +302,7 @@ async fn directory_search_and_doctor() {
         "{report:#?}"
     );
     input.require_scope = Some("definitely:not-granted".into());
-    let report = ops::doctor_key(&ctx, &input).await.unwrap();
+    let report = doctor::key(&ctx, &input).await.unwrap();
     assert!(!report.healthy);
     assert!(
         report
@@ -311,11 +312,11 @@ async fn directory_search_and_doctor() {
     );
     input.require_scope = Some("bad scope".into());
     assert_eq!(
-        ops::doctor_key(&ctx, &input).await.unwrap_err().code,
+        doctor::key(&ctx, &input).await.unwrap_err().code,
         ErrorCode::InvalidInput
     );
 
-    let conn = ops::doctor_connection(&ctx).await.unwrap();
+    let conn = doctor::connection(&ctx).await.unwrap();
     assert!(conn.healthy, "{conn:#?}");
     sb.shutdown().await;
 }
@@ -326,17 +327,17 @@ async fn read_only_app_gets_missing_scope_with_a_hint() {
     let home = tempfile::tempdir().unwrap();
     let ctx = ctx_as(&sb, home.path(), READONLY_CLIENT.0, READONLY_CLIENT.1);
     assert!(
-        ops::keys_list(&ctx, &KeyFilter::default(), false)
+        keys::list(&ctx, &KeyFilter::default(), false)
             .await
             .unwrap()
             .is_empty()
     );
-    let e = ops::key_create(&ctx, org_key("nope", &["read:data"]))
+    let e = keys::create(&ctx, org_key("nope", &["read:data"]))
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::MissingScope);
     assert!(e.message.contains("create:api_keys") || e.hint.contains("create:api_keys"));
-    let conn = ops::doctor_connection(&ctx).await.unwrap();
+    let conn = doctor::connection(&ctx).await.unwrap();
     assert!(
         conn.steps
             .iter()
@@ -344,7 +345,7 @@ async fn read_only_app_gets_missing_scope_with_a_hint() {
     );
 
     let bad = ctx_as(&sb, home.path(), sb.client_id(), "wrong-secret");
-    let e = ops::apis_list(&bad).await.unwrap_err();
+    let e = directory::apis(&bad).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidClient);
     assert!(!e.hint.is_empty());
     sb.shutdown().await;
@@ -355,21 +356,21 @@ async fn live_listing_skips_the_store() {
     let sb = sandbox(Config::default()).await;
     let home = tempfile::tempdir().unwrap();
     let ctx = ctx(&sb, home.path());
-    ops::key_create(&ctx, org_key("live", &["read:data"]))
+    keys::create(&ctx, org_key("live", &["read:data"]))
         .await
         .unwrap();
     sb.reset_stats();
-    let live = ops::keys_list_live(&ctx, &KeyFilter::default())
+    let live = keys::list_live(&ctx, &KeyFilter::default())
         .await
         .unwrap();
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].key.name, "live");
     assert_eq!(sb.stats().get_key, 0, "the live listing fetches no details");
-    let cached = ops::keys_list(&ctx, &KeyFilter::default(), true)
+    let cached = keys::list(&ctx, &KeyFilter::default(), true)
         .await
         .unwrap_err();
     assert_eq!(cached.code, ErrorCode::Offline);
-    let synced = ops::keys_list(&ctx, &KeyFilter::default(), false)
+    let synced = keys::list(&ctx, &KeyFilter::default(), false)
         .await
         .unwrap();
     assert_eq!(synced.len(), 1);
@@ -385,7 +386,7 @@ async fn cancelled_bulk_revoke_reports_every_key() {
     let mut ids = Vec::new();
     for i in 0..4 {
         ids.push(
-            ops::key_create(&ctx, org_key(&format!("k{i}"), &["read:data"]))
+            keys::create(&ctx, org_key(&format!("k{i}"), &["read:data"]))
                 .await
                 .unwrap()
                 .id,
@@ -393,7 +394,7 @@ async fn cancelled_bulk_revoke_reports_every_key() {
     }
     let cancel = tokio_util::sync::CancellationToken::new();
     let seen = std::sync::Mutex::new(Vec::new());
-    let summary = ops::keys_revoke_with(
+    let summary = keys::revoke_with(
         &ctx,
         &ids,
         |p| {
@@ -413,7 +414,7 @@ async fn cancelled_bulk_revoke_reports_every_key() {
     }
     assert_eq!(sb.stats().revoke_key, 2);
     assert_eq!(
-        ops::key_show(&ctx, &ids[3]).await.unwrap().key.status,
+        keys::show(&ctx, &ids[3]).await.unwrap().key.status,
         KeyStatus::Active
     );
     sb.shutdown().await;

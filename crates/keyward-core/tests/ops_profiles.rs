@@ -7,11 +7,12 @@ use std::sync::Arc;
 use keyward_core::ErrorCode;
 use keyward_core::config::{ConfigFile, Environment, Paths};
 use keyward_core::ctx::AppCtx;
-use keyward_core::ops::{self, ProfileDraft, ProfileInput, SecretSource};
+use keyward_core::model::profile::{ProfileDraft, ProfileInput, SecretSource};
 use keyward_core::secret::Secret;
-use keyward_core::secrets::{MemoryStore, SecretStore};
+use keyward_core::secret::keyring::{MemoryStore, SecretStore};
 use kinde_sandbox::Config;
 use ops_common::{fast, sandbox};
+use keyward_core::{directory, doctor, profiles};
 
 fn input(name: &str, domain: &str) -> ProfileInput {
     ProfileInput {
@@ -35,7 +36,7 @@ async fn add_list_remove_and_secrets_stay_out_of_config() {
     let store = Arc::new(MemoryStore::new());
     let ctx = ctx(home.path(), store.clone());
 
-    let added = ops::profile_add(
+    let added = profiles::add(
         &ctx,
         ProfileInput {
             environment: Some(Environment::Staging),
@@ -55,7 +56,7 @@ async fn add_list_remove_and_secrets_stay_out_of_config() {
     );
 
     // Without a secret (and no KEYWARD_CLIENT_SECRET) it is added with a warning.
-    let second = ops::profile_add(&ctx, input("local", "http://127.0.0.1:8787/"), None)
+    let second = profiles::add(&ctx, input("local", "http://127.0.0.1:8787/"), None)
         .await
         .unwrap();
     assert_eq!(second.secret, SecretSource::Missing);
@@ -63,7 +64,7 @@ async fn add_list_remove_and_secrets_stay_out_of_config() {
     assert_eq!(second.info.profile.domain, "http://127.0.0.1:8787");
     assert!(!second.info.is_default);
 
-    let e = ops::profile_add(&ctx, input("acme", "other.kinde.com"), None)
+    let e = profiles::add(&ctx, input("acme", "other.kinde.com"), None)
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::ProfileExists);
@@ -75,7 +76,7 @@ async fn add_list_remove_and_secrets_stay_out_of_config() {
         ("https://acme.kinde.com?x=1", "query"),
         ("", "empty"),
     ] {
-        let e = ops::profile_add(&ctx, input("bad", domain), Some(Secret::new("s")))
+        let e = profiles::add(&ctx, input("bad", domain), Some(Secret::new("s")))
             .await
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput, "{what}");
@@ -83,12 +84,12 @@ async fn add_list_remove_and_secrets_stay_out_of_config() {
         assert!(!e.hint.is_empty());
     }
     for bad_name in ["", "a b", "x/y"] {
-        let e = ops::profile_add(&ctx, input(bad_name, "acme.kinde.com"), None)
+        let e = profiles::add(&ctx, input(bad_name, "acme.kinde.com"), None)
             .await
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput);
     }
-    let e = ops::profile_add(
+    let e = profiles::add(
         &ctx,
         ProfileInput {
             client_id: "has space".into(),
@@ -101,11 +102,11 @@ async fn add_list_remove_and_secrets_stay_out_of_config() {
     assert!(e.message.starts_with("client id"));
     assert_eq!(store.len(), 1, "a refused profile stores no secret");
 
-    let list = ops::profile_list(&ctx).await.unwrap();
+    let list = profiles::list(&ctx).await.unwrap();
     let names: Vec<_> = list.iter().map(|p| p.profile.name.as_str()).collect();
     assert_eq!(names, ["acme", "local"]);
     assert!(list[0].selected && !list[1].selected);
-    let picked = ops::profile_list(&ctx_with(home.path(), &store, "local"))
+    let picked = profiles::list(&ctx_with(home.path(), &store, "local"))
         .await
         .unwrap();
     assert!(picked[1].selected && !picked[0].selected);
@@ -115,13 +116,13 @@ async fn add_list_remove_and_secrets_stay_out_of_config() {
     assert!(text.contains("client_id = \"m2m_client_1\""));
     assert!(text.contains("environment = \"staging\""));
 
-    let removed = ops::profile_remove(&ctx, "acme").await.unwrap();
+    let removed = profiles::remove(&ctx, "acme").await.unwrap();
     assert!(removed.secret_deleted && removed.warning.is_none());
     assert!(store.is_empty());
     let cfg = ConfigFile::load(&Paths::under(home.path())).unwrap();
     assert_eq!(cfg.names(), ["local"]);
     assert_eq!(cfg.settings.default_profile, None);
-    let e = ops::profile_remove(&ctx, "acme").await.unwrap_err();
+    let e = profiles::remove(&ctx, "acme").await.unwrap_err();
     assert_eq!(e.code, ErrorCode::ProfileNotFound);
     assert!(e.message.contains("local"), "{}", e.message);
 }
@@ -138,11 +139,11 @@ async fn selection_secret_lookup_and_connection_test() {
     let base = ctx(home.path(), store.clone());
 
     // No profile yet: a clear error.
-    let e = ops::doctor_connection(&base).await.unwrap_err();
+    let e = doctor::connection(&base).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::ProfileNotFound);
     assert!(e.hint.contains("profile add"));
 
-    ops::profile_add(
+    profiles::add(
         &base,
         ProfileInput {
             client_id: sb.client_id().into(),
@@ -152,7 +153,7 @@ async fn selection_secret_lookup_and_connection_test() {
     )
     .await
     .unwrap();
-    ops::profile_add(
+    profiles::add(
         &base,
         ProfileInput {
             client_id: sb.client_id().into(),
@@ -164,23 +165,23 @@ async fn selection_secret_lookup_and_connection_test() {
     .unwrap();
 
     // The default (first) profile works.
-    let report = ops::profile_test(&base, None).await.unwrap();
+    let report = profiles::test(&base, None).await.unwrap();
     assert!(report.healthy, "{report:#?}");
-    assert!(ops::apis_list(&base).await.unwrap().len() == 1);
+    assert!(directory::apis(&base).await.unwrap().len() == 1);
 
     // A profile without a secret: secret_missing, with a hint naming both ways out.
     let nosecret = ctx(home.path(), store.clone()).with_profile("nosecret");
-    let e = ops::apis_list(&nosecret).await.unwrap_err();
+    let e = directory::apis(&nosecret).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::SecretMissing);
     assert!(e.hint.contains("--client-secret-stdin") && e.hint.contains("KEYWARD_CLIENT_SECRET"));
     // ...unless KEYWARD_CLIENT_SECRET is given, which is used and never stored.
     let env = ctx(home.path(), store.clone())
         .with_profile("nosecret")
         .with_env_secret(Some(Secret::new(sb.client_secret())));
-    assert_eq!(ops::apis_list(&env).await.unwrap().len(), 1);
+    assert_eq!(directory::apis(&env).await.unwrap().len(), 1);
     assert!(store.get("nosecret").unwrap().is_none());
 
-    let e = ops::apis_list(&ctx(home.path(), store.clone()).with_profile("zz"))
+    let e = directory::apis(&ctx(home.path(), store.clone()).with_profile("zz"))
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::ProfileNotFound);
@@ -191,18 +192,18 @@ async fn selection_secret_lookup_and_connection_test() {
         client_id: sb.client_id().into(),
         client_secret: Secret::new("wrong"),
     };
-    let report = ops::profile_test(&base, Some(draft)).await.unwrap();
+    let report = profiles::test(&base, Some(draft)).await.unwrap();
     assert!(!report.healthy);
     let token = report.steps.iter().find(|s| s.name == "token").unwrap();
     assert!(!token.ok, "{report:#?}");
-    assert_eq!(ops::profile_list(&base).await.unwrap().len(), 2);
+    assert_eq!(profiles::list(&base).await.unwrap().len(), 2);
     let draft = ProfileDraft {
         domain: "http://example.com".into(),
         client_id: "x".into(),
         client_secret: Secret::new("s"),
     };
     assert_eq!(
-        ops::profile_test(&base, Some(draft))
+        profiles::test(&base, Some(draft))
             .await
             .unwrap_err()
             .code,
@@ -215,26 +216,26 @@ async fn selection_secret_lookup_and_connection_test() {
 async fn settings_are_checked_and_saved() {
     let home = tempfile::tempdir().unwrap();
     let ctx = ctx(home.path(), Arc::new(MemoryStore::new()));
-    let s = ops::settings_get(&ctx).await.unwrap();
+    let s = profiles::settings(&ctx).await.unwrap();
     assert_eq!((s.stale_days, s.rotation_days), (30, 90));
-    ops::profile_add(&ctx, input("a", "a.kinde.com"), None)
+    profiles::add(&ctx, input("a", "a.kinde.com"), None)
         .await
         .unwrap();
-    ops::profile_add(&ctx, input("b", "b.kinde.com"), None)
+    profiles::add(&ctx, input("b", "b.kinde.com"), None)
         .await
         .unwrap();
     let mut want = s.clone();
     want.stale_days = 14;
     want.default_profile = Some("b".into());
-    assert_eq!(ops::settings_set(&ctx, want.clone()).await.unwrap(), want);
-    assert_eq!(ops::settings_get(&ctx).await.unwrap(), want);
+    assert_eq!(profiles::set_settings(&ctx, want.clone()).await.unwrap(), want);
+    assert_eq!(profiles::settings(&ctx).await.unwrap(), want);
     assert_eq!(ctx.profile().await.unwrap().name, "b");
     let bad = keyward_core::config::Settings {
         rotation_days: 0,
         ..want.clone()
     };
     assert_eq!(
-        ops::settings_set(&ctx, bad).await.unwrap_err().code,
+        profiles::set_settings(&ctx, bad).await.unwrap_err().code,
         ErrorCode::InvalidInput
     );
     let bad = keyward_core::config::Settings {
@@ -242,11 +243,11 @@ async fn settings_are_checked_and_saved() {
         ..want.clone()
     };
     assert_eq!(
-        ops::settings_set(&ctx, bad).await.unwrap_err().code,
+        profiles::set_settings(&ctx, bad).await.unwrap_err().code,
         ErrorCode::ProfileNotFound
     );
     assert_eq!(
-        ops::settings_get(&ctx).await.unwrap(),
+        profiles::settings(&ctx).await.unwrap(),
         want,
         "a refused change saves nothing"
     );
@@ -256,7 +257,7 @@ async fn settings_are_checked_and_saved() {
 async fn the_sandbox_database_is_apart_from_a_profile_named_demo() {
     let home = tempfile::tempdir().unwrap();
     let real = ctx(home.path(), Arc::new(MemoryStore::new()));
-    ops::profile_add(&real, input("demo", "demo.kinde.com"), None)
+    profiles::add(&real, input("demo", "demo.kinde.com"), None)
         .await
         .unwrap();
     let sandbox = AppCtx::for_sandbox(

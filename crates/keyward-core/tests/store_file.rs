@@ -2,8 +2,9 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use keyward_core::ErrorCode;
-use keyward_core::model::{ApiKey, KeyFilter, KeyStatus, KeyType};
-use keyward_core::store::{PageEntry, SCHEMA_VERSION, Store, Windows};
+use keyward_core::model::key::{ApiKey, KeyFilter, KeyStatus, KeyType};
+use keyward_core::store::{PageEntry, SCHEMA_VERSION, Store};
+use keyward_core::keys::rules::Windows;
 
 fn key(i: usize, count: i64) -> ApiKey {
     let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
@@ -45,7 +46,7 @@ fn file_store_persists_and_uses_wal() {
     }
     let s = Store::open(&path, "prod/eu").unwrap();
     let keys = s
-        .list_keys(&KeyFilter::default(), Windows::default(), Utc::now())
+        .list_keys(&KeyFilter::default(), Utc::now())
         .unwrap();
     assert_eq!(keys.len(), 50);
     assert_eq!(keys[0].key.verification_count, Some(1));
@@ -58,7 +59,7 @@ fn file_store_persists_and_uses_wal() {
     let other = Store::open(&path, "dev").unwrap();
     assert!(
         other
-            .list_keys(&KeyFilter::default(), Windows::default(), Utc::now())
+            .list_keys(&KeyFilter::default(), Utc::now())
             .unwrap()
             .is_empty()
     );
@@ -109,7 +110,7 @@ fn reader_sees_whole_pages_only() {
         let mut reads = 0;
         while !stop.load(std::sync::atomic::Ordering::SeqCst) || reads == 0 {
             let keys = reader
-                .list_keys(&KeyFilter::default(), Windows::default(), Utc::now())
+                .list_keys(&KeyFilter::default(), Utc::now())
                 .unwrap();
             if !keys.is_empty() {
                 assert_eq!(keys.len(), PAGE);

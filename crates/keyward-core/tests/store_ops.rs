@@ -7,14 +7,17 @@ use keyward_core::ctx::AppCtx;
 use keyward_core::export::{ExportFormat, ExportWhat};
 use keyward_core::insights::InsightsOptions;
 use keyward_core::kinde::ClientOptions;
-use keyward_core::model::KeyFilter;
-use keyward_core::ops::{self, CreateKeyInput};
-use keyward_core::ops_store;
+use keyward_core::model::key::KeyFilter;
+use keyward_core::model::key::CreateKeyInput;
 use keyward_core::secret::Secret;
-use keyward_core::store::{AuditAction, AuditFilter, AuditOutcome, Bucket, NewAudit};
-use keyward_core::sync::SyncOptions;
+use keyward_core::model::audit::{AuditAction, AuditFilter, AuditOutcome, NewAudit};
+use keyward_core::model::history::Bucket;
+use keyward_core::model::sync::SyncOptions;
 use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_ORG_CODE, Sandbox};
 use tokio_util::sync::CancellationToken;
+use keyward_core::{audit, history, keys, sync};
+use keyward_core::export;
+use keyward_core::insights;
 
 async fn sandbox(cfg: Config) -> Sandbox {
     kinde_sandbox::spawn("127.0.0.1:0".parse().unwrap(), cfg)
@@ -43,8 +46,8 @@ fn ctx(sb: &Sandbox, home: &std::path::Path) -> AppCtx {
     ctx_as(sb, home, sb.client_id(), sb.client_secret())
 }
 
-async fn sync(ctx: &AppCtx) -> keyward_core::sync::SyncSummary {
-    ops_store::sync(
+async fn sync(ctx: &AppCtx) -> keyward_core::model::sync::SyncSummary {
+    sync::run(
         ctx,
         SyncOptions::default(),
         |_| {},
@@ -76,7 +79,7 @@ async fn history_insights_and_cached_listing() {
     let ctx = ctx(&sb, home.path());
 
     // Offline before any sync: nothing to show, and it says so.
-    let e = ops_store::keys_list_cached(&ctx, &KeyFilter::default(), true)
+    let e = keys::list_cached(&ctx, &KeyFilter::default(), true)
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::Offline);
@@ -84,7 +87,7 @@ async fn history_insights_and_cached_listing() {
     let first = sync(&ctx).await;
     assert_eq!(first.keys, 40);
     let verified = sb.simulate_verifications(5);
-    let listed = ops_store::keys_list_cached(&ctx, &KeyFilter::default(), false)
+    let listed = keys::list_cached(&ctx, &KeyFilter::default(), false)
         .await
         .unwrap();
     assert_eq!(listed.keys.len(), 40);
@@ -96,18 +99,18 @@ async fn history_insights_and_cached_listing() {
         .unwrap();
     assert_eq!(busy.spark_7d.iter().sum::<i64>(), 1);
 
-    let h = ops_store::key_history(&ctx, &verified[0], Bucket::Hour, None)
+    let h = history::key_history(&ctx, &verified[0], Bucket::Hour, None)
         .await
         .unwrap();
     assert_eq!(h.buckets.len(), 48);
     assert_eq!(h.total, 1);
     assert_eq!(h.points.len(), 2, "baseline and one change");
-    let e = ops_store::key_history(&ctx, "api_key_nope", Bucket::Day, None)
+    let e = history::key_history(&ctx, "api_key_nope", Bucket::Day, None)
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::NotFound);
 
-    let ins = ops_store::insights(&ctx, InsightsOptions::default())
+    let ins = insights::summary(&ctx, InsightsOptions::default())
         .await
         .unwrap();
     assert_eq!(ins.keys, 40);
@@ -125,13 +128,13 @@ async fn history_insights_and_cached_listing() {
 
     // Kinde unreachable: the cache answers, with its age and why.
     sb.shutdown().await;
-    let cached = ops_store::keys_list_cached(&ctx, &KeyFilter::default(), false)
+    let cached = keys::list_cached(&ctx, &KeyFilter::default(), false)
         .await
         .unwrap();
     assert!(cached.from_cache_only);
     assert_eq!(cached.keys.len(), 40);
     assert!(cached.warning.is_some());
-    let offline = ops_store::keys_list_cached(&ctx, &KeyFilter::default(), true)
+    let offline = keys::list_cached(&ctx, &KeyFilter::default(), true)
         .await
         .unwrap();
     assert_eq!(offline.warning.unwrap().code, ErrorCode::Offline);
@@ -142,12 +145,12 @@ async fn reissue_migration_window_and_close_on_revoke() {
     let sb = sandbox(Config::default()).await;
     let home = tempfile::tempdir().unwrap();
     let ctx = ctx(&sb, home.path());
-    let old = ops::key_create(&ctx, create_input("billing"))
+    let old = keys::create(&ctx, create_input("billing"))
         .await
         .unwrap();
     sync(&ctx).await;
 
-    let r = ops_store::key_reissue(
+    let r = keys::reissue(
         &ctx,
         &old.id,
         Some(vec!["read:data".into(), "write:data".into()]),
@@ -157,7 +160,7 @@ async fn reissue_migration_window_and_close_on_revoke() {
     assert_ne!(r.new_key.id, old.id);
     assert_eq!(r.new_key.scopes.len(), 2);
 
-    let m = ops_store::migrations_list_with(&ctx, 7).await.unwrap();
+    let m = keys::handover::list_with(&ctx, 7).await.unwrap();
     assert_eq!(m.len(), 1);
     assert_eq!(
         (m[0].old_id.as_str(), m[0].new_id.as_str()),
@@ -167,24 +170,24 @@ async fn reissue_migration_window_and_close_on_revoke() {
     assert_eq!(m[0].old_verifications_since, 0);
 
     // The old key is still used: counted since the re-issue.
-    let v = ops::key_verify(&ctx, &Secret::new(old.key.expose()))
+    let v = keys::verify(&ctx, &Secret::new(old.key.expose()))
         .await
         .unwrap();
     assert!(v.is_valid);
-    let m = ops_store::migrations_list_with(&ctx, 0).await.unwrap();
+    let m = keys::handover::list_with(&ctx, 0).await.unwrap();
     assert_eq!(m[0].old_verifications_since, 1);
     assert!(m[0].safe_to_revoke, "quiet period 0");
 
-    let summary = ops::keys_revoke(&ctx, std::slice::from_ref(&old.id))
+    let summary = keys::revoke(&ctx, std::slice::from_ref(&old.id))
         .await
         .unwrap();
     assert_eq!(summary.revoked, 1);
     assert!(
-        ops_store::migrations_list(&ctx).await.unwrap().is_empty(),
+        keys::handover::list(&ctx).await.unwrap().is_empty(),
         "closed by revoke"
     );
 
-    let audit = ops_store::audit_list(&ctx, AuditFilter::default())
+    let audit = audit::list(&ctx, AuditFilter::default())
         .await
         .unwrap();
     let actions: Vec<AuditAction> = audit.iter().rev().map(|a| a.action).collect();
@@ -209,11 +212,11 @@ async fn failures_are_audited_and_ambiguous_writes_reconciled() {
     let home = tempfile::tempdir().unwrap();
     let (id, secret) = kinde_sandbox::READONLY_CLIENT;
     let ro = ctx_as(&sb, home.path(), id, secret);
-    let e = ops::key_create(&ro, create_input("nope"))
+    let e = keys::create(&ro, create_input("nope"))
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::MissingScope);
-    let rows = ops_store::audit_list(&ro, AuditFilter::default())
+    let rows = audit::list(&ro, AuditFilter::default())
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
@@ -222,15 +225,15 @@ async fn failures_are_audited_and_ambiguous_writes_reconciled() {
         (AuditAction::Create, AuditOutcome::Failed)
     );
     assert_eq!(rows[0].error_code.as_deref(), Some("missing_scope"));
-    let e = ops_store::key_reissue(&ro, "api_key_0000000000000000000000000000000f", None)
+    let e = keys::reissue(&ro, "api_key_0000000000000000000000000000000f", None)
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::NotFound);
 
     // An ambiguous create whose key did get created, and an ambiguous rotate that did not.
     let ctx = ctx(&sb, home.path());
-    let kept = ops::key_create(&ctx, create_input("kept")).await.unwrap();
-    let spun = ops::key_create(&ctx, create_input("spun")).await.unwrap();
+    let kept = keys::create(&ctx, create_input("kept")).await.unwrap();
+    let spun = keys::create(&ctx, create_input("spun")).await.unwrap();
     sync(&ctx).await;
     let store = ctx.store().await.unwrap();
     let amb = keyward_core::Error::new(ErrorCode::Ambiguous, "timed out", "reconcile");
@@ -258,7 +261,7 @@ async fn failures_are_audited_and_ambiguous_writes_reconciled() {
     let ghost = client
         .create_key(&keyward_core::kinde::CreateKeyRequest {
             name: "ghost".into(),
-            owner: keyward_core::model::Owner::Organization {
+            owner: keyward_core::model::key::Owner::Organization {
                 org_code: EMPTY_ORG_CODE.into(),
             },
             api_id: EMPTY_API_ID.into(),
@@ -275,7 +278,7 @@ async fn failures_are_audited_and_ambiguous_writes_reconciled() {
         .unwrap();
     // ... and so did one rotate.
     client.rotate_key(&spun.id).await.unwrap();
-    let rec = ops_store::reconcile(&ctx).await.unwrap();
+    let rec = sync::reconcile::reconcile(&ctx).await.unwrap();
     assert_eq!(rec.len(), 3);
     let found: Vec<(&str, Vec<String>)> = rec
         .iter()
@@ -303,7 +306,7 @@ async fn failures_are_audited_and_ambiguous_writes_reconciled() {
     assert_eq!(by_key(&spun.id).details["found"], "rotated");
     assert_eq!(by_key(&kept.id).details["found"], "not_rotated");
     assert!(
-        ops_store::reconcile(&ctx).await.unwrap().is_empty(),
+        sync::reconcile::reconcile(&ctx).await.unwrap().is_empty(),
         "answered once"
     );
 }
@@ -314,12 +317,12 @@ async fn export_csv_is_spreadsheet_safe() {
     let home = tempfile::tempdir().unwrap();
     let ctx = ctx(&sb, home.path());
     let nasty = "=HYPERLINK(\"http://x\",\"a, b\")";
-    ops::key_create(&ctx, create_input(nasty)).await.unwrap();
-    ops::key_create(&ctx, create_input("plain")).await.unwrap();
+    keys::create(&ctx, create_input(nasty)).await.unwrap();
+    keys::create(&ctx, create_input("plain")).await.unwrap();
     sync(&ctx).await;
 
     let out = home.path().join("keys.csv");
-    let s = ops_store::export(&ctx, ExportWhat::Keys, ExportFormat::Csv, &out)
+    let s = export::to_file(&ctx, ExportWhat::Keys, ExportFormat::Csv, &out)
         .await
         .unwrap();
     assert_eq!(s.rows, 2);
@@ -340,7 +343,7 @@ async fn export_csv_is_spreadsheet_safe() {
 
     for what in [ExportWhat::History, ExportWhat::Audit] {
         let out = home.path().join("x.json");
-        let s = ops_store::export(&ctx, what, ExportFormat::Json, &out)
+        let s = export::to_file(&ctx, what, ExportFormat::Json, &out)
             .await
             .unwrap();
         let v: serde_json::Value =
@@ -348,7 +351,7 @@ async fn export_csv_is_spreadsheet_safe() {
         assert_eq!(v.as_array().unwrap().len() as u32, s.rows);
         assert_eq!(s.rows, 2);
     }
-    let e = ops_store::export(&ctx, ExportWhat::Keys, ExportFormat::Csv, home.path())
+    let e = export::to_file(&ctx, ExportWhat::Keys, ExportFormat::Csv, home.path())
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidInput);

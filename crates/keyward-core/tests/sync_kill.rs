@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keyward_core::kinde::{Client, ClientConfig};
-use keyward_core::ops_store::sync_store;
+use keyward_core::sync::run_store;
 use keyward_core::secret::Secret;
 use keyward_core::store::{INTERRUPTED, Store};
-use keyward_core::sync::SyncOptions;
+use keyward_core::model::sync::SyncOptions;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
@@ -51,7 +51,7 @@ async fn child_sync() {
             ..Default::default()
         };
         // The way the app and the CLI sync: under the profile's sync lock.
-        let _ = sync_store(&c, &s, opts, &|_| {}, &CancellationToken::new(), false).await;
+        let _ = run_store(&c, &s, opts, &|_| {}, &CancellationToken::new(), false).await;
     }
 }
 
@@ -74,7 +74,7 @@ async fn child_sync_hangs() {
             std::thread::sleep(Duration::from_secs(60));
         }
     };
-    let _ = sync_store(
+    let _ = run_store(
         &c,
         &s,
         SyncOptions::default(),
@@ -137,7 +137,7 @@ async fn killed_sync_reads_interrupted_and_frees_the_lock() {
         s.try_lock_sync().unwrap().is_none(),
         "the child holds the lock"
     );
-    let e = sync_store(
+    let e = run_store(
         &client(&sb.base_url()),
         &s,
         SyncOptions::default(),
@@ -162,7 +162,7 @@ async fn killed_sync_reads_interrupted_and_frees_the_lock() {
     assert_eq!(runs[0].finished_at, None);
     assert_eq!(s.runs_as_recorded(10).unwrap()[0].status, INTERRUPTED);
 
-    let summary = sync_store(
+    let summary = run_store(
         &client(&sb.base_url()),
         &s,
         SyncOptions::default(),
@@ -209,7 +209,7 @@ async fn sync_killed_at_random_points() {
 
     let s = Arc::new(Store::open(&db, "kill").unwrap());
     s.integrity_check().unwrap();
-    let count = |runs: &[keyward_core::store::SyncRunRecord], status: &str| {
+    let count = |runs: &[keyward_core::model::sync::SyncRunRecord], status: &str| {
         runs.iter().filter(|r| r.status == status).count()
     };
     // Each child's sync recorded the runs of the children killed before it as interrupted;
@@ -227,7 +227,7 @@ async fn sync_killed_at_random_points() {
     assert!(killed_runs > 0, "some kills landed inside a sync");
     assert_eq!(count(&shown, "running"), 0, "no dead run reads running");
     // The last kill released the lock: a sync that does not wait starts at once.
-    let summary = sync_store(
+    let summary = run_store(
         &client(&sb.base_url()),
         &s,
         SyncOptions::default(),

@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use keyward_core::ErrorCode;
 use keyward_core::kinde::{Client, ClientConfig};
-use keyward_core::ops_store::sync_store;
+use keyward_core::sync::run_store;
 use keyward_core::secret::Secret;
 use keyward_core::store::Store;
-use keyward_core::sync::{SyncOptions, SyncSummary, run_sync};
+use keyward_core::model::sync::{SyncOptions, SyncSummary};
+use keyward_core::sync::engine::run as run_sync;
 use kinde_sandbox::{Config, Sandbox};
 use tokio_util::sync::CancellationToken;
 
@@ -75,7 +76,7 @@ async fn a_second_sync_is_refused_or_waits_and_no_key_is_marked_gone() {
     };
     let (ca, sa) = (client(&sb), Arc::clone(&a));
     let sync_a = tokio::spawn(async move {
-        sync_store(
+        run_store(
             &ca,
             &sa,
             SyncOptions::default(),
@@ -89,7 +90,7 @@ async fn a_second_sync_is_refused_or_waits_and_no_key_is_marked_gone() {
 
     // B does not wait: refused, with a hint, and it changed nothing (no run row).
     let cb = client(&sb);
-    let e = sync_store(
+    let e = run_store(
         &cb,
         &b,
         SyncOptions::default(),
@@ -107,7 +108,7 @@ async fn a_second_sync_is_refused_or_waits_and_no_key_is_marked_gone() {
     // B waits: it starts only once A is over.
     let sb2 = Arc::clone(&b);
     let sync_b = tokio::spawn(async move {
-        sync_store(
+        run_store(
             &cb,
             &sb2,
             SyncOptions::default(),
@@ -120,7 +121,7 @@ async fn a_second_sync_is_refused_or_waits_and_no_key_is_marked_gone() {
     // A cancelled wait gives up without a run.
     let cancel = CancellationToken::new();
     cancel.cancel();
-    let e = sync_store(
+    let e = run_store(
         &client(&sb),
         &b,
         SyncOptions::default(),

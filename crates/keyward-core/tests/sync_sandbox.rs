@@ -5,10 +5,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use keyward_core::ErrorCode;
 use keyward_core::kinde::{Client, ClientConfig};
-use keyward_core::model::KeyFilter;
+use keyward_core::model::key::KeyFilter;
 use keyward_core::secret::Secret;
-use keyward_core::store::{Store, Windows};
-use keyward_core::sync::{SyncOptions, SyncSummary, run_sync};
+use keyward_core::store::Store;
+use keyward_core::model::sync::{SyncOptions, SyncSummary};
+use keyward_core::sync::engine::run as run_sync;
 use kinde_sandbox::{Config, Sandbox};
 use tokio_util::sync::CancellationToken;
 
@@ -63,7 +64,7 @@ async fn idle_incremental_sync_costs_only_list_requests() {
     let all = s
         .list_keys(
             &KeyFilter::default(),
-            Windows::default(),
+            
             chrono::Utc::now(),
         )
         .unwrap();
@@ -99,7 +100,7 @@ async fn idle_incremental_sync_costs_only_list_requests() {
     assert_eq!(s.history_len().unwrap(), history + k as i64);
     for id in &verified {
         let v = s
-            .get_key(id, Windows::default(), chrono::Utc::now())
+            .get_key(id,  chrono::Utc::now())
             .unwrap()
             .unwrap();
         assert_eq!(v.spark_7d.iter().sum::<i64>(), 1, "{id}");
@@ -133,9 +134,9 @@ async fn cancelled_sync_keeps_every_listed_key_and_the_next_fetches_only_owed_de
     let cancel = CancellationToken::new();
     let calls = AtomicU64::new(0);
     let listed_before_details = std::sync::atomic::AtomicBool::new(false);
-    let progress = |p: keyward_core::sync::SyncProgress| {
+    let progress = |p: keyward_core::model::sync::SyncProgress| {
         calls.fetch_add(1, Ordering::SeqCst);
-        if p.phase == keyward_core::sync::SyncPhase::Details && p.details_done == 0 {
+        if p.phase == keyward_core::model::sync::SyncPhase::Details && p.details_done == 0 {
             // Every page is listed before the first detail.
             listed_before_details.store(
                 p.pages == 3 && !p.more_pages && p.details_total == N as u64,
@@ -163,7 +164,7 @@ async fn cancelled_sync_keeps_every_listed_key_and_the_next_fetches_only_owed_de
     let views = s
         .list_keys(
             &KeyFilter::default(),
-            Windows::default(),
+            
             chrono::Utc::now(),
         )
         .unwrap();
@@ -221,7 +222,7 @@ async fn keys_that_disappear_are_marked_gone() {
     assert_eq!(summary.gone, 1);
     assert_eq!(summary.keys, 29);
     let v = s
-        .get_key(&victim, Windows::default(), chrono::Utc::now())
+        .get_key(&victim,  chrono::Utc::now())
         .unwrap()
         .unwrap();
     assert!(v.gone, "kept, marked gone");
@@ -287,7 +288,7 @@ async fn a_reader_during_a_sync_sees_whole_pages() {
                 let keys = reader
                     .list_keys(
                         &KeyFilter::default(),
-                        Windows::default(),
+                        
                         chrono::Utc::now(),
                     )
                     .unwrap();

@@ -5,16 +5,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use keyward_core::alerts::{AlertFilter, AlertKind};
+use keyward_core::model::alert::{AlertFilter, AlertKind};
 use keyward_core::ctx::AppCtx;
-use keyward_core::ops;
 use keyward_core::secret::Secret;
-use keyward_core::sync::SyncOptions;
+use keyward_core::model::sync::SyncOptions;
 use kinde_sandbox::{Config, Seed};
 use tokio_util::sync::CancellationToken;
+use keyward_core::{alerts, demo, sync};
 
 async fn sync(ctx: &AppCtx) {
-    let s = ops::sync(
+    let s = sync::run(
         ctx,
         SyncOptions::default(),
         |_| {},
@@ -51,8 +51,8 @@ async fn demo_traffic_raises_each_event_kind() {
     .unwrap();
     // The app's demo start: one sync, a synthesized past, the demo's canary marked.
     sync(&ctx).await;
-    ops::demo_prefill_history(&ctx, 30).await.unwrap();
-    let marked = ops::demo_mark_canaries(&ctx).await.unwrap();
+    demo::prefill_history(&ctx, 30).await.unwrap();
+    let marked = demo::mark_canaries(&ctx).await.unwrap();
     assert_eq!(marked.len(), 1, "the script plants one canary key");
 
     let wanted = [
@@ -67,7 +67,7 @@ async fn demo_traffic_raises_each_event_kind() {
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(200)).await;
         sync(&ctx).await;
-        let list = ops::alerts_list(
+        let list = alerts::list(
             &ctx,
             AlertFilter {
                 include_acknowledged: true,
@@ -93,7 +93,7 @@ async fn demo_traffic_raises_each_event_kind() {
         );
     }
     println!("demo alerts after the script: {counts:?}");
-    let drift = ops::alerts_list(
+    let drift = alerts::list(
         &ctx,
         AlertFilter {
             kind: Some(AlertKind::Drift),

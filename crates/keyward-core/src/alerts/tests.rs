@@ -3,7 +3,10 @@
 use chrono::Duration;
 use serde_json::json;
 
+use chrono::{DateTime, Utc};
+
 use super::*;
+use crate::model::alert::*;
 use crate::model::key::{ApiKey, KeyStatus, KeyType};
 use crate::model::audit::{AuditAction, AuditFilter, AuditOutcome, NewAudit};
 use crate::store::{PageEntry, Store};

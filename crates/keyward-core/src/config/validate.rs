@@ -247,6 +247,8 @@ pub fn normalize_domain(input: &str) -> Result<url::Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{ConfigFile, Environment, Paths, Profile};
+    use crate::error::ErrorCode;
 
     #[test]
     fn domains_normalize() {

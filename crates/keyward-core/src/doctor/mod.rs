@@ -16,7 +16,7 @@ mod ladder;
 
 use std::time::Duration;
 
-use crate::kinde::{validate_id, validate_scope, Client, ClientConfig, ClientOptions, ListKeysQuery, NEEDED_SCOPES, parse_base_url, scope_hint};
+use crate::kinde::{Client, ClientConfig, ClientOptions, ListKeysQuery, NEEDED_SCOPES, parse_base_url, scope_hint, validate_id, validate_scope};
 use crate::model::doctor::{DoctorKeyInput, DoctorKind, DoctorReport};
 use crate::model::key::KeyStatus;
 use crate::ctx::AppCtx;

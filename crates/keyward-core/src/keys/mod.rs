@@ -18,9 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audit;
 use crate::ctx::{AppCtx, blocking};
 use crate::error::{Error, ErrorCode, Result};
-use crate::kinde::{
-    CreateKeyRequest, CreatedKey, ListKeysQuery, validate_id, validate_name, validate_scope,
-};
+use crate::kinde::{CreateKeyRequest, CreatedKey, ListKeysQuery, validate_id, validate_name, validate_scope};
 use crate::model::audit::{AuditAction, AuditOutcome};
 use crate::model::history::ReissueLink;
 use crate::model::key::{CachedKeys, CreateKeyInput, KeyChanges, KeyFilter, KeyStatus, KeyView, NewKey, Owner, Reissued, RevokeOutcome, RevokeProgress, RevokeSummary, VerifyResult};

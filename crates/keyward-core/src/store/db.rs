@@ -15,7 +15,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// number in a file's name): the number 0003 was never used, so a database at version 3 has
 /// 0001, 0002 and 0004, and one at version 4 also has 0005. A new migration is appended at the
 /// end, never inserted.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_history_source.sql"),
     include_str!("migrations/0004_alerts.sql"),

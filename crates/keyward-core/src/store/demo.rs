@@ -16,6 +16,7 @@ use super::db::Store;
 use super::rows::to_ms;
 use crate::error::{Error, Result};
 use crate::model::key::KeyStatus;
+use crate::demo;
 
 
 /// Where a key's observed history begins: its first history row (its first detail read by a

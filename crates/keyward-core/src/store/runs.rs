@@ -8,6 +8,7 @@ use super::db::Store;
 use crate::model::sync::SyncRunRecord;
 use super::rows::{from_ms, to_ms};
 use crate::error::Result;
+use crate::sync;
 
 /// Counters of a run, written at every page and at the end.
 #[derive(Debug, Clone, Default, PartialEq)]

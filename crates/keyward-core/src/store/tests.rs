@@ -1,7 +1,17 @@
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
+use rusqlite::Connection;
+
+use parking_lot::Mutex;
+
+use super::db::MIGRATIONS;
+use super::rows::DAY_MS;
 use super::*;
+use crate::error::{Error, ErrorCode};
+use crate::keys::rules::{Search, Windows, apply};
+use crate::model::audit::{AuditAction, AuditFilter, AuditOutcome, NewAudit};
+use crate::model::history::Bucket;
 use crate::model::key::{ApiKey, KeyFilter, KeyStatus, KeyType};
 
 fn t0() -> DateTime<Utc> {
@@ -234,7 +244,7 @@ fn listing_change_without_detail_is_remembered() {
     // List first: what the listing carries shows at once; the count that explains it is
     // owed, and the old count stays (never a made-up one); no history row without it.
     assert_eq!(st.last_verified_on, Some(to_ms(t0())));
-    let v = s.get_key("a", Windows::default(), t0()).unwrap().unwrap();
+    let v = s.get_key("a", t0()).unwrap().unwrap();
     assert!(v.details_owed);
     assert_eq!(v.key.verification_count, Some(1));
     assert_eq!(s.history_len().unwrap(), 1);
@@ -298,14 +308,14 @@ fn gone_keys_are_marked_and_come_back() {
         .unwrap();
     assert_eq!(s.mark_gone(2).unwrap(), 1);
     let all = s
-        .list_keys(&KeyFilter::default(), Windows::default(), t0())
+        .list_keys(&KeyFilter::default(), t0())
         .unwrap();
     assert_eq!(all.len(), 2);
     assert!(all.iter().any(|k| k.key.id == "b" && k.gone));
     s.apply_page(Some(3), t0(), &[listed(key("b", Some(1), None))])
         .unwrap();
     assert!(
-        !s.get_key("b", Windows::default(), t0())
+        !s.get_key("b", t0())
             .unwrap()
             .unwrap()
             .gone
@@ -333,22 +343,24 @@ fn list_filters_windows_and_sparkline() {
     other.created_on = Some(now - Duration::days(2));
     s.apply_page(Some(2), now, &[detail(other)]).unwrap();
 
-    let a = s.get_key("a", Windows::default(), now).unwrap().unwrap();
+    // The flags and the search are the keys rules' (crate::keys::rules), over what the store
+    // reads back.
+    let mut a = s.get_key("a", now).unwrap().unwrap();
+    apply(&mut a, Windows::default(), now);
     assert_eq!(a.spark_7d, vec![0, 0, 0, 0, 0, 3, 0]);
     assert!(!a.stale);
     assert!(a.rotation_due, "100 days old");
-    let b = s
-        .get_key("b_100%", Windows::default(), now)
-        .unwrap()
-        .unwrap();
-    assert!(b.stale && !b.rotation_due);
+    let mut b = s.get_key("b_100%", now).unwrap().unwrap();
+    apply(&mut b, Windows::default(), now);
+    assert!(
+        !b.stale && !b.rotation_due,
+        "created 2 days ago and never verified: not stale yet"
+    );
 
     let search = |q: &str| {
-        let f = KeyFilter {
-            search: Some(q.into()),
-            ..Default::default()
-        };
-        s.list_keys(&f, Windows::default(), now).unwrap().len()
+        let found = Search::parse(Some(q));
+        let all = s.list_keys(&KeyFilter::default(), now).unwrap();
+        all.iter().filter(|v| found.matches(v)).count()
     };
     assert_eq!(search("billing"), 1);
     assert_eq!(search("100%"), 1);
@@ -358,12 +370,12 @@ fn list_filters_windows_and_sparkline() {
         api_id: Some("api_1".into()),
         ..Default::default()
     };
-    assert_eq!(s.list_keys(&f, Windows::default(), now).unwrap().len(), 2);
+    assert_eq!(s.list_keys(&f, now).unwrap().len(), 2);
     let f = KeyFilter {
         api_id: Some("api_2".into()),
         ..Default::default()
     };
-    assert_eq!(s.list_keys(&f, Windows::default(), now).unwrap().len(), 0);
+    assert_eq!(s.list_keys(&f, now).unwrap().len(), 0);
 }
 
 #[test]
@@ -630,7 +642,7 @@ fn every_visible_change_gives_the_row_a_new_rev_and_nothing_else_does() {
     let r1 = rev_of(&s, "a");
     assert!(r1 > 0);
     assert_eq!(out.rev, r1);
-    let v = s.get_key("a", Windows::default(), t0()).unwrap().unwrap();
+    let v = s.get_key("a", t0()).unwrap().unwrap();
     assert!(v.details_owed, "listed, details owed");
     assert_eq!(v.key.verification_count, None, "never a made-up 0");
 
@@ -699,11 +711,11 @@ fn keys_changed_since_gives_the_changed_rows_gone_ones_included() {
         ],
     )
     .unwrap();
-    let (rev, all) = s.keys_changed_since(0, Windows::default(), t0()).unwrap();
+    let (rev, all) = s.keys_changed_since(0, t0()).unwrap();
     assert_eq!(all.len(), 3, "since 0: every key");
     assert_eq!(rev, s.current_rev().unwrap());
     assert!(all.iter().all(|k| !k.details_owed));
-    let (same, none) = s.keys_changed_since(rev, Windows::default(), t0()).unwrap();
+    let (same, none) = s.keys_changed_since(rev, t0()).unwrap();
     assert_eq!((same, none.len()), (rev, 0));
 
     // b verified, c gone: exactly those two come back, c with gone = true.
@@ -717,7 +729,7 @@ fn keys_changed_since_gives_the_changed_rows_gone_ones_included() {
     )
     .unwrap();
     s.mark_gone(2).unwrap();
-    let (rev2, changed) = s.keys_changed_since(rev, Windows::default(), t0()).unwrap();
+    let (rev2, changed) = s.keys_changed_since(rev, t0()).unwrap();
     assert!(rev2 > rev);
     let ids: Vec<(&str, bool)> = changed
         .iter()
@@ -749,7 +761,7 @@ fn a_schema_3_database_gets_revs_for_its_keys() {
         sync_flag: Default::default(),
     };
     assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
-    let (rev, keys) = s.keys_changed_since(0, Windows::default(), t0()).unwrap();
+    let (rev, keys) = s.keys_changed_since(0, t0()).unwrap();
     assert_eq!(keys.len(), 2, "existing rows are above 0");
     assert_eq!(rev, 2);
     assert!(rev_of(&s, "k1") != rev_of(&s, "k2"));
