@@ -3,14 +3,15 @@
 use std::io::IsTerminal;
 
 use clap::{Subcommand, ValueEnum};
-use keyward_core::model::{KeyFilter, KeyStatus, KeyType, KeyView};
-use keyward_core::ops::{self, CreateKeyInput, NewKey, RevokeSummary};
+use keyward_core::model::key::{KeyFilter, KeyStatus, KeyType, KeyView};
+use keyward_core::model::key::{CreateKeyInput, NewKey, RevokeSummary};
 use keyward_core::secret::Secret;
 use keyward_core::{Error, Result};
 
 use crate::app::{App, cancel_on_ctrl_c, confirm, read_stdin_secret};
 use crate::table::{Table, ago, date, opt};
 use crate::table::{errln, outln};
+use keyward_core::keys;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum StatusArg {
@@ -124,8 +125,8 @@ pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
                 api_id: api,
                 search: search.filter(|s| !s.is_empty()),
             };
-            ops::check_key_filter(&filter)?;
-            let cached = ops::keys_list_cached(&app.ctx, &filter, offline).await?;
+            keys::check_filter(&filter)?;
+            let cached = keys::list_cached(&app.ctx, &filter, offline).await?;
             if let Some(w) = &cached.warning {
                 let age = match cached.synced_at {
                     Some(t) => format!(
@@ -147,7 +148,7 @@ pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
             Ok(0)
         }
         KeysCmd::Show { id } => {
-            let key = ops::key_show(&app.ctx, &id).await?;
+            let key = keys::show(&app.ctx, &id).await?;
             app.emit(&key, print_key)?;
             Ok(0)
         }
@@ -165,7 +166,7 @@ pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
                 org_code: org,
                 user_id: user,
             };
-            let created = ops::key_create(&app.ctx, input).await?;
+            let created = keys::create(&app.ctx, input).await?;
             print_new_key(app, &created, "Created")?;
             Ok(0)
         }
@@ -177,7 +178,7 @@ pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
                 ),
                 yes,
             )?;
-            let rotated = ops::key_rotate(&app.ctx, &id).await?;
+            let rotated = keys::rotate(&app.ctx, &id).await?;
             print_new_key(app, &rotated, "Rotated")?;
             Ok(0)
         }
@@ -205,7 +206,7 @@ pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
         KeysCmd::Reissue { id, scopes } => crate::store_cmds::reissue(app, &id, scopes).await,
         KeysCmd::Verify => {
             let key = Secret::new(read_stdin_secret("API key")?);
-            let r = ops::key_verify(&app.ctx, &key).await?;
+            let r = keys::verify(&app.ctx, &key).await?;
             app.emit(&r, |r| {
                 let mut t = Table::new(&["FIELD", "VALUE"]);
                 t.row(vec![
@@ -232,14 +233,14 @@ pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
 async fn revoke(app: &App, ids: &[String]) -> Result<RevokeSummary> {
     let show = !app.json && ids.len() > 1 && std::io::stderr().is_terminal();
     let bar = show.then(|| indicatif::ProgressBar::new(ids.len() as u64));
-    let progress = |p: ops::RevokeProgress| {
+    let progress = |p: keyward_core::model::key::RevokeProgress| {
         if let Some(b) = &bar {
             b.set_position(u64::from(p.done));
         }
     };
     // Ctrl-C stops before the next key; every key still gets an outcome.
     let (cancel, on_ctrl_c) = cancel_on_ctrl_c();
-    let r = ops::keys_revoke_with(&app.ctx, ids, progress, cancel).await;
+    let r = keys::revoke_with(&app.ctx, ids, progress, cancel).await;
     on_ctrl_c.abort();
     if let Some(b) = &bar {
         b.finish_and_clear();

@@ -2,13 +2,13 @@
 
 use clap::{Args, Subcommand};
 use keyward_core::Result;
-use keyward_core::doctor::{DoctorKeyInput, DoctorReport, StepStatus};
-use keyward_core::ops;
+use keyward_core::model::doctor::{DoctorKeyInput, DoctorReport, StepStatus};
 use keyward_core::secret::Secret;
 
 use crate::app::{App, read_stdin_secret};
 use crate::table::{Table, opt};
 use crate::table::{errln, outln};
+use keyward_core::{directory, doctor};
 
 #[derive(Debug, Args)]
 pub struct DirArgs {
@@ -40,7 +40,7 @@ impl DirArgs {
 
 pub async fn apis(args: DirArgs, app: &App) -> Result<i32> {
     let search = args.search().map(|s| s.to_lowercase());
-    let mut list = ops::apis_list(&app.ctx).await?;
+    let mut list = directory::apis(&app.ctx).await?;
     if let Some(s) = &search {
         list.retain(|a| {
             a.name.to_lowercase().contains(s)
@@ -69,7 +69,7 @@ pub async fn apis(args: DirArgs, app: &App) -> Result<i32> {
 }
 
 pub async fn orgs(args: DirArgs, app: &App) -> Result<i32> {
-    let list = ops::orgs_list(&app.ctx, args.search().as_deref()).await?;
+    let list = directory::orgs(&app.ctx, args.search().as_deref()).await?;
     app.emit(&list, |list| {
         let mut t = Table::new(&["CODE", "NAME"]);
         for o in list {
@@ -81,7 +81,7 @@ pub async fn orgs(args: DirArgs, app: &App) -> Result<i32> {
 }
 
 pub async fn users(args: DirArgs, app: &App) -> Result<i32> {
-    let list = ops::users_list(&app.ctx, args.search().as_deref()).await?;
+    let list = directory::users(&app.ctx, args.search().as_deref()).await?;
     app.emit(&list, |list| {
         let mut t = Table::new(&["ID", "NAME", "EMAIL"]);
         for u in list {
@@ -119,9 +119,9 @@ pub async fn doctor(cmd: DoctorCmd, app: &App) -> Result<i32> {
                 require_scope,
                 org_code: org,
             };
-            ops::doctor_key(&app.ctx, &input).await?
+            doctor::key(&app.ctx, &input).await?
         }
-        DoctorCmd::Connection => ops::doctor_connection(&app.ctx).await?,
+        DoctorCmd::Connection => doctor::connection(&app.ctx).await?,
     };
     app.emit(&report, print_report)?;
     Ok(if report.healthy { 0 } else { 1 })

@@ -3,13 +3,14 @@
 use clap::Subcommand;
 use keyward_core::Result;
 use keyward_core::config::Environment;
-use keyward_core::ops::{self, ProfileInput, SecretSource};
+use keyward_core::model::profile::{ProfileInput, SecretSource};
 use keyward_core::secret::Secret;
 
 use crate::app::{App, read_stdin_secret};
 use crate::cmd_misc::print_report;
 use crate::table::Table;
 use crate::table::{errln, outln};
+use keyward_core::profiles;
 
 #[derive(Debug, Subcommand)]
 pub enum ProfileCmd {
@@ -66,7 +67,7 @@ pub async fn run(cmd: ProfileCmd, app: &App) -> Result<i32> {
             } else {
                 None
             };
-            let added = ops::profile_add(&app.ctx, input, secret).await?;
+            let added = profiles::add(&app.ctx, input, secret).await?;
             app.emit(&added, |a| {
                 let p = &a.info.profile;
                 let where_ = match a.secret {
@@ -88,7 +89,7 @@ pub async fn run(cmd: ProfileCmd, app: &App) -> Result<i32> {
             Ok(0)
         }
         ProfileCmd::List => {
-            let list = ops::profile_list(&app.ctx).await?;
+            let list = profiles::list(&app.ctx).await?;
             app.emit(&list, |list| {
                 if list.is_empty() {
                     errln!("No profiles yet. Add one with `keyward profile add NAME --domain mybiz.kinde.com --client-id ID --client-secret-stdin`.");
@@ -110,7 +111,7 @@ pub async fn run(cmd: ProfileCmd, app: &App) -> Result<i32> {
             Ok(0)
         }
         ProfileCmd::Remove { name } => {
-            let removed = ops::profile_remove(&app.ctx, &name).await?;
+            let removed = profiles::remove(&app.ctx, &name).await?;
             app.emit(&removed, |r| {
                 outln!("Removed profile {}.", r.name);
                 if let Some(w) = &r.warning {
@@ -120,7 +121,7 @@ pub async fn run(cmd: ProfileCmd, app: &App) -> Result<i32> {
             Ok(0)
         }
         ProfileCmd::Test => {
-            let report = ops::profile_test(&app.ctx, None).await?;
+            let report = profiles::test(&app.ctx, None).await?;
             app.emit(&report, print_report)?;
             Ok(if report.healthy { 0 } else { 1 })
         }

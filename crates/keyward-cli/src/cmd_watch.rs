@@ -5,14 +5,17 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
-use keyward_core::alerts::{Alert, AlertFilter, AlertKind, AlertList, MuteTarget, Policy};
-use keyward_core::ops::{self, CreateKeyInput, LeakAction, PolicyView, ScanReport};
-use keyward_core::scan::ScanOptions;
+use keyward_core::model::alert::{Alert, AlertFilter, AlertKind, AlertList, MuteTarget, Policy};
+use keyward_core::model::key::CreateKeyInput;
+use keyward_core::model::leak::{LeakAction, ScanReport};
+use keyward_core::model::alert::PolicyView;
+use keyward_core::leaks::scan::ScanOptions;
 use keyward_core::{Error, Result};
 
 use crate::app::{App, confirm};
 use crate::table::outln;
 use crate::table::{Table, ago, date, opt};
+use keyward_core::{alerts, keys, leaks};
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
@@ -154,20 +157,20 @@ pub async fn run(cmd: Cmd, app: &App) -> Result<i32> {
         Cmd::Alerts { list, action } => match action {
             None => alerts(app, list).await,
             Some(AlertsCmd::Ack { id }) => {
-                let a = ops::alert_ack(&app.ctx, id).await?;
+                let a = alerts::ack(&app.ctx, id).await?;
                 app.emit(&a, |a| outln!("Acknowledged alert {}: {}", a.id, a.message))?;
                 Ok(0)
             }
             Some(AlertsCmd::Mute(m)) => {
                 let t = target(m)?;
-                let n = ops::alerts_mute(&app.ctx, t.clone()).await?;
+                let n = alerts::mute(&app.ctx, t.clone()).await?;
                 let out = serde_json::json!({ "muted": t, "open_alerts_muted": n });
                 app.emit(&out, |_| outln!("Muted; {n} open alerts muted with it."))?;
                 Ok(0)
             }
             Some(AlertsCmd::Unmute(m)) => {
                 let t = target(m)?;
-                let lifted = ops::alerts_unmute(&app.ctx, t).await?;
+                let lifted = alerts::unmute(&app.ctx, t).await?;
                 let out = serde_json::json!({ "unmuted": lifted });
                 app.emit(&out, |_| {
                     outln!(
@@ -182,7 +185,7 @@ pub async fn run(cmd: Cmd, app: &App) -> Result<i32> {
                 Ok(0)
             }
             Some(AlertsCmd::Mutes) => {
-                let m = ops::alert_mutes(&app.ctx).await?;
+                let m = alerts::mutes(&app.ctx).await?;
                 app.emit(&m, |m| {
                     let mut t = Table::new(&["MUTED", "SINCE"]);
                     for x in m {
@@ -244,8 +247,8 @@ async fn alerts(app: &App, a: AlertsArgs) -> Result<i32> {
         limit: Some(a.limit.clamp(1, 100_000)),
     };
     // Time-based policies (an expiry date reached) need no sync to fire.
-    ops::alerts_evaluate(&app.ctx).await?;
-    let list = ops::alerts_list(&app.ctx, filter).await?;
+    alerts::evaluate(&app.ctx).await?;
+    let list = alerts::list(&app.ctx, filter).await?;
     app.emit(&list, print_alerts)?;
     Ok(if list.open_high > 0 { 1 } else { 0 })
 }
@@ -306,7 +309,7 @@ fn parse_day(s: &str) -> Result<DateTime<Utc>> {
 async fn policy(app: &App, c: PolicyCmd) -> Result<i32> {
     match c {
         PolicyCmd::Show => {
-            let v = ops::policy_show(&app.ctx).await?;
+            let v = alerts::policy_show(&app.ctx).await?;
             app.emit(&v, print_policy)?;
         }
         PolicyCmd::Set {
@@ -317,7 +320,7 @@ async fn policy(app: &App, c: PolicyCmd) -> Result<i32> {
             spike_factor,
             spike_floor,
         } => {
-            let cur = ops::policy_show(&app.ctx).await?.policy;
+            let cur = alerts::policy_show(&app.ctx).await?.policy;
             let p = Policy {
                 max_key_age_days: max_age_days.unwrap_or(cur.max_key_age_days),
                 warning_days: warning_days.unwrap_or(cur.warning_days),
@@ -326,7 +329,7 @@ async fn policy(app: &App, c: PolicyCmd) -> Result<i32> {
                 spike_factor: spike_factor.unwrap_or(cur.spike_factor),
                 spike_floor: spike_floor.unwrap_or(cur.spike_floor),
             };
-            let v = ops::policy_set(&app.ctx, p).await?;
+            let v = alerts::policy_set(&app.ctx, p).await?;
             app.emit(&v, print_policy)?;
         }
         PolicyCmd::Expires { key_id, on, clear } => {
@@ -335,7 +338,7 @@ async fn policy(app: &App, c: PolicyCmd) -> Result<i32> {
             } else {
                 on.as_deref().map(parse_day).transpose()?
             };
-            let m = ops::key_expires_set(&app.ctx, &key_id, on).await?;
+            let m = alerts::expires_set(&app.ctx, &key_id, on).await?;
             app.emit(&m, |m| match m.expires_on {
                 Some(t) => outln!(
                     "{} expires on {} (locally; when it comes, `keyward alerts` offers rotate, \
@@ -391,11 +394,11 @@ async fn canary(app: &App, c: CanaryCmd) -> Result<i32> {
                 org_code: org,
                 user_id: user,
             };
-            let k = ops::canary_create(&app.ctx, input).await?;
+            let k = keys::create_canary(&app.ctx, input).await?;
             crate::cmd_keys::print_new_key(app, &k, "Created canary")?;
         }
         CanaryCmd::Mark { key_id, off } => {
-            let m = ops::canary_mark(&app.ctx, &key_id, !off).await?;
+            let m = alerts::canary_mark(&app.ctx, &key_id, !off).await?;
             app.emit(&m, |m| {
                 outln!(
                     "{} is {}a canary.",
@@ -405,7 +408,7 @@ async fn canary(app: &App, c: CanaryCmd) -> Result<i32> {
             })?;
         }
         CanaryCmd::List => {
-            let metas: Vec<_> = ops::key_metas(&app.ctx)
+            let metas: Vec<_> = alerts::key_metas(&app.ctx)
                 .await?
                 .into_iter()
                 .filter(|m| m.canary)
@@ -433,7 +436,7 @@ async fn scan(
         max_file_bytes: max_size_mb.clamp(1, 4096) * 1024 * 1024,
         ..ScanOptions::default()
     };
-    let report = ops::scan(&app.ctx, paths, opts).await?;
+    let report = leaks::scan(&app.ctx, paths, opts).await?;
     let Some(action) = action else {
         app.emit(&report, print_scan)?;
         return Ok(if report.findings.is_empty() { 0 } else { 1 });
@@ -442,10 +445,10 @@ async fn scan(
         print_scan(&report);
     }
     // One action per uniquely matched, active key, with every place it was found.
-    let mut by_key: Vec<(String, Vec<keyward_core::scan::SecretHit>)> = Vec::new();
+    let mut by_key: Vec<(String, Vec<keyward_core::leaks::scan::SecretHit>)> = Vec::new();
     for f in report.findings.iter().filter(|f| f.unique) {
         let m = &f.matches[0];
-        if m.status != keyward_core::model::KeyStatus::Active || m.gone {
+        if m.status != keyward_core::model::key::KeyStatus::Active || m.gone {
             continue;
         }
         match by_key.iter_mut().find(|(k, _)| *k == m.key_id) {
@@ -471,7 +474,7 @@ async fn scan(
             ),
             yes,
         )?;
-        let r = ops::leak_remediate(&app.ctx, key_id, action, hits).await?;
+        let r = leaks::remediate(&app.ctx, key_id, action, hits).await?;
         if !app.json {
             crate::cmd_keys::print_new_key(app, &r.new_key, verb)?;
         }

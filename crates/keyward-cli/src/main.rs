@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use keyward_core::ctx::AppCtx;
-use keyward_core::secrets::KeyringStore;
+use keyward_core::secret::keyring::KeyringStore;
 use keyward_core::{Error, Result};
 
 use app::App;

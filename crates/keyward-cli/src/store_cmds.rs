@@ -13,14 +13,15 @@ use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use keyward_core::export::{ExportFormat, ExportWhat};
 use keyward_core::insights::{GroupTotal, Insights, KeyInsight};
-use keyward_core::ops_store;
-use keyward_core::store::{AuditAction, AuditFilter, AuditOutcome, Bucket};
-use keyward_core::sync::{SyncOptions, SyncPhase, SyncProgress, SyncSummary};
+use keyward_core::model::audit::{AuditAction, AuditFilter, AuditOutcome};
+use keyward_core::model::history::Bucket;
+use keyward_core::model::sync::{SyncOptions, SyncPhase, SyncProgress, SyncSummary};
 use keyward_core::{Error, ErrorCode, Result};
 
 use crate::app::{App, cancel_on_ctrl_c};
 use crate::table::{Table, ago, date, opt};
 use crate::table::{errln, outln};
+use keyward_core::{audit, export, history, insights, keys, sync};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum BucketArg {
@@ -159,11 +160,11 @@ pub async fn run(cmd: Cmd, app: &App) -> Result<i32> {
             rotation_days,
             top,
         } => {
-            let mut opts = ops_store::insights_options(&app.ctx).await?;
+            let mut opts = insights::options(&app.ctx).await?;
             opts.stale_days = stale_days.unwrap_or(opts.stale_days);
             opts.rotation_days = rotation_days.unwrap_or(opts.rotation_days);
             opts.top = top;
-            let ins = ops_store::insights(&app.ctx, opts).await?;
+            let ins = insights::summary(&app.ctx, opts).await?;
             app.emit(&ins, print_insights)?;
             Ok(0)
         }
@@ -185,7 +186,7 @@ pub async fn run(cmd: Cmd, app: &App) -> Result<i32> {
                 FormatArg::Csv => ExportFormat::Csv,
                 FormatArg::Json => ExportFormat::Json,
             };
-            let s = ops_store::export(&app.ctx, what, format, &out).await?;
+            let s = export::to_file(&app.ctx, what, format, &out).await?;
             app.emit(&s, |s| outln!("Wrote {} rows to {}", s.rows, s.path))?;
             Ok(0)
         }
@@ -232,11 +233,11 @@ async fn sync(
         max_concurrency: max_concurrency.unwrap_or(defaults.max_concurrency),
         ..defaults
     };
-    let mut result = ops_store::sync(&app.ctx, opts, &progress, cancel.clone()).await;
+    let mut result = sync::run(&app.ctx, opts, &progress, cancel.clone()).await;
     if wait && matches!(&result, Err(e) if e.code == ErrorCode::SyncInProgress) {
         app.note("Another sync of this profile is running; waiting for it to end (Ctrl-C stops waiting).");
         bar.set_message("waiting for the other sync");
-        result = ops_store::sync_wait(&app.ctx, opts, &progress, cancel).await;
+        result = sync::run_wait(&app.ctx, opts, &progress, cancel).await;
     }
     on_ctrl_c.abort();
     bar.finish_and_clear();
@@ -282,7 +283,7 @@ fn print_sync(s: &SyncSummary) {
 }
 
 async fn sync_status(app: &App, limit: u32) -> Result<i32> {
-    let runs = ops_store::sync_runs(&app.ctx, limit).await?;
+    let runs = sync::runs(&app.ctx, limit).await?;
     app.emit(&runs, |runs| {
         if runs.is_empty() {
             errln!("No sync yet. Run `keyward sync`.");
@@ -353,7 +354,7 @@ async fn history(app: &App, id: &str, bucket: BucketArg, since: Option<&str>) ->
         BucketArg::Hour => Bucket::Hour,
         BucketArg::Day => Bucket::Day,
     };
-    let h = ops_store::key_history(&app.ctx, id, bucket, since).await?;
+    let h = history::key_history(&app.ctx, id, bucket, since).await?;
     app.emit(&h, |h| {
         outln!(
             "{} ({}): {} verifications since {}",
@@ -468,7 +469,7 @@ async fn audit(
     limit: u32,
 ) -> Result<i32> {
     let action = action.as_deref().map(AuditAction::parse).transpose()?;
-    let mut rows = ops_store::audit_list(
+    let mut rows = audit::list(
         &app.ctx,
         AuditFilter {
             action,
@@ -506,7 +507,7 @@ async fn audit(
 /// `keyward reissue` (and `keyward keys reissue` where cmd_keys wires it).
 pub async fn reissue(app: &App, id: &str, scopes: Vec<String>) -> Result<i32> {
     let scopes = (!scopes.is_empty()).then_some(scopes);
-    let r = ops_store::key_reissue(&app.ctx, id, scopes).await?;
+    let r = keys::reissue(&app.ctx, id, scopes).await?;
     if app.json {
         crate::app::print_json(&r)?;
         return Ok(0);
@@ -531,8 +532,8 @@ pub async fn reissue(app: &App, id: &str, scopes: Vec<String>) -> Result<i32> {
 
 async fn migrations(app: &App, quiet_days: Option<u32>) -> Result<i32> {
     let list = match quiet_days {
-        Some(q) => ops_store::migrations_list_with(&app.ctx, q).await?,
-        None => ops_store::migrations_list(&app.ctx).await?,
+        Some(q) => keys::handover::list_with(&app.ctx, q).await?,
+        None => keys::handover::list(&app.ctx).await?,
     };
     app.emit(&list, |list| {
         if list.is_empty() {

@@ -118,7 +118,7 @@ async fn every_alert_kind_end_to_end() {
             verification_count: None,
             last_verified_on: None,
             last_verified_ip: Some("203.0.113.5".into()),
-            status: keyward_core::model::KeyStatus::Active,
+            status: keyward_core::model::key::KeyStatus::Active,
             delta: 2,
         })
         .collect();
