@@ -1,17 +1,17 @@
 //! Conformance to Kinde's OpenAPI spec: every route the sandbox serves answers every status it
 //! can give with a body that matches the spec's schema for that route and status (checked by
-//! `common::send`, as in every other test), and the set of (route, status) seen here is exactly
+//! `support::send`, as in every other test), and the set of (route, status) seen here is exactly
 //! the set the sandbox serves.
 
-mod common;
+mod support;
 
 use std::collections::BTreeSet;
 
-use common::spec::{self, Seen};
-use common::*;
 use kinde_sandbox::{Config, EMPTY_API_ID};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use support::spec::{self, Seen};
+use support::*;
 
 /// Every status on every route the sandbox answers. `*` `<unknown route>` is the 404 for a path
 /// or a method the spec has no operation for. `/_sandbox/*` is not Kinde's and not counted.

@@ -1,11 +1,9 @@
 //! Paging: key walks with `starting_after`/`has_more` (and a property test over page sizes and
 //! filters), `next_token` walks of orgs and users, and the paging 400s.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::*;
+use crate::support::*;
 use kinde_sandbox::{Config, Seed};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, TestRunner};

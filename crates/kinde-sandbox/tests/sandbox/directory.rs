@@ -1,10 +1,8 @@
 //! APIs, scopes, organizations and users: success paths and the demo seed's shape.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::support::*;
 use kinde_sandbox::{Config, EMPTY_API_ID, Seed};
 use reqwest::StatusCode;
 use serde_json::json;

@@ -1,12 +1,10 @@
 //! The `kinde-sandbox` binary: prints its URL and credentials, serves, writes the certificate,
 //! and saves `--state` when it gets SIGTERM.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use common::call;
+use crate::support::{call, token_at, trusting_client};
 use serde_json::Value;
 
 struct Running {
@@ -79,20 +77,11 @@ async fn binary_prints_banner_serves_and_saves_state_on_sigterm() {
     assert_eq!(field(&r.lines, "client secret:"), "sandbox_admin_secret");
 
     let http = reqwest::Client::new();
-    let aud = format!("{base}/api");
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", "sandbox_admin"),
-        ("client_secret", "sandbox_admin_secret"),
-        ("audience", aud.as_str()),
-        ("scope", ""),
-    ];
-    // Answers are checked against Kinde's spec (`common::call`), the demo seed's included.
-    let (_, v) = call(http.post(format!("{base}/oauth2/token")).form(&form)).await;
-    let tok = v["access_token"].as_str().unwrap();
+    // Answers are checked against Kinde's spec (`support::send`), the demo seed's included.
+    let tok = token_at(&http, &base, "sandbox_admin", "sandbox_admin_secret").await;
     let (_, v) = call(
         http.get(format!("{base}/api/v1/api_keys?page_size=500"))
-            .bearer_auth(tok),
+            .bearer_auth(&tok),
     )
     .await;
     assert_eq!(v["api_keys"].as_array().unwrap().len(), 160);
@@ -124,12 +113,7 @@ async fn binary_tls_writes_a_pem_that_clients_can_trust() {
     ]);
     let base = field(&r.lines, "listening on").to_string();
     assert!(base.starts_with("https://"), "{base}");
-    let pem = std::fs::read(&pem_path).unwrap();
-    let cert = reqwest::Certificate::from_pem(&pem).unwrap();
-    let http = reqwest::Client::builder()
-        .tls_certs_only([cert])
-        .build()
-        .unwrap();
+    let http = trusting_client(&std::fs::read(&pem_path).unwrap());
     let localhost = base.replace("127.0.0.1", "localhost");
     for b in [&base, &localhost] {
         let (st, _) = call(http.get(format!("{b}/.well-known/jwks"))).await;

@@ -1,31 +1,11 @@
 //! Bearer checks on `/api/v1`: each 401 cause, and a 403 naming each missing scope.
 
-mod common;
-
+use crate::support::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::*;
 use kinde_sandbox::{ALL_SCOPES, EMPTY_API_ID};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-async fn call(
-    env: &Env,
-    method: Method,
-    path: &str,
-    auth: Option<&str>,
-) -> (StatusCode, serde_json::Value, Option<String>) {
-    let mut rb = env.http.request(method.clone(), env.url(path));
-    if let Some(a) = auth {
-        rb = rb.header("authorization", a);
-    }
-    if method == Method::POST {
-        rb = rb.json(&json!({}));
-    }
-    let a = send(rb).await;
-    let www = a.header("www-authenticate").map(str::to_string);
-    (a.status, a.json, www)
-}
 
 #[tokio::test]
 async fn each_401_cause() {
@@ -46,7 +26,9 @@ async fn each_401_cause() {
         (Some(format!("Bearer {forged}")), "signature"),
     ];
     for (auth, needle) in cases {
-        let (st, v, www) = call(&env, Method::GET, "/api/v1/api_keys", auth.as_deref()).await;
+        let (st, v, www) = env
+            .call_authorized(Method::GET, "/api/v1/api_keys", auth.as_deref())
+            .await;
         assert_eq!(st, StatusCode::UNAUTHORIZED, "{auth:?}");
         assert_eq!(first_code(&v), "UNAUTHORIZED");
         let msg = v["errors"][0]["message"].as_str().unwrap();
@@ -54,13 +36,13 @@ async fn each_401_cause() {
         assert!(www.unwrap().starts_with("Bearer"));
     }
     // The good token works (so the 401s above are about the token, not the route).
-    let (st, _, _) = call(
-        &env,
-        Method::GET,
-        "/api/v1/api_keys",
-        Some(&format!("Bearer {good}")),
-    )
-    .await;
+    let (st, _, _) = env
+        .call_authorized(
+            Method::GET,
+            "/api/v1/api_keys",
+            Some(&format!("Bearer {good}")),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK);
 }
 
@@ -126,7 +108,7 @@ async fn each_route_answers_403_naming_its_missing_scope() {
         let tok = env.token_for(&id, "s3cret").await;
         let auth = format!("Bearer {tok}");
         for (m, path, needed) in &routes {
-            let (st, v, _) = call(&env, m.clone(), path, Some(&auth)).await;
+            let (st, v, _) = env.call_authorized(m.clone(), path, Some(&auth)).await;
             if needed == scope {
                 assert_eq!(st, StatusCode::FORBIDDEN, "{m} {path} without {scope}");
                 assert_eq!(first_code(&v), "FORBIDDEN");

@@ -1,8 +1,6 @@
 //! API keys: create (and each 400), get, 404, rotate, revoke, verify counting, Kinde-client quirks.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use kinde_sandbox::{EMPTY_API_ID, EMPTY_ORG_CODE, EMPTY_USER_ID};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

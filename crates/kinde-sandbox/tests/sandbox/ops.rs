@@ -1,10 +1,8 @@
 //! Operating knobs: rate limit, faults, latency, TLS, state file, stats and traffic routes.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::support::*;
 use kinde_sandbox::{Config, Seed};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -101,40 +99,18 @@ async fn tls_serves_https_to_a_client_that_trusts_the_pem() {
     })
     .await;
     assert!(env.base.starts_with("https://127.0.0.1:"));
-    let pem = env.sb.cert_pem().unwrap();
-    let cert = reqwest::Certificate::from_pem(pem.as_bytes()).unwrap();
-    let trusting = reqwest::Client::builder()
-        .tls_certs_only([cert])
-        .build()
-        .unwrap();
-    let aud = format!("{}/api", env.base);
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", "sandbox-m2m"),
-        ("client_secret", "sandbox-secret"),
-        ("audience", aud.as_str()),
-    ];
-    let (st, v) = call(trusting.post(env.url("/oauth2/token")).form(&form)).await;
-    assert_eq!(st, StatusCode::OK);
-    let tok = v["access_token"].as_str().unwrap();
-    let (st, _) = call(trusting.get(env.url("/api/v1/api_keys")).bearer_auth(tok)).await;
+    let trusting = trusting_client(env.sb.cert_pem().unwrap().as_bytes());
+    // The token answers 200 (checked by `token_at`), then the token works.
+    let tok = token_at(&trusting, &env.base, "sandbox-m2m", "sandbox-secret").await;
+    let (st, _) = call(trusting.get(env.url("/api/v1/api_keys")).bearer_auth(&tok)).await;
     assert_eq!(st, StatusCode::OK);
     // With the `localhost` name and audience.
     let local = env.base.replace("127.0.0.1", "localhost");
-    let aud = format!("{local}/api");
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", "sandbox-m2m"),
-        ("client_secret", "sandbox-secret"),
-        ("audience", aud.as_str()),
-    ];
-    let (st, v) = call(trusting.post(format!("{local}/oauth2/token")).form(&form)).await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    let tok = v["access_token"].as_str().unwrap();
+    let tok = token_at(&trusting, &local, "sandbox-m2m", "sandbox-secret").await;
     let (st, _) = call(
         trusting
             .get(format!("{local}/api/v1/apis"))
-            .bearer_auth(tok),
+            .bearer_auth(&tok),
     )
     .await;
     assert_eq!(st, StatusCode::OK);

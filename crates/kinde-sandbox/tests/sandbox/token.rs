@@ -1,12 +1,10 @@
 //! `POST /oauth2/token` and the JWKS: success, claims, every OAuth error, expiry.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::support::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::*;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use kinde_sandbox::{ALL_SCOPES, Config};

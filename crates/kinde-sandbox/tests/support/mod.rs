@@ -8,7 +8,7 @@ pub mod spec;
 
 use kinde_sandbox::{Config, Sandbox, spawn};
 use reqwest::header::HeaderMap;
-use reqwest::{Client, RequestBuilder, StatusCode};
+use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 
 pub struct Env {
@@ -52,18 +52,7 @@ impl Env {
 
     /// A token for this M2M app, all its scopes.
     pub async fn token_for(&self, id: &str, secret: &str) -> String {
-        let aud = format!("{}/api", self.base);
-        let r = self
-            .token_raw(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", id),
-                ("client_secret", secret),
-                ("audience", &aud),
-                ("scope", ""),
-            ])
-            .await;
-        assert_eq!(r.status, StatusCode::OK);
-        r.json["access_token"].as_str().unwrap().to_string()
+        token_at(&self.http, &self.base, id, secret).await
     }
 
     pub async fn token(&self) -> String {
@@ -84,6 +73,26 @@ impl Env {
 
     pub async fn put(&self, tok: &str, path: &str) -> (StatusCode, Value) {
         call(self.http.put(self.url(path)).bearer_auth(tok)).await
+    }
+
+    /// A request with this `Authorization` header (or none), and a `{}` body on a POST:
+    /// status, body and `WWW-Authenticate`.
+    pub async fn call_authorized(
+        &self,
+        method: Method,
+        path: &str,
+        authorization: Option<&str>,
+    ) -> (StatusCode, Value, Option<String>) {
+        let mut rb = self.http.request(method.clone(), self.url(path));
+        if let Some(a) = authorization {
+            rb = rb.header("authorization", a);
+        }
+        if method == Method::POST {
+            rb = rb.json(&serde_json::json!({}));
+        }
+        let a = send(rb).await;
+        let www = a.header("www-authenticate").map(str::to_string);
+        (a.status, a.json, www)
     }
 
     /// A GET without a token (JWKS, the `/_sandbox/` routes).
@@ -117,6 +126,28 @@ impl Env {
         let key = v["api_key"]["key"].as_str().unwrap().to_string();
         (id, key)
     }
+}
+
+/// A token from the sandbox at `base` (no trailing slash) for this M2M app, all its scopes,
+/// asked on `http` (a sandbox that is not an [`Env`]: the binary, a TLS client).
+pub async fn token_at(http: &Client, base: &str, id: &str, secret: &str) -> String {
+    let aud = format!("{base}/api");
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", id),
+        ("client_secret", secret),
+        ("audience", &aud),
+        ("scope", ""),
+    ];
+    let r = send(http.post(format!("{base}/oauth2/token")).form(&form)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    r.json["access_token"].as_str().unwrap().to_string()
+}
+
+/// A client that trusts only this certificate (the sandbox's self-signed one, as PEM).
+pub fn trusting_client(pem: &[u8]) -> Client {
+    let cert = reqwest::Certificate::from_pem(pem).unwrap();
+    Client::builder().tls_certs_only([cert]).build().unwrap()
 }
 
 /// One answer: status, headers and JSON body, already checked against the spec.
