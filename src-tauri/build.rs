@@ -1,13 +1,14 @@
-//! Generates the `allow-<command>` permissions from the one command list in `src/commands.rs`
-//! (its `fn name(` lines), so that the capability cannot drift from the handler.
+//! Generates the `allow-<command>` permissions from the command lists (the `fn name(` lines of
+//! `src/commands.rs` and of the core's `operations.rs`), so that the capability cannot drift
+//! from the handler.
 
-fn command_names() -> Vec<&'static str> {
-    let src = std::fs::read_to_string("src/commands.rs").unwrap_or_default();
-    let mut names = Vec::new();
+/// The `fn name(` lines of a command list, inside `marker` up to the closing line at column 0.
+fn names_in(path: &str, marker: &str, names: &mut Vec<&'static str>) {
+    let src = std::fs::read_to_string(path).unwrap_or_default();
     let mut inside = false;
     for line in src.lines() {
         let t = line.trim_start();
-        if t.starts_with("declare_commands!") {
+        if t.starts_with(marker) {
             inside = true;
             continue;
         }
@@ -24,11 +25,22 @@ fn command_names() -> Vec<&'static str> {
             }
         }
     }
+}
+
+/// The shell's commands, then the core's operations: the order of `COMMAND_NAMES`.
+fn command_names() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    names_in(SHELL_LIST, "keyward_core::operations!", &mut names);
+    names_in(CORE_LIST, "macro_rules! operations", &mut names);
     names
 }
 
+const SHELL_LIST: &str = "src/commands.rs";
+const CORE_LIST: &str = "../crates/keyward-core/src/operations.rs";
+
 fn main() {
-    println!("cargo:rerun-if-changed=src/commands.rs");
+    println!("cargo:rerun-if-changed={SHELL_LIST}");
+    println!("cargo:rerun-if-changed={CORE_LIST}");
     let names = command_names();
     println!("cargo:rustc-env=KEYWARD_BUILD_COMMANDS={}", names.join(","));
     let names: &'static [&'static str] = Box::leak(names.into_boxed_slice());

@@ -1,17 +1,22 @@
-//! `declare_commands!`: the one declaration of Keyward's IPC commands.
+//! `declare_commands!`: Keyward's IPC commands, from the shell's own list and the core's.
 //!
-//! From the list in `commands.rs` it generates:
-//! - each `#[tauri::command]` function (arguments adapted, one `ops` call in the body);
+//! `commands.rs` calls `keyward_core::operations!(declare_commands { shell entries })`, which
+//! hands this macro the shell's entries followed by `ops { the core's operations }`. From both
+//! it generates:
+//! - each `#[tauri::command]` function (a shell entry's body, or a core operation's body over
+//!   the open session's context);
 //! - [`crate::commands::handler`], the invoke handler given to the Tauri builder;
 //! - [`crate::commands::COMMAND_NAMES`], from which `capabilities/default.json` is generated;
 //! - [`crate::commands::typescript`], the TypeScript wrappers in `ui/src/lib/backend/commands.ts`.
 //!
-//! `build.rs` reads the same list (the `fn name(` lines of `commands.rs`) to generate the
-//! `allow-<command>` permissions; a test checks that both readings agree.
+//! `build.rs` reads the same lists (the `fn name(` lines of `commands.rs` and of the core's
+//! `operations.rs`) to generate the `allow-<command>` permissions; a test checks that both
+//! readings agree.
 //!
-//! Syntax of one entry:
+//! Syntax of a shell entry:
 //! `fn name(app, shell, arg: Type, …; channel progress: Item) -> Ret { body }` where `body`
-//! evaluates to `keyward_core::Result<Ret>` and may use `?`.
+//! evaluates to `keyward_core::Result<Ret>` and may use `?`. A core entry is
+//! `fn name(ctx, arg: Type, …) -> Ret { body }` (see `keyward_core::operations`).
 
 macro_rules! declare_commands {
     (
@@ -19,6 +24,12 @@ macro_rules! declare_commands {
             $(#[doc = $doc:literal])*
             fn $name:ident ( $app:ident, $shell:ident $(, $arg:ident : $ty:ty)* $(; channel $ch:ident : $chty:ty)? ) -> $ret:ty $body:block
         )*
+        ops {
+            $(
+                $(#[doc = $odoc:literal])*
+                fn $oname:ident ( $octx:ident $(, $oarg:ident : $oty:ty)* ) -> $oret:ty $obody:block
+            )*
+        }
     ) => {
         $(
             $(#[doc = $doc])*
@@ -37,13 +48,32 @@ macro_rules! declare_commands {
                 result
             }
         )*
+        $(
+            $(#[doc = $odoc])*
+            #[tauri::command(rename_all = "snake_case")]
+            pub async fn $oname(
+                shell: tauri::State<'_, crate::shell::Shell>,
+                $($oarg: $oty,)*
+            ) -> Result<$oret, keyward_core::Error> {
+                let result: keyward_core::Result<$oret> = async {
+                    let session = shell.ctx().await?;
+                    let $octx: &keyward_core::ctx::AppCtx = &session;
+                    $obody
+                }
+                .await;
+                if let Err(e) = &result {
+                    log::warn!("{} failed: {} ({})", stringify!($oname), e.message, e.code);
+                }
+                result
+            }
+        )*
 
-        /// Every command, in declaration order.
-        pub const COMMAND_NAMES: &[&str] = &[$(stringify!($name)),*];
+        /// Every command, in declaration order: the shell's, then the core's operations.
+        pub const COMMAND_NAMES: &[&str] = &[$(stringify!($name),)* $(stringify!($oname)),*];
 
         /// The invoke handler for `tauri::Builder::invoke_handler`.
         pub fn handler() -> impl Fn(tauri::ipc::Invoke<tauri::Wry>) -> bool + Send + Sync + 'static {
-            tauri::generate_handler![$($name),*]
+            tauri::generate_handler![$($name,)* $($oname),*]
         }
 
         /// The TypeScript wrappers, one per command (`make bindings` writes them).
@@ -56,6 +86,15 @@ macro_rules! declare_commands {
                     None::<(&str, String)> $( .or(Some((stringify!($ch), <$chty as ts_rs::TS>::name()))) )?,
                     <$ret as ts_rs::TS>::name(),
                     concat!($($doc, "\n"),*),
+                );
+            )*
+            $(
+                out.command(
+                    stringify!($oname),
+                    &[$((stringify!($oarg), <$oty as ts_rs::TS>::name())),*],
+                    None,
+                    <$oret as ts_rs::TS>::name(),
+                    concat!($($odoc, "\n"),*),
                 );
             )*
             out.finish()

@@ -157,8 +157,8 @@ pub fn run() {
             );
             let home = home_dir(&handle);
             let demo = demo_dir(&handle, home.as_ref());
-            let secrets: Arc<dyn keyward_core::secrets::SecretStore> =
-                Arc::new(keyward_core::secrets::KeyringStore::new());
+            let secrets: Arc<dyn keyward_core::secret::keyring::SecretStore> =
+                Arc::new(keyward_core::secret::keyring::KeyringStore::new());
             let shell = Shell::new(home, demo, secrets);
             // `keyward-app --demo` (what `make run` does) opens straight on the demo sandbox.
             let opened = if std::env::args().any(|a| a == "--demo") {

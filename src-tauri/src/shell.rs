@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use keyward_core::ctx::AppCtx;
-use keyward_core::ops;
-use keyward_core::secrets::SecretStore;
-use keyward_core::sync::{SyncOptions, SyncProgress, SyncSummary};
+use keyward_core::model::sync::{SyncOptions, SyncProgress, SyncSummary};
+use keyward_core::secret::keyring::SecretStore;
 use keyward_core::{Error, ErrorCode, Result};
 use parking_lot::Mutex;
 use tauri::{AppHandle, Emitter};
@@ -16,6 +15,7 @@ use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
 
 use crate::types::{AppStatus, Mode, NotifyState, SyncState};
+use keyward_core::{alerts, demo, profiles, sync};
 
 /// Demo mode: the sandbox's seeded business with this many verifications per second.
 pub const DEMO_TRAFFIC_PER_SEC: f64 = 10.0;
@@ -92,7 +92,7 @@ impl Shell {
     pub async fn status(&self) -> Result<AppStatus> {
         let base = self.base()?;
         let settings = base.settings().await?;
-        let profiles = ops::profile_list(&base).await?;
+        let profiles = profiles::list(&base).await?;
         let (mode, profile) = match &*self.session.read().await {
             Session::Welcome => (Mode::Welcome, None),
             Session::Profile { name, .. } => (Mode::Profile, Some(name.clone())),
@@ -198,16 +198,16 @@ impl Shell {
             if extra_keys > 0 {
                 return Ok(());
             }
-            ops::sync(
+            sync::run(
                 &ctx,
                 SyncOptions::default(),
                 |_| {},
                 CancellationToken::new(),
             )
             .await?;
-            ops::demo_prefill_history(&ctx, DEMO_HISTORY_DAYS).await?;
+            demo::prefill_history(&ctx, DEMO_HISTORY_DAYS).await?;
             // The script's canary key, planted at the sandbox's start: a touch is critical.
-            ops::demo_mark_canaries(&ctx).await.map(|_| ())
+            demo::mark_canaries(&ctx).await.map(|_| ())
         };
         if let Err(e) = prefill.await {
             log::warn!("demo history prefill: {} ({})", e.message, e.code);
@@ -281,7 +281,7 @@ impl Shell {
         let mut s = self.sync_state();
         if s.last_sync.is_none()
             && let Ok(ctx) = self.ctx().await
-            && let Ok(runs) = ops::sync_runs(&ctx, 10).await
+            && let Ok(runs) = sync::runs(&ctx, 10).await
         {
             s.last_sync = runs
                 .iter()
@@ -293,7 +293,7 @@ impl Shell {
     }
 
     /// Remembers what `keys_list` said about the cache (age, Kinde unreachable).
-    pub fn note_cache(&self, cached: &ops::CachedKeys) {
+    pub fn note_cache(&self, cached: &keyward_core::model::key::CachedKeys) {
         let mut s = self.sync.lock();
         if let Some(t) = cached.synced_at {
             s.last_sync = Some(s.last_sync.map_or(t, |x| x.max(t)));
@@ -335,12 +335,12 @@ impl Shell {
             *running = Some(token.clone());
         }
         self.sync.lock().running = true;
-        let _ = app.emit("sync-state", self.sync_state());
+        let _ = app.emit(crate::tsgen::SYNC_STATE_EVENT, self.sync_state());
         let options = SyncOptions {
             full,
             ..Default::default()
         };
-        let result = ops::sync(
+        let result = sync::run(
             &ctx,
             options,
             move |p| {
@@ -370,7 +370,7 @@ impl Shell {
                 }
             }
         }
-        let _ = app.emit("sync-state", self.sync_state());
+        let _ = app.emit(crate::tsgen::SYNC_STATE_EVENT, self.sync_state());
         if result.is_ok() {
             self.announce_new_alerts(app, &ctx).await;
         }
@@ -381,11 +381,11 @@ impl Shell {
     /// admin chose (Settings). Several at once make one notification, not a flood. The first
     /// look of a session only sets the mark: what was there before is not news.
     async fn announce_new_alerts(&self, app: &AppHandle, ctx: &AppCtx) {
-        let filter = keyward_core::alerts::AlertFilter {
+        let filter = keyward_core::model::alert::AlertFilter {
             limit: Some(200),
             ..Default::default()
         };
-        let Ok(list) = ops::alerts_list(ctx, filter).await else {
+        let Ok(list) = alerts::list(ctx, filter).await else {
             return;
         };
         let newest = list.alerts.iter().map(|a| a.id).max().unwrap_or(0);
@@ -429,13 +429,13 @@ impl Shell {
     /// Alerts already in the store when a session opens are not news: mark them seen.
     async fn mark_alerts_seen(&self) {
         let Ok(ctx) = self.ctx().await else { return };
-        let filter = keyward_core::alerts::AlertFilter {
+        let filter = keyward_core::model::alert::AlertFilter {
             include_acknowledged: true,
             include_muted: true,
             limit: Some(200),
             ..Default::default()
         };
-        if let Ok(list) = ops::alerts_list(&ctx, filter).await {
+        if let Ok(list) = alerts::list(&ctx, filter).await {
             *self.notified_upto.lock() = Some(list.alerts.iter().map(|a| a.id).max().unwrap_or(0));
         }
     }
@@ -483,16 +483,16 @@ impl Shell {
 
 /// Network-class errors mean "show the cache and an offline banner".
 /// "Canary tripped: Canary: finance backup" (the kind in words, and the key).
-fn alert_title(a: &keyward_core::alerts::Alert) -> String {
+fn alert_title(a: &keyward_core::model::alert::Alert) -> String {
     let kind = match a.kind {
-        keyward_core::alerts::AlertKind::NewIp => "New IP",
-        keyward_core::alerts::AlertKind::DormantWakes => "Dormant key woke up",
-        keyward_core::alerts::AlertKind::Spike => "Verification spike",
-        keyward_core::alerts::AlertKind::Drift => "Changed outside Keyward",
-        keyward_core::alerts::AlertKind::Stale => "Stale key",
-        keyward_core::alerts::AlertKind::RotationDue => "Rotation due",
-        keyward_core::alerts::AlertKind::ExpiryComing => "Expiry coming",
-        keyward_core::alerts::AlertKind::CanaryTripped => "Canary tripped",
+        keyward_core::model::alert::AlertKind::NewIp => "New IP",
+        keyward_core::model::alert::AlertKind::DormantWakes => "Dormant key woke up",
+        keyward_core::model::alert::AlertKind::Spike => "Verification spike",
+        keyward_core::model::alert::AlertKind::Drift => "Changed outside Keyward",
+        keyward_core::model::alert::AlertKind::Stale => "Stale key",
+        keyward_core::model::alert::AlertKind::RotationDue => "Rotation due",
+        keyward_core::model::alert::AlertKind::ExpiryComing => "Expiry coming",
+        keyward_core::model::alert::AlertKind::CanaryTripped => "Canary tripped",
     };
     match &a.key_name {
         Some(n) => format!("{kind}: {n}"),

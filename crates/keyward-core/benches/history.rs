@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use chrono::{Datelike, Duration, Timelike, Utc};
 use keyward_core::insights::{InsightsOptions, compute};
-use keyward_core::model::key::{ApiKey, KeyStatus, KeyType};
 use keyward_core::model::history::Bucket;
+use keyward_core::model::key::{ApiKey, KeyStatus, KeyType};
 use keyward_core::store::{PageEntry, RawHistoryRow, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -23,9 +23,9 @@ use std::time::Instant;
 
 use chrono::Utc;
 use keyward_core::kinde::{Client, ClientConfig, ListKeysQuery};
+use keyward_core::model::sync::SyncOptions;
 use keyward_core::secret::Secret;
 use keyward_core::store::{PageEntry, Store};
-use keyward_core::model::sync::SyncOptions;
 use keyward_core::sync::engine::run as run_sync;
 use kinde_sandbox::{Config, Sandbox};
 use tokio_util::sync::CancellationToken;

@@ -12,10 +12,10 @@ use ts_rs::TS;
 
 use crate::ctx::{AppCtx, blocking};
 use crate::error::{Error, Result};
-use crate::model::key::KeyFilter;
-use crate::model::audit::AuditFilter;
-use crate::store::Store;
 use crate::keys::rules::Windows;
+use crate::model::audit::AuditFilter;
+use crate::model::key::KeyFilter;
+use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]

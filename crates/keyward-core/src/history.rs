@@ -43,3 +43,14 @@ pub async fn key_history(
     let id = id.to_string();
     blocking(move || store.key_history(&id, bucket, since, now)).await
 }
+
+/// [`key_history`] over the last `since_days` days (at least one).
+pub async fn key_history_days(
+    ctx: &AppCtx,
+    id: &str,
+    bucket: Bucket,
+    since_days: u32,
+) -> Result<KeyHistory> {
+    let since = Utc::now() - Duration::days(i64::from(since_days.max(1)));
+    key_history(ctx, id, bucket, Some(since)).await
+}

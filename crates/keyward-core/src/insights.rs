@@ -9,9 +9,9 @@ use ts_rs::TS;
 
 use crate::ctx::{AppCtx, blocking};
 use crate::error::Result;
+use crate::keys::rules::{Windows, apply};
 use crate::model::key::{KeyStatus, KeyType};
 use crate::store::{CachedKey, Store};
-use crate::keys::rules::{Windows, apply};
 
 /// Options of `insights`; `Default` is 30 stale days, 90 rotation days, top 10 over 7 days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -226,4 +226,17 @@ pub async fn options(ctx: &AppCtx) -> Result<InsightsOptions> {
         rotation_days: s.rotation_days,
         ..Default::default()
     })
+}
+
+/// [`summary`] with the profile's windows and the busiest keys over `recent_days`.
+pub async fn for_days(ctx: &AppCtx, recent_days: u32) -> Result<Insights> {
+    let opts = options(ctx).await?;
+    summary(
+        ctx,
+        InsightsOptions {
+            recent_days,
+            ..opts
+        },
+    )
+    .await
 }

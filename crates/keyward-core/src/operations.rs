@@ -1,0 +1,192 @@
+//! THE list of operations a front end can call over a context, declared once.
+//!
+//! [`operations!`](crate::operations) hands the list to a front end's own macro, which derives
+//! from it what that front end needs: the desktop shell its Tauri commands, invoke handler,
+//! TypeScript wrappers and capability (`src-tauri/src/declare.rs`); a server its routes and
+//! client. [`call`] is derived here, from the same list: one operation by name with JSON
+//! arguments and a JSON answer, which is what a server route or a remote client carries.
+//!
+//! Syntax of one entry: `fn name(ctx, arg: Type, …) -> Ret { body }`, where `body` runs with
+//! `ctx: &AppCtx` and the arguments in scope and evaluates to `Result<Ret>`. Every type is
+//! written with `$crate::` so that the list expands in any crate. A front end may put entries of
+//! its own before the list: `operations!(my_macro { own entries })` expands to
+//! `my_macro! { own entries ops { the list } }`.
+
+use serde_json::Value;
+
+use crate::ctx::AppCtx;
+use crate::error::{Error, ErrorCode, Result};
+
+/// Expands `$callback! { $extra ops { every operation } }` (see the module docs).
+#[macro_export]
+macro_rules! operations {
+    ($callback:ident { $($extra:tt)* }) => {
+        $callback! {
+            $($extra)*
+            ops {
+                /// Keys changed since a change cursor (0: all), from the cache, with the current
+                /// cursor: a sync's delta for the table.
+                fn keys_changed_since(ctx, since_rev: f64) -> $crate::model::key::KeyChanges {
+                    let since = if since_rev.is_finite() && since_rev > 0.0 {
+                        since_rev.min(9.0e15) as i64
+                    } else {
+                        0
+                    };
+                    $crate::keys::changed_since(ctx, since).await
+                }
+                /// One key, fresh from Kinde.
+                fn key_show(ctx, id: String) -> $crate::model::key::KeyView {
+                    $crate::keys::show(ctx, &id).await
+                }
+                /// Creates a key; its secret is in the answer, once.
+                fn key_create(ctx, input: $crate::model::key::CreateKeyInput) -> $crate::model::key::NewKey {
+                    $crate::keys::create(ctx, input).await
+                }
+                /// Rotates a key: the old secret stops working at once.
+                fn key_rotate(ctx, id: String) -> $crate::model::key::NewKey {
+                    $crate::keys::rotate(ctx, &id).await
+                }
+                /// Re-issues a key (same or new scopes); the old one keeps working until revoked.
+                fn key_reissue(ctx, id: String, scopes: Option<Vec<String>>) -> $crate::model::key::Reissued {
+                    $crate::keys::reissue(ctx, &id, scopes).await
+                }
+                /// Revokes one or many keys; every key gets an outcome.
+                fn keys_revoke(ctx, ids: Vec<String>) -> $crate::model::key::RevokeSummary {
+                    $crate::keys::revoke(ctx, &ids).await
+                }
+                /// Creates a key marked as a canary; the secret is shown once.
+                fn canary_create(ctx, input: $crate::model::key::CreateKeyInput) -> $crate::model::key::NewKey {
+                    $crate::keys::create_canary(ctx, input).await
+                }
+                /// Open re-issues (handovers) and whether their old keys are safe to revoke.
+                fn handovers_list(ctx) -> Vec<$crate::model::key::Handover> {
+                    $crate::keys::handover::list(ctx).await
+                }
+                /// The APIs with their scopes.
+                fn apis_list(ctx) -> Vec<$crate::model::key::Api> {
+                    $crate::directory::apis(ctx).await
+                }
+                /// Organizations, optionally searched.
+                fn orgs_list(ctx, search: Option<String>) -> Vec<$crate::model::key::Org> {
+                    $crate::directory::orgs(ctx, search.as_deref()).await
+                }
+                /// Users, optionally searched.
+                fn users_list(ctx, search: Option<String>) -> Vec<$crate::model::key::User> {
+                    $crate::directory::users(ctx, search.as_deref()).await
+                }
+                /// The Key doctor on a pasted key (it counts as one verification).
+                fn doctor_key(ctx, input: $crate::model::doctor::DoctorKeyInput) -> $crate::model::doctor::DoctorReport {
+                    $crate::doctor::key(ctx, &input).await
+                }
+                /// The connection doctor for the open profile.
+                fn doctor_connection(ctx) -> $crate::model::doctor::DoctorReport {
+                    $crate::doctor::connection(ctx).await
+                }
+                /// A key's verifications per hour or day over the last `since_days` days.
+                fn key_history(ctx, id: String, bucket: $crate::model::history::Bucket, since_days: u32) -> $crate::model::history::KeyHistory {
+                    $crate::history::key_history_days(ctx, &id, bucket, since_days).await
+                }
+                /// Totals per org and API, top keys over `recent_days`, stale keys, rotation due.
+                fn insights(ctx, recent_days: u32) -> $crate::insights::Insights {
+                    $crate::insights::for_days(ctx, recent_days).await
+                }
+                /// The audit log, newest first.
+                fn audit_list(ctx, filter: $crate::model::audit::AuditFilter) -> Vec<$crate::model::audit::AuditEntry> {
+                    $crate::audit::list(ctx, filter).await
+                }
+                /// Alerts (newest first) and the open counts that the navigation shows.
+                fn alerts_list(ctx, filter: $crate::model::alert::AlertFilter) -> $crate::model::alert::AlertList {
+                    $crate::alerts::list(ctx, filter).await
+                }
+                /// Acknowledges alerts; returns them as acknowledged.
+                fn alerts_ack(ctx, ids: Vec<u32>) -> Vec<$crate::model::alert::Alert> {
+                    $crate::alerts::ack_many(ctx, &ids).await
+                }
+                /// Mutes a key or a kind; returns how many open alerts it muted.
+                fn alerts_mute(ctx, target: $crate::model::alert::MuteTarget) -> u32 {
+                    $crate::alerts::mute(ctx, target).await
+                }
+                /// Lifts a mute.
+                fn alerts_unmute(ctx, target: $crate::model::alert::MuteTarget) -> bool {
+                    $crate::alerts::unmute(ctx, target).await
+                }
+                /// The mutes in force.
+                fn alert_mutes(ctx) -> Vec<$crate::model::alert::Mute> {
+                    $crate::alerts::mutes(ctx).await
+                }
+                /// The profile's policy and the keys' local expiry dates and canary marks.
+                fn policy_show(ctx) -> $crate::model::alert::PolicyView {
+                    $crate::alerts::policy_show(ctx).await
+                }
+                /// Stores the profile's policy.
+                fn policy_set(ctx, policy: $crate::model::alert::Policy) -> $crate::model::alert::PolicyView {
+                    $crate::alerts::policy_set(ctx, policy).await
+                }
+                /// Sets or clears a key's local "expires on" date.
+                fn key_expires_set(ctx, id: String, on: Option<chrono::DateTime<chrono::Utc>>) -> $crate::model::alert::KeyMeta {
+                    $crate::alerts::expires_set(ctx, &id, on).await
+                }
+                /// Marks or unmarks a key as a canary.
+                fn canary_mark(ctx, id: String, canary: bool) -> $crate::model::alert::KeyMeta {
+                    $crate::alerts::canary_mark(ctx, &id, canary).await
+                }
+                /// Rotates or re-issues a leaked key and records the leak; the new secret is shown
+                /// once.
+                fn leak_remediate(ctx, key_id: String, action: $crate::model::leak::LeakAction, found: Vec<$crate::leaks::scan::SecretHit>) -> $crate::model::leak::LeakRemediation {
+                    $crate::leaks::remediate(ctx, &key_id, action, &found).await
+                }
+            }
+        }
+    };
+}
+
+/// Derives [`NAMES`] and [`call`] from the list.
+macro_rules! json_dispatch {
+    (
+        ops {
+            $(
+                $(#[doc = $doc:literal])*
+                fn $name:ident ( $ctx:ident $(, $arg:ident : $ty:ty)* ) -> $ret:ty $body:block
+            )*
+        }
+    ) => {
+        /// Every operation's name, in declaration order.
+        pub const NAMES: &[&str] = &[$(stringify!($name)),*];
+
+        /// Runs the operation `name` over `ctx` with its arguments as a JSON object (field
+        /// names as declared; `null` for none) and answers its result as JSON.
+        pub async fn call(ctx: &AppCtx, name: &str, args: Value) -> Result<Value> {
+            let args = if args.is_null() { Value::Object(Default::default()) } else { args };
+            match name {
+                $(
+                    stringify!($name) => {
+                        #[derive(serde::Deserialize)]
+                        #[serde(deny_unknown_fields)]
+                        struct Args { $($arg: $ty,)* }
+                        let Args { $($arg,)* } = serde_json::from_value(args)
+                            .map_err(|e| bad_arguments(stringify!($name), &e))?;
+                        let $ctx: &AppCtx = ctx;
+                        let out: $ret = async $body.await?;
+                        serde_json::to_value(out)
+                            .map_err(|e| Error::internal(format!("cannot encode the answer: {e}")))
+                    }
+                )*
+                other => Err(Error::new(
+                    ErrorCode::InvalidInput,
+                    format!("there is no operation {other:?}"),
+                    "Use one of the operations that this Keyward version lists.",
+                )),
+            }
+        }
+    };
+}
+
+crate::operations!(json_dispatch {});
+
+fn bad_arguments(name: &str, e: &serde_json::Error) -> Error {
+    Error::invalid_input(
+        "arguments",
+        format!("of {name}: {e}"),
+        "Give the operation's arguments as a JSON object with the declared field names.",
+    )
+}

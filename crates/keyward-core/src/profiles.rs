@@ -3,11 +3,13 @@
 use crate::config::{ConfigFile, Profile, Settings, profile_not_found};
 use crate::ctx::AppCtx;
 use crate::doctor;
-use crate::model::doctor::DoctorReport;
 use crate::error::{Error, ErrorCode, Result};
+use crate::model::doctor::DoctorReport;
 use crate::secret::Secret;
 
-use crate::model::profile::{ProfileAdded, ProfileDraft, ProfileInfo, ProfileInput, ProfileRemoved, SecretSource};
+use crate::model::profile::{
+    ProfileAdded, ProfileDraft, ProfileInfo, ProfileInput, ProfileRemoved, SecretSource,
+};
 
 fn info(cfg: &ConfigFile, p: &Profile, selected: Option<&str>) -> ProfileInfo {
     let current = cfg.select(selected).ok().map(|c| c.name.as_str());
@@ -122,17 +124,18 @@ pub async fn remove(ctx: &AppCtx, name: &str) -> Result<ProfileRemoved> {
         cfg.settings.default_profile = None;
     }
     ctx.save_config(cfg).await?;
-    let (secret_deleted, warning) = match crate::secret::keyring::delete_blocking(ctx.secrets(), name).await {
-        Ok(()) => (true, None),
-        Err(e) => (
-            false,
-            Some(format!(
-                "The profile is removed, but its keyring entry could not be deleted ({}). \
+    let (secret_deleted, warning) =
+        match crate::secret::keyring::delete_blocking(ctx.secrets(), name).await {
+            Ok(()) => (true, None),
+            Err(e) => (
+                false,
+                Some(format!(
+                    "The profile is removed, but its keyring entry could not be deleted ({}). \
                  Delete the entry `keyward`/`{name}` in your OS keyring by hand if it exists.",
-                e.message
-            )),
-        ),
-    };
+                    e.message
+                )),
+            ),
+        };
     Ok(ProfileRemoved {
         name: name.to_string(),
         secret_deleted,

@@ -7,8 +7,13 @@ use std::sync::Arc;
 
 use client_common::*;
 use keyward_core::doctor::clean::clean_key;
-use keyward_core::kinde::wire::{ApisResponse, KeyResponse, KeysResponse, NewKeyResponse, OrgsResponse, TokenResponse, UsersResponse, VerifyResponse, parse, parse_date};
-use keyward_core::kinde::{ClientOptions, CreateKeyRequest, ListKeysQuery, parse_base_url, validate_id};
+use keyward_core::kinde::wire::{
+    ApisResponse, KeyResponse, KeysResponse, NewKeyResponse, OrgsResponse, TokenResponse,
+    UsersResponse, VerifyResponse, parse, parse_date,
+};
+use keyward_core::kinde::{
+    ClientOptions, CreateKeyRequest, ListKeysQuery, parse_base_url, validate_id,
+};
 use keyward_core::model::key::Owner;
 use keyward_core::secret::Secret;
 use parking_lot::Mutex;

@@ -7,15 +7,15 @@ use chrono::{Duration, Utc};
 use keyward_core::ErrorCode;
 use keyward_core::config::{Environment, Profile};
 use keyward_core::ctx::AppCtx;
+use keyward_core::keys::rules::Windows;
+use keyward_core::model::history::Bucket;
 use keyward_core::model::key::{KeyFilter, KeyStatus, KeyView};
+use keyward_core::model::sync::{SyncOptions, SyncSummary};
 use keyward_core::secret::Secret;
 use keyward_core::secret::keyring::{MemoryStore, SecretStore};
-use keyward_core::model::history::Bucket;
-use keyward_core::keys::rules::Windows;
-use keyward_core::model::sync::{SyncOptions, SyncSummary};
+use keyward_core::{demo, history, insights, sync};
 use kinde_sandbox::{Config, Sandbox, Seed};
 use tokio_util::sync::CancellationToken;
-use keyward_core::{demo, history, insights, sync};
 
 async fn demo_sandbox() -> Sandbox {
     let cfg = Config {
@@ -43,9 +43,7 @@ async fn sync(ctx: &AppCtx) -> SyncSummary {
 
 async fn keys(ctx: &AppCtx) -> Vec<KeyView> {
     let store = ctx.store().await.unwrap();
-    store
-        .list_keys(&KeyFilter::default(), Utc::now())
-        .unwrap()
+    store.list_keys(&KeyFilter::default(), Utc::now()).unwrap()
 }
 
 /// The busiest active key that is older than the window and was verified in the last hour.

@@ -3,9 +3,9 @@
 mod client_common;
 
 use client_common::*;
-use keyward_core::model::doctor::{DoctorKind, DoctorReport, StepStatus};
 use keyward_core::doctor::{check_connection, check_connection_with};
 use keyward_core::kinde::ClientOptions;
+use keyward_core::model::doctor::{DoctorKind, DoctorReport, StepStatus};
 use keyward_core::secret::Secret;
 use kinde_sandbox::{Config, READONLY_CLIENT};
 

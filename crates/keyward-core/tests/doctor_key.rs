@@ -4,9 +4,9 @@
 mod client_common;
 
 use client_common::*;
-use keyward_core::model::doctor::{DoctorKeyInput, DoctorReport, StepStatus};
 use keyward_core::doctor::check_key;
 use keyward_core::kinde::{Client, CreateKeyRequest};
+use keyward_core::model::doctor::{DoctorKeyInput, DoctorReport, StepStatus};
 use keyward_core::model::key::Owner;
 use keyward_core::secret::Secret;
 use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_ORG_CODE, EMPTY_USER_ID, Sandbox};

@@ -3,14 +3,14 @@
 mod ops_common;
 
 use keyward_core::ErrorCode;
-use keyward_core::model::doctor::{DoctorKeyInput, StepStatus};
-use keyward_core::model::key::{KeyFilter, KeyStatus, KeyType};
-use keyward_core::model::key::CreateKeyInput;
-use keyward_core::secret::Secret;
 use keyward_core::model::audit::AuditFilter;
+use keyward_core::model::doctor::{DoctorKeyInput, StepStatus};
+use keyward_core::model::key::CreateKeyInput;
+use keyward_core::model::key::{KeyFilter, KeyStatus, KeyType};
+use keyward_core::secret::Secret;
+use keyward_core::{directory, doctor, keys};
 use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_ORG_CODE, EMPTY_USER_ID, READONLY_CLIENT};
 use ops_common::{ctx, ctx_as, sandbox};
-use keyward_core::{directory, doctor, keys};
 
 fn org_key(name: &str, scopes: &[&str]) -> CreateKeyInput {
     CreateKeyInput {
@@ -360,9 +360,7 @@ async fn live_listing_skips_the_store() {
         .await
         .unwrap();
     sb.reset_stats();
-    let live = keys::list_live(&ctx, &KeyFilter::default())
-        .await
-        .unwrap();
+    let live = keys::list_live(&ctx, &KeyFilter::default()).await.unwrap();
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].key.name, "live");
     assert_eq!(sb.stats().get_key, 0, "the live listing fetches no details");

@@ -10,9 +10,9 @@ use keyward_core::ctx::AppCtx;
 use keyward_core::model::profile::{ProfileDraft, ProfileInput, SecretSource};
 use keyward_core::secret::Secret;
 use keyward_core::secret::keyring::{MemoryStore, SecretStore};
+use keyward_core::{directory, doctor, profiles};
 use kinde_sandbox::Config;
 use ops_common::{fast, sandbox};
-use keyward_core::{directory, doctor, profiles};
 
 fn input(name: &str, domain: &str) -> ProfileInput {
     ProfileInput {
@@ -203,10 +203,7 @@ async fn selection_secret_lookup_and_connection_test() {
         client_secret: Secret::new("s"),
     };
     assert_eq!(
-        profiles::test(&base, Some(draft))
-            .await
-            .unwrap_err()
-            .code,
+        profiles::test(&base, Some(draft)).await.unwrap_err().code,
         ErrorCode::InvalidInput
     );
     sb.shutdown().await;
@@ -227,7 +224,10 @@ async fn settings_are_checked_and_saved() {
     let mut want = s.clone();
     want.stale_days = 14;
     want.default_profile = Some("b".into());
-    assert_eq!(profiles::set_settings(&ctx, want.clone()).await.unwrap(), want);
+    assert_eq!(
+        profiles::set_settings(&ctx, want.clone()).await.unwrap(),
+        want
+    );
     assert_eq!(profiles::settings(&ctx).await.unwrap(), want);
     assert_eq!(ctx.profile().await.unwrap().name, "b");
     let bad = keyward_core::config::Settings {

@@ -2,9 +2,9 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use keyward_core::ErrorCode;
+use keyward_core::keys::rules::Windows;
 use keyward_core::model::key::{ApiKey, KeyFilter, KeyStatus, KeyType};
 use keyward_core::store::{PageEntry, SCHEMA_VERSION, Store};
-use keyward_core::keys::rules::Windows;
 
 fn key(i: usize, count: i64) -> ApiKey {
     let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
@@ -45,9 +45,7 @@ fn file_store_persists_and_uses_wal() {
         s.integrity_check().unwrap();
     }
     let s = Store::open(&path, "prod/eu").unwrap();
-    let keys = s
-        .list_keys(&KeyFilter::default(), Utc::now())
-        .unwrap();
+    let keys = s.list_keys(&KeyFilter::default(), Utc::now()).unwrap();
     assert_eq!(keys.len(), 50);
     assert_eq!(keys[0].key.verification_count, Some(1));
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -109,9 +107,7 @@ fn reader_sees_whole_pages_only() {
         });
         let mut reads = 0;
         while !stop.load(std::sync::atomic::Ordering::SeqCst) || reads == 0 {
-            let keys = reader
-                .list_keys(&KeyFilter::default(), Utc::now())
-                .unwrap();
+            let keys = reader.list_keys(&KeyFilter::default(), Utc::now()).unwrap();
             if !keys.is_empty() {
                 assert_eq!(keys.len(), PAGE);
                 let first = keys[0].key.verification_count;

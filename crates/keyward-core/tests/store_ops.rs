@@ -4,20 +4,20 @@ use std::time::Duration;
 
 use keyward_core::ErrorCode;
 use keyward_core::ctx::AppCtx;
+use keyward_core::export;
 use keyward_core::export::{ExportFormat, ExportWhat};
+use keyward_core::insights;
 use keyward_core::insights::InsightsOptions;
 use keyward_core::kinde::ClientOptions;
-use keyward_core::model::key::KeyFilter;
-use keyward_core::model::key::CreateKeyInput;
-use keyward_core::secret::Secret;
 use keyward_core::model::audit::{AuditAction, AuditFilter, AuditOutcome, NewAudit};
 use keyward_core::model::history::Bucket;
+use keyward_core::model::key::CreateKeyInput;
+use keyward_core::model::key::KeyFilter;
 use keyward_core::model::sync::SyncOptions;
+use keyward_core::secret::Secret;
+use keyward_core::{audit, history, keys, sync};
 use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_ORG_CODE, Sandbox};
 use tokio_util::sync::CancellationToken;
-use keyward_core::{audit, history, keys, sync};
-use keyward_core::export;
-use keyward_core::insights;
 
 async fn sandbox(cfg: Config) -> Sandbox {
     kinde_sandbox::spawn("127.0.0.1:0".parse().unwrap(), cfg)
@@ -145,9 +145,7 @@ async fn reissue_migration_window_and_close_on_revoke() {
     let sb = sandbox(Config::default()).await;
     let home = tempfile::tempdir().unwrap();
     let ctx = ctx(&sb, home.path());
-    let old = keys::create(&ctx, create_input("billing"))
-        .await
-        .unwrap();
+    let old = keys::create(&ctx, create_input("billing")).await.unwrap();
     sync(&ctx).await;
 
     let r = keys::reissue(
@@ -187,9 +185,7 @@ async fn reissue_migration_window_and_close_on_revoke() {
         "closed by revoke"
     );
 
-    let audit = audit::list(&ctx, AuditFilter::default())
-        .await
-        .unwrap();
+    let audit = audit::list(&ctx, AuditFilter::default()).await.unwrap();
     let actions: Vec<AuditAction> = audit.iter().rev().map(|a| a.action).collect();
     assert_eq!(
         actions,
@@ -198,7 +194,7 @@ async fn reissue_migration_window_and_close_on_revoke() {
             AuditAction::Create,
             AuditAction::Reissue,
             AuditAction::Revoke,
-            AuditAction::MigrationClose
+            AuditAction::HandoverClose
         ]
     );
     assert!(audit.iter().all(|a| a.outcome == AuditOutcome::Ok));
@@ -212,13 +208,9 @@ async fn failures_are_audited_and_ambiguous_writes_reconciled() {
     let home = tempfile::tempdir().unwrap();
     let (id, secret) = kinde_sandbox::READONLY_CLIENT;
     let ro = ctx_as(&sb, home.path(), id, secret);
-    let e = keys::create(&ro, create_input("nope"))
-        .await
-        .unwrap_err();
+    let e = keys::create(&ro, create_input("nope")).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::MissingScope);
-    let rows = audit::list(&ro, AuditFilter::default())
-        .await
-        .unwrap();
+    let rows = audit::list(&ro, AuditFilter::default()).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(
         (rows[0].action, rows[0].outcome),

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keyward_core::kinde::{Client, ClientConfig};
-use keyward_core::sync::run_store;
+use keyward_core::model::sync::SyncOptions;
 use keyward_core::secret::Secret;
 use keyward_core::store::{INTERRUPTED, Store};
-use keyward_core::model::sync::SyncOptions;
+use keyward_core::sync::run_store;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 

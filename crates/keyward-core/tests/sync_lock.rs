@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use keyward_core::ErrorCode;
 use keyward_core::kinde::{Client, ClientConfig};
-use keyward_core::sync::run_store;
+use keyward_core::model::sync::{SyncOptions, SyncSummary};
 use keyward_core::secret::Secret;
 use keyward_core::store::Store;
-use keyward_core::model::sync::{SyncOptions, SyncSummary};
 use keyward_core::sync::engine::run as run_sync;
+use keyward_core::sync::run_store;
 use kinde_sandbox::{Config, Sandbox};
 use tokio_util::sync::CancellationToken;
 

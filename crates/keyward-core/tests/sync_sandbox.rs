@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use keyward_core::ErrorCode;
 use keyward_core::kinde::{Client, ClientConfig};
 use keyward_core::model::key::KeyFilter;
+use keyward_core::model::sync::{SyncOptions, SyncSummary};
 use keyward_core::secret::Secret;
 use keyward_core::store::Store;
-use keyward_core::model::sync::{SyncOptions, SyncSummary};
 use keyward_core::sync::engine::run as run_sync;
 use kinde_sandbox::{Config, Sandbox};
 use tokio_util::sync::CancellationToken;
@@ -62,11 +62,7 @@ async fn idle_incremental_sync_costs_only_list_requests() {
     assert_eq!(first.new as usize, N);
     assert_eq!(first.details_fetched as usize, N);
     let all = s
-        .list_keys(
-            &KeyFilter::default(),
-            
-            chrono::Utc::now(),
-        )
+        .list_keys(&KeyFilter::default(), chrono::Utc::now())
         .unwrap();
     assert!(all.iter().all(|k| k.key.verification_count.is_some()));
     assert!(
@@ -99,10 +95,7 @@ async fn idle_incremental_sync_costs_only_list_requests() {
     assert_eq!(inc.changed as usize, k);
     assert_eq!(s.history_len().unwrap(), history + k as i64);
     for id in &verified {
-        let v = s
-            .get_key(id,  chrono::Utc::now())
-            .unwrap()
-            .unwrap();
+        let v = s.get_key(id, chrono::Utc::now()).unwrap().unwrap();
         assert_eq!(v.spark_7d.iter().sum::<i64>(), 1, "{id}");
     }
 
@@ -162,11 +155,7 @@ async fn cancelled_sync_keeps_every_listed_key_and_the_next_fetches_only_owed_de
     assert!(partial.values().all(|k| !k.gone));
     assert_eq!(s.runs(1).unwrap()[0].status, "cancelled");
     let views = s
-        .list_keys(
-            &KeyFilter::default(),
-            
-            chrono::Utc::now(),
-        )
+        .list_keys(&KeyFilter::default(), chrono::Utc::now())
         .unwrap();
     for v in &views {
         assert_eq!(v.details_owed, v.key.verification_count.is_none(), "{v:?}");
@@ -221,10 +210,7 @@ async fn keys_that_disappear_are_marked_gone() {
     let summary = sync(&client(&sb), &s, false).await;
     assert_eq!(summary.gone, 1);
     assert_eq!(summary.keys, 29);
-    let v = s
-        .get_key(&victim,  chrono::Utc::now())
-        .unwrap()
-        .unwrap();
+    let v = s.get_key(&victim, chrono::Utc::now()).unwrap().unwrap();
     assert!(v.gone, "kept, marked gone");
     assert_eq!(s.key_states().unwrap().len(), 30);
 }
@@ -286,11 +272,7 @@ async fn a_reader_during_a_sync_sees_whole_pages() {
             let mut sizes = std::collections::BTreeSet::new();
             while !done.load(Ordering::SeqCst) {
                 let keys = reader
-                    .list_keys(
-                        &KeyFilter::default(),
-                        
-                        chrono::Utc::now(),
-                    )
+                    .list_keys(&KeyFilter::default(), chrono::Utc::now())
                     .unwrap();
                 // List first: a key is either detailed or says its details are owed.
                 assert!(

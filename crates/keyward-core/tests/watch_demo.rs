@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use keyward_core::model::alert::{AlertFilter, AlertKind};
 use keyward_core::ctx::AppCtx;
-use keyward_core::secret::Secret;
+use keyward_core::model::alert::{AlertFilter, AlertKind};
 use keyward_core::model::sync::SyncOptions;
+use keyward_core::secret::Secret;
+use keyward_core::{alerts, demo, sync};
 use kinde_sandbox::{Config, Seed};
 use tokio_util::sync::CancellationToken;
-use keyward_core::{alerts, demo, sync};
 
 async fn sync(ctx: &AppCtx) {
     let s = sync::run(

@@ -10,7 +10,9 @@ use crate::config::Settings;
 use crate::ctx::{AppCtx, blocking};
 use crate::error::Result;
 use crate::kinde::validate_id;
-use crate::model::alert::{Alert, AlertEval, AlertFilter, AlertList, KeyMeta, Mute, MuteTarget, Policy, PolicyView};
+use crate::model::alert::{
+    Alert, AlertEval, AlertFilter, AlertList, KeyMeta, Mute, MuteTarget, Policy, PolicyView,
+};
 use crate::store::Store;
 
 /// Called at the end of every sync, after its writes: evaluates the alert rules. Never fails
@@ -57,6 +59,15 @@ pub async fn list(ctx: &AppCtx, filter: AlertFilter) -> Result<AlertList> {
 pub async fn ack(ctx: &AppCtx, id: i64) -> Result<Alert> {
     let store = ctx.store().await?;
     blocking(move || store.alert_ack(id, Utc::now())).await
+}
+
+/// Acknowledges several alerts, in order; stops at the first that fails.
+pub async fn ack_many(ctx: &AppCtx, ids: &[u32]) -> Result<Vec<Alert>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(ack(ctx, i64::from(*id)).await?);
+    }
+    Ok(out)
 }
 
 /// Mutes a key or a kind (its open alerts too). Returns how many open alerts it muted.
@@ -114,7 +125,6 @@ pub async fn expires_set(ctx: &AppCtx, id: &str, on: Option<DateTime<Utc>>) -> R
     let id = id.to_string();
     blocking(move || store.set_expires_on(&id, on)).await
 }
-
 
 /// Marks (or unmarks) an existing key as a canary (demo mode marks the demo's canary key).
 pub async fn canary_mark(ctx: &AppCtx, id: &str, canary: bool) -> Result<KeyMeta> {

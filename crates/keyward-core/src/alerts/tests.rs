@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::model::alert::*;
-use crate::model::key::{ApiKey, KeyStatus, KeyType};
 use crate::model::audit::{AuditAction, AuditFilter, AuditOutcome, NewAudit};
+use crate::model::key::{ApiKey, KeyStatus, KeyType};
 use crate::store::{PageEntry, Store};
 
 fn t0() -> DateTime<Utc> {
@@ -138,9 +138,7 @@ fn baseline(s: &Store, id: &str, end: DateTime<Utc>, hours: i64, per_hour: i64) 
             kid,
             at: (end - Duration::hours(hours + 1 - h)).timestamp_millis() - 1,
             verification_count: Some(h * per_hour),
-            last_verified_on: Some(
-                (end - Duration::hours(hours + 1 - h)).timestamp_millis() - 2,
-            ),
+            last_verified_on: Some((end - Duration::hours(hours + 1 - h)).timestamp_millis() - 2),
             last_verified_ip: Some("203.0.113.1".into()),
             status: KeyStatus::Active,
             delta: per_hour,

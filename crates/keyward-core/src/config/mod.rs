@@ -7,7 +7,6 @@
 //!   The client secret is never here: it lives in the OS keyring (see [`crate::secret::keyring`]).
 //! - Writes are atomic: a temp file in the same directory, fsync, rename.
 
-
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -98,7 +97,6 @@ impl Profile {
         normalize_domain(&self.domain)
     }
 }
-
 
 /// The whole `config.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -243,7 +243,6 @@ pub fn normalize_domain(input: &str) -> Result<url::Url> {
     Ok(base)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,7 +301,7 @@ mod tests {
         }
     }
 
-    /// Issue 11, item 6: names no DNS would accept, each refused with the real cause.
+    /// Names no DNS would accept, each refused with the real cause.
     #[test]
     fn domains_no_dns_would_accept_are_refused() {
         let long_label = format!("{}.kinde.com", "a".repeat(300));
@@ -323,7 +322,7 @@ mod tests {
         }
     }
 
-    /// Issue 11, item 8: `javascript:alert(1)` is named as the scheme it is, not a bad port.
+    /// `javascript:alert(1)` is named as the scheme it is, not a bad port.
     #[test]
     fn a_scheme_without_slashes_is_named_as_such() {
         for (bad, scheme) in [

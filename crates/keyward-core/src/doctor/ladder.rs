@@ -43,13 +43,25 @@ impl Ladder {
         self.step(name, StepStatus::Skipped, detail);
     }
 
-    pub(crate) fn warn(&mut self, name: &str, detail: impl Into<String>, verdict: &str, next: &str) {
+    pub(crate) fn warn(
+        &mut self,
+        name: &str,
+        detail: impl Into<String>,
+        verdict: &str,
+        next: &str,
+    ) {
         self.step(name, StepStatus::Warn, detail);
         self.warn
             .get_or_insert((verdict.to_string(), next.to_string()));
     }
 
-    pub(crate) fn fail(&mut self, name: &str, detail: impl Into<String>, verdict: &str, next: &str) {
+    pub(crate) fn fail(
+        &mut self,
+        name: &str,
+        detail: impl Into<String>,
+        verdict: &str,
+        next: &str,
+    ) {
         self.step(name, StepStatus::Fail, detail);
         self.fail
             .get_or_insert((verdict.to_string(), next.to_string()));

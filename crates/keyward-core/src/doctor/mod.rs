@@ -16,15 +16,17 @@ mod ladder;
 
 use std::time::Duration;
 
-use crate::kinde::{Client, ClientConfig, ClientOptions, ListKeysQuery, NEEDED_SCOPES, parse_base_url, scope_hint, validate_id, validate_scope};
-use crate::model::doctor::{DoctorKeyInput, DoctorKind, DoctorReport};
-use crate::model::key::KeyStatus;
 use crate::ctx::AppCtx;
 use crate::error::Result;
+use crate::kinde::{
+    Client, ClientConfig, ClientOptions, ListKeysQuery, NEEDED_SCOPES, parse_base_url, scope_hint,
+    validate_id, validate_scope,
+};
+use crate::model::doctor::{DoctorKeyInput, DoctorKind, DoctorReport};
+use crate::model::key::KeyStatus;
+use crate::secret::Secret;
 use clean::{check_format, clean_key, cleaning_steps};
 use ladder::Ladder;
-use crate::secret::Secret;
-
 
 /// Diagnoses a pasted key. The verification step counts as one verification in Kinde.
 pub async fn check_key(client: &Client, input: &DoctorKeyInput) -> DoctorReport {

@@ -18,14 +18,19 @@ use tokio_util::sync::CancellationToken;
 use crate::audit;
 use crate::ctx::{AppCtx, blocking};
 use crate::error::{Error, ErrorCode, Result};
-use crate::kinde::{CreateKeyRequest, CreatedKey, ListKeysQuery, validate_id, validate_name, validate_scope};
+use crate::kinde::{
+    CreateKeyRequest, CreatedKey, ListKeysQuery, validate_id, validate_name, validate_scope,
+};
 use crate::model::audit::{AuditAction, AuditOutcome};
 use crate::model::history::ReissueLink;
-use crate::model::key::{CachedKeys, CreateKeyInput, KeyChanges, KeyFilter, KeyStatus, KeyView, NewKey, Owner, Reissued, RevokeOutcome, RevokeProgress, RevokeSummary, VerifyResult};
+use crate::model::key::{
+    CachedKeys, CreateKeyInput, KeyChanges, KeyFilter, KeyStatus, KeyView, NewKey, Owner, Reissued,
+    RevokeOutcome, RevokeProgress, RevokeSummary, VerifyResult,
+};
 use crate::model::sync::SyncOptions;
 use crate::secret::Secret;
-use rules::{Search, Windows};
 use crate::store::{PageEntry, Store};
+use rules::{Search, Windows};
 
 /// The warning that goes with every new secret.
 pub const ONE_TIME_WARNING: &str =
@@ -232,7 +237,6 @@ fn new_key(created: CreatedKey) -> NewKey {
     }
 }
 
-
 /// Rotates a key: same id, new secret; the old secret stops working at once.
 pub async fn rotate(ctx: &AppCtx, id: &str) -> Result<NewKey> {
     validate_id("key id", id)?;
@@ -373,11 +377,7 @@ pub async fn changed_since(ctx: &AppCtx, since_rev: i64) -> Result<KeyChanges> {
 
 /// `keys list` from the store: an incremental sync first (unless `offline`), then the cache.
 /// When Kinde is unreachable the cache answers, with its age and the error as a warning.
-pub async fn list_cached(
-    ctx: &AppCtx,
-    filter: &KeyFilter,
-    offline: bool,
-) -> Result<CachedKeys> {
+pub async fn list_cached(ctx: &AppCtx, filter: &KeyFilter, offline: bool) -> Result<CachedKeys> {
     let mut warning = None;
     if offline {
         warning = Some(Error::new(

@@ -89,8 +89,7 @@ pub fn is_rotation_due(
 pub fn apply(v: &mut KeyView, w: Windows, now: DateTime<Utc>) {
     let can = flaggable(v.key.status, v.gone);
     v.stale = can && is_stale(v.key.last_verified_on, v.key.created_on, w.stale_days, now);
-    v.rotation_due =
-        can && is_rotation_due(v.rotated_on, v.key.created_on, w.rotation_days, now);
+    v.rotation_due = can && is_rotation_due(v.rotated_on, v.key.created_on, w.rotation_days, now);
 }
 
 /// A parsed search query: its lower-cased terms.
@@ -129,7 +128,11 @@ impl Search {
             v.owner_name.as_deref(),
             v.api_name.as_deref(),
         ];
-        let fields: Vec<String> = fields.into_iter().flatten().map(str::to_lowercase).collect();
+        let fields: Vec<String> = fields
+            .into_iter()
+            .flatten()
+            .map(str::to_lowercase)
+            .collect();
         self.terms
             .iter()
             .all(|t| fields.iter().any(|f| f.contains(t.as_str())))

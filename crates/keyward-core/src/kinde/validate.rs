@@ -236,7 +236,7 @@ mod tests {
         assert!(validate_id("key id", "api_key_1 ").is_err());
         assert!(validate_id("key id", "a/b").is_err());
         assert!(validate_id("key id", "").is_err());
-        // Issue 11, item 8: each id's hint shows an example of its own kind.
+        // Each id's hint shows an example of its own kind.
         let api = validate_id("api id", "a b").unwrap_err();
         assert!(api.hint.contains("keyward apis"), "{}", api.hint);
         assert!(!api.hint.contains("api_key_"), "{}", api.hint);

@@ -257,8 +257,6 @@ pub struct AlertEval {
 /// on its own: the admin picks one.
 pub const DUE_ACTIONS: [&str; 3] = ["rotate", "reissue", "revoke"];
 
-
-
 /// The profile's policy and the keys with a local expiry date or a canary mark.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]

@@ -16,7 +16,8 @@ pub enum AuditAction {
     Revoke,
     Reissue,
     Reconcile,
-    MigrationClose,
+    /// The old key of a re-issue was revoked: its handover is closed.
+    HandoverClose,
     /// A change seen in Kinde with no Keyward action to match (dashboard, portal, API).
     OutsideKeyward,
     /// A key secret found by `keyward scan` (never the secret itself), and what was done.
@@ -31,7 +32,7 @@ impl AuditAction {
             AuditAction::Revoke => "revoke",
             AuditAction::Reissue => "reissue",
             AuditAction::Reconcile => "reconcile",
-            AuditAction::MigrationClose => "migration_close",
+            AuditAction::HandoverClose => "handover_close",
             AuditAction::OutsideKeyward => "outside_keyward",
             AuditAction::Leak => "leak",
         }
@@ -44,14 +45,15 @@ impl AuditAction {
             "revoke" => AuditAction::Revoke,
             "reissue" => AuditAction::Reissue,
             "reconcile" => AuditAction::Reconcile,
-            "migration_close" => AuditAction::MigrationClose,
+            // The name before handovers were named: kept so that an old export or script still reads.
+            "handover_close" | "migration_close" => AuditAction::HandoverClose,
             "outside_keyward" => AuditAction::OutsideKeyward,
             "leak" => AuditAction::Leak,
             other => {
                 return Err(Error::invalid_input(
                     "action",
                     format!("unknown action {other:?}"),
-                    "Use one of create, rotate, revoke, reissue, reconcile, migration_close, \
+                    "Use one of create, rotate, revoke, reissue, reconcile, handover_close, \
                      outside_keyward, leak.",
                 ));
             }

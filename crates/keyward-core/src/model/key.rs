@@ -189,7 +189,6 @@ pub struct VerifyResult {
     pub note: String,
 }
 
-
 /// What `keys create` takes. Exactly one of `org_code` / `user_id`; scopes by key or id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]

@@ -7,11 +7,14 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, ToSql, Transaction, params};
 use serde_json::{Value, json};
 
+use super::db::Store;
 use super::rows::opt_time;
 use super::rows::{DAY_MS, HOUR_MS, from_ms, to_ms};
-use super::db::Store;
-use crate::model::alert::{Alert, AlertEval, AlertFilter, AlertKind, AlertList, DUE_ACTIONS, KeyMeta, Mute, MuteTarget, Policy, Severity};
 use crate::error::{Error, ErrorCode, Result};
+use crate::model::alert::{
+    Alert, AlertEval, AlertFilter, AlertKind, AlertList, DUE_ACTIONS, KeyMeta, Mute, MuteTarget,
+    Policy, Severity,
+};
 
 const ALERT_COLUMNS: &str =
     "id, kind, severity, key_id, key_name, at, message, evidence, acknowledged_at, muted";

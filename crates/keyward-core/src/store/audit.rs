@@ -3,12 +3,12 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{ToSql, params};
 
-use super::rows::opt_time;
-use crate::model::audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, NewAudit};
-use crate::model::history::ReissueLink;
 use super::db::Store;
+use super::rows::opt_time;
 use super::rows::{from_ms, to_ms};
 use crate::error::Result;
+use crate::model::audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, NewAudit};
+use crate::model::history::ReissueLink;
 
 impl Store {
     /// Appends one audit row. `details` must never carry a secret (callers pass ids, names,

@@ -20,6 +20,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_history_source.sql"),
     include_str!("migrations/0004_alerts.sql"),
     include_str!("migrations/0005_rev.sql"),
+    include_str!("migrations/0006_handover.sql"),
 ];
 
 /// The schema version this build writes.

@@ -9,15 +9,13 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Transaction, params};
 
+use super::db::Store;
+use super::history::RawHistoryRow;
 use super::history::{SOURCE_DEMO, insert_history_from};
 use super::rows::parse_status;
-use super::history::RawHistoryRow;
-use super::db::Store;
 use super::rows::to_ms;
 use crate::error::{Error, Result};
 use crate::model::key::KeyStatus;
-use crate::demo;
-
 
 /// Where a key's observed history begins: its first history row (its first detail read by a
 /// sync). A synthesized past must end exactly here.
@@ -151,4 +149,3 @@ fn anchors(tx: &Transaction<'_>, profile: &str) -> rusqlite::Result<Vec<HistoryA
     })?;
     rows.collect()
 }
-

@@ -5,13 +5,13 @@ use rusqlite::params;
 
 use rusqlite::Transaction;
 
-use super::rows::opt_time;
-use crate::model::key::KeyStatus;
-use super::rows::parse_status;
-use crate::model::history::{Bucket, BucketCount, HistoryPoint, KeyHistory};
-use super::rows::{DAY_MS, from_ms, to_ms};
 use super::db::Store;
+use super::rows::opt_time;
+use super::rows::parse_status;
+use super::rows::{DAY_MS, from_ms, to_ms};
 use crate::error::{Error, ErrorCode, Result};
+use crate::model::history::{Bucket, BucketCount, HistoryPoint, KeyHistory};
+use crate::model::key::KeyStatus;
 
 /// `history.source` of rows observed from Kinde (the column's default).
 pub(crate) const SOURCE_SYNC: &str = "sync";
@@ -30,17 +30,7 @@ pub(crate) fn insert_history(
     status: KeyStatus,
     delta: i64,
 ) -> rusqlite::Result<()> {
-    insert_history_from(
-        tx,
-        kid,
-        at,
-        count,
-        lvo,
-        ip,
-        status,
-        delta,
-        SOURCE_SYNC,
-    )
+    insert_history_from(tx, kid, at, count, lvo, ip, status, delta, SOURCE_SYNC)
 }
 
 /// One history row from `source` (`sync`, or `demo` for the demo sandbox's synthesized past)
@@ -333,4 +323,3 @@ fn not_cached(key_id: &str) -> Error {
         "Run `keyward sync` first, and check the key id with `keyward keys list`.",
     )
 }
-

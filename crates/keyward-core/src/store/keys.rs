@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::rows::to_ms;
 use super::db::Store;
 use super::history::insert_history;
+use super::rows::to_ms;
 use crate::error::Result;
 use crate::model::key::{ApiKey, KeyStatus};
 
@@ -247,8 +247,8 @@ impl Store {
 
     /// Sets the cached status of a key (after a revoke), without a detail fetch.
     /// The next sync sees the status unchanged and records nothing twice; the history row for
-    /// the revoke is written now. Revoking the old key of a re-issue closes that migration
-    /// (audited as `migration_close`), in the same transaction.
+    /// the revoke is written now. Revoking the old key of a re-issue closes that handover
+    /// (audited as `handover_close`), in the same transaction.
     pub fn set_status(&self, key_id: &str, status: KeyStatus, at: DateTime<Utc>) -> Result<bool> {
         let at = to_ms(at);
         self.with_tx(|tx| {
@@ -348,7 +348,7 @@ pub(crate) fn close_handovers(
         });
         tx.execute(
             "INSERT INTO audit (at, profile, action, key_id, outcome, details) \
-             VALUES (?1, ?2, 'migration_close', ?3, 'ok', ?4)",
+             VALUES (?1, ?2, 'handover_close', ?3, 'ok', ?4)",
             params![at, profile, old_id, details.to_string()],
         )?;
     }
@@ -601,9 +601,3 @@ fn detail_one(
     }
     Ok(())
 }
-
-
-
-
-
-

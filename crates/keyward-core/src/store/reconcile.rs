@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
-use super::keys::close_handovers;
-use crate::model::audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome};
 use super::db::Store;
+use super::keys::close_handovers;
 use super::rows::to_ms;
 use crate::error::Result;
+use crate::model::audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome};
 
 /// How far before an ambiguous create a key's `created_on` may be (clock skew).
 const SKEW_MS: i64 = 10 * 60 * 1000;
@@ -102,7 +102,7 @@ impl Store {
                             }
                         }
                         AuditAction::Reconcile
-                        | AuditAction::MigrationClose
+                        | AuditAction::HandoverClose
                         | AuditAction::OutsideKeyward
                         | AuditAction::Leak => continue,
                     };

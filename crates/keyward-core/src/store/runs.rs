@@ -3,12 +3,11 @@
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use super::rows::opt_time;
 use super::db::Store;
-use crate::model::sync::SyncRunRecord;
+use super::rows::opt_time;
 use super::rows::{from_ms, to_ms};
 use crate::error::Result;
-use crate::sync;
+use crate::model::sync::SyncRunRecord;
 
 /// Counters of a run, written at every page and at the end.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -307,19 +307,12 @@ fn gone_keys_are_marked_and_come_back() {
     s.apply_page(Some(2), t0(), &[listed(key("a", Some(1), None))])
         .unwrap();
     assert_eq!(s.mark_gone(2).unwrap(), 1);
-    let all = s
-        .list_keys(&KeyFilter::default(), t0())
-        .unwrap();
+    let all = s.list_keys(&KeyFilter::default(), t0()).unwrap();
     assert_eq!(all.len(), 2);
     assert!(all.iter().any(|k| k.key.id == "b" && k.gone));
     s.apply_page(Some(3), t0(), &[listed(key("b", Some(1), None))])
         .unwrap();
-    assert!(
-        !s.get_key("b", t0())
-            .unwrap()
-            .unwrap()
-            .gone
-    );
+    assert!(!s.get_key("b", t0()).unwrap().unwrap().gone);
 }
 
 #[test]
@@ -772,4 +765,33 @@ fn a_schema_3_database_gets_revs_for_its_keys() {
         3,
         "the counter continues after the old rows"
     );
+}
+
+#[test]
+fn audit_rows_written_as_migration_close_read_as_handover_close() {
+    let mut c = Connection::open_in_memory().unwrap();
+    for m in &MIGRATIONS[..4] {
+        c.execute_batch(m).unwrap();
+    }
+    c.execute_batch(
+        "PRAGMA user_version = 4; \
+         INSERT INTO audit (at, profile, action, key_id, outcome, details) \
+         VALUES (1, 'p', 'migration_close', 'k1', 'ok', '{}');",
+    )
+    .unwrap();
+    migrate(&mut c).unwrap();
+    let s = Store {
+        conn: Mutex::new(c),
+        profile: "p".into(),
+        path: None,
+        sync_flag: Default::default(),
+    };
+    let rows = s.audit_list(&AuditFilter::default()).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].action, AuditAction::HandoverClose);
+    assert_eq!(
+        AuditAction::parse("migration_close").unwrap(),
+        AuditAction::HandoverClose
+    );
+    assert_eq!(AuditAction::HandoverClose.as_str(), "handover_close");
 }

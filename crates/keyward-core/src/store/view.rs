@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{Row, ToSql};
 
-use super::rows::{opt_time, parse_status};
+use super::db::Store;
 use super::rows::parse_type;
 use super::rows::{DAY_MS, to_ms};
-use super::db::Store;
+use super::rows::{opt_time, parse_status};
 use crate::error::Result;
 use crate::model::key::{ApiKey, KeyFilter, KeyView};
 
@@ -62,11 +62,7 @@ fn read_row(r: &Row<'_>) -> rusqlite::Result<CachedKey> {
 impl Store {
     /// The cached keys matching `filter`, newest first, gone keys last, with
     /// `spark_7d` filled (the flags and the search are the keys rules', applied above the store).
-    pub fn list_keys(
-        &self,
-        filter: &KeyFilter,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<KeyView>> {
+    pub fn list_keys(&self, filter: &KeyFilter, now: DateTime<Utc>) -> Result<Vec<KeyView>> {
         let mut sql = format!("SELECT {COLUMNS} FROM keys WHERE profile = ?");
         let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(self.profile.clone())];
         if let Some(o) = &filter.org_code {
@@ -104,11 +100,7 @@ impl Store {
     }
 
     /// One cached key, if known.
-    pub fn get_key(
-        &self,
-        id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<KeyView>> {
+    pub fn get_key(&self, id: &str, now: DateTime<Utc>) -> Result<Option<KeyView>> {
         let sql = format!("SELECT {COLUMNS} FROM keys WHERE profile = ?1 AND id = ?2");
         let found: Option<CachedKey> = self.with_conn(|c| {
             let mut st = c.prepare(&sql)?;

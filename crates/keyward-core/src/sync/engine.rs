@@ -15,7 +15,6 @@
 //! Keys missing from a complete listing are marked gone, never deleted. Progress goes to a
 //! callback (with the store's change cursor `rev`); a [`CancellationToken`] stops it.
 
-
 use crate::model::sync::{CONCURRENCY_LIMIT, SyncOptions, SyncPhase, SyncProgress, SyncSummary};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -24,7 +23,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use ts_rs::TS;
 
 use super::aimd::Concurrency;
 

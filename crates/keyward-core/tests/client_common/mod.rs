@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use keyward_core::model::doctor::{DoctorReport, StepStatus};
 use keyward_core::kinde::{Client, ClientConfig, ClientOptions};
+use keyward_core::model::doctor::{DoctorReport, StepStatus};
 use keyward_core::secret::Secret;
 use kinde_sandbox::{Config, Sandbox};
 use parking_lot::Mutex;

@@ -15,7 +15,7 @@ details_total: number,
 more_pages: boolean, 
 /**
  * The store's change cursor after the latest write this sync made
- * (see `ops::keys_changed_since`).
+ * (see `keys::changed_since`).
  */
 rev: number, 
 /**

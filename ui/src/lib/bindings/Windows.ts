@@ -5,7 +5,8 @@
  */
 export type Windows = { 
 /**
- * Never verified, or not in this many days → stale (default 30).
+ * No activity (verification, or creation when never verified) in this many days → stale
+ * (default 30).
  */
 stale_days: number, 
 /**

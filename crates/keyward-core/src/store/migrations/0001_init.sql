@@ -53,7 +53,7 @@ CREATE TABLE daily (
     PRIMARY KEY (kid, day)
 ) WITHOUT ROWID;
 
--- Every create, rotate, revoke, re-issue, reconcile and migration close Keyward performed.
+-- Every create, rotate, revoke, re-issue, reconcile and handover close Keyward performed.
 CREATE TABLE audit (
     id            INTEGER PRIMARY KEY,
     at            INTEGER NOT NULL,

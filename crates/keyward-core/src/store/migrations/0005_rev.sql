@@ -1,4 +1,4 @@
--- Keyward local store: a change cursor (issue 8). The UI asks for the keys changed since the
+-- Keyward local store: a change cursor. The UI asks for the keys changed since the
 -- cursor it last saw, instead of reloading the whole list after every sync.
 --
 -- `store_rev` holds one store-wide, monotonically increasing counter. Every write that changes
