@@ -1,14 +1,15 @@
-//! What every subcommand gets: the core context, the output mode, and helpers for stdin,
-//! confirmation and printing. Subcommands only adapt arguments and output; logic is in
-//! `keyward_core::ops`.
+//! What every command gets: the core context and the output mode, and the helpers for Ctrl-C,
+//! standard input and confirmation. Commands only adapt arguments and output; the operations
+//! are `keyward_core`'s.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 
-use crate::table::errln;
 use keyward_core::ctx::AppCtx;
 use keyward_core::{Error, ErrorCode, Result};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
+
+use crate::output::{self, errln};
 
 pub struct App {
     pub ctx: AppCtx,
@@ -19,12 +20,7 @@ pub struct App {
 impl App {
     /// Prints `value` as pretty JSON with `--json`, else runs `human`.
     pub fn emit<T: Serialize + ?Sized>(&self, value: &T, human: impl FnOnce(&T)) -> Result<()> {
-        if self.json {
-            print_json(value)
-        } else {
-            human(value);
-            Ok(())
-        }
+        output::emit(self.json, value, human)
     }
 
     /// A one-line note for humans on stderr (suppressed with `--json`).
@@ -46,15 +42,6 @@ pub fn cancel_on_ctrl_c() -> (CancellationToken, tokio::task::JoinHandle<()>) {
         }
     });
     (cancel, on_ctrl_c)
-}
-
-pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::internal(format!("encoding JSON output: {e}")))?;
-    let mut out = std::io::stdout().lock();
-    // A closed pipe (`| head`) is not an error worth reporting.
-    let _ = writeln!(out, "{text}");
-    Ok(())
 }
 
 /// Reads a secret from standard input: everything piped, or one line typed on a terminal.
@@ -108,7 +95,7 @@ pub fn confirm(question: &str, yes: bool) -> Result<()> {
             "Add --yes to confirm it in a script.",
         ));
     }
-    crate::table::err_prompt(&format!("{question} Type 'yes' to continue: "));
+    output::err_prompt(&format!("{question} Type 'yes' to continue: "));
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)

@@ -1,24 +1,20 @@
-//! The watchtower (issue 10): `keyward alerts`, `policy`, `canary` and `scan`.
-//! Flattened into the top level by main.rs, like `store_cmds::Cmd`.
+//! The watch over keys: `keyward alerts` (and ack, mute, unmute, mutes), `policy` (the
+//! profile's key policy and per-key expiry dates) and `canary` (keys whose every use is an
+//! alert).
 
-use std::path::PathBuf;
-
-use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
-use keyward_core::model::alert::{Alert, AlertFilter, AlertKind, AlertList, MuteTarget, Policy};
-use keyward_core::model::key::CreateKeyInput;
-use keyward_core::model::leak::{LeakAction, ScanReport};
-use keyward_core::model::alert::PolicyView;
-use keyward_core::leaks::scan::ScanOptions;
-use keyward_core::{Error, Result};
+use keyward_core::model::alert::{
+    Alert, AlertFilter, AlertKind, AlertList, MuteTarget, Policy, PolicyView,
+};
+use keyward_core::{Error, Result, alerts, keys};
 
-use crate::app::{App, confirm};
-use crate::table::outln;
-use crate::table::{Table, ago, date, opt};
-use keyward_core::{alerts, keys, leaks};
+use super::keys::print_new_key;
+use crate::app::App;
+use crate::args::{Ages, NewKeyArgs, parse_time};
+use crate::output::{Table, ago, date, opt, outln};
 
 #[derive(Debug, Subcommand)]
-pub enum Cmd {
+pub enum Command {
     /// Alerts from the local store (new IP, dormant key wakes, spike, drift, stale, rotation
     /// due, expiry coming, canary tripped). Exits 1 while unacknowledged alerts of severity
     /// high or critical exist.
@@ -35,23 +31,6 @@ pub enum Cmd {
     /// Canary keys: normal Kinde keys marked locally; any verification is a critical alert.
     #[command(subcommand)]
     Canary(CanaryCmd),
-    /// Find Kinde key secrets in files and folders (respects .gitignore) and match them to
-    /// known keys. Found secrets are shown masked and never verified.
-    Scan {
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// Rotate each uniquely matched active key (asks first; --yes in scripts).
-        #[arg(long, conflicts_with = "reissue")]
-        rotate: bool,
-        /// Re-issue each uniquely matched active key instead (the old one keeps working).
-        #[arg(long)]
-        reissue: bool,
-        #[arg(long)]
-        yes: bool,
-        /// Skip files bigger than this many MiB.
-        #[arg(long, default_value_t = 16)]
-        max_size_mb: u64,
-    },
 }
 
 #[derive(Debug, Args)]
@@ -130,18 +109,8 @@ pub enum PolicyCmd {
 pub enum CanaryCmd {
     /// Create a normal Kinde key and mark it as a canary. The secret is printed once: plant it
     /// where it is worth watching.
-    Create {
-        #[arg(long)]
-        name: String,
-        #[arg(long = "api", value_name = "API_ID")]
-        api_id: String,
-        #[arg(long = "scope", value_name = "S", required = true)]
-        scopes: Vec<String>,
-        #[arg(long, value_name = "CODE")]
-        org: Option<String>,
-        #[arg(long, value_name = "ID")]
-        user: Option<String>,
-    },
+    #[command(mut_arg("scopes", |a| a.required(true)))]
+    Create(NewKeyArgs),
     /// Mark an existing key as a canary (or unmark it with --off).
     Mark {
         key_id: String,
@@ -152,9 +121,9 @@ pub enum CanaryCmd {
     List,
 }
 
-pub async fn run(cmd: Cmd, app: &App) -> Result<i32> {
+pub async fn run(cmd: Command, app: &App) -> Result<i32> {
     match cmd {
-        Cmd::Alerts { list, action } => match action {
+        Command::Alerts { list, action } => match action {
             None => alerts(app, list).await,
             Some(AlertsCmd::Ack { id }) => {
                 let a = alerts::ack(&app.ctx, id).await?;
@@ -200,22 +169,8 @@ pub async fn run(cmd: Cmd, app: &App) -> Result<i32> {
                 Ok(0)
             }
         },
-        Cmd::Policy(c) => policy(app, c).await,
-        Cmd::Canary(c) => canary(app, c).await,
-        Cmd::Scan {
-            paths,
-            rotate,
-            reissue,
-            yes,
-            max_size_mb,
-        } => {
-            let action = match (rotate, reissue) {
-                (true, _) => Some(LeakAction::Rotate),
-                (_, true) => Some(LeakAction::Reissue),
-                _ => None,
-            };
-            scan(app, paths, action, yes, max_size_mb).await
-        }
+        Command::Policy(c) => policy(app, c).await,
+        Command::Canary(c) => canary(app, c).await,
     }
 }
 
@@ -238,7 +193,7 @@ async fn alerts(app: &App, a: AlertsArgs) -> Result<i32> {
         since: a
             .since
             .as_deref()
-            .map(crate::store_cmds::parse_since)
+            .map(|s| parse_time("since", s, Ages::Allowed))
             .transpose()?,
         kind: a.kind.as_deref().map(AlertKind::parse).transpose()?,
         key_id: a.key_id,
@@ -289,23 +244,6 @@ fn severity(a: &Alert) -> String {
     s
 }
 
-fn parse_day(s: &str) -> Result<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-        .ok_or_else(|| {
-            Error::invalid_input(
-                "date",
-                format!("{s:?} is not a date"),
-                "Use a date (2026-06-30) or an RFC 3339 time.",
-            )
-        })
-}
-
 async fn policy(app: &App, c: PolicyCmd) -> Result<i32> {
     match c {
         PolicyCmd::Show => {
@@ -336,7 +274,9 @@ async fn policy(app: &App, c: PolicyCmd) -> Result<i32> {
             let on = if clear {
                 None
             } else {
-                on.as_deref().map(parse_day).transpose()?
+                on.as_deref()
+                    .map(|s| parse_time("date", s, Ages::Refused))
+                    .transpose()?
             };
             let m = alerts::expires_set(&app.ctx, &key_id, on).await?;
             app.emit(&m, |m| match m.expires_on {
@@ -380,22 +320,9 @@ fn print_policy(v: &PolicyView) {
 
 async fn canary(app: &App, c: CanaryCmd) -> Result<i32> {
     match c {
-        CanaryCmd::Create {
-            name,
-            api_id,
-            scopes,
-            org,
-            user,
-        } => {
-            let input = CreateKeyInput {
-                name,
-                api_id,
-                scopes,
-                org_code: org,
-                user_id: user,
-            };
-            let k = keys::create_canary(&app.ctx, input).await?;
-            crate::cmd_keys::print_new_key(app, &k, "Created canary")?;
+        CanaryCmd::Create(new) => {
+            let k = keys::create_canary(&app.ctx, new.into_input()).await?;
+            print_new_key(app, &k, "Created canary")?;
         }
         CanaryCmd::Mark { key_id, off } => {
             let m = alerts::canary_mark(&app.ctx, &key_id, !off).await?;
@@ -423,109 +350,4 @@ async fn canary(app: &App, c: CanaryCmd) -> Result<i32> {
         }
     }
     Ok(0)
-}
-
-async fn scan(
-    app: &App,
-    paths: Vec<PathBuf>,
-    action: Option<LeakAction>,
-    yes: bool,
-    max_size_mb: u64,
-) -> Result<i32> {
-    let opts = ScanOptions {
-        max_file_bytes: max_size_mb.clamp(1, 4096) * 1024 * 1024,
-        ..ScanOptions::default()
-    };
-    let report = leaks::scan(&app.ctx, paths, opts).await?;
-    let Some(action) = action else {
-        app.emit(&report, print_scan)?;
-        return Ok(if report.findings.is_empty() { 0 } else { 1 });
-    };
-    if !app.json {
-        print_scan(&report);
-    }
-    // One action per uniquely matched, active key, with every place it was found.
-    let mut by_key: Vec<(String, Vec<keyward_core::leaks::scan::SecretHit>)> = Vec::new();
-    for f in report.findings.iter().filter(|f| f.unique) {
-        let m = &f.matches[0];
-        if m.status != keyward_core::model::key::KeyStatus::Active || m.gone {
-            continue;
-        }
-        match by_key.iter_mut().find(|(k, _)| *k == m.key_id) {
-            Some((_, hits)) => hits.push(f.hit.clone()),
-            None => by_key.push((m.key_id.clone(), vec![f.hit.clone()])),
-        }
-    }
-    let verb = match action {
-        LeakAction::Rotate => "Rotate",
-        LeakAction::Reissue => "Re-issue",
-    };
-    let mut done = Vec::new();
-    for (key_id, hits) in &by_key {
-        confirm(
-            &format!(
-                "{verb} {key_id}? Its secret was found in {} place(s){}.",
-                hits.len(),
-                if action == LeakAction::Rotate {
-                    "; the current secret stops working at once"
-                } else {
-                    ""
-                }
-            ),
-            yes,
-        )?;
-        let r = leaks::remediate(&app.ctx, key_id, action, hits).await?;
-        if !app.json {
-            crate::cmd_keys::print_new_key(app, &r.new_key, verb)?;
-        }
-        done.push(r);
-    }
-    if app.json {
-        crate::app::print_json(&serde_json::json!({ "report": report, "remediated": done }))?;
-    }
-    Ok(0)
-}
-
-fn print_scan(r: &ScanReport) {
-    let mut t = Table::new(&[
-        "FILE",
-        "LINE",
-        "SECRET",
-        "KEY",
-        "NAME",
-        "OWNER",
-        "SCOPES",
-        "STATUS",
-        "LAST VERIFIED",
-        "UNIQUE",
-    ]);
-    for f in &r.findings {
-        let m = f.matches.first();
-        t.row(vec![
-            f.hit.path.clone(),
-            f.hit.line.to_string(),
-            f.hit.masked.clone(),
-            opt(m.map(|m| m.key_id.as_str())),
-            opt(m.map(|m| m.name.as_str())),
-            opt(m.and_then(|m| m.owner_name.as_deref().or(m.org_code.as_deref()))),
-            m.map_or("-".into(), |m| m.scopes.join(" ")),
-            opt(m.map(|m| m.status.as_str())),
-            ago(m.and_then(|m| m.last_verified_on)),
-            match f.matches.len() {
-                0 => "no known key".into(),
-                1 => "yes".into(),
-                n => format!("no ({n} keys)"),
-            },
-        ]);
-    }
-    t.print();
-    let mb = r.stats.bytes as f64 / 1_048_576.0;
-    outln!(
-        "{} secrets found ({} match a known key) in {} files, {mb:.1} MiB, {} ms. Found \
-         secrets were not verified.",
-        r.findings.len(),
-        r.matched,
-        r.stats.files,
-        r.stats.duration_ms
-    );
 }

@@ -1,14 +1,16 @@
-//! Human output: aligned plain-text tables, and the only place that writes text to the
-//! terminal.
+//! Everything `keyward` writes to the terminal: escaped lines, aligned tables, short cell
+//! formats, and the choice between human text and `--json`.
 //!
 //! Every string from Kinde is untrusted: a key, org or API name can hold an escape sequence
 //! (clear the screen, set the window title, fake a prompt), a bell, a newline that forges a
 //! table row, or a bidi override that reorders what is shown. So every line of human output
 //! goes through [`escape`]: table cells in [`Table::render`], everything else through
 //! [`outln!`] and [`errln!`]. `print!`, `println!`, `eprint!` and `eprintln!` are denied in
-//! this crate (`clippy::print_stdout`, `clippy::print_stderr`) outside this module, so no
-//! output path can forget it. JSON output (`app::print_json`) stays exact: serde escapes
-//! control characters itself.
+//! this crate (`clippy::print_stdout`, `clippy::print_stderr`), and this module writes through
+//! locked handles instead, so no output path can forget the escaping. JSON output
+//! ([`print_json`]) stays exact: serde escapes control characters itself.
+//!
+//! This module imports nothing else from the crate.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -16,6 +18,9 @@ use std::io::Write as _;
 
 use chrono::{DateTime, Utc};
 use keyward_core::kinde::is_bidi_control;
+use keyward_core::{Error, Result};
+use serde::Serialize;
+use unicode_width::UnicodeWidthStr;
 
 /// True for what must not reach a terminal raw: C0 and C1 controls (ESC, BEL, CR, LF, TAB,
 /// DEL, CSI...), the bidi controls, and the line and paragraph separators.
@@ -67,22 +72,44 @@ pub fn err_prompt(text: &str) {
 /// `println!`, escaped: one line to stdout (a newline in the text is shown as `\n`).
 macro_rules! outln {
     () => {
-        $crate::table::out_line("")
+        $crate::output::out_line("")
     };
     ($($arg:tt)*) => {
-        $crate::table::out_line(&format!($($arg)*))
+        $crate::output::out_line(&format!($($arg)*))
     };
 }
 
 /// `eprintln!`, escaped: one line to stderr.
 macro_rules! errln {
     ($($arg:tt)*) => {
-        $crate::table::err_line(&format!($($arg)*))
+        $crate::output::err_line(&format!($($arg)*))
     };
 }
 
 pub(crate) use {errln, outln};
 
+/// `value` as pretty JSON on stdout.
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::internal(format!("encoding JSON output: {e}")))?;
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth reporting.
+    let _ = writeln!(out, "{text}");
+    Ok(())
+}
+
+/// Prints `value` as pretty JSON when `json`, else runs `human`.
+pub fn emit<T: Serialize + ?Sized>(json: bool, value: &T, human: impl FnOnce(&T)) -> Result<()> {
+    if json {
+        print_json(value)
+    } else {
+        human(value);
+        Ok(())
+    }
+}
+
+/// An aligned plain-text table: columns padded to the widest cell as a terminal shows it
+/// (a CJK character or an emoji takes two columns), two spaces apart.
 pub struct Table {
     headers: Vec<String>,
     rows: Vec<Vec<String>>,
@@ -114,10 +141,10 @@ impl Table {
             .iter()
             .map(|r| r.iter().map(|c| escape(c).into_owned()).collect())
             .collect();
-        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+        let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
         for r in &rows {
             for (i, c) in r.iter().enumerate().take(n) {
-                widths[i] = widths[i].max(c.chars().count());
+                widths[i] = widths[i].max(c.width());
             }
         }
         let mut out = String::new();
@@ -125,11 +152,9 @@ impl Table {
             let mut s = String::new();
             for (i, w) in widths.iter().enumerate() {
                 let c = cells.get(i).map(String::as_str).unwrap_or("");
-                if i + 1 == n {
-                    s.push_str(c);
-                } else {
-                    s.push_str(c);
-                    s.push_str(&" ".repeat(w - c.chars().count() + 2));
+                s.push_str(c);
+                if i + 1 < n {
+                    s.push_str(&" ".repeat(w - c.width() + 2));
                 }
             }
             out.push_str(s.trim_end());
@@ -149,10 +174,12 @@ impl Table {
     }
 }
 
+/// The text, or `-` when there is none.
 pub fn opt(s: Option<&str>) -> String {
     s.unwrap_or("-").to_string()
 }
 
+/// `2026-01-31`, or `-`.
 pub fn date(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| "-".into())
@@ -185,6 +212,43 @@ mod tests {
             t.render(),
             "ID         NAME\na          first\nlonger-id  x\n"
         );
+    }
+
+    /// The display column where each line's `col`-th cell starts (cells are two or more
+    /// spaces apart; no cell here holds two spaces in a row).
+    fn starts(text: &str, col: usize) -> Vec<usize> {
+        text.lines()
+            .map(|l| {
+                let byte = l
+                    .match_indices("  ")
+                    .map(|(i, _)| i)
+                    .filter(|&i| !l[..i].ends_with(' '))
+                    .nth(col - 1)
+                    .unwrap_or_else(|| panic!("no column {col} in {l:?}"));
+                let rest = &l[byte..];
+                let cell = byte + (rest.len() - rest.trim_start().len());
+                l[..cell].width()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn wide_characters_keep_columns_aligned() {
+        let mut t = Table::new(&["NAME", "OWNER", "STATUS"]);
+        t.row(vec!["billing".into(), "acme".into(), "active".into()]);
+        t.row(vec!["本番キー".into(), "東京支社".into(), "active".into()]);
+        t.row(vec![
+            "🔑🔑 deploy".into(),
+            "🚀 team".into(),
+            "revoked".into(),
+        ]);
+        t.row(vec!["café".into(), "x".into(), "-".into()]);
+        let text = t.render();
+        assert_eq!(starts(&text, 1), vec![13; 5], "{text}");
+        assert_eq!(starts(&text, 2), vec![23; 5], "{text}");
+        // "本番キー" is 4 characters but 8 columns wide: padded by 13 - 8 = 5 spaces.
+        assert!(text.contains("本番キー     東京支社"), "{text}");
+        assert!(text.contains("🔑🔑 deploy  🚀 team"), "{text}");
     }
 
     #[test]

@@ -1,17 +1,36 @@
-//! `keyward keys list|show|create|rotate|revoke|verify`.
+//! `keyward keys list|show|create|rotate|revoke|verify|reissue`, and `keyward handovers`: the
+//! open re-issues, and whether each old key is safe to revoke yet.
 
 use std::io::IsTerminal;
 
 use clap::{Subcommand, ValueEnum};
-use keyward_core::model::key::{KeyFilter, KeyStatus, KeyType, KeyView};
-use keyward_core::model::key::{CreateKeyInput, NewKey, RevokeSummary};
+use keyward_core::model::key::{
+    KeyFilter, KeyStatus, KeyType, KeyView, NewKey, RevokeProgress, RevokeSummary,
+};
 use keyward_core::secret::Secret;
-use keyward_core::{Error, Result};
+use keyward_core::{Error, Result, keys};
 
 use crate::app::{App, cancel_on_ctrl_c, confirm, read_stdin_secret};
-use crate::table::{Table, ago, date, opt};
-use crate::table::{errln, outln};
-use keyward_core::keys;
+use crate::args::{NewKeyArgs, ReissueArgs, YesArg};
+use crate::output::{self, Table, ago, date, errln, opt, outln};
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, show, create, rotate, revoke, verify and re-issue API keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// `keyward keys reissue`, kept for scripts.
+    #[command(hide = true)]
+    Reissue(ReissueArgs),
+    /// Handovers: open re-issues (an old key and its successor), and whether each old key is
+    /// safe to revoke yet.
+    #[command(alias = "migrations")]
+    Handovers {
+        /// Quiet days before an old key is safe to revoke (default: settings, 7).
+        #[arg(long)]
+        quiet_days: Option<u32>,
+    },
+}
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum StatusArg {
@@ -55,50 +74,36 @@ pub enum KeysCmd {
     /// Every field of one key, with its verification count and owner.
     Show { id: String },
     /// Create a key for an organization or a user. The secret is printed once.
-    Create {
-        #[arg(long)]
-        name: String,
-        /// The API's id (`keyward apis list`).
-        #[arg(long = "api", value_name = "API_ID")]
-        api_id: String,
-        /// A scope key or id of that API; repeat for more.
-        #[arg(long = "scope", value_name = "S")]
-        scopes: Vec<String>,
-        /// Owner: an organization code.
-        #[arg(long, value_name = "CODE")]
-        org: Option<String>,
-        /// Owner: a user id.
-        #[arg(long, value_name = "ID")]
-        user: Option<String>,
-    },
+    Create(NewKeyArgs),
     /// Issue a new secret for a key. The old secret stops working at once.
     Rotate {
         id: String,
-        /// Do not ask for confirmation (required without a terminal).
-        #[arg(long)]
-        yes: bool,
+        #[command(flatten)]
+        yes: YesArg,
     },
     /// Revoke one or more keys. Revoked keys never verify again.
     Revoke {
         #[arg(required = true)]
         ids: Vec<String>,
-        /// Do not ask for confirmation (required without a terminal).
-        #[arg(long)]
-        yes: bool,
+        #[command(flatten)]
+        yes: YesArg,
     },
     /// Verify a key read from standard input (counts as one verification in Kinde).
     Verify,
     /// Re-issue a key: a new key with the same API and owner and the same or new scopes; the
-    /// old key keeps working until you revoke it (`keyward migrations` says when it is safe).
-    Reissue {
-        id: String,
-        /// New scopes (key or id); repeat for more. Default: the old key's scopes.
-        #[arg(long = "scope", value_name = "S")]
-        scopes: Vec<String>,
-    },
+    /// old key keeps working until you revoke it (`keyward handovers` says when it is safe).
+    Reissue(ReissueArgs),
 }
 
-pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
+pub async fn run(cmd: Command, app: &App) -> Result<i32> {
+    match cmd {
+        Command::Keys(c) => keys_cmd(c, app).await,
+        Command::Reissue(a) => reissue(app, a).await,
+        Command::Handovers { quiet_days } => handovers(app, quiet_days).await,
+    }
+}
+
+async fn keys_cmd(cmd: KeysCmd, app: &App) -> Result<i32> {
     match cmd {
         KeysCmd::List {
             org,
@@ -152,25 +157,15 @@ pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
             app.emit(&key, print_key)?;
             Ok(0)
         }
-        KeysCmd::Create {
-            name,
-            api_id,
-            scopes,
-            org,
-            user,
-        } => {
-            let input = CreateKeyInput {
-                name,
-                api_id,
-                scopes,
-                org_code: org,
-                user_id: user,
-            };
-            let created = keys::create(&app.ctx, input).await?;
+        KeysCmd::Create(new) => {
+            let created = keys::create(&app.ctx, new.into_input()).await?;
             print_new_key(app, &created, "Created")?;
             Ok(0)
         }
-        KeysCmd::Rotate { id, yes } => {
+        KeysCmd::Rotate {
+            id,
+            yes: YesArg { yes },
+        } => {
             keyward_core::kinde::validate_id("key id", &id)?;
             confirm(
                 &format!(
@@ -182,7 +177,10 @@ pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
             print_new_key(app, &rotated, "Rotated")?;
             Ok(0)
         }
-        KeysCmd::Revoke { ids, yes } => {
+        KeysCmd::Revoke {
+            ids,
+            yes: YesArg { yes },
+        } => {
             for id in &ids {
                 keyward_core::kinde::validate_id("key id", id)?;
             }
@@ -203,7 +201,7 @@ pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
                 .find_map(|o| o.error.as_ref())
                 .map_or(0, |e| e.code.exit_code()))
         }
-        KeysCmd::Reissue { id, scopes } => crate::store_cmds::reissue(app, &id, scopes).await,
+        KeysCmd::Reissue(a) => reissue(app, a).await,
         KeysCmd::Verify => {
             let key = Secret::new(read_stdin_secret("API key")?);
             let r = keys::verify(&app.ctx, &key).await?;
@@ -233,7 +231,7 @@ pub async fn run(cmd: KeysCmd, app: &App) -> Result<i32> {
 async fn revoke(app: &App, ids: &[String]) -> Result<RevokeSummary> {
     let show = !app.json && ids.len() > 1 && std::io::stderr().is_terminal();
     let bar = show.then(|| indicatif::ProgressBar::new(ids.len() as u64));
-    let progress = |p: keyward_core::model::key::RevokeProgress| {
+    let progress = |p: RevokeProgress| {
         if let Some(b) = &bar {
             b.set_position(u64::from(p.done));
         }
@@ -248,9 +246,11 @@ async fn revoke(app: &App, ids: &[String]) -> Result<RevokeSummary> {
     r
 }
 
-pub(crate) fn print_new_key(app: &App, k: &NewKey, verb: &str) -> Result<()> {
+/// A new key's secret, shown once: on stdout alone (so it can be piped), with what it is and
+/// the warning on stderr; the whole `NewKey` as JSON with `--json`.
+pub fn print_new_key(app: &App, k: &NewKey, verb: &str) -> Result<()> {
     if app.json {
-        return crate::app::print_json(k);
+        return output::print_json(k);
     }
     let name = k
         .name
@@ -398,4 +398,69 @@ fn print_revoke(s: &RevokeSummary) {
     if let Some(e) = s.outcomes.iter().find_map(|o| o.error.as_ref()) {
         errln!("hint: {}", e.hint);
     }
+}
+
+/// `keyward keys reissue` (and its hidden alias `keyward reissue`).
+async fn reissue(app: &App, a: ReissueArgs) -> Result<i32> {
+    let scopes = (!a.scopes.is_empty()).then_some(a.scopes);
+    let r = keys::reissue(&app.ctx, &a.id, scopes).await?;
+    if app.json {
+        output::print_json(&r)?;
+        return Ok(0);
+    }
+    let k = &r.new_key;
+    errln!(
+        "Re-issued {} as {}. Secret {}…{}:",
+        r.old_id,
+        k.id,
+        k.key_prefix,
+        k.key_suffix
+    );
+    outln!("{}", k.key.expose());
+    errln!("warning: {}", k.warning);
+    errln!(
+        "The old key keeps working. Move its clients to the new key, then check \
+         `keyward handovers` before revoking {}.",
+        r.old_id
+    );
+    Ok(0)
+}
+
+async fn handovers(app: &App, quiet_days: Option<u32>) -> Result<i32> {
+    let list = match quiet_days {
+        Some(q) => keys::handover::list_with(&app.ctx, q).await?,
+        None => keys::handover::list(&app.ctx).await?,
+    };
+    app.emit(&list, |list| {
+        if list.is_empty() {
+            outln!("No open re-issues.");
+            return;
+        }
+        if list.iter().any(|m| m.from_cache) {
+            errln!("note: Kinde could not be reached; figures come from the local store.");
+        }
+        let mut t = Table::new(&[
+            "OLD",
+            "NEW",
+            "OPENED",
+            "OLD USES SINCE",
+            "OLD LAST USED",
+            "SAFE",
+        ]);
+        for m in list {
+            t.row(vec![
+                m.old_id.clone(),
+                m.new_id.clone(),
+                date(Some(m.opened_at)),
+                m.old_verifications_since.to_string(),
+                ago(m.old_last_verified_on),
+                if m.safe_to_revoke { "yes" } else { "no" }.into(),
+            ]);
+        }
+        t.print();
+        for m in list {
+            outln!("{}: {}", m.old_id, m.advice);
+        }
+    })?;
+    Ok(0)
 }

@@ -1,4 +1,4 @@
-//! `keyward profile add|list|remove|test`.
+//! `keyward profile add|list|remove|test`: the connection profiles.
 
 use clap::Subcommand;
 use keyward_core::Result;
@@ -6,11 +6,18 @@ use keyward_core::config::Environment;
 use keyward_core::model::profile::{ProfileInput, SecretSource};
 use keyward_core::secret::Secret;
 
-use crate::app::{App, read_stdin_secret};
-use crate::cmd_misc::print_report;
-use crate::table::Table;
-use crate::table::{errln, outln};
 use keyward_core::profiles;
+
+use super::doctor::print_report;
+use crate::app::{App, read_stdin_secret};
+use crate::output::{Table, errln, outln};
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add, list, remove and test connection profiles.
+    #[command(subcommand)]
+    Profile(ProfileCmd),
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ProfileCmd {
@@ -39,7 +46,8 @@ pub enum ProfileCmd {
     Test,
 }
 
-pub async fn run(cmd: ProfileCmd, app: &App) -> Result<i32> {
+pub async fn run(cmd: Command, app: &App) -> Result<i32> {
+    let Command::Profile(cmd) = cmd;
     match cmd {
         ProfileCmd::Add {
             name,
