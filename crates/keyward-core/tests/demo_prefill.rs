@@ -7,7 +7,6 @@ use chrono::{Duration, Utc};
 use keyward_core::ErrorCode;
 use keyward_core::config::{Environment, Profile};
 use keyward_core::ctx::AppCtx;
-use keyward_core::keys::rules::Windows;
 use keyward_core::model::history::Bucket;
 use keyward_core::model::key::{KeyFilter, KeyStatus, KeyView};
 use keyward_core::model::sync::{SyncOptions, SyncSummary};

@@ -2,7 +2,6 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use keyward_core::ErrorCode;
-use keyward_core::keys::rules::Windows;
 use keyward_core::model::key::{ApiKey, KeyFilter, KeyStatus, KeyType};
 use keyward_core::store::{PageEntry, SCHEMA_VERSION, Store};
 

@@ -2,6 +2,8 @@
 //! acknowledged and muted; the policy (stale, maximum key age, spikes), local expiry dates and
 //! canary marks. The rules themselves are in [`rules`].
 
+pub mod rules;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -26,7 +28,9 @@ pub(crate) async fn after_sync(ctx: &AppCtx, store: &Arc<Store>) {
         }
     };
     let s = Arc::clone(store);
-    if let Err(e) = blocking(move || s.evaluate_alerts(&policy, Utc::now())).await {
+    if let Err(e) =
+        blocking(move || s.evaluate_alerts(&rules::Rules { policy: &policy }, Utc::now())).await
+    {
         tracing::warn!(code = %e.code, "alert evaluation failed: {}", e.message);
     }
 }
@@ -43,7 +47,7 @@ async fn effective_policy(ctx: &AppCtx, store: &Arc<Store>) -> Result<Policy> {
 pub async fn evaluate(ctx: &AppCtx) -> Result<AlertEval> {
     let store = ctx.store().await?;
     let policy = effective_policy(ctx, &store).await?;
-    blocking(move || store.evaluate_alerts(&policy, Utc::now())).await
+    blocking(move || store.evaluate_alerts(&rules::Rules { policy: &policy }, Utc::now())).await
 }
 
 /// Alerts, newest first, with the count of open high/critical ones.

@@ -5,7 +5,6 @@ use serde_json::json;
 
 use chrono::{DateTime, Utc};
 
-use super::*;
 use crate::model::alert::*;
 use crate::model::audit::{AuditAction, AuditFilter, AuditOutcome, NewAudit};
 use crate::model::key::{ApiKey, KeyStatus, KeyType};
@@ -49,7 +48,13 @@ fn sync(s: &Store, at: DateTime<Utc>, keys: &[ApiKey]) {
 }
 
 fn eval(s: &Store, at: DateTime<Utc>) -> AlertEval {
-    s.evaluate_alerts(&Policy::default(), at).unwrap()
+    s.evaluate_alerts(
+        &super::rules::Rules {
+            policy: &Policy::default(),
+        },
+        at,
+    )
+    .unwrap()
 }
 
 fn kinds(e: &AlertEval) -> Vec<AlertKind> {

@@ -266,3 +266,86 @@ pub struct PolicyView {
     pub stored: bool,
     pub keys: Vec<KeyMeta>,
 }
+
+/// A key as the alert rules see it (times in Unix milliseconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleKey {
+    /// The store's row id of the key (its history is keyed by it).
+    pub kid: i64,
+    pub id: String,
+    pub name: String,
+    pub status: crate::model::key::KeyStatus,
+    pub prefix: String,
+    pub suffix: Option<String>,
+    pub created_on: Option<i64>,
+    pub created_by: Option<String>,
+    pub rotated_on: Option<i64>,
+    pub last_verified_on: Option<i64>,
+    pub gone: bool,
+}
+
+/// What Keyward keeps about a key for the rules: its marks and what the last evaluation saw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleMeta {
+    pub canary: bool,
+    pub expires_on: Option<i64>,
+    pub seen_prefix: Option<String>,
+    pub seen_suffix: Option<String>,
+    pub seen_status: Option<String>,
+    pub seen_at: Option<i64>,
+}
+
+/// One observed change of a key's counters, as the rules read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleRow {
+    pub at: i64,
+    pub last_verified_on: Option<i64>,
+    pub ip: Option<String>,
+    /// Verifications since the previous row.
+    pub delta: i64,
+}
+
+/// One alert a rule raises (stored once per fingerprint).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Raise {
+    pub kind: AlertKind,
+    pub severity: Severity,
+    pub key_id: String,
+    pub key_name: String,
+    pub message: String,
+    pub evidence: serde_json::Value,
+    /// The same evidence never raises twice.
+    pub fingerprint: String,
+    /// For drift: the `outside_keyward` audit row to write with it.
+    pub drift: Option<serde_json::Value>,
+}
+
+/// What the event and drift rules may ask the store about one key's history and audit.
+pub trait AlertEvidence {
+    /// The key's history rows in `(after, until]`, oldest first.
+    fn rows_between(&self, after: i64, until: i64) -> crate::error::Result<Vec<RuleRow>>;
+    /// When the key's history starts.
+    fn first_row_at(&self) -> crate::error::Result<Option<i64>>;
+    /// The key's last history row at or before `at`.
+    fn last_row_until(&self, at: i64) -> crate::error::Result<Option<RuleRow>>;
+    /// Every address the key was verified from at or before `at`.
+    fn ips_until(&self, at: i64) -> crate::error::Result<std::collections::HashSet<String>>;
+    /// The key's verifications in `(after, until]`.
+    fn verifications_between(&self, after: i64, until: i64) -> crate::error::Result<i64>;
+    /// True when Keyward audited one of `actions` on the key (ok or ambiguous) at or after
+    /// `since`.
+    fn audited(&self, actions: &[&str], since: i64) -> crate::error::Result<bool>;
+}
+
+/// The alert rules as a store runs them, key by key, inside its evaluation: what to raise for
+/// `key`, given the evaluation cursor (`None` the first time: the baseline) and `now`.
+pub trait AlertRules {
+    fn raise(
+        &self,
+        key: &RuleKey,
+        meta: Option<&RuleMeta>,
+        cursor: Option<i64>,
+        now: i64,
+        evidence: &dyn AlertEvidence,
+    ) -> crate::error::Result<Vec<Raise>>;
+}

@@ -122,6 +122,21 @@ impl Store {
         Ok(out)
     }
 
+    /// [`Store::with_tx`] for work that also calls out of the store (the alert rules): `f`
+    /// answers Keyward's errors, SQLite's converting with `?`.
+    pub(crate) fn with_tx_result<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut conn = self.conn.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(db_err)?;
+        Ok(out)
+    }
+
     /// `PRAGMA integrity_check`: `Ok(())` when the database is sound.
     pub fn integrity_check(&self) -> Result<()> {
         let rows: Vec<String> = self.with_conn(|c| {
@@ -224,4 +239,10 @@ pub fn db_err(e: rusqlite::Error) -> Error {
         _ => "This is probably a bug in Keyward. Please report it with the steps that led here.",
     };
     Error::new(ErrorCode::Database, format!("local database: {e}"), hint)
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        db_err(e)
+    }
 }

@@ -20,8 +20,6 @@ pub(crate) fn opt_from_ms(ms: Option<i64>) -> Option<DateTime<Utc>> {
 
 pub(crate) const DAY_MS: i64 = 86_400_000;
 
-pub(crate) const HOUR_MS: i64 = 3_600_000;
-
 pub(crate) fn parse_status(s: &str) -> KeyStatus {
     match s {
         "active" => KeyStatus::Active,
