@@ -1,12 +1,114 @@
-//! Terminal behaviour through a real pseudo-terminal (`script` from util-linux): rotate and
-//! revoke ask first, and a secret typed at the prompt is not echoed. Skipped without `script`.
-
-mod common;
+//! What reaches the terminal from the real `keyward` binary: server text never raw (escape
+//! sequences, bidi controls and newlines in names are shown escaped), and, through a real
+//! pseudo-terminal (`script` from util-linux; skipped without it), rotate and revoke ask first
+//! and a secret typed at the prompt is not echoed.
 
 use std::process::{Command, Stdio};
 
-use common::{Env, create};
-use kinde_sandbox::{Config, EMPTY_ORG_CODE};
+use crate::support::{Env, create, run};
+use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_ORG_CODE, EMPTY_USER_ID};
+use serde_json::{Value, json};
+
+/// True for a character that must not reach a terminal raw.
+fn raw_control(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// A key created straight through the sandbox's API (Keyward refuses such names).
+async fn create_raw(env: &Env, name: &str) -> String {
+    let http = reqwest::Client::new();
+    let base = env.sb.base_url();
+    let tok: Value = http
+        .post(format!("{base}/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", env.sb.client_id()),
+            ("client_secret", env.sb.client_secret()),
+            ("audience", &format!("{base}/api")),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = http
+        .post(format!("{base}/api/v1/api_keys"))
+        .bearer_auth(tok["access_token"].as_str().unwrap())
+        .json(&json!({
+            "name": name, "type": "user", "api_id": EMPTY_API_ID,
+            "scope_ids": ["read:data"], "user_id": EMPTY_USER_ID,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "the sandbox accepts the name");
+    let v: Value = r.json().await.unwrap();
+    v["api_key"]["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_text_never_reaches_the_terminal_raw() {
+    let env = Env::new(Config::default()).await;
+    env.add_profile("sb");
+    let hostile = "evil\u{1b}[2J\u{1b}]0;pwned\u{7}\nforged-row\u{202e}exe.txt\u{9b}";
+    let id = create_raw(&env, hostile).await;
+
+    for args in [
+        vec!["keys", "list"],
+        vec!["keys", "show", &id],
+        vec!["audit"],
+        vec!["insights"],
+    ] {
+        let o = run(env.kw(), &args, None);
+        assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+        for (what, text) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+            assert!(
+                !text.chars().any(raw_control),
+                "{args:?} {what} holds a raw control: {text:?}"
+            );
+        }
+        if args[0] == "keys" {
+            assert!(
+                o.stdout
+                    .contains("evil\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\nforged-row\\u{202e}exe.txt"),
+                "{args:?}: {}",
+                o.stdout
+            );
+        }
+    }
+    // One row per key: the newline did not forge a second one.
+    let o = run(env.kw(), &["keys", "list"], None);
+    assert_eq!(o.stdout.lines().count(), 2, "{}", o.stdout);
+
+    // JSON stays exact.
+    let o = run(env.kw(), &["--json", "keys", "list"], None);
+    assert_eq!(o.json()[0]["name"], hostile);
+    let o = run(env.kw(), &["--json", "keys", "show", &id], None);
+    assert_eq!(o.json()["name"], hostile);
+
+    // Keyward itself refuses bidi controls in a name, as it refuses other controls.
+    for bad in [
+        "invoice\u{202e}txt.exe",
+        "a\u{2066}b",
+        "a\u{200f}b",
+        "a\u{1b}[2Jb",
+    ] {
+        let o = run(
+            env.kw(),
+            &crate::support::create_args(bad, &["--user", EMPTY_USER_ID]),
+            None,
+        );
+        assert_eq!(o.code, 2, "{bad:?}: {}", o.stderr);
+        assert!(
+            o.stderr.contains("error[invalid_input]: name"),
+            "{}",
+            o.stderr
+        );
+        assert!(!o.stderr.chars().any(raw_control), "{:?}", o.stderr);
+    }
+}
 
 fn have_script() -> bool {
     Command::new("script")
@@ -21,22 +123,15 @@ fn have_script() -> bool {
 fn on_tty(env: &Env, args: &str, prompt: &str, input: &str, secret_env: bool) -> (i32, String) {
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
-    let bin = assert_cmd::cargo::cargo_bin("keyward");
+    let bin = crate::support::keyward_bin();
     let mut c = Command::new("script");
     c.args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
-        .env("KEYWARD_HOME", env.home())
-        .env_remove("KEYWARD_PROFILE")
-        .env(
-            "DBUS_SESSION_BUS_ADDRESS",
-            "unix:path=/nonexistent/keyward-test-bus",
-        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    env.isolate(&mut c);
     if secret_env {
         c.env("KEYWARD_CLIENT_SECRET", env.sb.client_secret());
-    } else {
-        c.env_remove("KEYWARD_CLIENT_SECRET");
     }
     let mut child = c.spawn().unwrap();
     let shown = Arc::new(Mutex::new(Vec::<u8>::new()));

@@ -1,8 +1,6 @@
 //! `keyward profile ...` and the error contract (code, hint, exit code).
 
-mod common;
-
-use common::{Env, run};
+use crate::support::{Env, run};
 use keyward_core::config::{ConfigFile, Paths};
 use kinde_sandbox::Config;
 
@@ -141,8 +139,12 @@ async fn secret_from_stdin_needs_a_keyring_and_never_lands_in_config() {
     assert!(!o.stderr.contains(secret));
     let cfg = ConfigFile::load(&Paths::under(env.home())).unwrap();
     assert!(cfg.profiles.is_empty());
-    for (path, bytes) in common::all_files(env.home()) {
-        assert!(!common::contains(&bytes, secret), "{}", path.display());
+    for (path, bytes) in crate::support::all_files(env.home()) {
+        assert!(
+            !crate::support::contains(&bytes, secret),
+            "{}",
+            path.display()
+        );
     }
     // An empty stdin is refused before the keyring is touched.
     let o = run(env.bare(), &add, Some(""));

@@ -1,12 +1,10 @@
-//! The watchtower end to end against a real sandbox: every alert kind through
+//! Alerts and leak scans end to end against a real sandbox: every alert kind through
 //! `keyward alerts --json`, and leak triage with `keyward scan`.
-
-mod common;
 
 use std::collections::BTreeSet;
 
+use crate::support::{Env, create, run};
 use chrono::{Duration, Utc};
-use common::{Env, create, run};
 use keyward_core::store::{RawHistoryRow, Store};
 use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_ORG_CODE};
 use serde_json::Value;
@@ -379,9 +377,9 @@ async fn scan_finds_a_planted_key_masked_and_rotates_it() {
     );
     assert!(!a.to_string().contains(&secret));
     // The store never holds the secret.
-    for (p, bytes) in common::all_files(env.home()) {
+    for (p, bytes) in crate::support::all_files(env.home()) {
         assert!(
-            !common::contains(&bytes, &secret),
+            !crate::support::contains(&bytes, &secret),
             "{} holds the secret",
             p.display()
         );

@@ -1,8 +1,6 @@
 //! `keyward keys ...` against a real sandbox: the whole life of a key, bulk revoke, hygiene.
 
-mod common;
-
-use common::{Env, all_files, contains, create, create_args, run};
+use crate::support::{Env, all_files, contains, create, create_args, run};
 use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_ORG_CODE, EMPTY_USER_ID, READONLY_CLIENT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -482,11 +480,70 @@ async fn keys_reissue_creates_a_successor_and_keeps_the_old_key() {
         "the new secret is shown once: {text}"
     );
     assert!(text.contains("write:data"), "{text}");
-    // The old key still verifies (migration window).
+    // The old key still verifies (the handover window).
     let o = run(
         env.kw(),
         &["--json", "keys", "verify"],
         Some(old["key"].as_str().unwrap()),
     );
     assert_eq!(o.json()["is_valid"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handovers_is_documented_and_reissue_and_migrations_still_answer_hidden() {
+    let env = Env::new(Config::default()).await;
+    env.add_profile("sb");
+
+    // The help lists `keys` and `handovers`, not the hidden aliases.
+    let o = run(env.kw(), &["--help"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let commands: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(commands.contains(&"handovers"), "{}", o.stdout);
+    assert!(commands.contains(&"keys"), "{}", o.stdout);
+    assert!(!commands.contains(&"migrations"), "{}", o.stdout);
+    assert!(!commands.contains(&"reissue"), "{}", o.stdout);
+    let o = run(env.kw(), &["keys", "reissue", "--help"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("keyward handovers"), "{}", o.stdout);
+
+    // `keyward reissue` still re-issues, and says to check `keyward handovers`.
+    let old = create(&env, "aliased", &["--org", EMPTY_ORG_CODE]);
+    let old_id = old["id"].as_str().unwrap();
+    let o = run(env.kw(), &["reissue", old_id], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("k_live_"), "the new secret: {}", o.stdout);
+    assert!(o.stderr.contains("keyward handovers"), "{}", o.stderr);
+    assert!(!o.stderr.contains("migrations"), "{}", o.stderr);
+
+    // `keyward migrations` answers what `keyward handovers` answers.
+    let pairs = |args: &[&str]| -> Vec<(String, String)> {
+        let o = run(env.kw(), args, None);
+        assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+        o.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h["old_id"].as_str().unwrap().to_string(),
+                    h["new_id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let handovers = pairs(&["--json", "handovers"]);
+    assert_eq!(handovers.len(), 1, "{handovers:?}");
+    assert_eq!(handovers[0].0, old_id);
+    assert_eq!(
+        pairs(&["--json", "migrations", "--quiet-days", "7"]),
+        handovers
+    );
+    let o = run(env.kw(), &["handovers"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains(old_id), "{}", o.stdout);
 }

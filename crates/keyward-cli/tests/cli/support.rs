@@ -1,8 +1,9 @@
-//! A real sandbox on 127.0.0.1:0 (served by this test's tokio runtime) and the real `keyward`
-//! binary run against it with KEYWARD_HOME in a temp dir and no reachable OS keyring.
-#![allow(dead_code)]
+//! What every CLI test uses: a real sandbox on 127.0.0.1:0 (served by the test's tokio
+//! runtime), the real `keyward` binary run against it with KEYWARD_HOME in a scratch folder and
+//! no reachable OS keyring, a sandbox profile, and readers of what the binary printed.
 
 use std::path::Path;
+use std::process::Stdio;
 
 use assert_cmd::Command;
 use kinde_sandbox::{Config, EMPTY_API_ID, Sandbox};
@@ -24,9 +25,9 @@ impl Env {
         }
     }
 
-    /// `keyward` with KEYWARD_HOME set, no KEYWARD_PROFILE, no secret and no keyring.
-    pub fn bare(&self) -> Command {
-        let mut c = Command::cargo_bin("keyward").unwrap();
+    /// Gives `c` (`keyward`, or a program that runs it) this test's KEYWARD_HOME, no
+    /// KEYWARD_PROFILE, no secret and no keyring.
+    pub fn isolate<'c>(&self, c: &'c mut std::process::Command) -> &'c mut std::process::Command {
         c.env("KEYWARD_HOME", self.home.path())
             .env_remove("KEYWARD_PROFILE")
             .env_remove("KEYWARD_CLIENT_SECRET")
@@ -35,7 +36,23 @@ impl Env {
                 "DBUS_SESSION_BUS_ADDRESS",
                 "unix:path=/nonexistent/keyward-test-bus",
             )
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+    }
+
+    /// `keyward` with KEYWARD_HOME set, no KEYWARD_PROFILE, no secret and no keyring.
+    pub fn bare(&self) -> Command {
+        let mut c = std::process::Command::new(keyward_bin());
+        self.isolate(&mut c);
+        Command::from_std(c)
+    }
+
+    /// `keyward` as a child process that runs alongside the test (a sync to hold, kill or
+    /// wait on): the sandbox's secret, stdin closed.
+    pub fn process(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(keyward_bin());
+        self.isolate(&mut c)
+            .env("KEYWARD_CLIENT_SECRET", self.sb.client_secret())
+            .stdin(Stdio::null());
         c
     }
 
@@ -63,6 +80,11 @@ impl Env {
     pub fn home(&self) -> &Path {
         self.home.path()
     }
+}
+
+/// The `keyward` binary under test.
+pub fn keyward_bin() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("keyward")
 }
 
 pub struct Out {

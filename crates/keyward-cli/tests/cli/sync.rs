@@ -1,18 +1,20 @@
-//! Hardening of the real `keyward` binary against a real sandbox: one sync per profile at a
-//! time (`sync_in_progress`, `--wait`, no key ever marked gone by two syncs), killed syncs
-//! shown as interrupted, and server text that never reaches the terminal raw.
-
-mod common;
+//! `keyward sync` through the real binary: one sync per profile at a time
+//! (`sync_in_progress`, `--wait`, no key ever marked gone by two syncs), a killed sync shown as
+//! interrupted, and list-first: a sync killed right after its list pages (the sandbox makes
+//! every detail take 60 s) leaves every key in the store, `keys list --offline --json` shows
+//! each with its name, status, prefix and suffix, `details_owed: true` and no made-up count,
+//! and the next sync fetches only the owed details.
 
 use std::io::BufRead;
-use std::process::{Command, Stdio};
+use std::process::{Child, Stdio};
+use std::time::Duration;
 
-use common::{Env, run};
+use crate::support::{Env, run};
 use keyward_core::store::{INTERRUPTED, Store, SyncLock};
-use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_USER_ID};
-use serde_json::{Value, json};
+use kinde_sandbox::{Config, Sandbox};
+use serde_json::Value;
 
-const N: usize = 3_000;
+const MANY_KEYS: usize = 3_000;
 
 fn db_path(env: &Env, profile: &str) -> std::path::PathBuf {
     Store::path_for(&env.home().join("data"), profile)
@@ -25,25 +27,10 @@ fn hold_lock(env: &Env, profile: &str) -> (Store, SyncLock) {
     (s, lock)
 }
 
-/// `keyward` as a std Command (for children that run alongside the test).
-fn kw_process(env: &Env) -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin("keyward"));
-    c.env("KEYWARD_HOME", env.home())
-        .env_remove("KEYWARD_PROFILE")
-        .env("KEYWARD_CLIENT_SECRET", env.sb.client_secret())
-        .env(
-            "DBUS_SESSION_BUS_ADDRESS",
-            "unix:path=/nonexistent/keyward-test-bus",
-        )
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    c
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_sync_per_profile_refused_or_waited_and_no_key_marked_gone() {
     let env = Env::new(Config {
-        extra_keys: N,
+        extra_keys: MANY_KEYS,
         rng_seed: Some(5),
         ..Config::default()
     })
@@ -62,7 +49,8 @@ async fn one_sync_per_profile_refused_or_waited_and_no_key_marked_gone() {
     assert!(store.runs(10).unwrap().is_empty(), "nothing was started");
 
     // --wait: says it waits, and syncs once the other sync is over.
-    let mut waiting = kw_process(&env)
+    let mut waiting = env
+        .process()
         .args(["sync", "--wait"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -88,7 +76,9 @@ async fn one_sync_per_profile_refused_or_waited_and_no_key_marked_gone() {
     assert_eq!(out.status.code(), Some(0), "{rest}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains(&format!("Synced {N} keys ({N} new, 0 changed, 0 gone)")),
+        stdout.contains(&format!(
+            "Synced {MANY_KEYS} keys ({MANY_KEYS} new, 0 changed, 0 gone)"
+        )),
         "{stdout}"
     );
 
@@ -96,7 +86,7 @@ async fn one_sync_per_profile_refused_or_waited_and_no_key_marked_gone() {
     let (_store2, lock) = hold_lock(&env, "sb");
     let o = run(env.kw(), &["--json", "keys", "list"], None);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(o.json().as_array().unwrap().len(), N);
+    assert_eq!(o.json().as_array().unwrap().len(), MANY_KEYS);
     assert!(
         o.stderr.contains("warning[sync_in_progress]"),
         "{}",
@@ -107,7 +97,7 @@ async fn one_sync_per_profile_refused_or_waited_and_no_key_marked_gone() {
     // Two syncs at once (full, so both take long): each succeeds or is refused, never both
     // run at once, and nothing is gone.
     let spawn = || {
-        kw_process(&env)
+        env.process()
             .args(["--json", "sync", "--full"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -128,7 +118,7 @@ async fn one_sync_per_profile_refused_or_waited_and_no_key_marked_gone() {
                 let s: Value = serde_json::from_str(&stdout).unwrap();
                 assert_eq!(
                     (s["keys"].as_u64(), s["gone"].as_u64()),
-                    (Some(N as u64), Some(0))
+                    (Some(MANY_KEYS as u64), Some(0))
                 );
             }
             Some(10) => assert!(stderr.contains("sync_in_progress"), "{stderr}"),
@@ -151,7 +141,7 @@ async fn one_sync_per_profile_refused_or_waited_and_no_key_marked_gone() {
         "{runs:?}"
     );
     let o = run(env.kw(), &["--json", "insights"], None);
-    assert_eq!(o.json()["keys"], N, "{}", o.stdout);
+    assert_eq!(o.json()["keys"], MANY_KEYS, "{}", o.stdout);
     let o = run(env.kw(), &["sync", "status"], None);
     assert!(
         o.stdout.starts_with("RUN") && o.stdout.contains("ok"),
@@ -171,7 +161,8 @@ async fn a_killed_sync_shows_interrupted() {
     })
     .await;
     env.add_profile("sb");
-    let mut child = kw_process(&env)
+    let mut child = env
+        .process()
         .args(["sync"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -207,103 +198,131 @@ async fn a_killed_sync_shows_interrupted() {
     assert!(o.stderr.contains("died"), "{}", o.stderr);
 }
 
-/// True for a character that must not reach a terminal raw.
-fn raw_control(c: char) -> bool {
-    (c.is_control() && c != '\n')
-        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+const LIST_FIRST_KEYS: usize = 1_200;
+const SLOW_DETAIL_MS: u64 = 60_000;
+
+fn spawn_sync(env: &Env) -> Child {
+    env.process()
+        .args(["--json", "sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
-/// A key created straight through the sandbox's API (Keyward refuses such names).
-async fn create_raw(env: &Env, name: &str) -> String {
-    let http = reqwest::Client::new();
-    let base = env.sb.base_url();
-    let tok: Value = http
-        .post(format!("{base}/oauth2/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", env.sb.client_id()),
-            ("client_secret", env.sb.client_secret()),
-            ("audience", &format!("{base}/api")),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let r = http
-        .post(format!("{base}/api/v1/api_keys"))
-        .bearer_auth(tok["access_token"].as_str().unwrap())
-        .json(&json!({
-            "name": name, "type": "user", "api_id": EMPTY_API_ID,
-            "scope_ids": ["read:data"], "user_id": EMPTY_USER_ID,
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "the sandbox accepts the name");
-    let v: Value = r.json().await.unwrap();
-    v["api_key"]["id"].as_str().unwrap().to_string()
+/// Waits until the sandbox has answered every list page and received a first detail request:
+/// the sync is past its listing. (A guard of 5 minutes stops a test that would hang.)
+async fn wait_for_details(sb: &Sandbox, pages: u64, child: &mut Child) {
+    for _ in 0..6_000 {
+        let st = sb.stats();
+        if st.list_keys >= pages && st.get_key >= 1 {
+            return;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the sync ended before its details"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the sync never reached its details: {:?}", sb.stats());
+}
+
+fn offline_keys(env: &Env) -> Vec<Value> {
+    let o = run(env.kw(), &["--json", "keys", "list", "--offline"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    o.json().as_array().unwrap().clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_text_never_reaches_the_terminal_raw() {
-    let env = Env::new(Config::default()).await;
+async fn a_sync_cut_off_after_its_list_pages_keeps_every_key_and_the_next_fetches_only_owed() {
+    let env = Env::new(Config {
+        extra_keys: LIST_FIRST_KEYS,
+        rng_seed: Some(8),
+        detail_latency_ms: SLOW_DETAIL_MS,
+        ..Config::default()
+    })
+    .await;
     env.add_profile("sb");
-    let hostile = "evil\u{1b}[2J\u{1b}]0;pwned\u{7}\nforged-row\u{202e}exe.txt\u{9b}";
-    let id = create_raw(&env, hostile).await;
+    let pages = LIST_FIRST_KEYS.div_ceil(500) as u64;
 
-    for args in [
-        vec!["keys", "list"],
-        vec!["keys", "show", &id],
-        vec!["audit"],
-        vec!["insights"],
-    ] {
-        let o = run(env.kw(), &args, None);
-        assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
-        for (what, text) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
-            assert!(
-                !text.chars().any(raw_control),
-                "{args:?} {what} holds a raw control: {text:?}"
-            );
+    // 1. A first sync, killed (SIGKILL) once it asks for details.
+    env.sb.reset_stats();
+    let mut child = spawn_sync(&env);
+    wait_for_details(&env.sb, pages, &mut child).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let keys = offline_keys(&env);
+    assert_eq!(
+        keys.len(),
+        LIST_FIRST_KEYS,
+        "every listed key is in the store"
+    );
+    for k in &keys {
+        for field in ["id", "name", "status", "key_prefix", "key_suffix"] {
+            let v = k[field].as_str().unwrap_or_default();
+            assert!(!v.is_empty(), "{field} missing: {k}");
         }
-        if args[0] == "keys" {
-            assert!(
-                o.stdout
-                    .contains("evil\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\nforged-row\\u{202e}exe.txt"),
-                "{args:?}: {}",
-                o.stdout
-            );
-        }
+        assert_eq!(k["details_owed"], true, "{k}");
+        assert!(k["verification_count"].is_null(), "never a made-up 0: {k}");
+        assert_eq!(k["gone"], false);
     }
-    // One row per key: the newline did not forge a second one.
-    let o = run(env.kw(), &["keys", "list"], None);
-    assert_eq!(o.stdout.lines().count(), 2, "{}", o.stdout);
 
-    // JSON stays exact.
-    let o = run(env.kw(), &["--json", "keys", "list"], None);
-    assert_eq!(o.json()[0]["name"], hostile);
-    let o = run(env.kw(), &["--json", "keys", "show", &id], None);
-    assert_eq!(o.json()["name"], hostile);
+    // 2. Fast details again: the next sync fetches the owed ones, and only those.
+    env.sb.set_detail_latency_ms(0);
+    env.sb.reset_stats();
+    let o = run(env.kw(), &["--json", "sync"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let st = env.sb.stats();
+    assert_eq!(st.list_keys, pages);
+    assert_eq!(
+        st.get_key as usize, LIST_FIRST_KEYS,
+        "the {LIST_FIRST_KEYS} owed details"
+    );
+    assert_eq!(o.json()["new"], 0, "every key was already listed");
+    let keys = offline_keys(&env);
+    assert!(keys.iter().all(|k| k["details_owed"] == false));
+    assert!(keys.iter().all(|k| k["verification_count"].is_u64()));
 
-    // Keyward itself refuses bidi controls in a name, as it refuses other controls.
-    for bad in [
-        "invoice\u{202e}txt.exe",
-        "a\u{2066}b",
-        "a\u{200f}b",
-        "a\u{1b}[2Jb",
-    ] {
-        let o = run(
-            env.kw(),
-            &common::create_args(bad, &["--user", EMPTY_USER_ID]),
-            None,
-        );
-        assert_eq!(o.code, 2, "{bad:?}: {}", o.stderr);
-        assert!(
-            o.stderr.contains("error[invalid_input]: name"),
-            "{}",
-            o.stderr
-        );
-        assert!(!o.stderr.chars().any(raw_control), "{:?}", o.stderr);
+    // 3. Some keys verified since; the next sync is cut off after its listing again: they
+    //    show their new last verification at once, owe their details, keep their old count.
+    let verified = env.sb.simulate_verifications(7);
+    assert_eq!(verified.len(), 7);
+    let before: std::collections::HashMap<String, Value> = keys
+        .iter()
+        .map(|k| (k["id"].as_str().unwrap().to_string(), k.clone()))
+        .collect();
+    env.sb.set_detail_latency_ms(SLOW_DETAIL_MS);
+    env.sb.reset_stats();
+    let mut child = spawn_sync(&env);
+    wait_for_details(&env.sb, pages, &mut child).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let keys = offline_keys(&env);
+    assert_eq!(keys.len(), LIST_FIRST_KEYS);
+    let owed: Vec<&Value> = keys.iter().filter(|k| k["details_owed"] == true).collect();
+    let mut owed_ids: Vec<&str> = owed.iter().map(|k| k["id"].as_str().unwrap()).collect();
+    owed_ids.sort();
+    let mut want: Vec<&str> = verified.iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(owed_ids, want, "exactly the verified keys owe details");
+    for k in &owed {
+        let old = &before[k["id"].as_str().unwrap()];
+        assert_eq!(k["verification_count"], old["verification_count"], "{k}");
+        assert_ne!(k["last_verified_on"], old["last_verified_on"], "{k}");
+    }
+
+    // 4. The next sync fetches exactly those 7.
+    env.sb.set_detail_latency_ms(0);
+    env.sb.reset_stats();
+    let o = run(env.kw(), &["--json", "sync"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(env.sb.stats().get_key, 7);
+    assert_eq!(env.sb.stats().list_keys, pages);
+    let keys = offline_keys(&env);
+    assert!(keys.iter().all(|k| k["details_owed"] == false));
+    for id in &verified {
+        let k = keys.iter().find(|k| k["id"] == id.as_str()).unwrap();
+        let old = before[id.as_str()]["verification_count"].as_u64().unwrap();
+        assert_eq!(k["verification_count"].as_u64().unwrap(), old + 1, "{k}");
     }
 }

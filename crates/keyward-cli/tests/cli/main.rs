@@ -1,0 +1,12 @@
+//! The `keyward` binary end to end against a real sandbox, one test binary for the whole CLI:
+//! each file covers a command group or a concern, and `support` is what they all use.
+
+mod support;
+
+mod alerts;
+mod arguments;
+mod files;
+mod keys;
+mod profiles;
+mod sync;
+mod terminal;
