@@ -426,6 +426,7 @@ async fn reissue(app: &App, a: ReissueArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `keyward handovers` (and its hidden alias `keyward migrations`).
 async fn handovers(app: &App, quiet_days: Option<u32>) -> Result<i32> {
     let list = match quiet_days {
         Some(q) => keys::handover::list_with(&app.ctx, q).await?,
@@ -433,10 +434,10 @@ async fn handovers(app: &App, quiet_days: Option<u32>) -> Result<i32> {
     };
     app.emit(&list, |list| {
         if list.is_empty() {
-            outln!("No open re-issues.");
+            outln!("No open handovers (no re-issued key whose old key is still to revoke).");
             return;
         }
-        if list.iter().any(|m| m.from_cache) {
+        if list.iter().any(|h| h.from_cache) {
             errln!("note: Kinde could not be reached; figures come from the local store.");
         }
         let mut t = Table::new(&[
@@ -447,19 +448,19 @@ async fn handovers(app: &App, quiet_days: Option<u32>) -> Result<i32> {
             "OLD LAST USED",
             "SAFE",
         ]);
-        for m in list {
+        for h in list {
             t.row(vec![
-                m.old_id.clone(),
-                m.new_id.clone(),
-                date(Some(m.opened_at)),
-                m.old_verifications_since.to_string(),
-                ago(m.old_last_verified_on),
-                if m.safe_to_revoke { "yes" } else { "no" }.into(),
+                h.old_id.clone(),
+                h.new_id.clone(),
+                date(Some(h.opened_at)),
+                h.old_verifications_since.to_string(),
+                ago(h.old_last_verified_on),
+                if h.safe_to_revoke { "yes" } else { "no" }.into(),
             ]);
         }
         t.print();
-        for m in list {
-            outln!("{}: {}", m.old_id, m.advice);
+        for h in list {
+            outln!("{}: {}", h.old_id, h.advice);
         }
     })?;
     Ok(0)
