@@ -41,7 +41,8 @@ pub enum Command {
     },
     /// The audit log of creates, rotations, revocations and re-issues (newest first).
     Audit {
-        /// Only this action (create, rotate, revoke, reissue, reconcile, migration_close).
+        /// Only this action (create, rotate, revoke, reissue, reconcile, handover_close,
+        /// outside_keyward, leak).
         #[arg(long)]
         action: Option<String>,
         /// Only rows about this key.

@@ -246,7 +246,6 @@ pub fn normalize_domain(input: &str) -> Result<url::Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ConfigFile, Environment, Paths, Profile};
     use crate::error::ErrorCode;
 
     #[test]
@@ -373,54 +372,5 @@ mod tests {
         for bad in ["", "abc 123", " abc", "abc\t", "é"] {
             assert!(validate_client_id(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn config_round_trips_atomically_and_selects() {
-        let dir = tempfile::tempdir().unwrap();
-        let paths = Paths::under(dir.path());
-        assert_eq!(ConfigFile::load(&paths).unwrap(), ConfigFile::default());
-        let mut cfg = ConfigFile::default();
-        assert_eq!(
-            cfg.select(None).unwrap_err().code,
-            ErrorCode::ProfileNotFound
-        );
-        cfg.profiles
-            .push(Profile::new("a", "a.kinde.com", "id1", Environment::Staging).unwrap());
-        assert_eq!(cfg.select(None).unwrap().name, "a");
-        cfg.profiles
-            .push(Profile::new("b", "b.kinde.com", "id2", Environment::Production).unwrap());
-        assert_eq!(
-            cfg.select(None).unwrap_err().code,
-            ErrorCode::ProfileNotFound
-        );
-        cfg.settings.default_profile = Some("b".into());
-        assert_eq!(cfg.select(None).unwrap().name, "b");
-        assert_eq!(cfg.select(Some("a")).unwrap().name, "a");
-        assert_eq!(
-            cfg.select(Some("zz")).unwrap_err().code,
-            ErrorCode::ProfileNotFound
-        );
-        cfg.save(&paths).unwrap();
-        let back = ConfigFile::load(&paths).unwrap();
-        assert_eq!(back, cfg);
-        assert_eq!(back.profiles[0].domain, "https://a.kinde.com");
-        // no temp files left behind
-        let names: Vec<_> = std::fs::read_dir(&paths.config_dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        assert_eq!(names, vec!["config.toml".to_string()]);
-    }
-
-    #[test]
-    fn broken_config_is_an_error_with_a_hint() {
-        let dir = tempfile::tempdir().unwrap();
-        let paths = Paths::under(dir.path());
-        std::fs::create_dir_all(&paths.config_dir).unwrap();
-        std::fs::write(paths.config_file(), "[[profile]\nname=").unwrap();
-        let e = ConfigFile::load(&paths).unwrap_err();
-        assert_eq!(e.code, ErrorCode::Io);
-        assert!(e.hint.contains("config.toml"));
     }
 }

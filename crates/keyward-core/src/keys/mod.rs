@@ -7,6 +7,8 @@
 pub mod handover;
 mod names;
 pub mod rules;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -8,9 +8,9 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use reqwest::header::{ACCEPT, DATE, HeaderMap};
 
-use super::TokenInfo;
 use super::errors::{Ctx, Operation, classify, token_error, transport_error};
-use super::http::{Inner, Kind, Pause, retriable};
+use super::transport::{Kind, Link, Pause, retriable};
+use super::types::TokenInfo;
 use super::wire::{TokenResponse, parse};
 use crate::error::{Error, ErrorCode, Result};
 use crate::secret::Secret;
@@ -75,7 +75,13 @@ impl TokenCache {
     }
 
     /// A usable token. `rejected`: the token Kinde just answered 401 to; it is not reused.
-    pub async fn get(&self, inner: &Inner, rejected: Option<&Arc<Token>>) -> Result<Arc<Token>> {
+    pub async fn get(
+        &self,
+        link: &Link,
+        client_id: &str,
+        secret: &Secret,
+        rejected: Option<&Arc<Token>>,
+    ) -> Result<Arc<Token>> {
         use std::sync::atomic::Ordering;
         if let Some(t) = self.cached(rejected) {
             return Ok(t);
@@ -93,7 +99,7 @@ impl TokenCache {
             return Err(e);
         }
         self.attempts.fetch_add(1, Ordering::SeqCst);
-        match fetch(inner).await {
+        match fetch(link, client_id, secret).await {
             Ok(t) => {
                 let t = Arc::new(t);
                 *self.failure.lock() = None;
@@ -152,7 +158,7 @@ fn margin(lifetime: Duration) -> Duration {
     (lifetime / 4).min(Duration::from_secs(60))
 }
 
-async fn fetch(inner: &Inner) -> Result<Token> {
+async fn fetch(inner: &Link, client_id: &str, secret: &Secret) -> Result<Token> {
     let ctx = Ctx {
         op: Operation::Token,
         subject: None,
@@ -162,8 +168,8 @@ async fn fetch(inner: &Inner) -> Result<Token> {
     let audience = format!("{}/api", inner.origin);
     let form = [
         ("grant_type", "client_credentials"),
-        ("client_id", inner.client_id.as_str()),
-        ("client_secret", inner.secret.expose()),
+        ("client_id", client_id),
+        ("client_secret", secret.expose()),
         ("audience", audience.as_str()),
     ];
     let mut pause = Pause::new(inner);

@@ -15,8 +15,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 
 use crate::error::{Error, Result};
 
@@ -28,61 +26,7 @@ pub const MAX_TAIL: usize = 256;
 /// The same pattern for `rg` (the bench compares against it).
 pub const RG_PATTERN: &str = "k_live_[0-9A-Za-z]{16,}";
 
-/// How to scan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct ScanOptions {
-    /// Files bigger than this are skipped (default 16 MiB).
-    #[ts(type = "number")]
-    pub max_file_bytes: u64,
-    /// Worker threads (0: one per core).
-    pub threads: u32,
-}
-
-impl Default for ScanOptions {
-    fn default() -> Self {
-        ScanOptions {
-            max_file_bytes: 16 * 1024 * 1024,
-            threads: 0,
-        }
-    }
-}
-
-/// Where a secret-shaped string was found. Never the secret itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct SecretHit {
-    pub path: String,
-    /// 1-based line and column (in bytes).
-    #[ts(type = "number")]
-    pub line: u64,
-    #[ts(type = "number")]
-    pub column: u64,
-    /// `k_live_…` and the last 4 characters.
-    pub masked: String,
-    /// First 6 characters (what Kinde keeps as `key_prefix`).
-    pub key_prefix: String,
-    /// Last 4 characters (what Kinde keeps as `key_suffix`).
-    pub key_suffix: String,
-}
-
-/// What a scan walked.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct ScanStats {
-    #[ts(type = "number")]
-    pub files: u64,
-    #[ts(type = "number")]
-    pub bytes: u64,
-    #[ts(type = "number")]
-    pub skipped_binary: u64,
-    #[ts(type = "number")]
-    pub skipped_large: u64,
-    #[ts(type = "number")]
-    pub unreadable: u64,
-    #[ts(type = "number")]
-    pub duration_ms: u64,
-}
+pub use crate::model::leak::{ScanOptions, ScanStats, SecretHit};
 
 fn is_base62(b: u8) -> bool {
     b.is_ascii_alphanumeric()

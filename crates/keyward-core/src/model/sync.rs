@@ -4,8 +4,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::kinde::RequestCounts;
-
 /// The default cap of the adaptive detail concurrency.
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 64;
 /// The largest concurrency (pinned or cap) accepted.
@@ -133,4 +131,25 @@ pub struct SyncRunRecord {
     #[ts(type = "number | null")]
     pub duration_ms: Option<i64>,
     pub errors: Vec<String>,
+}
+
+/// HTTP requests sent by this client (and its clones), by kind. Retries count in their kind
+/// and also in `retries`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RequestCounts {
+    #[ts(type = "number")]
+    pub token: u64,
+    #[ts(type = "number")]
+    pub list: u64,
+    #[ts(type = "number")]
+    pub detail: u64,
+    #[ts(type = "number")]
+    pub write: u64,
+    #[ts(type = "number")]
+    pub verify: u64,
+    #[ts(type = "number")]
+    pub other: u64,
+    #[ts(type = "number")]
+    pub retries: u64,
 }

@@ -1,0 +1,138 @@
+//! The client's configuration and the data of its requests and answers.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::model::key::{KeyStatus, KeyType, Owner};
+pub use crate::model::sync::RequestCounts;
+use crate::secret::{OneTimeSecret, Secret};
+
+/// The scopes of the Kinde Management API that Keyward uses.
+pub const NEEDED_SCOPES: [&str; 8] = [
+    "read:api_keys",
+    "create:api_keys",
+    "update:api_keys",
+    "delete:api_keys",
+    "read:apis",
+    "read:api_scopes",
+    "read:organizations",
+    "read:users",
+];
+
+/// The largest page Kinde serves.
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+/// Where and who: what a profile resolves to.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `https://<business>.kinde.com` (http only on loopback), no path, query or fragment.
+    pub base_url: url::Url,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub connect_timeout: Duration,
+    /// Overall timeout of one HTTP request (each retry gets its own).
+    pub timeout: Duration,
+}
+
+impl ClientConfig {
+    /// Connect timeout 10 s, overall timeout 30 s.
+    pub fn new(base_url: url::Url, client_id: impl Into<String>, client_secret: Secret) -> Self {
+        ClientConfig {
+            base_url,
+            client_id: client_id.into(),
+            client_secret,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Tuning knobs, mostly for tests; [`Default`] is what the app and the CLI use.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// An extra trusted root certificate (PEM), e.g. the sandbox's self-signed one.
+    pub root_cert_pem: Option<String>,
+    /// How many times a GET is re-sent after a 5xx or a network error.
+    pub max_retries: u32,
+    /// First backoff delay; doubles each retry (plus jitter).
+    pub retry_base_delay: Duration,
+    /// How many 429 answers are waited out before giving up with `rate_limited`.
+    pub max_rate_limit_waits: u32,
+    /// A 429 asking for a longer wait than this is not waited out: it fails at once.
+    pub max_rate_limit_wait: Duration,
+    /// Largest random jitter added to a 429 wait and to backoffs.
+    pub max_jitter: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            root_cert_pem: None,
+            max_retries: 3,
+            retry_base_delay: Duration::from_millis(250),
+            max_rate_limit_waits: 3,
+            max_rate_limit_wait: Duration::from_secs(65),
+            max_jitter: Duration::from_millis(400),
+        }
+    }
+}
+
+/// The cached token, seen from outside (the token itself is never exposed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TokenInfo {
+    /// The scopes granted to the M2M application (from the token's `scope`/`scp` claims).
+    pub scopes: Vec<String>,
+    /// When Keyward stops using the token (local clock).
+    pub expires_at: DateTime<Utc>,
+    /// Kinde's clock minus the local clock, in seconds, from the token answer's `Date` header
+    /// (`None` when the header was missing or unreadable).
+    #[ts(type = "number | null")]
+    pub clock_skew_secs: Option<i64>,
+    /// Set when the skew exceeds 60 s: what is wrong and what to do.
+    pub clock_skew_warning: Option<String>,
+}
+
+/// Filters and paging of `GET /api/v1/api_keys`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ListKeysQuery {
+    pub key_type: Option<KeyType>,
+    pub status: Option<KeyStatus>,
+    pub user_id: Option<String>,
+    pub org_code: Option<String>,
+    /// 1..=500; Kinde's default (50) when `None`.
+    pub page_size: Option<u32>,
+    /// A key id: the page starts after it.
+    pub starting_after: Option<String>,
+}
+
+/// One page of keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct KeysPage {
+    pub keys: Vec<crate::model::key::ApiKey>,
+    pub has_more: bool,
+}
+
+/// `POST /api/v1/api_keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CreateKeyRequest {
+    pub name: String,
+    pub owner: Owner,
+    pub api_id: String,
+    /// Scope ids (not keys) of that API.
+    pub scope_ids: Vec<String>,
+}
+
+/// A created or rotated key: its id and the secret, shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CreatedKey {
+    pub id: String,
+    pub key: OneTimeSecret,
+}
