@@ -7,7 +7,7 @@ NODE := source scripts/node-env.sh &&
 # The app is always built with its UI embedded (what a user runs and what the tests drive).
 APP_FEATURES := --features keyward-app/custom-protocol
 
-.PHONY: run test deps fmt lint check-fmt clippy test-rust test-keyring e2e \
+.PHONY: run test deps fmt lint check-fmt check-layers clippy test-rust test-keyring e2e \
         ui-deps ui-check ui-build app bindings check-bindings sandbox cli bench screenshots \
         package test-package
 
@@ -16,10 +16,10 @@ run: deps ui-build
 	$(CARGO) build -p keyward-app $(APP_FEATURES)
 	./target/debug/keyward-app --demo
 
-## test: formatting, lints, type checks, every unit/integration test, the real keyring test,
+## test: formatting, the layers check, lints, type checks, every unit/integration test, the real keyring test,
 ## the TypeScript bindings drift check, the end-to-end tests of the real app under Xvfb, and the
 ## package test (the .deb installed, its CLI and app driven, removed)
-test: deps check-fmt ui-check ui-build clippy test-rust check-bindings test-keyring e2e test-package
+test: deps check-fmt check-layers ui-check ui-build clippy test-rust check-bindings test-keyring e2e test-package
 
 ## deps: install the system packages, Node and tauri-driver that build and tests need
 deps:
@@ -30,6 +30,11 @@ fmt:
 
 check-fmt:
 	$(CARGO) fmt --all -- --check
+
+## check-layers: no two Rust files import each other (directly or in a circle), and
+## keyward-core's lower layers import nothing above them (docs/architecture.md)
+check-layers:
+	python3 scripts/check-layers.py
 
 clippy lint: ui-build
 	$(CARGO) clippy --workspace --all-targets $(APP_FEATURES) -- -D warnings

@@ -9,8 +9,8 @@ use keyward_core::leaks::scan::ScanOptions;
 use keyward_core::model::doctor::DoctorReport;
 use keyward_core::model::key::{CachedKeys, KeyFilter};
 use keyward_core::model::leak::ScanReport;
-use keyward_core::model::profile::ProfileDraft;
 use keyward_core::model::sync::{SyncProgress, SyncSummary};
+use keyward_core::profiles::ProfileDraft;
 use keyward_core::{export, keys, leaks, profiles};
 
 use crate::declare::declare_commands;

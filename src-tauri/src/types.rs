@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use keyward_core::Error;
 use keyward_core::config::Settings;
-use keyward_core::model::profile::{ProfileInfo, ProfileInput};
+use keyward_core::profiles::{ProfileInfo, ProfileInput};
 use keyward_core::secret::Secret;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;

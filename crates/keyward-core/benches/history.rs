@@ -9,13 +9,18 @@
 //! Environment: `KW_BENCH_HISTORY_KEYS` (10000), `KW_BENCH_HISTORY_DAYS` (365),
 //! `KW_BENCH_HISTORY_SYNC_MIN` (minutes between syncs, 15).
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the bench reads the database file behind the store"
+)]
+
 use std::time::Instant;
 
 use chrono::{Datelike, Duration, Timelike, Utc};
 use keyward_core::insights::{InsightsOptions, compute};
 use keyward_core::model::history::Bucket;
 use keyward_core::model::key::{ApiKey, KeyStatus, KeyType};
-use keyward_core::store::{PageEntry, RawHistoryRow, Store};
+use keyward_core::store::{PageEntry, RawHistoryRow, SqliteStore};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -60,7 +65,7 @@ fn main() {
     let tick_ms: i64 = sync_min * 60 * 1000;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("history.db");
-    let store = Store::open(&path, "bench").expect("store");
+    let store = SqliteStore::open(&path, "bench").expect("store");
     let mut rng = StdRng::seed_from_u64(7);
     let now = Utc::now();
     let start = now - Duration::days(days);
@@ -197,7 +202,7 @@ fn main() {
         rows_total as f64 * 100.0 / every
     );
 
-    let store = Store::open(&path, "bench").expect("reopen");
+    let store = SqliteStore::open(&path, "bench").expect("reopen");
     let mut pick = StdRng::seed_from_u64(11);
     let (p50, p99) = time_it(2000, |_| {
         let kid = kids[pick.random_range(0..keys)];

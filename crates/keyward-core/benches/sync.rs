@@ -25,7 +25,7 @@ use chrono::Utc;
 use keyward_core::kinde::{Client, ClientConfig, ListKeysQuery};
 use keyward_core::model::sync::SyncOptions;
 use keyward_core::secret::Secret;
-use keyward_core::store::{PageEntry, Store};
+use keyward_core::store::{PageEntry, SqliteStore, Store};
 use keyward_core::sync::engine::run as run_sync;
 use kinde_sandbox::{Config, Sandbox};
 use tokio_util::sync::CancellationToken;
@@ -60,8 +60,8 @@ fn client(sb: &Sandbox) -> Client {
     .expect("client")
 }
 
-fn store(dir: &tempfile::TempDir, name: &str) -> Arc<Store> {
-    Arc::new(Store::open(&dir.path().join(name), "bench").expect("store"))
+fn store(dir: &tempfile::TempDir, name: &str) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(&dir.path().join(name), "bench").expect("store")) as Arc<dyn Store>
 }
 
 struct Run {
@@ -153,7 +153,7 @@ async fn naive(sb: &Sandbox, dir: &tempfile::TempDir) -> Run {
 }
 
 /// One sync with the default options, as the app and the CLI run it.
-async fn default_sync(c: &Client, s: &Arc<Store>) -> keyward_core::model::sync::SyncSummary {
+async fn default_sync(c: &Client, s: &Arc<dyn Store>) -> keyward_core::model::sync::SyncSummary {
     run_sync(
         c,
         s,

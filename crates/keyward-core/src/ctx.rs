@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::kinde::{Client, ClientConfig, ClientOptions};
 use crate::secret::Secret;
 use crate::secret::keyring::{MemoryStore, SecretStore};
-use crate::store::Store;
+use crate::store::{SqliteStore, Store};
 
 /// An extra trusted root certificate (PEM file path) for every Kinde connection.
 pub const ENV_CA_CERT: &str = "KEYWARD_CA_CERT";
@@ -34,7 +34,7 @@ pub struct AppCtx {
     env_secret: Option<Secret>,
     client_options: ClientOptions,
     client: OnceCell<Client>,
-    store: OnceCell<Arc<Store>>,
+    store: OnceCell<Arc<dyn Store>>,
 }
 
 impl std::fmt::Debug for AppCtx {
@@ -217,19 +217,19 @@ impl AppCtx {
                 .join("sandbox")
                 .join(crate::store::DB_FILE)
         } else {
-            Store::path_for(&self.paths.data_dir, &profile.name)
+            SqliteStore::path_for(&self.paths.data_dir, &profile.name)
         }
     }
 
     /// The local store of the selected profile, opened (and migrated) on first use on the
     /// blocking pool, then shared. All `Store` methods block: call them via [`blocking`].
-    pub async fn store(&self) -> Result<Arc<Store>> {
+    pub async fn store(&self) -> Result<Arc<dyn Store>> {
         self.store
             .get_or_try_init(|| async {
                 let profile = self.profile().await?;
                 let path = self.store_path(&profile);
-                let store = blocking(move || Store::open(&path, &profile.name)).await?;
-                Ok(Arc::new(store))
+                let store = blocking(move || SqliteStore::open(&path, &profile.name)).await?;
+                Ok(Arc::new(store) as Arc<dyn Store>)
             })
             .await
             .cloned()

@@ -68,7 +68,7 @@ struct Table {
 
 /// Writes `what` from `store` to `path` in `format`; returns how many rows were written.
 pub fn export_to(
-    store: &Store,
+    store: &dyn Store,
     what: ExportWhat,
     format: ExportFormat,
     path: &Path,
@@ -256,5 +256,5 @@ pub async fn to_file(
     let windows = Windows::from(&ctx.settings().await?);
     let store = ctx.store().await?;
     let path = path.to_path_buf();
-    blocking(move || export_to(&store, what, format, &path, windows, Utc::now())).await
+    blocking(move || export_to(&*store, what, format, &path, windows, Utc::now())).await
 }

@@ -89,7 +89,7 @@ pub struct Insights {
 }
 
 /// Computes the insights of `store` at `now`.
-pub fn compute(store: &Store, opts: InsightsOptions, now: DateTime<Utc>) -> Result<Insights> {
+pub fn compute(store: &dyn Store, opts: InsightsOptions, now: DateTime<Utc>) -> Result<Insights> {
     let windows = Windows {
         stale_days: opts.stale_days,
         rotation_days: opts.rotation_days,
@@ -215,7 +215,7 @@ pub fn compute(store: &Store, opts: InsightsOptions, now: DateTime<Utc>) -> Resu
 /// Totals per org and API, busiest keys, stale keys and keys due for rotation.
 pub async fn summary(ctx: &AppCtx, opts: InsightsOptions) -> Result<Insights> {
     let store = ctx.store().await?;
-    blocking(move || crate::insights::compute(&store, opts, Utc::now())).await
+    blocking(move || crate::insights::compute(&*store, opts, Utc::now())).await
 }
 
 /// [`InsightsOptions`] from the profile's settings (stale and rotation windows).

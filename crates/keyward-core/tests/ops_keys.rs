@@ -45,7 +45,10 @@ async fn create_show_list_verify_rotate_revoke() {
     assert_eq!(shown.api_name.as_deref(), Some("Sandbox API"));
     assert_eq!(shown.key.scopes, vec!["read:data".to_string()]);
     assert_eq!(shown.key.verification_count, Some(0));
-    assert!(shown.stale, "never verified means stale");
+    assert!(
+        !shown.stale,
+        "created a moment ago: not stale yet, though never verified"
+    );
 
     // A second key, for a user, found by type filter and search.
     let user = keys::create(

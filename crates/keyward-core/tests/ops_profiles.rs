@@ -7,7 +7,7 @@ use std::sync::Arc;
 use keyward_core::ErrorCode;
 use keyward_core::config::{ConfigFile, Environment, Paths};
 use keyward_core::ctx::AppCtx;
-use keyward_core::model::profile::{ProfileDraft, ProfileInput, SecretSource};
+use keyward_core::profiles::{ProfileDraft, ProfileInput, SecretSource};
 use keyward_core::secret::Secret;
 use keyward_core::secret::keyring::{MemoryStore, SecretStore};
 use keyward_core::{directory, doctor, profiles};

@@ -1,9 +1,14 @@
 //! The store on real files: WAL, persistence, the schema guard, a reader during writes.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests read and damage the database file behind the store"
+)]
+
 use chrono::{Duration, TimeZone, Utc};
 use keyward_core::ErrorCode;
 use keyward_core::model::key::{ApiKey, KeyFilter, KeyStatus, KeyType};
-use keyward_core::store::{PageEntry, SCHEMA_VERSION, Store};
+use keyward_core::store::{PageEntry, SCHEMA_VERSION, SqliteStore};
 
 fn key(i: usize, count: i64) -> ApiKey {
     let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
@@ -29,11 +34,11 @@ fn key(i: usize, count: i64) -> ApiKey {
 #[test]
 fn file_store_persists_and_uses_wal() {
     let dir = tempfile::tempdir().unwrap();
-    let path = Store::path_for(dir.path(), "prod/eu");
+    let path = SqliteStore::path_for(dir.path(), "prod/eu");
     assert!(path.starts_with(dir.path()));
     assert!(!path.to_string_lossy().contains("prod/eu"));
     {
-        let s = Store::open(&path, "prod/eu").unwrap();
+        let s = SqliteStore::open(&path, "prod/eu").unwrap();
         let page: Vec<PageEntry> = (0..50)
             .map(|i| PageEntry {
                 key: key(i, 1),
@@ -43,7 +48,7 @@ fn file_store_persists_and_uses_wal() {
         s.apply_page(Some(1), Utc::now(), &page).unwrap();
         s.integrity_check().unwrap();
     }
-    let s = Store::open(&path, "prod/eu").unwrap();
+    let s = SqliteStore::open(&path, "prod/eu").unwrap();
     let keys = s.list_keys(&KeyFilter::default(), Utc::now()).unwrap();
     assert_eq!(keys.len(), 50);
     assert_eq!(keys[0].key.verification_count, Some(1));
@@ -53,7 +58,7 @@ fn file_store_persists_and_uses_wal() {
         .unwrap();
     assert_eq!(mode, "wal");
     // Another profile in the same file sees nothing of it.
-    let other = Store::open(&path, "dev").unwrap();
+    let other = SqliteStore::open(&path, "dev").unwrap();
     assert!(
         other
             .list_keys(&KeyFilter::default(), Utc::now())
@@ -66,12 +71,12 @@ fn file_store_persists_and_uses_wal() {
 fn database_from_a_newer_keyward_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.db");
-    drop(Store::open(&path, "p").unwrap());
+    drop(SqliteStore::open(&path, "p").unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 3))
         .unwrap();
     drop(conn);
-    let e = Store::open(&path, "p").unwrap_err();
+    let e = SqliteStore::open(&path, "p").unwrap_err();
     assert_eq!(e.code, ErrorCode::DatabaseTooNew);
     assert!(e.message.contains(&(SCHEMA_VERSION + 3).to_string()));
     assert!(!e.hint.is_empty());
@@ -87,8 +92,8 @@ fn database_from_a_newer_keyward_is_refused() {
 fn reader_sees_whole_pages_only() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.db");
-    let writer = Store::open(&path, "p").unwrap();
-    let reader = Store::open(&path, "p").unwrap();
+    let writer = SqliteStore::open(&path, "p").unwrap();
+    let reader = SqliteStore::open(&path, "p").unwrap();
     const PAGE: usize = 200;
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
@@ -126,7 +131,7 @@ fn a_damaged_file_is_a_database_error_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.db");
     std::fs::write(&path, vec![0x42u8; 8192]).unwrap();
-    let e = Store::open(&path, "p").unwrap_err();
+    let e = SqliteStore::open(&path, "p").unwrap_err();
     assert_eq!(e.code, ErrorCode::Database);
     assert!(e.hint.contains("keyward sync"), "{}", e.hint);
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use keyward_core::kinde::{Client, ClientConfig};
 use keyward_core::model::sync::SyncOptions;
 use keyward_core::secret::Secret;
-use keyward_core::store::{INTERRUPTED, Store};
+use keyward_core::store::{INTERRUPTED, SqliteStore, Store};
 use keyward_core::sync::run_store;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
@@ -42,7 +42,8 @@ async fn child_sync() {
         return;
     };
     let c = client(&url);
-    let s = Arc::new(Store::open(std::path::Path::new(&db), "kill").unwrap());
+    let s =
+        Arc::new(SqliteStore::open(std::path::Path::new(&db), "kill").unwrap()) as Arc<dyn Store>;
     for round in 0u32.. {
         let opts = SyncOptions {
             full: round % 2 == 1,
@@ -67,7 +68,8 @@ async fn child_sync_hangs() {
         return;
     };
     let c = client(&url);
-    let s = Arc::new(Store::open(std::path::Path::new(&db), "kill").unwrap());
+    let s =
+        Arc::new(SqliteStore::open(std::path::Path::new(&db), "kill").unwrap()) as Arc<dyn Store>;
     let hang = |_| {
         println!("{HUNG}");
         loop {
@@ -129,7 +131,7 @@ async fn killed_sync_reads_interrupted_and_frees_the_lock() {
     .unwrap();
     assert!(said, "the child reported its sync running");
 
-    let s = Arc::new(Store::open(&db, "kill").unwrap());
+    let s = Arc::new(SqliteStore::open(&db, "kill").unwrap()) as Arc<dyn Store>;
     let runs = s.runs(10).unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, "running", "a live sync is not interrupted");
@@ -201,13 +203,13 @@ async fn sync_killed_at_random_points() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         if db.exists() {
-            let s = Store::open(&db, "kill").unwrap();
+            let s = SqliteStore::open(&db, "kill").unwrap();
             s.integrity_check().unwrap();
         }
     }
     assert_eq!(kills, 20, "every child was still running when killed");
 
-    let s = Arc::new(Store::open(&db, "kill").unwrap());
+    let s = Arc::new(SqliteStore::open(&db, "kill").unwrap()) as Arc<dyn Store>;
     s.integrity_check().unwrap();
     let count = |runs: &[keyward_core::model::sync::SyncRunRecord], status: &str| {
         runs.iter().filter(|r| r.status == status).count()

@@ -10,7 +10,7 @@ use keyward_core::ErrorCode;
 use keyward_core::kinde::{Client, ClientConfig};
 use keyward_core::model::sync::{SyncOptions, SyncSummary};
 use keyward_core::secret::Secret;
-use keyward_core::store::Store;
+use keyward_core::store::{SqliteStore, Store};
 use keyward_core::sync::engine::run as run_sync;
 use keyward_core::sync::run_store;
 use kinde_sandbox::{Config, Sandbox};
@@ -39,7 +39,7 @@ fn client(sb: &Sandbox) -> Client {
     .unwrap()
 }
 
-fn assert_all_present(s: &Store) {
+fn assert_all_present(s: &dyn Store) {
     let states = s.key_states().unwrap();
     assert_eq!(states.len(), N);
     let gone = states.values().filter(|k| k.gone).count();
@@ -56,8 +56,8 @@ async fn a_second_sync_is_refused_or_waits_and_no_key_is_marked_gone() {
     let sb = sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("keyward.db");
-    let a = Arc::new(Store::open(&db, "prod").unwrap());
-    let b = Arc::new(Store::open(&db, "prod").unwrap());
+    let a = Arc::new(SqliteStore::open(&db, "prod").unwrap()) as Arc<dyn Store>;
+    let b = Arc::new(SqliteStore::open(&db, "prod").unwrap()) as Arc<dyn Store>;
 
     // Sync A stops in its first progress report (its run started, its first page listed)
     // until the test lets it go.
@@ -148,7 +148,7 @@ async fn a_second_sync_is_refused_or_waits_and_no_key_is_marked_gone() {
         run_b.started_at >= run_a.finished_at.unwrap(),
         "B ran after A: {runs:?}"
     );
-    assert_all_present(&a);
+    assert_all_present(&*a);
 }
 
 /// The bug as reported, below the lock: two `run_sync`s of a fresh store at once. Their pages
@@ -158,8 +158,8 @@ async fn racing_runs_without_the_lock_never_mark_keys_gone() {
     let sb = sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("keyward.db");
-    let a = Arc::new(Store::open(&db, "prod").unwrap());
-    let b = Arc::new(Store::open(&db, "prod").unwrap());
+    let a = Arc::new(SqliteStore::open(&db, "prod").unwrap()) as Arc<dyn Store>;
+    let b = Arc::new(SqliteStore::open(&db, "prod").unwrap()) as Arc<dyn Store>;
     let (ca, cb) = (client(&sb), client(&sb));
     let opts = SyncOptions::default();
     let never = CancellationToken::new();
@@ -174,5 +174,5 @@ async fn racing_runs_without_the_lock_never_mark_keys_gone() {
     );
     assert_clean(&ra);
     assert_clean(&rb);
-    assert_all_present(&a);
+    assert_all_present(&*a);
 }

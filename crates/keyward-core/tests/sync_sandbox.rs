@@ -8,7 +8,7 @@ use keyward_core::kinde::{Client, ClientConfig};
 use keyward_core::model::key::KeyFilter;
 use keyward_core::model::sync::{SyncOptions, SyncSummary};
 use keyward_core::secret::Secret;
-use keyward_core::store::Store;
+use keyward_core::store::{SqliteStore, Store};
 use keyward_core::sync::engine::run as run_sync;
 use kinde_sandbox::{Config, Sandbox};
 use tokio_util::sync::CancellationToken;
@@ -34,7 +34,7 @@ fn client(sb: &Sandbox) -> Client {
     .unwrap()
 }
 
-async fn sync(c: &Client, s: &Arc<Store>, full: bool) -> SyncSummary {
+async fn sync(c: &Client, s: &Arc<dyn Store>, full: bool) -> SyncSummary {
     let opts = SyncOptions {
         full,
         ..Default::default()
@@ -44,8 +44,8 @@ async fn sync(c: &Client, s: &Arc<Store>, full: bool) -> SyncSummary {
         .unwrap()
 }
 
-fn file_store(dir: &tempfile::TempDir) -> Arc<Store> {
-    Arc::new(Store::open(&dir.path().join("k.db"), "test").unwrap())
+fn file_store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(&dir.path().join("k.db"), "test").unwrap()) as Arc<dyn Store>
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -262,9 +262,9 @@ async fn a_reader_during_a_sync_sees_whole_pages() {
     let c = client(&sb);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.db");
-    let s = Arc::new(Store::open(&path, "test").unwrap());
+    let s = Arc::new(SqliteStore::open(&path, "test").unwrap()) as Arc<dyn Store>;
     // Another connection, as the app would have while the CLI syncs.
-    let reader = Store::open(&path, "test").unwrap();
+    let reader = SqliteStore::open(&path, "test").unwrap();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let seen = {
         let done = Arc::clone(&done);

@@ -64,7 +64,7 @@ pub enum KeysCmd {
         /// Only keys of this API.
         #[arg(long, value_name = "API_ID")]
         api: Option<String>,
-        /// Search name, prefix and suffix.
+        /// Keys matching every word, each in the name, prefix, suffix, id, owner or API name.
         #[arg(long, value_name = "TEXT")]
         search: Option<String>,
         /// Only the local cache (after `keyward sync`), no request to Kinde.

@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use keyward_core::Result;
 use keyward_core::config::Environment;
-use keyward_core::model::profile::{ProfileInput, SecretSource};
+use keyward_core::profiles::{ProfileInput, SecretSource};
 use keyward_core::secret::Secret;
 
 use keyward_core::profiles;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::support::{Env, create, run};
 use chrono::{Duration, Utc};
-use keyward_core::store::{RawHistoryRow, Store};
+use keyward_core::store::{RawHistoryRow, SqliteStore};
 use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_ORG_CODE};
 use serde_json::Value;
 
@@ -106,7 +106,7 @@ async fn every_alert_kind_end_to_end() {
         .join("profiles")
         .join("sb")
         .join("keyward.db");
-    let store = Store::open(&db, "sb").unwrap();
+    let store = SqliteStore::open(&db, "sb").unwrap();
     let kid = store.kid_of(&busy).unwrap().unwrap();
     let first = now - Duration::hours(49);
     let rows: Vec<RawHistoryRow> = (0..48)

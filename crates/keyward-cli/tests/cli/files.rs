@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::support::{Env, run};
-use keyward_core::store::Store;
+use keyward_core::store::SqliteStore;
 use kinde_sandbox::Config;
 
 fn mode(p: &Path) -> u32 {
@@ -150,7 +150,7 @@ async fn data_and_config_are_private_and_old_installs_are_fixed_on_start() {
     assert_eq!(run(env.kw(), &["sync"], None).code, 0);
     let config_dir = env.home().join("config");
     let data_dir = env.home().join("data");
-    let db = Store::path_for(&data_dir, "sb");
+    let db = SqliteStore::path_for(&data_dir, "sb");
     let mut files = vec![config_dir.join("config.toml"), db.clone()];
     for entry in std::fs::read_dir(db.parent().unwrap()).unwrap().flatten() {
         files.push(entry.path());

@@ -10,19 +10,19 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use crate::support::{Env, run};
-use keyward_core::store::{INTERRUPTED, Store, SyncLock};
+use keyward_core::store::{INTERRUPTED, SqliteStore, SyncLock};
 use kinde_sandbox::{Config, Sandbox};
 use serde_json::Value;
 
 const MANY_KEYS: usize = 3_000;
 
 fn db_path(env: &Env, profile: &str) -> std::path::PathBuf {
-    Store::path_for(&env.home().join("data"), profile)
+    SqliteStore::path_for(&env.home().join("data"), profile)
 }
 
 /// Takes the profile's sync lock from this test process, as another sync would hold it.
-fn hold_lock(env: &Env, profile: &str) -> (Store, SyncLock) {
-    let s = Store::open(&db_path(env, profile), profile).unwrap();
+fn hold_lock(env: &Env, profile: &str) -> (SqliteStore, SyncLock) {
+    let s = SqliteStore::open(&db_path(env, profile), profile).unwrap();
     let lock = s.try_lock_sync().unwrap().expect("the lock is free");
     (s, lock)
 }
@@ -173,7 +173,7 @@ async fn a_killed_sync_shows_interrupted() {
     let mut seen = false;
     for _ in 0..3000 {
         if db.exists()
-            && let Ok(s) = Store::open(&db, "sb")
+            && let Ok(s) = SqliteStore::open(&db, "sb")
             && s.runs_as_recorded(1)
                 .unwrap()
                 .first()

@@ -3,6 +3,11 @@
 //! pseudo-terminal (`script` from util-linux; skipped without it), rotate and revoke ask first
 //! and a secret typed at the prompt is not echoed.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test talks to the sandbox directly"
+)]
+
 use std::process::{Command, Stdio};
 
 use crate::support::{Env, create, run};

@@ -19,7 +19,7 @@ use crate::store::Store;
 
 /// Called at the end of every sync, after its writes: evaluates the alert rules. Never fails
 /// the sync (a failure is logged; the next sync evaluates again).
-pub(crate) async fn after_sync(ctx: &AppCtx, store: &Arc<Store>) {
+pub(crate) async fn after_sync(ctx: &AppCtx, store: &Arc<dyn Store>) {
     let policy = match effective_policy(ctx, store).await {
         Ok(p) => p,
         Err(e) => {
@@ -35,7 +35,7 @@ pub(crate) async fn after_sync(ctx: &AppCtx, store: &Arc<Store>) {
     }
 }
 
-async fn effective_policy(ctx: &AppCtx, store: &Arc<Store>) -> Result<Policy> {
+async fn effective_policy(ctx: &AppCtx, store: &Arc<dyn Store>) -> Result<Policy> {
     let s = Arc::clone(store);
     match blocking(move || s.policy()).await? {
         Some(p) => Ok(p),

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::model::alert::*;
 use crate::model::audit::{AuditAction, AuditFilter, AuditOutcome, NewAudit};
 use crate::model::key::{ApiKey, KeyStatus, KeyType};
-use crate::store::{PageEntry, Store};
+use crate::store::{PageEntry, SqliteStore};
 
 fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-03-02T12:00:00Z")
@@ -36,7 +36,7 @@ fn key(id: &str, count: i64, lvo: Option<DateTime<Utc>>, ip: Option<&str>) -> Ap
     }
 }
 
-fn sync(s: &Store, at: DateTime<Utc>, keys: &[ApiKey]) {
+fn sync(s: &SqliteStore, at: DateTime<Utc>, keys: &[ApiKey]) {
     let entries: Vec<PageEntry> = keys
         .iter()
         .map(|k| PageEntry {
@@ -47,7 +47,7 @@ fn sync(s: &Store, at: DateTime<Utc>, keys: &[ApiKey]) {
     s.apply_page(None, at, &entries).unwrap();
 }
 
-fn eval(s: &Store, at: DateTime<Utc>) -> AlertEval {
+fn eval(s: &SqliteStore, at: DateTime<Utc>) -> AlertEval {
     s.evaluate_alerts(
         &super::rules::Rules {
             policy: &Policy::default(),
@@ -63,7 +63,7 @@ fn kinds(e: &AlertEval) -> Vec<AlertKind> {
 
 #[test]
 fn first_sync_raises_no_new_ip_and_no_drift() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     let t = t0();
     sync(&s, t, &[key("a", 5, Some(t), Some("203.0.113.1"))]);
     let e = eval(&s, t);
@@ -79,7 +79,7 @@ fn first_sync_raises_no_new_ip_and_no_drift() {
 
 #[test]
 fn new_ip_once_per_address() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     let t = t0();
     sync(&s, t, &[key("a", 5, Some(t), Some("203.0.113.1"))]);
     eval(&s, t);
@@ -110,7 +110,7 @@ fn new_ip_once_per_address() {
 
 #[test]
 fn dormant_key_wakes() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     let t = t0();
     let mut k = key("a", 5, Some(t - Duration::days(40)), Some("203.0.113.1"));
     k.created_on = Some(t - Duration::days(400));
@@ -124,7 +124,7 @@ fn dormant_key_wakes() {
     assert_eq!(kinds(&e), vec![AlertKind::DormantWakes]);
     assert_eq!(e.raised[0].evidence["quiet_days"], 40);
     // A key verified 10 days ago is not dormant.
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     k.verification_count = Some(5);
     k.last_verified_on = Some(t - Duration::days(10));
     sync(&s, t, &[k.clone()]);
@@ -136,7 +136,7 @@ fn dormant_key_wakes() {
 }
 
 /// Hourly history rows for key row `kid` over `hours` hours before `end`, `per_hour` each.
-fn baseline(s: &Store, id: &str, end: DateTime<Utc>, hours: i64, per_hour: i64) {
+fn baseline(s: &SqliteStore, id: &str, end: DateTime<Utc>, hours: i64, per_hour: i64) {
     let kid = s.kid_of(id).unwrap().unwrap();
     let rows: Vec<crate::store::RawHistoryRow> = (1..=hours)
         .map(|h| crate::store::RawHistoryRow {
@@ -155,7 +155,7 @@ fn baseline(s: &Store, id: &str, end: DateTime<Utc>, hours: i64, per_hour: i64) 
 #[test]
 fn spike_above_factor_and_floor_only() {
     for (per_hour, burst, spike) in [(2, 200, true), (10, 40, false), (1, 6, false)] {
-        let s = Store::open_in_memory("p").unwrap();
+        let s = SqliteStore::open_in_memory("p").unwrap();
         let t = t0();
         let base = 1000;
         sync(&s, t, &[key("a", base, Some(t), Some("203.0.113.1"))]);
@@ -186,7 +186,7 @@ fn spike_above_factor_and_floor_only() {
 
 #[test]
 fn drift_created_rotated_revoked_outside_keyward_is_audited() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     let t = t0();
     sync(&s, t, &[key("a", 1, Some(t), Some("203.0.113.1"))]);
     eval(&s, t);
@@ -266,7 +266,7 @@ fn drift_created_rotated_revoked_outside_keyward_is_audited() {
 
 #[test]
 fn canary_tripped_is_critical() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     let t = t0();
     sync(&s, t, &[key("c", 0, None, None)]);
     s.set_canary("c", true).unwrap();
@@ -283,7 +283,7 @@ fn canary_tripped_is_critical() {
 
 #[test]
 fn policies_stale_rotation_due_expiry_coming_once() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     let t = t0();
     let mut old = key("old", 3, Some(t - Duration::days(45)), Some("203.0.113.1"));
     old.created_on = Some(t - Duration::days(100));
@@ -328,7 +328,7 @@ fn policies_stale_rotation_due_expiry_coming_once() {
 
 #[test]
 fn ack_and_mute() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     let t = t0();
     let mut old = key("old", 3, Some(t - Duration::days(45)), Some("203.0.113.1"));
     old.created_on = Some(t - Duration::days(100));

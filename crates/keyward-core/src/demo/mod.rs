@@ -35,7 +35,7 @@ pub async fn prefill_history(ctx: &AppCtx, days: u32) -> Result<PrefillSummary> 
     let store = ctx.store().await?;
     let now = Utc::now();
     let outcome = blocking(move || {
-        store.prefill_demo_history(now - Duration::days(1), |anchors| {
+        store.prefill_demo_history(now - Duration::days(1), &|anchors| {
             crate::demo::synth::synthesize(anchors, now.timestamp_millis(), days)
         })
     })

@@ -487,7 +487,7 @@ fn cache_answers(c: ErrorCode) -> bool {
 }
 
 /// Stores one key as just read from Kinde (after a create or a reissue), best effort.
-pub(crate) async fn cache_key(ctx: &AppCtx, store: &Arc<Store>, id: &str) {
+pub(crate) async fn cache_key(ctx: &AppCtx, store: &Arc<dyn Store>, id: &str) {
     let Ok(client) = ctx.client().await else {
         return;
     };

@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::rules::{Search, Windows, apply};
 use crate::model::key::{ApiKey, KeyFilter, KeyStatus, KeyType};
-use crate::store::{PageEntry, Store};
+use crate::store::{PageEntry, SqliteStore};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
@@ -35,7 +35,7 @@ fn detail(id: &str, count: Option<i64>, lvo: Option<DateTime<Utc>>) -> PageEntry
 
 #[test]
 fn flags_and_search_over_the_store() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     let now = t0();
     s.apply_page(
         Some(1),

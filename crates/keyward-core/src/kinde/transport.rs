@@ -76,6 +76,10 @@ pub struct Link {
 impl Link {
     /// An HTTP client for one Kinde domain: timeouts, no redirects, the extra root
     /// certificate if any.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the one reqwest client of keyward-core"
+    )]
     pub fn new(cfg: &ClientConfig, opts: ClientOptions) -> Result<Link> {
         let mut b = reqwest::Client::builder()
             .user_agent(concat!("keyward/", env!("CARGO_PKG_VERSION")))

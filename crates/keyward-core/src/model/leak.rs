@@ -26,7 +26,7 @@ pub struct ScanMatch {
 #[ts(export)]
 pub struct ScanFinding {
     #[serde(flatten)]
-    pub hit: crate::leaks::scan::SecretHit,
+    pub hit: SecretHit,
     pub matches: Vec<ScanMatch>,
     /// Exactly one known key matches.
     pub unique: bool,
@@ -37,7 +37,7 @@ pub struct ScanFinding {
 #[ts(export)]
 pub struct ScanReport {
     pub findings: Vec<ScanFinding>,
-    pub stats: crate::leaks::scan::ScanStats,
+    pub stats: ScanStats,
     /// Findings that match a known key.
     pub matched: u32,
 }

@@ -10,5 +10,4 @@ pub mod doctor;
 pub mod history;
 pub mod key;
 pub mod leak;
-pub mod profile;
 pub mod sync;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, ToSql, Transaction, params};
 use serde_json::Value;
 
-use super::db::Store;
+use super::db::SqliteStore;
 use super::rows::opt_time;
 use super::rows::{from_ms, parse_status, to_ms};
 use crate::error::{Error, ErrorCode, Result};
@@ -37,7 +37,7 @@ fn read_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// Runs `rules` over what was added to the store since the last evaluation, key by key,
     /// and stores what they raise, each alert once (by fingerprint), in one transaction. The
     /// rules are told the evaluation cursor (`None` the first time: the baseline).

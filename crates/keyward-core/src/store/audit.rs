@@ -3,14 +3,14 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{ToSql, params};
 
-use super::db::Store;
+use super::db::SqliteStore;
 use super::rows::opt_time;
 use super::rows::{from_ms, to_ms};
 use crate::error::Result;
 use crate::model::audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, NewAudit};
 use crate::model::history::ReissueLink;
 
-impl Store {
+impl SqliteStore {
     /// Appends one audit row. `details` must never carry a secret (callers pass ids, names,
     /// scopes and what a reconcile found).
     pub fn audit_append(&self, at: DateTime<Utc>, a: &NewAudit<'_>) -> Result<i64> {

@@ -1,4 +1,4 @@
-//! The database: one `Store` per profile, opened with its pragmas and migrated.
+//! The database: one `SqliteStore` per profile, opened with its pragmas and migrated.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,7 +30,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub const DB_FILE: &str = "keyward.db";
 
 /// The local store of one profile. `Send + Sync`; all methods are blocking.
-pub struct Store {
+pub struct SqliteStore {
     pub(super) conn: Mutex<Connection>,
     pub(super) profile: String,
     pub(super) path: Option<PathBuf>,
@@ -38,18 +38,22 @@ pub struct Store {
     pub(super) sync_flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
+        f.debug_struct("SqliteStore")
             .field("profile", &self.profile)
             .field("path", &self.path)
             .finish()
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating if needed) the database at `path` for `profile`, and migrates it.
-    pub fn open(path: &Path, profile: &str) -> Result<Store> {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the one place the database is opened"
+    )]
+    pub fn open(path: &Path, profile: &str) -> Result<SqliteStore> {
         // Private from the first byte: the folder 0700, the file 0600 before SQLite opens it
         // (SQLite gives the -wal and -shm files the database file's mode).
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -67,7 +71,11 @@ impl Store {
     }
 
     /// An in-memory store (tests, demo mode without persistence).
-    pub fn open_in_memory(profile: &str) -> Result<Store> {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the one place the database is opened"
+    )]
+    pub fn open_in_memory(profile: &str) -> Result<SqliteStore> {
         let conn = Connection::open_in_memory().map_err(db_err)?;
         Self::init(conn, profile, None)
     }
@@ -80,10 +88,10 @@ impl Store {
             .join(DB_FILE)
     }
 
-    fn init(mut conn: Connection, profile: &str, path: Option<PathBuf>) -> Result<Store> {
+    fn init(mut conn: Connection, profile: &str, path: Option<PathBuf>) -> Result<SqliteStore> {
         configure(&conn)?;
         migrate(&mut conn)?;
-        Ok(Store {
+        Ok(SqliteStore {
             conn: Mutex::new(conn),
             profile: profile.to_string(),
             path,
@@ -122,7 +130,7 @@ impl Store {
         Ok(out)
     }
 
-    /// [`Store::with_tx`] for work that also calls out of the store (the alert rules): `f`
+    /// [`SqliteStore::with_tx`] for work that also calls out of the store (the alert rules): `f`
     /// answers Keyward's errors, SQLite's converting with `?`.
     pub(crate) fn with_tx_result<T>(
         &self,

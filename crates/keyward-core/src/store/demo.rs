@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Transaction, params};
 
-use super::db::Store;
+use super::db::SqliteStore;
 use super::history::RawHistoryRow;
 use super::history::{SOURCE_DEMO, insert_history_from};
 use super::rows::parse_status;
@@ -47,7 +47,7 @@ pub enum PrefillOutcome {
     NothingToAnchor,
 }
 
-impl Store {
+impl SqliteStore {
     /// In one IMMEDIATE transaction: when no history row of this profile is older than
     /// `cutoff` and none is a demo row, reads every key's [`HistoryAnchor`] (keys first seen
     /// with `verification_count > 0`), asks `plan` for the rows to write, checks that each

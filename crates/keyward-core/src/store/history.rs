@@ -5,7 +5,7 @@ use rusqlite::params;
 
 use rusqlite::Transaction;
 
-use super::db::Store;
+use super::db::SqliteStore;
 use super::rows::opt_time;
 use super::rows::parse_status;
 use super::rows::{DAY_MS, from_ms, to_ms};
@@ -88,7 +88,7 @@ pub struct RawHistoryRow {
     pub delta: i64,
 }
 
-impl Store {
+impl SqliteStore {
     /// The row id of a cached key.
     pub fn kid_of(&self, key_id: &str) -> Result<Option<i64>> {
         self.with_conn(|c| {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::db::Store;
+use super::db::SqliteStore;
 use super::history::insert_history;
 use super::rows::to_ms;
 use crate::error::Result;
@@ -96,7 +96,7 @@ struct Existing {
     last_synced: i64,
 }
 
-impl Store {
+impl SqliteStore {
     /// All known keys of this profile, by key id.
     pub fn key_states(&self) -> Result<HashMap<String, KeyState>> {
         self.with_conn(|c| {

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::params;
 
-use super::db::{Store, safe_name};
+use super::db::{SqliteStore, safe_name};
 use crate::error::{Error, ErrorCode, Result};
 
 /// Held while a sync runs; dropping it (or the process ending) releases the lock.
@@ -37,7 +37,7 @@ impl Drop for SyncLock {
 /// The status that a sync run gets when its process died before finishing it.
 pub const INTERRUPTED: &str = "interrupted";
 
-impl Store {
+impl SqliteStore {
     /// The lock file of this profile's syncs (`None` for an in-memory store).
     pub fn sync_lock_path(&self) -> Option<PathBuf> {
         let db = self.path.as_ref()?;

@@ -1,7 +1,8 @@
 //! The local SQLite store: cached keys, verification history, audit log, re-issue links and
 //! sync runs.
 //!
-//! - One [`Store`] per profile (rows carry the profile, so several profiles may share a file).
+//! - [`Store`] is the contract every capability uses; [`SqliteStore`] fills it. One store per
+//!   profile (rows carry the profile, so several profiles may share a file).
 //! - WAL, `synchronous=NORMAL`, `busy_timeout` and foreign keys are set in one place
 //!   ([`configure`]).
 //! - Migrations are embedded (`migrations/*.sql`) and applied in one transaction, guarded by
@@ -12,6 +13,7 @@
 
 mod alerts;
 mod audit;
+mod contract;
 mod db;
 mod demo;
 mod history;
@@ -22,7 +24,8 @@ mod rows;
 mod runs;
 mod view;
 
-pub use db::{BUSY_TIMEOUT, DB_FILE, SCHEMA_VERSION, Store, configure, db_err, migrate};
+pub use contract::Store;
+pub use db::{BUSY_TIMEOUT, DB_FILE, SCHEMA_VERSION, SqliteStore, configure, db_err, migrate};
 pub use demo::{HistoryAnchor, PrefillOutcome};
 pub use history::RawHistoryRow;
 pub use keys::{DetailOutcome, KeyState, ListingOutcome, MissingNames, PageEntry, PageOutcome};

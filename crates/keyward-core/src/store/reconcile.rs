@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
-use super::db::Store;
+use super::db::SqliteStore;
 use super::keys::close_handovers;
 use super::rows::to_ms;
 use crate::error::Result;
@@ -14,7 +14,7 @@ use crate::model::audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome};
 /// How far before an ambiguous create a key's `created_on` may be (clock skew).
 const SKEW_MS: i64 = 10 * 60 * 1000;
 
-impl Store {
+impl SqliteStore {
     /// Ambiguous audit rows that no `reconcile` row answers yet, oldest first.
     pub fn ambiguous_pending(&self) -> Result<Vec<AuditEntry>> {
         let answered: Vec<i64> = self.with_conn(|c| {

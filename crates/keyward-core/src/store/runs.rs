@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use super::db::Store;
+use super::db::SqliteStore;
 use super::rows::opt_time;
 use super::rows::{from_ms, to_ms};
 use crate::error::Result;
@@ -22,7 +22,7 @@ pub struct RunProgress {
     pub errors: Vec<String>,
 }
 
-impl Store {
+impl SqliteStore {
     /// Starts a run (`status = running`); returns its id.
     pub fn run_start(&self, mode: &str, at: DateTime<Utc>) -> Result<i64> {
         self.with_conn(|c| {

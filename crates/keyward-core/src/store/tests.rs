@@ -1,3 +1,8 @@
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests build databases by hand to migrate them"
+)]
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
@@ -55,7 +60,7 @@ fn listed(mut k: ApiKey) -> PageEntry {
 
 #[test]
 fn migrations_set_user_version_and_are_idempotent() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
     let mut c = s.conn.lock();
     migrate(&mut c).unwrap();
@@ -90,7 +95,7 @@ fn a_schema_1_database_migrates_to_2_and_its_history_is_from_sync() {
 
 #[test]
 fn demo_prefill_writes_marked_rows_once_and_only_before_real_history() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     let now = t0();
     let lvo = Some(now - Duration::minutes(5));
     s.apply_page(Some(1), now, &[detail(key("a", Some(50), lvo))])
@@ -136,7 +141,7 @@ fn demo_prefill_writes_marked_rows_once_and_only_before_real_history() {
     );
 
     // A row at or after a key's first real row is refused, and nothing is written.
-    let t = Store::open_in_memory("p").unwrap();
+    let t = SqliteStore::open_in_memory("p").unwrap();
     t.apply_page(Some(1), now, &[detail(key("a", Some(50), lvo))])
         .unwrap();
     let kid = t.kid_of("a").unwrap().unwrap();
@@ -156,7 +161,7 @@ fn demo_prefill_writes_marked_rows_once_and_only_before_real_history() {
     assert_eq!(e.code, ErrorCode::Internal);
     assert_eq!(t.demo_history_len().unwrap(), 0);
     // An empty store has nothing to anchor to.
-    let u = Store::open_in_memory("p").unwrap();
+    let u = SqliteStore::open_in_memory("p").unwrap();
     let none = u.prefill_demo_history(now, |_| Vec::new()).unwrap();
     assert_eq!(none, PrefillOutcome::NothingToAnchor);
 }
@@ -173,7 +178,7 @@ fn newer_schema_is_refused() {
 
 #[test]
 fn no_history_row_when_nothing_changed() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     let lvo = Some(t0() - Duration::hours(1));
     let out = s
         .apply_page(Some(1), t0(), &[detail(key("a", Some(5), lvo))])
@@ -225,7 +230,7 @@ fn no_history_row_when_nothing_changed() {
 
 #[test]
 fn listing_change_without_detail_is_remembered() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     s.apply_page(Some(1), t0(), &[detail(key("a", Some(1), None))])
         .unwrap();
     let moved = key("a", Some(2), Some(t0()));
@@ -268,7 +273,7 @@ fn listing_change_without_detail_is_remembered() {
 
 #[test]
 fn counter_reset_counts_as_zero_and_buckets_fill() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     let mut t = t0();
     let mut n = 0;
     for count in [10, 15, 3, 8] {
@@ -292,7 +297,7 @@ fn counter_reset_counts_as_zero_and_buckets_fill() {
 
 #[test]
 fn gone_keys_are_marked_and_come_back() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     s.apply_page(
         Some(1),
         t0(),
@@ -316,7 +321,7 @@ fn gone_keys_are_marked_and_come_back() {
 
 #[test]
 fn list_filters_and_sparkline() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     let now = t0();
     s.apply_page(
         Some(1),
@@ -355,7 +360,7 @@ fn list_filters_and_sparkline() {
 
 #[test]
 fn audit_and_reissues_round_trip() {
-    let s = Store::open_in_memory("prod").unwrap();
+    let s = SqliteStore::open_in_memory("prod").unwrap();
     let err = Error::new(
         ErrorCode::MissingScope,
         "needs create:api_keys",
@@ -398,7 +403,7 @@ fn audit_and_reissues_round_trip() {
         .unwrap();
     assert_eq!(failed.len(), 1);
     // Another profile sees none of it.
-    let other = Store {
+    let other = SqliteStore {
         profile: "dev".into(),
         ..s
     };
@@ -419,7 +424,7 @@ fn audit_and_reissues_round_trip() {
 
 #[test]
 fn runs_are_recorded() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     let id = s.run_start("incremental", t0()).unwrap();
     let p = RunProgress {
         pages: 2,
@@ -439,8 +444,8 @@ fn runs_are_recorded() {
 #[test]
 fn store_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
-    check::<Store>();
-    check::<std::sync::Arc<Store>>();
+    check::<SqliteStore>();
+    check::<std::sync::Arc<dyn Store>>();
 }
 
 fn keys_named(prefix: &str, range: std::ops::Range<usize>) -> Vec<PageEntry> {
@@ -449,7 +454,7 @@ fn keys_named(prefix: &str, range: std::ops::Range<usize>) -> Vec<PageEntry> {
         .collect()
 }
 
-fn gone_count(s: &Store) -> usize {
+fn gone_count(s: &SqliteStore) -> usize {
     s.key_states().unwrap().values().filter(|k| k.gone).count()
 }
 
@@ -457,7 +462,7 @@ fn gone_count(s: &Store) -> usize {
 /// the other's `seen_run`. Neither may mark a listed key gone; a key neither saw still is.
 #[test]
 fn overlapping_runs_never_mark_a_listed_key_gone() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     // An earlier run knew one more key, deleted from Kinde since.
     let r0 = s.run_start("incremental", t0()).unwrap();
     let mut first = keys_named("k", 0..3000);
@@ -497,7 +502,7 @@ fn overlapping_runs_never_mark_a_listed_key_gone() {
 /// though its listing passed before the key existed.
 #[test]
 fn a_key_written_during_a_run_is_not_gone_for_it() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     let r1 = s.run_start("incremental", t0()).unwrap();
     s.apply_page(Some(r1), t0(), &keys_named("k", 0..3))
         .unwrap();
@@ -532,7 +537,7 @@ fn a_key_written_during_a_run_is_not_gone_for_it() {
 
 #[test]
 fn sync_lock_excludes_a_second_holder_and_is_released_on_drop() {
-    let mem = Store::open_in_memory("p").unwrap();
+    let mem = SqliteStore::open_in_memory("p").unwrap();
     assert!(mem.sync_lock_path().is_none());
     let held = mem.try_lock_sync().unwrap().expect("free");
     assert!(mem.try_lock_sync().unwrap().is_none());
@@ -542,9 +547,9 @@ fn sync_lock_excludes_a_second_holder_and_is_released_on_drop() {
     // Two handles on one file, as two processes (or the app and a reconcile) would have.
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join(DB_FILE);
-    let one = Store::open(&db, "prod").unwrap();
-    let two = Store::open(&db, "prod").unwrap();
-    let other_profile = Store::open(&db, "staging").unwrap();
+    let one = SqliteStore::open(&db, "prod").unwrap();
+    let two = SqliteStore::open(&db, "prod").unwrap();
+    let other_profile = SqliteStore::open(&db, "staging").unwrap();
     let path = one.sync_lock_path().unwrap();
     assert_eq!(path.parent(), db.parent());
     assert_eq!(path.file_name().unwrap(), "keyward.db.sync-prod.lock");
@@ -564,9 +569,9 @@ fn sync_lock_excludes_a_second_holder_and_is_released_on_drop() {
 fn running_runs_without_the_lock_are_interrupted() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join(DB_FILE);
-    let s = Store::open(&db, "p").unwrap();
+    let s = SqliteStore::open(&db, "p").unwrap();
     let dead = s.run_start("incremental", t0()).unwrap();
-    let other = Store::open(&db, "p").unwrap();
+    let other = SqliteStore::open(&db, "p").unwrap();
     let held = other.try_lock_sync().unwrap().unwrap();
     let live = other
         .run_start("full", t0() + Duration::seconds(5))
@@ -595,7 +600,7 @@ fn running_runs_without_the_lock_are_interrupted() {
 }
 
 /// The rev of key `id` (its row's change cursor).
-fn rev_of(s: &Store, id: &str) -> i64 {
+fn rev_of(s: &SqliteStore, id: &str) -> i64 {
     s.with_conn(|c| {
         c.query_row(
             "SELECT rev FROM keys WHERE profile = ?1 AND id = ?2",
@@ -608,7 +613,7 @@ fn rev_of(s: &Store, id: &str) -> i64 {
 
 #[test]
 fn every_visible_change_gives_the_row_a_new_rev_and_nothing_else_does() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     assert_eq!(s.current_rev().unwrap(), 0);
     let out = s
         .apply_listing(Some(1), t0(), &[listed(key("a", None, None)).key], false)
@@ -630,7 +635,7 @@ fn every_visible_change_gives_the_row_a_new_rev_and_nothing_else_does() {
 
     // Each visible change moves it, and the store's cursor with it.
     let mut last = r1;
-    let mut step = |what: &str, f: &dyn Fn(&Store)| {
+    let mut step = |what: &str, f: &dyn Fn(&SqliteStore)| {
         f(&s);
         let r = rev_of(&s, "a");
         assert!(r > last, "{what}: {r} after {last}");
@@ -675,7 +680,7 @@ fn every_visible_change_gives_the_row_a_new_rev_and_nothing_else_does() {
 
 #[test]
 fn keys_changed_since_gives_the_changed_rows_gone_ones_included() {
-    let s = Store::open_in_memory("p").unwrap();
+    let s = SqliteStore::open_in_memory("p").unwrap();
     s.apply_page(
         Some(1),
         t0(),
@@ -729,7 +734,7 @@ fn a_schema_3_database_gets_revs_for_its_keys() {
     )
     .unwrap();
     migrate(&mut c).unwrap();
-    let s = Store {
+    let s = SqliteStore {
         conn: Mutex::new(c),
         profile: "p".into(),
         path: None,
@@ -762,7 +767,7 @@ fn audit_rows_written_as_migration_close_read_as_handover_close() {
     )
     .unwrap();
     migrate(&mut c).unwrap();
-    let s = Store {
+    let s = SqliteStore {
         conn: Mutex::new(c),
         profile: "p".into(),
         path: None,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{Row, ToSql};
 
-use super::db::Store;
+use super::db::SqliteStore;
 use super::rows::parse_type;
 use super::rows::{DAY_MS, to_ms};
 use super::rows::{opt_time, parse_status};
@@ -59,7 +59,7 @@ fn read_row(r: &Row<'_>) -> rusqlite::Result<CachedKey> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// The cached keys matching `filter`, newest first, gone keys last, with
     /// `spark_7d` filled (the flags and the search are the keys rules', applied above the store).
     pub fn list_keys(&self, filter: &KeyFilter, now: DateTime<Utc>) -> Result<Vec<KeyView>> {

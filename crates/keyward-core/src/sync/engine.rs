@@ -45,7 +45,7 @@ impl SyncOptions {
 /// Runs one sync of `client`'s keys into `store`.
 pub async fn run(
     client: &Client,
-    store: &Arc<Store>,
+    store: &Arc<dyn Store>,
     opts: SyncOptions,
     progress: &(dyn Fn(SyncProgress) + Send + Sync),
     cancel: &CancellationToken,
@@ -130,7 +130,7 @@ struct Run {
 
 async fn sync_all(
     client: &Client,
-    store: &Arc<Store>,
+    store: &Arc<dyn Store>,
     opts: SyncOptions,
     ctl: Concurrency,
     progress: &(dyn Fn(SyncProgress) + Send + Sync),
@@ -166,7 +166,7 @@ async fn sync_all(
 /// Lists every page, writing each in one transaction while the next is requested.
 async fn list_all(
     client: &Client,
-    store: &Arc<Store>,
+    store: &Arc<dyn Store>,
     opts: SyncOptions,
     progress: &(dyn Fn(SyncProgress) + Send + Sync),
     cancel: &CancellationToken,
@@ -244,7 +244,7 @@ const BATCH_AGE: Duration = Duration::from_millis(300);
 /// has arrived is written before returning.
 async fn fetch_details(
     client: &Client,
-    store: &Arc<Store>,
+    store: &Arc<dyn Store>,
     mut ctl: Concurrency,
     progress: &(dyn Fn(SyncProgress) + Send + Sync),
     cancel: &CancellationToken,
@@ -351,7 +351,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn start(store: Arc<Store>, run_id: i64) -> Writer {
+    fn start(store: Arc<dyn Store>, run_id: i64) -> Writer {
         let (tx, mut rx) =
             tokio::sync::mpsc::unbounded_channel::<(Vec<ApiKey>, Vec<String>, RunProgress)>();
         let rev = Arc::new(std::sync::atomic::AtomicI64::new(0));
@@ -404,7 +404,7 @@ impl Writer {
 /// Fills owner and API names of keys that lack them. Sends nothing when none do, so that an
 /// idle sync stays at its list requests. A missing scope is permanent: the ids stand in for
 /// the names then, so that the next sync does not ask again.
-async fn resolve_names(client: &Client, store: &Arc<Store>) -> Result<()> {
+async fn resolve_names(client: &Client, store: &Arc<dyn Store>) -> Result<()> {
     let missing = blocking(store, |s| s.keys_missing_names()).await?;
     if missing.is_empty() {
         return Ok(());
@@ -530,11 +530,11 @@ async fn cancellable<T>(
 
 /// Runs a store call on the blocking pool.
 pub(crate) async fn blocking<T: Send + 'static>(
-    store: &Arc<Store>,
-    f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+    store: &Arc<dyn Store>,
+    f: impl FnOnce(&dyn Store) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let s = Arc::clone(store);
-    tokio::task::spawn_blocking(move || f(&s))
+    tokio::task::spawn_blocking(move || f(&*s))
         .await
         .map_err(|e| Error::internal(format!("store task failed: {e}")))?
 }

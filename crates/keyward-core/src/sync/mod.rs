@@ -65,7 +65,7 @@ const LOCK_TRIES: u32 = 5;
 /// released when this returns or is dropped, and by the OS when the process dies.
 pub async fn run_store(
     client: &crate::kinde::Client,
-    store: &Arc<Store>,
+    store: &Arc<dyn Store>,
     opts: SyncOptions,
     progress: &(dyn Fn(SyncProgress) + Send + Sync),
     cancel: &CancellationToken,
@@ -89,7 +89,7 @@ pub async fn run_store(
 }
 
 async fn lock_for_sync(
-    store: &Arc<Store>,
+    store: &Arc<dyn Store>,
     wait: bool,
     cancel: &CancellationToken,
 ) -> Result<SyncLock> {

@@ -1,6 +1,11 @@
 //! The `kinde-sandbox` binary: prints its URL and credentials, serves, writes the certificate,
 //! and saves `--state` when it gets SIGTERM.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests of the sandbox itself speak raw HTTP"
+)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 

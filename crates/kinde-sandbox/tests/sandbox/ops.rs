@@ -1,5 +1,10 @@
 //! Operating knobs: rate limit, faults, latency, TLS, state file, stats and traffic routes.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests of the sandbox itself speak raw HTTP"
+)]
+
 use std::collections::BTreeSet;
 
 use crate::support::*;

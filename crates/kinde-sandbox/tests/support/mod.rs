@@ -2,6 +2,11 @@
 //!
 //! Every answer goes through [`send`], which checks it against Kinde's OpenAPI spec for its
 //! route and status ([`spec::check`]) and fails the test when it does not conform.
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests of the sandbox itself speak raw HTTP"
+)]
 #![allow(dead_code)]
 
 pub mod spec;
