@@ -190,3 +190,46 @@ fn bad_arguments(name: &str, e: &serde_json::Error) -> Error {
         "Give the operation's arguments as a JSON object with the declared field names.",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::secret::keyring::MemoryStore;
+
+    fn ctx(home: &std::path::Path) -> AppCtx {
+        AppCtx::new(Some(home.to_path_buf()), Arc::new(MemoryStore::new())).unwrap()
+    }
+
+    #[test]
+    fn every_operation_is_named_once() {
+        let mut names = NAMES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), NAMES.len());
+        assert!(NAMES.contains(&"key_rotate") && NAMES.contains(&"handovers_list"));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_operation_or_bad_arguments_are_refused_before_anything_runs() {
+        let home = tempfile::tempdir().unwrap();
+        let ctx = ctx(home.path());
+        let e = call(&ctx, "keys_delete_everything", Value::Null)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        for bad in [json!({ "id": 5 }), json!({}), json!({ "id": "k", "extra": 1 })] {
+            let e = call(&ctx, "key_show", bad.clone()).await.unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
+            assert!(e.message.contains("key_show"), "{}", e.message);
+        }
+        // Well-formed arguments reach the operation: with no profile, it says so.
+        let e = call(&ctx, "key_show", json!({ "id": "api_key_1" }))
+            .await
+            .unwrap_err();
+        assert_ne!(e.code, ErrorCode::InvalidInput, "{}", e.message);
+    }
+}
