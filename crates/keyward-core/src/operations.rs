@@ -221,7 +221,11 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput);
-        for bad in [json!({ "id": 5 }), json!({}), json!({ "id": "k", "extra": 1 })] {
+        for bad in [
+            json!({ "id": 5 }),
+            json!({}),
+            json!({ "id": "k", "extra": 1 }),
+        ] {
             let e = call(&ctx, "key_show", bad.clone()).await.unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
             assert!(e.message.contains("key_show"), "{}", e.message);

@@ -434,7 +434,7 @@ mod tests {
             Ok(self.rows.iter().map(|r| r.at).min())
         }
         fn last_row_until(&self, at: i64) -> Result<Option<RuleRow>> {
-            Ok(self.rows.iter().filter(|r| r.at <= at).last().cloned())
+            Ok(self.rows.iter().rfind(|r| r.at <= at).cloned())
         }
         fn ips_until(&self, at: i64) -> Result<HashSet<String>> {
             Ok(self
