@@ -257,7 +257,7 @@ pub async fn set_settings(ctx: &AppCtx, mut settings: Settings) -> Result<Settin
     range("stale after (days)", settings.stale_days, 1, 3650)?;
     range("rotate after (days)", settings.rotation_days, 1, 3650)?;
     range(
-        "migration quiet period (days)",
+        "handover quiet period (days)",
         settings.handover_quiet_days,
         0,
         365,

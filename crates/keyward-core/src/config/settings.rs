@@ -1,4 +1,4 @@
-//! App-wide settings: the sync interval and concurrency, the stale and rotation windows, the
+//! App-wide settings (plain data and its checks): the sync interval and concurrency, the stale and rotation windows, the
 //! handover quiet period, the default profile and the alerts announced on the desktop.
 
 use serde::{Deserialize, Serialize};
@@ -6,7 +6,7 @@ use ts_rs::TS;
 
 use crate::error::{Error, Result};
 use crate::model::alert::AlertKind;
-use crate::model::sync::{CONCURRENCY_LIMIT, DEFAULT_MAX_CONCURRENCY, SyncOptions};
+use crate::model::sync::{CONCURRENCY_LIMIT, DEFAULT_MAX_CONCURRENCY};
 
 /// App-wide settings (the Settings screen and `[settings]` in config.toml).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -70,29 +70,5 @@ impl Settings {
             check("sync_concurrency", c)?;
         }
         Ok(())
-    }
-
-    /// `opts` with these settings where the caller left the defaults: the cap when it is
-    /// the default cap, the pinned concurrency when none is pinned.
-    pub fn sync_options(&self, opts: SyncOptions) -> Result<SyncOptions> {
-        self.check_sync()?;
-        let limit = CONCURRENCY_LIMIT;
-        if let Some(c) = opts.concurrency.filter(|c| *c == 0 || *c > limit) {
-            return Err(Error::invalid_input(
-                "concurrency",
-                format!("{c} is outside 1..={limit}"),
-                format!("Give a whole number from 1 to {limit}, or none to adapt."),
-            ));
-        }
-        let max_concurrency = if opts.max_concurrency == DEFAULT_MAX_CONCURRENCY {
-            self.sync_max_concurrency
-        } else {
-            opts.max_concurrency.clamp(1, limit)
-        };
-        Ok(SyncOptions {
-            concurrency: opts.concurrency.or(self.sync_concurrency),
-            max_concurrency,
-            ..opts
-        })
     }
 }

@@ -106,7 +106,7 @@ impl SqliteStore {
                         | AuditAction::OutsideKeyward
                         | AuditAction::Leak => continue,
                     };
-                    // A re-issue that did happen opens its migration now.
+                    // A re-issue that did happen opens its handover now.
                     let old_id = a.details.get("old_id").and_then(|v| v.as_str());
                     if let (AuditAction::Reissue, Some(old), Some(new)) =
                         (a.action, old_id, key_ids.first())

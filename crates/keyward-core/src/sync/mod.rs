@@ -12,9 +12,13 @@ use tokio_util::sync::CancellationToken;
 
 pub use aimd::Concurrency;
 
+use crate::config::Settings;
 use crate::ctx::{AppCtx, blocking};
 use crate::error::{Error, Result};
-use crate::model::sync::{SyncOptions, SyncProgress, SyncRunRecord, SyncSummary};
+use crate::model::sync::{
+    CONCURRENCY_LIMIT, DEFAULT_MAX_CONCURRENCY, SyncOptions, SyncProgress, SyncRunRecord,
+    SyncSummary,
+};
 use crate::store::{Store, SyncLock, sync_in_progress};
 
 /// Pulls the profile's keys from Kinde into the local store (see [`crate::sync`]), then
@@ -29,7 +33,7 @@ pub async fn run(
     progress: impl Fn(SyncProgress) + Send + Sync,
     cancel: CancellationToken,
 ) -> Result<SyncSummary> {
-    let opts = ctx.settings().await?.sync_options(opts)?;
+    let opts = options(&ctx.settings().await?, opts)?;
     let client = ctx.client().await?;
     let store = ctx.store().await?;
     let summary = run_store(&client, &store, opts, &progress, &cancel, false).await?;
@@ -45,7 +49,7 @@ pub async fn run_wait(
     progress: impl Fn(SyncProgress) + Send + Sync,
     cancel: CancellationToken,
 ) -> Result<SyncSummary> {
-    let opts = ctx.settings().await?.sync_options(opts)?;
+    let opts = options(&ctx.settings().await?, opts)?;
     let client = ctx.client().await?;
     let store = ctx.store().await?;
     let summary = run_store(&client, &store, opts, &progress, &cancel, true).await?;
@@ -118,4 +122,28 @@ async fn lock_for_sync(
 pub async fn runs(ctx: &AppCtx, limit: u32) -> Result<Vec<SyncRunRecord>> {
     let store = ctx.store().await?;
     blocking(move || store.runs(limit.clamp(1, 1000))).await
+}
+
+/// `opts` with the profile's settings where the caller left the defaults: the cap when it is
+/// the default cap, the pinned concurrency when none is pinned.
+pub fn options(settings: &Settings, opts: SyncOptions) -> Result<SyncOptions> {
+    settings.check_sync()?;
+    let limit = CONCURRENCY_LIMIT;
+    if let Some(c) = opts.concurrency.filter(|c| *c == 0 || *c > limit) {
+        return Err(Error::invalid_input(
+            "concurrency",
+            format!("{c} is outside 1..={limit}"),
+            format!("Give a whole number from 1 to {limit}, or none to adapt."),
+        ));
+    }
+    let max_concurrency = if opts.max_concurrency == DEFAULT_MAX_CONCURRENCY {
+        settings.sync_max_concurrency
+    } else {
+        opts.max_concurrency.clamp(1, limit)
+    };
+    Ok(SyncOptions {
+        concurrency: opts.concurrency.or(settings.sync_concurrency),
+        max_concurrency,
+        ..opts
+    })
 }
