@@ -6,7 +6,17 @@ use crate::model::key::{Api, Org, User};
 
 /// Every API with its scopes.
 pub async fn apis(ctx: &AppCtx) -> Result<Vec<Api>> {
-    ctx.client().await?.list_apis().await
+    apis_matching(ctx, None).await
+}
+
+/// The APIs, optionally filtered by a case-insensitive search over id, name and audience.
+pub async fn apis_matching(ctx: &AppCtx, search: Option<&str>) -> Result<Vec<Api>> {
+    let apis = ctx.client().await?.list_apis().await?;
+    Ok(search_filter(apis, search, |a, s| {
+        [&a.id, &a.name, &a.audience]
+            .into_iter()
+            .any(|f| f.to_lowercase().contains(s))
+    }))
 }
 
 /// Organizations, optionally filtered by a case-insensitive search over code and name.

@@ -54,15 +54,7 @@ impl DirArgs {
 }
 
 async fn apis(args: DirArgs, app: &App) -> Result<i32> {
-    let search = args.search().map(|s| s.to_lowercase());
-    let mut list = directory::apis(&app.ctx).await?;
-    if let Some(s) = &search {
-        list.retain(|a| {
-            a.name.to_lowercase().contains(s)
-                || a.id.to_lowercase().contains(s)
-                || a.audience.to_lowercase().contains(s)
-        });
-    }
+    let list = directory::apis_matching(&app.ctx, args.search().as_deref()).await?;
     app.emit(&list, |list| {
         let mut t = Table::new(&["ID", "NAME", "AUDIENCE", "SCOPES"]);
         for a in list {
