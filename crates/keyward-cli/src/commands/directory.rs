@@ -29,7 +29,8 @@ pub async fn run(cmd: Command, app: &App) -> Result<i32> {
 pub struct DirArgs {
     #[command(subcommand)]
     cmd: Option<DirCmd>,
-    /// Case-insensitive search (orgs: code and name; users: id, email and names).
+    /// Case-insensitive search (APIs: id, name and audience; orgs: code and name; users: id,
+    /// email and names).
     #[arg(long, value_name = "TEXT")]
     search: Option<String>,
 }
