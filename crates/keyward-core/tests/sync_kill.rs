@@ -6,33 +6,23 @@
 //! The child process is this test binary itself, re-run with only `child_sync` (or
 //! `child_sync_hangs`) selected and the sandbox URL and database path in its environment.
 
+mod support;
+
 use std::io::BufRead;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
-use keyward_core::kinde::{Client, ClientConfig};
 use keyward_core::model::sync::SyncOptions;
-use keyward_core::secret::Secret;
-use keyward_core::store::{INTERRUPTED, SqliteStore, Store};
+use keyward_core::store::{INTERRUPTED, SqliteStore};
 use keyward_core::sync::run_store;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
+use support::{app_client_for, file_store, sandbox};
+
 const URL_VAR: &str = "KW_KILL_CHILD_URL";
 const DB_VAR: &str = "KW_KILL_CHILD_DB";
 const N: usize = 600;
-
-fn client(base: &str) -> Client {
-    let url = url::Url::parse(base).unwrap();
-    let cfg = kinde_sandbox::Config::default();
-    Client::new(ClientConfig::new(
-        url,
-        cfg.client_id,
-        Secret::new(cfg.client_secret),
-    ))
-    .unwrap()
-}
 
 /// The child: syncs (alternating full and incremental) until it is killed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,9 +31,8 @@ async fn child_sync() {
     let (Ok(url), Ok(db)) = (std::env::var(URL_VAR), std::env::var(DB_VAR)) else {
         return;
     };
-    let c = client(&url);
-    let s =
-        Arc::new(SqliteStore::open(std::path::Path::new(&db), "kill").unwrap()) as Arc<dyn Store>;
+    let c = app_client_for(&url);
+    let s = file_store(std::path::Path::new(&db), "kill");
     for round in 0u32.. {
         let opts = SyncOptions {
             full: round % 2 == 1,
@@ -67,9 +56,8 @@ async fn child_sync_hangs() {
     let (Ok(url), Ok(db)) = (std::env::var(URL_VAR), std::env::var(DB_VAR)) else {
         return;
     };
-    let c = client(&url);
-    let s =
-        Arc::new(SqliteStore::open(std::path::Path::new(&db), "kill").unwrap()) as Arc<dyn Store>;
+    let c = app_client_for(&url);
+    let s = file_store(std::path::Path::new(&db), "kill");
     let hang = |_| {
         println!("{HUNG}");
         loop {
@@ -114,9 +102,7 @@ async fn killed_sync_reads_interrupted_and_frees_the_lock() {
         rng_seed: Some(3),
         ..Default::default()
     };
-    let sb = kinde_sandbox::spawn("127.0.0.1:0".parse().unwrap(), cfg)
-        .await
-        .unwrap();
+    let sb = sandbox(cfg).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("kill.db");
     let mut child = spawn_child("child_sync_hangs", &sb.base_url(), &db, Stdio::piped());
@@ -131,7 +117,7 @@ async fn killed_sync_reads_interrupted_and_frees_the_lock() {
     .unwrap();
     assert!(said, "the child reported its sync running");
 
-    let s = Arc::new(SqliteStore::open(&db, "kill").unwrap()) as Arc<dyn Store>;
+    let s = file_store(&db, "kill");
     let runs = s.runs(10).unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, "running", "a live sync is not interrupted");
@@ -140,7 +126,7 @@ async fn killed_sync_reads_interrupted_and_frees_the_lock() {
         "the child holds the lock"
     );
     let e = run_store(
-        &client(&sb.base_url()),
+        &app_client_for(&sb.base_url()),
         &s,
         SyncOptions::default(),
         &|_| {},
@@ -165,7 +151,7 @@ async fn killed_sync_reads_interrupted_and_frees_the_lock() {
     assert_eq!(s.runs_as_recorded(10).unwrap()[0].status, INTERRUPTED);
 
     let summary = run_store(
-        &client(&sb.base_url()),
+        &app_client_for(&sb.base_url()),
         &s,
         SyncOptions::default(),
         &|_| {},
@@ -187,9 +173,7 @@ async fn sync_killed_at_random_points() {
         rng_seed: Some(9),
         ..Default::default()
     };
-    let sb = kinde_sandbox::spawn("127.0.0.1:0".parse().unwrap(), cfg)
-        .await
-        .unwrap();
+    let sb = sandbox(cfg).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("kill.db");
     let mut rng = rand::rng();
@@ -209,7 +193,7 @@ async fn sync_killed_at_random_points() {
     }
     assert_eq!(kills, 20, "every child was still running when killed");
 
-    let s = Arc::new(SqliteStore::open(&db, "kill").unwrap()) as Arc<dyn Store>;
+    let s = file_store(&db, "kill");
     s.integrity_check().unwrap();
     let count = |runs: &[keyward_core::model::sync::SyncRunRecord], status: &str| {
         runs.iter().filter(|r| r.status == status).count()
@@ -230,7 +214,7 @@ async fn sync_killed_at_random_points() {
     assert_eq!(count(&shown, "running"), 0, "no dead run reads running");
     // The last kill released the lock: a sync that does not wait starts at once.
     let summary = run_store(
-        &client(&sb.base_url()),
+        &app_client_for(&sb.base_url()),
         &s,
         SyncOptions::default(),
         &|_| {},

@@ -1,15 +1,13 @@
 //! Every error code the client produces, each from a real answer over HTTP, each with a hint
 //! and without the secret.
 
-mod client_common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use client_common::*;
-use keyward_core::kinde::{Client, ClientConfig, ClientOptions, CreateKeyRequest, ListKeysQuery};
+use crate::support::fake_kinde::*;
+use crate::support::*;
+use keyward_core::kinde::{Client, ClientOptions, CreateKeyRequest, ListKeysQuery};
 use keyward_core::model::key::Owner;
-use keyward_core::secret::Secret;
 use keyward_core::{Error, ErrorCode};
 use kinde_sandbox::{Config, READONLY_CLIENT};
 
@@ -61,10 +59,9 @@ async fn every_code_is_mapped_with_a_hint() {
         ErrorCode::InvalidInput,
         ok.get_key("a b").await.unwrap_err(),
     );
-    let url = url::Url::parse("https://x.kinde.com").unwrap();
     expect(
         ErrorCode::SecretMissing,
-        Client::new(ClientConfig::new(url, "id", Secret::new(" "))).unwrap_err(),
+        try_client("https://x.kinde.com", "id", " ").unwrap_err(),
     );
     let wrong = client_for(&sb.base_url(), sb.client_id(), SECRET, fast());
     expect(
@@ -159,11 +156,7 @@ async fn every_code_is_mapped_with_a_hint() {
     .await;
     let tls = client_for(&tls_sb.base_url(), "id", SECRET, fast());
     expect(ErrorCode::Tls, tls.token_info().await.unwrap_err());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = refused_port();
     let refused = client_for(&format!("http://127.0.0.1:{port}"), "id", SECRET, fast());
     expect(
         ErrorCode::ConnectionRefused,
@@ -175,20 +168,16 @@ async fn every_code_is_mapped_with_a_hint() {
         _ => hang.clone(),
     })
     .await;
-    let mut cfg = ClientConfig::new(
-        url::Url::parse(&f.base()).unwrap(),
+    let c = client_with_timeout(
+        &f.base(),
         "id",
-        Secret::new(SECRET),
-    );
-    cfg.timeout = Duration::from_millis(300);
-    let c = Client::with_options(
-        cfg,
+        SECRET,
+        Duration::from_millis(300),
         ClientOptions {
             max_retries: 0,
             ..fast()
         },
-    )
-    .unwrap();
+    );
     expect(ErrorCode::Timeout, c.list_apis().await.unwrap_err());
 
     let codes: BTreeSet<String> = seen.iter().map(|(c, _)| c.to_string()).collect();

@@ -1,7 +1,6 @@
 //! Key operations against a real sandbox over HTTP.
 
-mod ops_common;
-
+use crate::support::{ctx, ctx_as, org_key, sandbox};
 use keyward_core::ErrorCode;
 use keyward_core::model::audit::AuditFilter;
 use keyward_core::model::doctor::{DoctorKeyInput, StepStatus};
@@ -10,17 +9,6 @@ use keyward_core::model::key::{KeyFilter, KeyStatus, KeyType};
 use keyward_core::secret::Secret;
 use keyward_core::{directory, doctor, keys};
 use kinde_sandbox::{Config, EMPTY_API_ID, EMPTY_ORG_CODE, EMPTY_USER_ID, READONLY_CLIENT};
-use ops_common::{ctx, ctx_as, sandbox};
-
-fn org_key(name: &str, scopes: &[&str]) -> CreateKeyInput {
-    CreateKeyInput {
-        name: name.into(),
-        api_id: EMPTY_API_ID.into(),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        org_code: Some(EMPTY_ORG_CODE.into()),
-        user_id: None,
-    }
-}
 
 #[tokio::test]
 async fn create_show_list_verify_rotate_revoke() {

@@ -1,9 +1,8 @@
 //! Profile operations: config.toml under a temp KEYWARD_HOME, secrets in a memory store.
 
-mod ops_common;
-
 use std::sync::Arc;
 
+use crate::support::{fast, home_ctx, sandbox};
 use keyward_core::ErrorCode;
 use keyward_core::config::{ConfigFile, Environment, Paths};
 use keyward_core::ctx::AppCtx;
@@ -12,7 +11,6 @@ use keyward_core::secret::Secret;
 use keyward_core::secret::keyring::{MemoryStore, SecretStore};
 use keyward_core::{directory, doctor, profiles};
 use kinde_sandbox::Config;
-use ops_common::{fast, sandbox};
 
 fn input(name: &str, domain: &str) -> ProfileInput {
     ProfileInput {
@@ -24,10 +22,7 @@ fn input(name: &str, domain: &str) -> ProfileInput {
 }
 
 fn ctx(home: &std::path::Path, store: Arc<MemoryStore>) -> AppCtx {
-    AppCtx::new(Some(home.to_path_buf()), store)
-        .unwrap()
-        .with_env_secret(None)
-        .with_client_options(fast())
+    home_ctx(home, store).with_client_options(fast())
 }
 
 #[tokio::test]

@@ -1,13 +1,12 @@
 //! 429, 5xx, timeouts, redirects and transport failures: what is retried, what is not, and
 //! the code each one maps to.
 
-mod client_common;
-
 use std::time::Duration;
 
-use client_common::*;
+use crate::support::fake_kinde::*;
+use crate::support::*;
 use keyward_core::ErrorCode;
-use keyward_core::kinde::{Client, ClientConfig, ClientOptions, CreateKeyRequest, ListKeysQuery};
+use keyward_core::kinde::{ClientOptions, CreateKeyRequest, ListKeysQuery};
 use keyward_core::model::key::Owner;
 use keyward_core::secret::Secret;
 use kinde_sandbox::Config;
@@ -175,10 +174,13 @@ async fn a_timeout_after_sending_a_create_or_rotate_is_ambiguous() {
         _ => Reply::json(201, CREATED).delay(Duration::from_secs(3)),
     })
     .await;
-    let url = url::Url::parse(&f.base()).unwrap();
-    let mut cfg = ClientConfig::new(url, "id", Secret::new("secret"));
-    cfg.timeout = Duration::from_millis(400);
-    let c = Client::with_options(cfg, fast()).unwrap();
+    let c = client_with_timeout(
+        &f.base(),
+        "id",
+        "secret",
+        Duration::from_millis(400),
+        fast(),
+    );
     let e = c.create_key(&create_req()).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::Ambiguous);
     assert!(e.message.contains("may or may not"), "{}", e.message);
@@ -200,10 +202,7 @@ async fn a_timeout_after_sending_a_create_or_rotate_is_ambiguous() {
         max_retries: 1,
         ..fast()
     };
-    let url = url::Url::parse(&f.base()).unwrap();
-    let mut cfg = ClientConfig::new(url, "id", Secret::new("secret"));
-    cfg.timeout = Duration::from_millis(400);
-    let c = Client::with_options(cfg, opts).unwrap();
+    let c = client_with_timeout(&f.base(), "id", "secret", Duration::from_millis(400), opts);
     let e = c
         .list_keys_page(&ListKeysQuery::default())
         .await
@@ -236,10 +235,7 @@ async fn redirects_are_not_followed_so_the_token_stays_home() {
 
 #[tokio::test]
 async fn refused_dns_and_tls_each_have_their_code() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = refused_port();
     let c = client_for(&format!("http://127.0.0.1:{port}"), "id", "secret", fast());
     let e = c.token_info().await.unwrap_err();
     assert_eq!(e.code, ErrorCode::ConnectionRefused, "{e:?}");
@@ -279,14 +275,12 @@ async fn base_urls_are_checked_before_anything_is_sent() {
         "https://x.kinde.com/api",
         "https://x.kinde.com/?a=1",
     ] {
-        let url = url::Url::parse(bad).unwrap();
-        let e = Client::new(ClientConfig::new(url, "id", Secret::new("s"))).unwrap_err();
+        let e = try_client(bad, "id", "s").unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
     }
-    let url = url::Url::parse("https://x.kinde.com").unwrap();
-    let e = Client::new(ClientConfig::new(url.clone(), "id", Secret::new(""))).unwrap_err();
+    let e = try_client("https://x.kinde.com", "id", "").unwrap_err();
     assert_eq!(e.code, ErrorCode::SecretMissing);
-    let e = Client::new(ClientConfig::new(url, "my id", Secret::new("s"))).unwrap_err();
+    let e = try_client("https://x.kinde.com", "my id", "s").unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidInput);
 }
 

@@ -1,8 +1,7 @@
 //! The connection doctor: domain, DNS, TLS, token, scopes, clock and API access.
 
-mod client_common;
-
-use client_common::*;
+use crate::support::fake_kinde::*;
+use crate::support::*;
 use keyward_core::doctor::{check_connection, check_connection_with};
 use keyward_core::kinde::ClientOptions;
 use keyward_core::model::doctor::{DoctorKind, DoctorReport, StepStatus};
@@ -92,10 +91,7 @@ async fn bad_domain_refused_port_and_dns_failures() {
     assert_eq!(status(&r, "domain"), StepStatus::Fail);
     assert!(r.next_action.contains("no path"), "{}", r.next_action);
 
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = refused_port();
     let r = check_connection(&format!("http://127.0.0.1:{port}"), "id", &Secret::new("s")).await;
     assert_eq!(status(&r, "dns"), StepStatus::Ok);
     assert_eq!(status(&r, "connection"), StepStatus::Fail);

@@ -1,14 +1,12 @@
 //! The token: cached, single flight, refreshed on expiry and once on a 401, OAuth errors,
 //! clock skew, and the request's shape.
 
-mod client_common;
-
 use std::time::Duration;
 
-use client_common::*;
+use crate::support::fake_kinde::*;
+use crate::support::*;
 use keyward_core::ErrorCode;
-use keyward_core::kinde::{ClientConfig, ListKeysQuery};
-use keyward_core::secret::Secret;
+use keyward_core::kinde::ListKeysQuery;
 use kinde_sandbox::Config;
 
 #[tokio::test]
@@ -229,8 +227,7 @@ async fn debug_output_never_contains_the_secret() {
     let sb = sandbox(Config::default()).await;
     let c = client(&sb);
     c.token_info().await.unwrap();
-    let url = url::Url::parse(&sb.base_url()).unwrap();
-    let cfg = ClientConfig::new(url, "id", Secret::new("sandbox-secret"));
+    let cfg = config(&sb.base_url(), "id", "sandbox-secret");
     for text in [
         format!("{c:?}"),
         format!("{cfg:?}"),

@@ -1,11 +1,10 @@
 //! No panic on any input: arbitrary bodies and statuses from the server, arbitrary domains,
 //! ids and pasted keys from the user. Every error that comes out carries a hint.
 
-mod client_common;
-
 use std::sync::Arc;
 
-use client_common::*;
+use crate::support::fake_kinde::*;
+use crate::support::*;
 use keyward_core::doctor::clean::clean_key;
 use keyward_core::kinde::wire::{
     ApisResponse, KeyResponse, KeysResponse, NewKeyResponse, OrgsResponse, TokenResponse,

@@ -5,15 +5,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use keyward_core::ctx::AppCtx;
 use keyward_core::keys::rules::Search;
 use keyward_core::model::key::{KeyChanges, KeyFilter, KeyView};
-use keyward_core::model::sync::SyncOptions;
-use keyward_core::secret::Secret;
-use keyward_core::{keys, operations, sync};
+use keyward_core::{keys, operations};
 use kinde_sandbox::{Config, Seed};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
+
+use crate::support::{sandbox, sandbox_ctx, sync};
 
 fn flags(keys: &[KeyView]) -> BTreeMap<String, (bool, bool)> {
     keys.iter()
@@ -27,31 +25,14 @@ fn ids(keys: &[KeyView]) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_live_and_app_agree_on_flags_and_search() {
-    let sb = kinde_sandbox::spawn(
-        "127.0.0.1:0".parse().unwrap(),
-        Config {
-            seed: Seed::Demo,
-            ..Config::default()
-        },
-    )
-    .await
-    .unwrap();
+    let sb = sandbox(Config {
+        seed: Seed::Demo,
+        ..Config::default()
+    })
+    .await;
     let home = tempfile::tempdir().unwrap();
-    let ctx = AppCtx::for_sandbox(
-        &sb.base_url(),
-        sb.client_id(),
-        Secret::new(sb.client_secret()),
-        Some(home.path().to_path_buf()),
-    )
-    .unwrap();
-    sync::run(
-        &ctx,
-        SyncOptions::default(),
-        |_| {},
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let ctx = sandbox_ctx(&sb, home.path());
+    sync(&ctx).await;
 
     let all = KeyFilter::default();
     let cached = keys::list_cached(&ctx, &all, true).await.unwrap().keys;

@@ -4,34 +4,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use keyward_core::ErrorCode;
-use keyward_core::kinde::{Client, ClientConfig};
+use keyward_core::kinde::Client;
 use keyward_core::model::key::KeyFilter;
 use keyward_core::model::sync::{SyncOptions, SyncSummary};
-use keyward_core::secret::Secret;
 use keyward_core::store::{SqliteStore, Store};
 use keyward_core::sync::engine::run as run_sync;
 use kinde_sandbox::{Config, Sandbox};
 use tokio_util::sync::CancellationToken;
 
-async fn sandbox(keys: usize, cfg: Config) -> Sandbox {
-    let cfg = Config {
+use crate::support::{app_client, file_store, sandbox};
+
+/// A sandbox with `keys` more keys than its seed.
+async fn sandbox_with(keys: usize, cfg: Config) -> Sandbox {
+    sandbox(Config {
         extra_keys: keys,
         rng_seed: Some(7),
         ..cfg
-    };
-    kinde_sandbox::spawn("127.0.0.1:0".parse().unwrap(), cfg)
-        .await
-        .unwrap()
-}
-
-fn client(sb: &Sandbox) -> Client {
-    let url = url::Url::parse(&sb.base_url()).unwrap();
-    Client::new(ClientConfig::new(
-        url,
-        sb.client_id(),
-        Secret::new(sb.client_secret()),
-    ))
-    .unwrap()
+    })
+    .await
 }
 
 async fn sync(c: &Client, s: &Arc<dyn Store>, full: bool) -> SyncSummary {
@@ -44,17 +34,13 @@ async fn sync(c: &Client, s: &Arc<dyn Store>, full: bool) -> SyncSummary {
         .unwrap()
 }
 
-fn file_store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
-    Arc::new(SqliteStore::open(&dir.path().join("k.db"), "test").unwrap()) as Arc<dyn Store>
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn idle_incremental_sync_costs_only_list_requests() {
     const N: usize = 1_203;
-    let sb = sandbox(N, Config::default()).await;
-    let c = client(&sb);
+    let sb = sandbox_with(N, Config::default()).await;
+    let c = app_client(&sb);
     let dir = tempfile::tempdir().unwrap();
-    let s = file_store(&dir);
+    let s = file_store(&dir.path().join("k.db"), "test");
 
     let first = sync(&c, &s, false).await;
     assert_eq!(first.status, "ok", "{:?}", first.errors);
@@ -113,7 +99,7 @@ async fn idle_incremental_sync_costs_only_list_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cancelled_sync_keeps_every_listed_key_and_the_next_fetches_only_owed_details() {
     const N: usize = 1_500;
-    let sb = sandbox(
+    let sb = sandbox_with(
         N,
         Config {
             latency_ms: 2,
@@ -121,9 +107,9 @@ async fn cancelled_sync_keeps_every_listed_key_and_the_next_fetches_only_owed_de
         },
     )
     .await;
-    let c = client(&sb);
+    let c = app_client(&sb);
     let dir = tempfile::tempdir().unwrap();
-    let s = file_store(&dir);
+    let s = file_store(&dir.path().join("k.db"), "test");
     let cancel = CancellationToken::new();
     let calls = AtomicU64::new(0);
     let listed_before_details = std::sync::atomic::AtomicBool::new(false);
@@ -180,7 +166,7 @@ async fn cancelled_sync_keeps_every_listed_key_and_the_next_fetches_only_owed_de
 async fn keys_that_disappear_are_marked_gone() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("sandbox.json");
-    let sb = sandbox(
+    let sb = sandbox_with(
         30,
         Config {
             state_file: Some(state.clone()),
@@ -188,8 +174,8 @@ async fn keys_that_disappear_are_marked_gone() {
         },
     )
     .await;
-    let s = file_store(&dir);
-    sync(&client(&sb), &s, false).await;
+    let s = file_store(&dir.path().join("k.db"), "test");
+    sync(&app_client(&sb), &s, false).await;
     sb.shutdown().await;
 
     let mut db: serde_json::Value =
@@ -199,7 +185,7 @@ async fn keys_that_disappear_are_marked_gone() {
     keys.remove(&victim);
     std::fs::write(&state, serde_json::to_string(&db).unwrap()).unwrap();
 
-    let sb = sandbox(
+    let sb = sandbox_with(
         0,
         Config {
             state_file: Some(state.clone()),
@@ -207,7 +193,7 @@ async fn keys_that_disappear_are_marked_gone() {
         },
     )
     .await;
-    let summary = sync(&client(&sb), &s, false).await;
+    let summary = sync(&app_client(&sb), &s, false).await;
     assert_eq!(summary.gone, 1);
     assert_eq!(summary.keys, 29);
     let v = s.get_key(&victim, chrono::Utc::now()).unwrap().unwrap();
@@ -223,10 +209,10 @@ async fn sync_under_faults_and_a_low_rate_limit_completes() {
         rate_limit_per_min: Some(250),
         ..Default::default()
     };
-    let sb = sandbox(N, cfg).await;
-    let c = client(&sb);
+    let sb = sandbox_with(N, cfg).await;
+    let c = app_client(&sb);
     let dir = tempfile::tempdir().unwrap();
-    let s = file_store(&dir);
+    let s = file_store(&dir.path().join("k.db"), "test");
     let mut summary = sync(&c, &s, false).await;
     // Details that failed even after retries are owed; a second sync settles them.
     if summary.status != "ok" {
@@ -251,7 +237,7 @@ async fn sync_under_faults_and_a_low_rate_limit_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reader_during_a_sync_sees_whole_pages() {
     const N: usize = 1_300;
-    let sb = sandbox(
+    let sb = sandbox_with(
         N,
         Config {
             latency_ms: 1,
@@ -259,10 +245,10 @@ async fn a_reader_during_a_sync_sees_whole_pages() {
         },
     )
     .await;
-    let c = client(&sb);
+    let c = app_client(&sb);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.db");
-    let s = Arc::new(SqliteStore::open(&path, "test").unwrap()) as Arc<dyn Store>;
+    let s = file_store(&path, "test");
     // Another connection, as the app would have while the CLI syncs.
     let reader = SqliteStore::open(&path, "test").unwrap();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -7,36 +7,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use keyward_core::ErrorCode;
-use keyward_core::kinde::{Client, ClientConfig};
 use keyward_core::model::sync::{SyncOptions, SyncSummary};
-use keyward_core::secret::Secret;
-use keyward_core::store::{SqliteStore, Store};
+use keyward_core::store::Store;
 use keyward_core::sync::engine::run as run_sync;
 use keyward_core::sync::run_store;
 use kinde_sandbox::{Config, Sandbox};
 use tokio_util::sync::CancellationToken;
 
+use crate::support::{app_client, file_store, sandbox};
+
 const N: usize = 3_000;
 
-async fn sandbox() -> Sandbox {
-    let cfg = Config {
+async fn keyed_sandbox() -> Sandbox {
+    sandbox(Config {
         extra_keys: N,
         rng_seed: Some(11),
         ..Config::default()
-    };
-    kinde_sandbox::spawn("127.0.0.1:0".parse().unwrap(), cfg)
-        .await
-        .unwrap()
-}
-
-fn client(sb: &Sandbox) -> Client {
-    let url = url::Url::parse(&sb.base_url()).unwrap();
-    Client::new(ClientConfig::new(
-        url,
-        sb.client_id(),
-        Secret::new(sb.client_secret()),
-    ))
-    .unwrap()
+    })
+    .await
 }
 
 fn assert_all_present(s: &dyn Store) {
@@ -53,11 +41,11 @@ fn assert_clean(sum: &SyncSummary) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_second_sync_is_refused_or_waits_and_no_key_is_marked_gone() {
-    let sb = sandbox().await;
+    let sb = keyed_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("keyward.db");
-    let a = Arc::new(SqliteStore::open(&db, "prod").unwrap()) as Arc<dyn Store>;
-    let b = Arc::new(SqliteStore::open(&db, "prod").unwrap()) as Arc<dyn Store>;
+    let a = file_store(&db, "prod");
+    let b = file_store(&db, "prod");
 
     // Sync A stops in its first progress report (its run started, its first page listed)
     // until the test lets it go.
@@ -74,7 +62,7 @@ async fn a_second_sync_is_refused_or_waits_and_no_key_is_marked_gone() {
             let _ = go_rx.lock().unwrap().recv();
         }
     };
-    let (ca, sa) = (client(&sb), Arc::clone(&a));
+    let (ca, sa) = (app_client(&sb), Arc::clone(&a));
     let sync_a = tokio::spawn(async move {
         run_store(
             &ca,
@@ -89,7 +77,7 @@ async fn a_second_sync_is_refused_or_waits_and_no_key_is_marked_gone() {
     started_rx.await.unwrap();
 
     // B does not wait: refused, with a hint, and it changed nothing (no run row).
-    let cb = client(&sb);
+    let cb = app_client(&sb);
     let e = run_store(
         &cb,
         &b,
@@ -122,7 +110,7 @@ async fn a_second_sync_is_refused_or_waits_and_no_key_is_marked_gone() {
     let cancel = CancellationToken::new();
     cancel.cancel();
     let e = run_store(
-        &client(&sb),
+        &app_client(&sb),
         &b,
         SyncOptions::default(),
         &|_| {},
@@ -155,12 +143,12 @@ async fn a_second_sync_is_refused_or_waits_and_no_key_is_marked_gone() {
 /// interleave and overwrite each other's `seen_run`; neither may mark a key gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_runs_without_the_lock_never_mark_keys_gone() {
-    let sb = sandbox().await;
+    let sb = keyed_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("keyward.db");
-    let a = Arc::new(SqliteStore::open(&db, "prod").unwrap()) as Arc<dyn Store>;
-    let b = Arc::new(SqliteStore::open(&db, "prod").unwrap()) as Arc<dyn Store>;
-    let (ca, cb) = (client(&sb), client(&sb));
+    let a = file_store(&db, "prod");
+    let b = file_store(&db, "prod");
+    let (ca, cb) = (app_client(&sb), app_client(&sb));
     let opts = SyncOptions::default();
     let never = CancellationToken::new();
     let (ra, rb) = tokio::join!(

@@ -1,9 +1,8 @@
 //! Kinde may leave a field with no value out or send it as `null` (the sandbox leaves out the
 //! spec's non-nullable ones): the client reads both forms of every answer the same way.
 
-mod client_common;
-
-use client_common::*;
+use crate::support::fake_kinde::*;
+use crate::support::*;
 use keyward_core::kinde::{Client, ListKeysQuery};
 use keyward_core::secret::Secret;
 

@@ -9,35 +9,20 @@ use keyward_core::config::{Environment, Profile};
 use keyward_core::ctx::AppCtx;
 use keyward_core::model::history::Bucket;
 use keyward_core::model::key::{KeyFilter, KeyStatus, KeyView};
-use keyward_core::model::sync::{SyncOptions, SyncSummary};
 use keyward_core::secret::Secret;
 use keyward_core::secret::keyring::{MemoryStore, SecretStore};
-use keyward_core::{demo, history, insights, sync};
+use keyward_core::{demo, history, insights};
 use kinde_sandbox::{Config, Sandbox, Seed};
-use tokio_util::sync::CancellationToken;
+
+use crate::support::{home_ctx, sandbox, sandbox_ctx, sync_ok};
 
 async fn demo_sandbox() -> Sandbox {
-    let cfg = Config {
+    sandbox(Config {
         seed: Seed::Demo,
         rng_seed: Some(11),
         ..Config::default()
-    };
-    kinde_sandbox::spawn("127.0.0.1:0".parse().unwrap(), cfg)
-        .await
-        .unwrap()
-}
-
-async fn sync(ctx: &AppCtx) -> SyncSummary {
-    let s = sync::run(
-        ctx,
-        SyncOptions::default(),
-        |_| {},
-        CancellationToken::new(),
-    )
+    })
     .await
-    .unwrap();
-    assert_eq!(s.status, "ok", "{:?}", s.errors);
-    s
 }
 
 async fn keys(ctx: &AppCtx) -> Vec<KeyView> {
@@ -69,13 +54,7 @@ fn busy_key(keys: &[KeyView]) -> KeyView {
 async fn demo_prefill_gives_the_demo_a_believable_past() {
     let sb = demo_sandbox().await;
     let home = tempfile::tempdir().unwrap();
-    let ctx = AppCtx::for_sandbox(
-        &sb.base_url(),
-        sb.client_id(),
-        Secret::new(sb.client_secret()),
-        Some(home.path().to_path_buf()),
-    )
-    .unwrap();
+    let ctx = sandbox_ctx(&sb, home.path());
 
     // Out-of-range days are refused; before any sync there is nothing to anchor a past to.
     let e = demo::prefill_history(&ctx, 0).await.unwrap_err();
@@ -85,7 +64,7 @@ async fn demo_prefill_gives_the_demo_a_believable_past() {
     assert_eq!(early.rows, 0);
     assert_eq!(early.skipped.as_deref(), Some("not_synced"));
 
-    sync(&ctx).await;
+    sync_ok(&ctx).await;
     let store = ctx.store().await.unwrap();
     let db = store.path().unwrap().to_path_buf();
     assert!(db.starts_with(home.path()), "{db:?}");
@@ -249,12 +228,12 @@ async fn demo_prefill_gives_the_demo_a_believable_past() {
 
     // Syncs still work on top of it: an idle one adds nothing, a busy one adds one row per
     // verified key, after the synthesized past.
-    let idle = sync(&ctx).await;
+    let idle = sync_ok(&ctx).await;
     assert_eq!(idle.changed, 0);
     assert_eq!(store.history_len().unwrap(), rows);
     let verified = sb.simulate_verifications(5);
     assert!(!verified.is_empty());
-    let s = sync(&ctx).await;
+    let s = sync_ok(&ctx).await;
     assert_eq!(s.changed as usize, verified.len());
     assert_eq!(
         store.history_len().unwrap(),
@@ -286,15 +265,13 @@ async fn a_regular_profile_is_refused_and_left_alone() {
     secrets
         .set("demo", &Secret::new(sb.client_secret()))
         .unwrap();
-    let ctx = AppCtx::new(Some(home.path().to_path_buf()), secrets)
-        .unwrap()
-        .with_env_secret(None);
+    let ctx = home_ctx(home.path(), secrets);
     let mut cfg = ctx.load_config().await.unwrap();
     cfg.profiles
         .push(Profile::new("demo", &sb.base_url(), sb.client_id(), Environment::Demo).unwrap());
     cfg.settings.default_profile = Some("demo".into());
     ctx.save_config(cfg).await.unwrap();
-    sync(&ctx).await;
+    sync_ok(&ctx).await;
     let store = ctx.store().await.unwrap();
     let rows = store.history_len().unwrap();
     assert!(rows > 0);
@@ -306,14 +283,7 @@ async fn a_regular_profile_is_refused_and_left_alone() {
     assert_eq!(store.demo_history_len().unwrap(), 0);
 
     // The sandbox context with another profile selected is refused too.
-    let sandboxed = AppCtx::for_sandbox(
-        &sb.base_url(),
-        sb.client_id(),
-        Secret::new(sb.client_secret()),
-        Some(home.path().to_path_buf()),
-    )
-    .unwrap()
-    .with_profile("prod");
+    let sandboxed = sandbox_ctx(&sb, home.path()).with_profile("prod");
     let e = demo::prefill_history(&sandboxed, 30).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidInput, "{e:?}");
     assert_eq!(store.demo_history_len().unwrap(), 0);

@@ -1,9 +1,7 @@
 //! The key doctor against the sandbox: the ladder, the verdicts, and that the report never
 //! contains the key.
 
-mod client_common;
-
-use client_common::*;
+use crate::support::*;
 use keyward_core::doctor::check_key;
 use keyward_core::kinde::{Client, CreateKeyRequest};
 use keyward_core::model::doctor::{DoctorKeyInput, DoctorReport, StepStatus};

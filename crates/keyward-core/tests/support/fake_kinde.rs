@@ -1,54 +1,15 @@
-//! Shared by the client and doctor tests (and, through `ops_common`, the ops tests): a real
-//! sandbox, clients for it, the doctor steps' status, and a tiny raw HTTP
-//! server for answers the sandbox does not give on demand (429 with a short reset, 503 then
-//! 200, a hang after the request, a redirect, a skewed `Date`).
-#![allow(dead_code)]
+//! A tiny raw HTTP/1.1 server standing in for Kinde, for answers the sandbox does not give on
+//! demand (429 with a short reset, 503 then 200, a hang after the request, a redirect, a skewed
+//! `Date`), and the requests it saw.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use keyward_core::kinde::{Client, ClientConfig, ClientOptions};
-use keyward_core::model::doctor::{DoctorReport, StepStatus};
-use keyward_core::secret::Secret;
-use kinde_sandbox::{Config, Sandbox};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-pub async fn sandbox(config: Config) -> Sandbox {
-    kinde_sandbox::spawn("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .expect("sandbox starts")
-}
-
-/// Fast retries for tests (the defaults wait up to seconds).
-pub fn fast() -> ClientOptions {
-    ClientOptions {
-        retry_base_delay: Duration::from_millis(10),
-        max_jitter: Duration::from_millis(10),
-        ..ClientOptions::default()
-    }
-}
-
-pub fn client_for(base: &str, id: &str, secret: &str, opts: ClientOptions) -> Client {
-    let url = url::Url::parse(base).unwrap();
-    Client::with_options(ClientConfig::new(url, id, Secret::new(secret)), opts).unwrap()
-}
-
-pub fn client(sb: &Sandbox) -> Client {
-    client_for(&sb.base_url(), sb.client_id(), sb.client_secret(), fast())
-}
-
-/// The status of the doctor's step `name` (the test fails if the report has no such step).
-pub fn status(r: &DoctorReport, name: &str) -> StepStatus {
-    r.steps
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no step {name} in {r:#?}"))
-        .status
-}
 
 /// One request as the fake server saw it.
 #[derive(Debug, Clone)]

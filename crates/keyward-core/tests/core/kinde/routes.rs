@@ -1,11 +1,9 @@
 //! Every route against the sandbox: keys CRUD + verify, apis, orgs, users, paging, 403, 404,
 //! and input checks that send nothing.
 
-mod client_common;
-
 use std::collections::HashSet;
 
-use client_common::*;
+use crate::support::*;
 use keyward_core::ErrorCode;
 use keyward_core::kinde::{CreateKeyRequest, ListKeysQuery, RequestCounts};
 use keyward_core::model::key::{KeyStatus, KeyType, Owner};

@@ -5,52 +5,28 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use keyward_core::ctx::AppCtx;
 use keyward_core::model::alert::{AlertFilter, AlertKind};
-use keyward_core::model::sync::SyncOptions;
-use keyward_core::secret::Secret;
-use keyward_core::{alerts, demo, sync};
+use keyward_core::{alerts, demo};
 use kinde_sandbox::{Config, Seed};
-use tokio_util::sync::CancellationToken;
 
-async fn sync(ctx: &AppCtx) {
-    let s = sync::run(
-        ctx,
-        SyncOptions::default(),
-        |_| {},
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(s.status, "ok", "{:?}", s.errors);
-}
+use crate::support::{sandbox, sandbox_ctx, sync_ok};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_traffic_raises_each_event_kind() {
-    let sb = kinde_sandbox::spawn(
-        "127.0.0.1:0".parse().unwrap(),
-        Config {
-            seed: Seed::Demo,
-            traffic_per_sec: 10.0,
-            rng_seed: Some(3),
-            // Long enough for the first sync to end before the script's new IP (on a loaded
-            // 2-core machine): the script's clock starts at the first key listing.
-            script_step: Duration::from_millis(1_000),
-            ..Config::default()
-        },
-    )
-    .await
-    .unwrap();
+    let sb = sandbox(Config {
+        seed: Seed::Demo,
+        traffic_per_sec: 10.0,
+        rng_seed: Some(3),
+        // Long enough for the first sync to end before the script's new IP (on a loaded
+        // 2-core machine): the script's clock starts at the first key listing.
+        script_step: Duration::from_millis(1_000),
+        ..Config::default()
+    })
+    .await;
     let home = tempfile::tempdir().unwrap();
-    let ctx = AppCtx::for_sandbox(
-        &sb.base_url(),
-        sb.client_id(),
-        Secret::new(sb.client_secret()),
-        Some(home.path().to_path_buf()),
-    )
-    .unwrap();
+    let ctx = sandbox_ctx(&sb, home.path());
     // The app's demo start: one sync, a synthesized past, the demo's canary marked.
-    sync(&ctx).await;
+    sync_ok(&ctx).await;
     demo::prefill_history(&ctx, 30).await.unwrap();
     let marked = demo::mark_canaries(&ctx).await.unwrap();
     assert_eq!(marked.len(), 1, "the script plants one canary key");
@@ -66,7 +42,7 @@ async fn demo_traffic_raises_each_event_kind() {
     // The script's five steps take 5 s here; poll with syncs (bounded) until all are seen.
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        sync(&ctx).await;
+        sync_ok(&ctx).await;
         let list = alerts::list(
             &ctx,
             AlertFilter {
