@@ -14,15 +14,20 @@
     reason = "the bench reads the database file behind the store"
 )]
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::time::Instant;
 
 use chrono::{Datelike, Duration, Timelike, Utc};
 use keyward_core::insights::{InsightsOptions, compute};
 use keyward_core::model::history::Bucket;
 use keyward_core::model::key::{ApiKey, KeyStatus, KeyType};
-use keyward_core::store::{PageEntry, RawHistoryRow, SqliteStore};
+use keyward_core::store::{PageEntry, RawHistoryRow};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+use support::file_store;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -65,7 +70,7 @@ fn main() {
     let tick_ms: i64 = sync_min * 60 * 1000;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("history.db");
-    let store = SqliteStore::open(&path, "bench").expect("store");
+    let store = file_store(&path, "bench");
     let mut rng = StdRng::seed_from_u64(7);
     let now = Utc::now();
     let start = now - Duration::days(days);
@@ -202,7 +207,7 @@ fn main() {
         rows_total as f64 * 100.0 / every
     );
 
-    let store = SqliteStore::open(&path, "bench").expect("reopen");
+    let store = file_store(&path, "bench");
     let mut pick = StdRng::seed_from_u64(11);
     let (p50, p99) = time_it(2000, |_| {
         let kid = kids[pick.random_range(0..keys)];
@@ -226,7 +231,7 @@ fn main() {
     });
     println!("7-day sparkline of every key:     p50 {p50:.3} ms, p99 {p99:.3} ms");
     let (p50, p99) = time_it(50, |_| {
-        compute(&store, InsightsOptions::default(), now).expect("insights");
+        compute(store.as_ref(), InsightsOptions::default(), now).expect("insights");
     });
     println!("insights (all keys):              p50 {p50:.3} ms, p99 {p99:.3} ms");
 }

@@ -18,17 +18,21 @@
 //! `KW_BENCH_BIG_KEYS` (100000; 0 skips scenario 4), `KW_BENCH_BIG_RATE` (per minute, 30000),
 //! `KW_BENCH_BIG_FAULTS` (0.02).
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
-use keyward_core::kinde::{Client, ClientConfig, ListKeysQuery};
+use keyward_core::kinde::{Client, ListKeysQuery};
 use keyward_core::model::sync::SyncOptions;
-use keyward_core::secret::Secret;
-use keyward_core::store::{PageEntry, SqliteStore, Store};
+use keyward_core::store::{PageEntry, Store};
 use keyward_core::sync::engine::run as run_sync;
 use kinde_sandbox::{Config, Sandbox};
 use tokio_util::sync::CancellationToken;
+
+use support::{app_client, file_store, sandbox};
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -37,31 +41,17 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-async fn sandbox(keys: usize, latency_ms: u64, rate: Option<u32>) -> Sandbox {
-    let cfg = Config {
+/// A sandbox with `keys` more keys than its seed, `latency_ms` on every answer and an optional
+/// rate limit.
+async fn sandbox_with(keys: usize, latency_ms: u64, rate: Option<u32>) -> Sandbox {
+    sandbox(Config {
         extra_keys: keys,
         latency_ms,
         rate_limit_per_min: rate,
         rng_seed: Some(42),
         ..Config::default()
-    };
-    kinde_sandbox::spawn("127.0.0.1:0".parse().expect("addr"), cfg)
-        .await
-        .expect("sandbox starts")
-}
-
-fn client(sb: &Sandbox) -> Client {
-    let url = url::Url::parse(&sb.base_url()).expect("url");
-    Client::new(ClientConfig::new(
-        url,
-        sb.client_id(),
-        Secret::new(sb.client_secret()),
-    ))
-    .expect("client")
-}
-
-fn store(dir: &tempfile::TempDir, name: &str) -> Arc<dyn Store> {
-    Arc::new(SqliteStore::open(&dir.path().join(name), "bench").expect("store")) as Arc<dyn Store>
+    })
+    .await
 }
 
 struct Run {
@@ -75,9 +65,9 @@ struct Run {
 
 /// A full sync with `concurrency` (`None`: the default, adaptive up to `SyncOptions`' cap).
 async fn ours(sb: &Sandbox, dir: &tempfile::TempDir, concurrency: Option<u32>, name: &str) -> Run {
-    let c = client(sb);
+    let c = app_client(sb);
     c.token_info().await.expect("token");
-    let s = store(dir, name);
+    let s = file_store(&dir.path().join(name), "bench");
     sb.reset_stats();
     let seen = parking_lot::Mutex::new((0u32, 0u64, 0u64));
     let t = Instant::now();
@@ -112,9 +102,9 @@ async fn ours(sb: &Sandbox, dir: &tempfile::TempDir, concurrency: Option<u32>, n
 
 /// Sequential, `page_size` 50, every detail fetched, stored page by page like ours.
 async fn naive(sb: &Sandbox, dir: &tempfile::TempDir) -> Run {
-    let c = client(sb);
+    let c = app_client(sb);
     c.token_info().await.expect("token");
-    let s = store(dir, "naive.db");
+    let s = file_store(&dir.path().join("naive.db"), "bench");
     sb.reset_stats();
     let t = Instant::now();
     let mut q = ListKeysQuery {
@@ -182,7 +172,7 @@ fn verdict(ok: bool, missed: String) -> String {
 
 /// Every key the sandbox lists, counted through the API (page size 500).
 async fn listed(sb: &Sandbox) -> usize {
-    let c = client(sb);
+    let c = app_client(sb);
     let mut q = ListKeysQuery {
         page_size: Some(500),
         ..Default::default()
@@ -217,7 +207,7 @@ async fn main() {
         format!("rate limit {r}/min")
     });
     println!("== full sync: {n} keys, latency {latency} ms (±50%), {rate_txt} ==");
-    let sb = sandbox(n, latency, rate).await;
+    let sb = sandbox_with(n, latency, rate).await;
     let mut runs: Vec<(String, u32, Run)> = Vec::new();
     let r = ours(&sb, &dir, None, "ours-default.db").await;
     runs.push((format!("default (adaptive, cap {cap})"), cap, r));
@@ -291,9 +281,9 @@ async fn main() {
     }
 
     println!("\n== incremental sync after k changed keys ({n} keys) ==");
-    let sb = sandbox(n, latency, rate).await;
-    let c = client(&sb);
-    let s = store(&dir, "incremental.db");
+    let sb = sandbox_with(n, latency, rate).await;
+    let c = app_client(&sb);
+    let s = file_store(&dir.path().join("incremental.db"), "bench");
     default_sync(&c, &s).await;
     for k in [0usize, 1, 10, 100, 1000] {
         let changed = sb.simulate_verifications(k).len() as u64;
@@ -321,7 +311,7 @@ async fn main() {
         let rn: usize = env("KW_BENCH_RATE_KEYS", 3_000);
         let rr: u32 = env("KW_BENCH_RATE_LIMIT", 2_000);
         println!("\n== rate-bound full sync: {rn} keys, latency {latency} ms, {rr}/min ==");
-        let sb = sandbox(rn, latency, Some(rr)).await;
+        let sb = sandbox_with(rn, latency, Some(rr)).await;
         let r = ours(&sb, &dir, None, "rate.db").await;
         let b = bound(r.requests, Some(rr), rtt_ms, cap);
         let ratio = r.secs / b;
@@ -363,17 +353,15 @@ async fn main() {
             rng_seed: Some(42),
             ..Config::default()
         };
-        let sb = kinde_sandbox::spawn("127.0.0.1:0".parse().expect("addr"), cfg)
-            .await
-            .expect("sandbox starts");
+        let sb = sandbox(cfg).await;
         let start = t.elapsed().as_secs_f64();
         println!(
             "sandbox start with {big} keys (what `kinde-sandbox --keys {big}` runs, release \
              profile): {start:.2} s (goal < 5 s: {})",
             verdict(start < 5.0, format!("by {:.1} s", start - 5.0))
         );
-        let c = client(&sb);
-        let s = store(&dir, "big.db");
+        let c = app_client(&sb);
+        let s = file_store(&dir.path().join("big.db"), "bench");
         let mut syncs = 0;
         let t = Instant::now();
         loop {
