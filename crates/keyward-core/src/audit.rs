@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::kinde::validate_id;
 use crate::model::audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, NewAudit};
 
-/// Audits a mutation (see [`audit_record`]) as `ok` without an `error`, else `ambiguous` or
+/// Audits a mutation (see [`record`]) as `ok` without an `error`, else `ambiguous` or
 /// `failed` by the error's code; after an ambiguous write, reconciles at once by re-reading
 /// Kinde (best effort: the next sync does it otherwise).
 pub(crate) async fn record_result(

@@ -1,4 +1,5 @@
-//! `AppCtx`: what every operation in [`crate::ops`] runs against.
+//! `AppCtx`: what every operation of the capabilities (`keys`, `sync`, `alerts`, ...) runs
+//! against.
 //!
 //! It knows where files live ([`Paths`]), where secrets live (a [`SecretStore`]), which profile
 //! is selected, and it builds (once, lazily) the Kinde [`Client`] and opens (once, lazily) the

@@ -1,6 +1,6 @@
 //! THE list of operations a front end can call over a context, declared once.
 //!
-//! [`operations!`](crate::operations) hands the list to a front end's own macro, which derives
+//! [`operations!`](macro@crate::operations) hands the list to a front end's own macro, which derives
 //! from it what that front end needs: the desktop shell its Tauri commands, invoke handler,
 //! TypeScript wrappers and capability (`src-tauri/src/declare.rs`); a server its routes and
 //! client. [`call`] is derived here, from the same list: one operation by name with JSON

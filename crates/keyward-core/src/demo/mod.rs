@@ -10,7 +10,7 @@ use crate::model::alert::KeyMeta;
 use crate::model::history::PrefillSummary;
 use crate::store::PrefillOutcome;
 
-/// The most days [`demo_prefill_history`] goes back.
+/// The most days [`prefill_history`] goes back.
 pub const PREFILL_MAX_DAYS: u32 = 365;
 
 /// DEMO MODE ONLY. Gives the demo sandbox's store a believable past: for every cached key first

@@ -1,11 +1,11 @@
 //! The Key doctor: Kinde's troubleshooting ladder for API keys, automated.
 //!
-//! - [`doctor_key`]: a pasted key is checked for surrounding whitespace and newlines, a pasted
+//! - [`check_key`] (and the operation [`key`]): a pasted key is checked for surrounding whitespace and newlines, a pasted
 //!   `Bearer ` prefix, quotes, and truncation or an unexpected length or prefix; the cleaned key
 //!   is then verified (which counts as one verification in Kinde: the report says so) and its
 //!   validity, status, owner and scopes are reported, with an optional required scope and
 //!   organization.
-//! - [`doctor_connection`]: DNS, TCP/TLS, the token, the token's scopes against
+//! - [`check_connection`] (and the operation [`connection`]): DNS, TCP/TLS, the token, the token's scopes against
 //!   [`NEEDED_SCOPES`], clock skew, and one read of the API keys.
 //!
 //! Each step is ok, warn, fail or skipped with a detail; the report ends with a verdict and the
@@ -129,7 +129,7 @@ pub async fn check_connection(base: &str, client_id: &str, secret: &Secret) -> D
     check_connection_with(base, client_id, secret, ClientOptions::default()).await
 }
 
-/// [`doctor_connection`] with client options (e.g. a trusted test certificate).
+/// [`check_connection`] with client options (e.g. a trusted test certificate).
 pub async fn check_connection_with(
     base: &str,
     client_id: &str,

@@ -270,7 +270,7 @@ pub async fn revoke(ctx: &AppCtx, ids: &[String]) -> Result<RevokeSummary> {
     revoke_with(ctx, ids, |_| {}, CancellationToken::new()).await
 }
 
-/// [`keys_revoke`] with progress (one event per key) and cancellation: keys not yet attempted
+/// [`revoke`] with progress (one event per key) and cancellation: keys not yet attempted
 /// when `cancel` fires get a `cancelled` outcome (the request in flight, if any, finishes).
 pub async fn revoke_with(
     ctx: &AppCtx,
@@ -515,7 +515,7 @@ pub(crate) fn usable(status: KeyStatus) -> bool {
 /// Re-issues a key: a new key with the same name, API and owner, and the same scopes or
 /// `scopes` (Kinde keys are immutable, so this is also how scopes change). The old key keeps
 /// working until it is revoked; `handover::list` says when that is safe. Audited as
-/// `create` (by key_create) and `reissue`, whatever the outcome.
+/// `create` (by [`create`]) and `reissue`, whatever the outcome.
 pub async fn reissue(ctx: &AppCtx, id: &str, scopes: Option<Vec<String>>) -> Result<Reissued> {
     validate_id("key id", id)?;
     let client = ctx.client().await?;
@@ -607,7 +607,7 @@ pub async fn reissue(ctx: &AppCtx, id: &str, scopes: Option<Vec<String>>) -> Res
 /// Creates a normal Kinde key (see [`crate::keys::create`]) and marks it locally as a
 /// canary: any verification of it is a critical alert. The secret is shown once.
 pub async fn create_canary(ctx: &AppCtx, input: CreateKeyInput) -> Result<NewKey> {
-    // key_create caches the new key in the store.
+    // `create` caches the new key in the store.
     let key = crate::keys::create(ctx, input).await?;
     crate::alerts::canary_mark(ctx, &key.id, true).await?;
     Ok(key)

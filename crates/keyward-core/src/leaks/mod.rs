@@ -1,4 +1,4 @@
-//! Leaks: scans files and folders for Kinde key secrets ([`scan`]), matches what it finds to
+//! Leaks: scans files and folders for Kinde key secrets ([`scan()`], walking with [`mod@scan`]), matches what it finds to
 //! the cached keys, and rotates or re-issues a leaked key.
 
 pub mod scan;

@@ -76,7 +76,7 @@ pub struct ReissueLink {
     pub old_count_at_open: Option<i64>,
 }
 
-/// What [`demo_prefill_history`] did.
+/// What [`crate::demo::prefill_history`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrefillSummary {
     pub days: u32,

@@ -247,7 +247,7 @@ pub struct RevokeProgress {
     pub revoked: bool,
 }
 
-/// The keys that changed since a change cursor (see [`keys_changed_since`]).
+/// The keys that changed since a change cursor (see [`crate::keys::changed_since`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct KeyChanges {

@@ -53,7 +53,7 @@ pub enum LeakAction {
     Reissue,
 }
 
-/// The outcome of [`leak_remediate`]: the new secret, shown once.
+/// The outcome of [`crate::leaks::remediate`]: the new secret, shown once.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct LeakRemediation {

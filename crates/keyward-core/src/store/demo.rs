@@ -34,7 +34,7 @@ pub struct HistoryAnchor {
     pub status: KeyStatus,
 }
 
-/// What [`Store::prefill_demo_history`] did.
+/// What [`SqliteStore::prefill_demo_history`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrefillOutcome {
     /// Rows were written for this many keys.

@@ -7,7 +7,7 @@
 //!   ([`configure`]).
 //! - Migrations are embedded (`migrations/*.sql`) and applied in one transaction, guarded by
 //!   `PRAGMA user_version`: a database written by a newer Keyward is refused with
-//!   [`ErrorCode::DatabaseTooNew`].
+//!   [`crate::ErrorCode::DatabaseTooNew`].
 //! - Every method is synchronous; async callers use `tokio::task::spawn_blocking`.
 //! - Nothing secret is ever written here.
 

@@ -35,7 +35,7 @@ impl SqliteStore {
         })
     }
 
-    /// Records that run `id` listed every key at `at` (see [`Store::last_sync_at`]).
+    /// Records that run `id` listed every key at `at` (see [`SqliteStore::last_sync_at`]).
     pub fn run_listed(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
         self.with_conn(|c| {
             c.execute(

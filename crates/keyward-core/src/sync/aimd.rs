@@ -42,7 +42,7 @@ pub struct Concurrency {
 }
 
 impl Concurrency {
-    /// Adaptive, starting at [`INITIAL`] (or `cap` when lower), never above `cap` (at least 1).
+    /// Adaptive, starting at `INITIAL` (or `cap` when lower), never above `cap` (at least 1).
     pub fn adaptive(cap: u32) -> Self {
         let cap = cap.max(1);
         let start = INITIAL.min(cap);

@@ -7,7 +7,7 @@
 //!    (`needs_detail`, shown as `details_owed`; its count stays null until fetched, never a
 //!    made-up 0). Once the listing is complete, what it did not show is marked gone.
 //! 2. Details: the owed ones (`GET /api_keys/{id}`: verification count, owner), with adaptive
-//!    concurrency ([`aimd`]), written in batches as they arrive. A kill or a cancel at any
+//!    concurrency (`sync/aimd.rs`), written in batches as they arrive. A kill or a cancel at any
 //!    moment keeps every listed key; the owed details are in the store, so the next sync
 //!    fetches only those. An idle incremental sync costs exactly `ceil(N/500)` list requests.
 //! 3. Names: owner and API names, fetched only when some key lacks them.

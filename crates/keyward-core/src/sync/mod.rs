@@ -26,7 +26,7 @@ use crate::store::{Store, SyncLock, sync_in_progress};
 ///
 /// One sync per profile at a time, across processes (see [`SyncLock`]): when another sync of
 /// the profile is running (the app, another `keyward`), this answers `sync_in_progress` at
-/// once and changes nothing. [`sync_wait`] waits for it instead.
+/// once and changes nothing. [`run_wait`] waits for it instead.
 pub async fn run(
     ctx: &AppCtx,
     opts: SyncOptions,
@@ -41,7 +41,7 @@ pub async fn run(
     Ok(summary)
 }
 
-/// [`sync`], but when another sync of the profile is running, waits for it to end (until
+/// [`run`], but when another sync of the profile is running, waits for it to end (until
 /// `cancel`) and then syncs.
 pub async fn run_wait(
     ctx: &AppCtx,
@@ -65,7 +65,7 @@ const LOCK_TRIES: u32 = 5;
 
 /// One sync of `client`'s keys into `store` under the profile's sync lock: taken first (or
 /// `sync_in_progress`, or waited for when `wait`), then every run still `running` is recorded
-/// `interrupted` (its process died: nobody held the lock), then [`run_sync`]. The lock is
+/// `interrupted` (its process died: nobody held the lock), then [`engine::run`]. The lock is
 /// released when this returns or is dropped, and by the OS when the process dies.
 pub async fn run_store(
     client: &crate::kinde::Client,
