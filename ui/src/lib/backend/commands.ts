@@ -161,7 +161,8 @@ export const insights = (recentDays: number): Promise<T.Insights> => invoke("ins
  */
 export const auditList = (filter: T.AuditFilter): Promise<Array<T.AuditEntry>> => invoke("audit_list", { filter });
 /**
- * Alerts (newest first) and the open counts that the navigation shows.
+ * Alerts (the most severe first, then the newest) and the open counts that the
+ * navigation shows.
  */
 export const alertsList = (filter: T.AlertFilter): Promise<T.AlertList> => invoke("alerts_list", { filter });
 /**

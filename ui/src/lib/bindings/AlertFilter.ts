@@ -2,7 +2,7 @@
 import type { AlertKind } from "./AlertKind";
 
 /**
- * Filters of `alerts_list` (newest first). By default acknowledged and muted alerts are left
- * out.
+ * Filters of `alerts_list` (the most severe first, then the newest). By default acknowledged
+ * and muted alerts are left out.
  */
 export type AlertFilter = { since: string | null, kind: AlertKind | null, key_id: string | null, include_acknowledged: boolean, include_muted: boolean, limit: number | null, };

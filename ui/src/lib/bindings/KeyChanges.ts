@@ -2,7 +2,7 @@
 import type { KeyView } from "./KeyView";
 
 /**
- * The keys that changed since a change cursor (see [`keys_changed_since`]).
+ * The keys that changed since a change cursor (see [`crate::keys::changed_since`]).
  */
 export type KeyChanges = { 
 /**

@@ -3,6 +3,6 @@ import type { LeakAction } from "./LeakAction";
 import type { NewKey } from "./NewKey";
 
 /**
- * The outcome of [`leak_remediate`]: the new secret, shown once.
+ * The outcome of [`crate::leaks::remediate`]: the new secret, shown once.
  */
 export type LeakRemediation = { key_id: string, action: LeakAction, new_key: NewKey, };
