@@ -94,7 +94,8 @@ macro_rules! operations {
                 fn audit_list(ctx, filter: $crate::model::audit::AuditFilter) -> Vec<$crate::model::audit::AuditEntry> {
                     $crate::audit::list(ctx, filter).await
                 }
-                /// Alerts (newest first) and the open counts that the navigation shows.
+                /// Alerts (the most severe first, then the newest) and the open counts that the
+                /// navigation shows.
                 fn alerts_list(ctx, filter: $crate::model::alert::AlertFilter) -> $crate::model::alert::AlertList {
                     $crate::alerts::list(ctx, filter).await
                 }

@@ -50,7 +50,8 @@ pub async fn evaluate(ctx: &AppCtx) -> Result<AlertEval> {
     blocking(move || store.evaluate_alerts(&rules::Rules { policy: &policy }, Utc::now())).await
 }
 
-/// Alerts, newest first, with the count of open high/critical ones.
+/// Alerts, the most severe first and then the newest, with the count of open high/critical
+/// ones.
 pub async fn list(ctx: &AppCtx, filter: AlertFilter) -> Result<AlertList> {
     if let Some(k) = &filter.key_id {
         validate_id("key id", k)?;

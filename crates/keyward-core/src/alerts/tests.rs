@@ -404,3 +404,77 @@ fn kinds_parse_and_policy_checks() {
     };
     assert!(bad.check().is_err());
 }
+
+/// Raises what it was given for each key, whatever the history says.
+struct Given(Vec<(&'static str, AlertKind, Severity)>);
+
+impl AlertRules for Given {
+    fn raise(
+        &self,
+        key: &RuleKey,
+        _meta: Option<&RuleMeta>,
+        _cursor: Option<i64>,
+        now: i64,
+        _evidence: &dyn AlertEvidence,
+    ) -> crate::error::Result<Vec<Raise>> {
+        Ok(self
+            .0
+            .iter()
+            .filter(|(id, _, _)| *id == key.id)
+            .map(|(id, kind, severity)| Raise {
+                kind: *kind,
+                severity: *severity,
+                key_id: id.to_string(),
+                key_name: key.name.clone(),
+                message: format!("{kind:?}"),
+                evidence: json!({}),
+                fingerprint: format!("{id}:{kind:?}:{now}"),
+                drift: None,
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn alerts_list_the_most_severe_first_then_the_newest() {
+    let s = SqliteStore::open_in_memory("p").unwrap();
+    let t = t0();
+    sync(&s, t, &[key("a", 1, None, None), key("b", 1, None, None)]);
+    // Older: a critical and a low; newer: a medium and a high.
+    s.evaluate_alerts(
+        &Given(vec![
+            ("a", AlertKind::CanaryTripped, Severity::Critical),
+            ("b", AlertKind::Stale, Severity::Low),
+        ]),
+        t,
+    )
+    .unwrap();
+    s.evaluate_alerts(
+        &Given(vec![
+            ("a", AlertKind::NewIp, Severity::Medium),
+            ("b", AlertKind::Spike, Severity::High),
+        ]),
+        t + Duration::hours(1),
+    )
+    .unwrap();
+    let list = s.alerts_list(&AlertFilter::default()).unwrap();
+    let order: Vec<Severity> = list.alerts.iter().map(|a| a.severity).collect();
+    assert_eq!(
+        order,
+        vec![
+            Severity::Critical,
+            Severity::High,
+            Severity::Medium,
+            Severity::Low
+        ]
+    );
+    // Same severity: the newer first.
+    s.evaluate_alerts(
+        &Given(vec![("b", AlertKind::CanaryTripped, Severity::Critical)]),
+        t + Duration::hours(2),
+    )
+    .unwrap();
+    let list = s.alerts_list(&AlertFilter::default()).unwrap();
+    assert_eq!(list.alerts[0].key_id.as_deref(), Some("b"));
+    assert_eq!(list.alerts[1].key_id.as_deref(), Some("a"));
+}

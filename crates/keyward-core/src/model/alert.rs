@@ -127,8 +127,8 @@ pub struct Alert {
     pub muted: bool,
 }
 
-/// Filters of `alerts_list` (newest first). By default acknowledged and muted alerts are left
-/// out.
+/// Filters of `alerts_list` (the most severe first, then the newest). By default acknowledged
+/// and muted alerts are left out.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct AlertFilter {

@@ -174,7 +174,11 @@ impl SqliteStore {
         if !f.include_muted {
             sql.push_str(" AND muted = 0");
         }
-        sql.push_str(" ORDER BY at DESC, id DESC");
+        // The most severe first, then the newest (see `alerts::list`).
+        sql.push_str(
+            " ORDER BY CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 \
+             WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END DESC, at DESC, id DESC",
+        );
         if let Some(l) = f.limit {
             sql.push_str(&format!(" LIMIT {l}"));
         }
