@@ -20,6 +20,7 @@ import pytest
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.select import Select
 
 from conftest import ART, SHOTS
 
@@ -90,6 +91,14 @@ def shot(d, name, keep=False):
 
 def row_count(d) -> int:
     return int(find(d, "keys-table").get_attribute("data-count"))
+
+
+def choose_owner_and_scope(d):
+    """In the create dialog: the first owner listed and the API's first scope (nothing is
+    chosen for the admin)."""
+    d.find_elements(By.CSS_SELECTOR, tid("owner-option"))[0].click()
+    d.find_elements(By.CSS_SELECTOR, tid("create-key-scope"))[0].click()
+    wait(d, lambda: find(d, "create-key-submit").is_enabled(), 5, "Create to be enabled")
 
 
 def take_secret(d, tag):
@@ -216,7 +225,17 @@ def test_create_shows_secret_once(driver):
     click(d, "create-key-button")
     name = find(d, "create-key-name")
     name.send_keys("e2e created key")
-    # Owner, API and a scope come preselected: name + Create is enough.
+    # Nothing is chosen for the admin: no owner, no scope, and Enter in the name does not
+    # submit a half-filled form.
+    assert "Choose the owner" in find(d, "create-key-for").text
+    assert not find(d, "create-key-submit").is_enabled()
+    assert not d.find_elements(By.CSS_SELECTOR, tid("create-key-scope") + ":checked")
+    name.send_keys(Keys.ENTER)
+    time.sleep(0.3)
+    assert first(d, "create-key") is not None, "Enter in the name must not submit"
+    choose_owner_and_scope(d)
+    assert find(d, "create-key-for").text.startswith("For ")
+    shot(d, "create-key", keep=True)
     click(d, "create-key-submit")
     secret = take_secret(d, "create")
     assert secret.startswith("k_live_")
@@ -227,6 +246,32 @@ def test_create_shows_secret_once(driver):
     search.send_keys("e2e created key")
     wait(d, lambda: row_count(d) == 1, 10, "the new key in the list")
     STATE["created_secret"] = secret
+
+
+def test_create_takes_the_owner_from_the_filter(driver):
+    """With the list filtered to an organization, a new key is that organization's (as Kinde
+    creates keys from inside an org's page); cleared, the owner must be chosen again."""
+    d = driver
+    nav(d, "keys")
+    org = find(d, "filter-org")
+    options = [o for o in org.find_elements(By.TAG_NAME, "option") if o.get_attribute("value")]
+    assert options, "the demo has organizations"
+    pick = options[-1]
+    org_code, org_name = pick.get_attribute("value"), pick.get_attribute("textContent").strip()
+    Select(org).select_by_value(org_code)
+    click(d, "create-key-button")
+    find(d, "create-key-name")
+    chosen = d.find_elements(By.CSS_SELECTOR, tid("owner-option") + '[aria-selected="true"]')
+    assert [c.get_attribute("data-owner") for c in chosen] == [f"org:{org_code}"]
+    assert find(d, "create-key-for").text.startswith(f"For organization {org_name}")
+    find(d, "create-key-name").send_keys(Keys.ESCAPE)
+    wait(d, lambda: gone(d, "create-key"), 5, "the dialog to close")
+    # No filter: no owner.
+    Select(find(d, "filter-org")).select_by_value("")
+    click(d, "create-key-button")
+    assert "Choose the owner" in find(d, "create-key-for").text
+    find(d, "create-key-name").send_keys(Keys.ESCAPE)
+    wait(d, lambda: gone(d, "create-key"), 5, "the dialog to close")
 
 
 def test_rotate(driver):
@@ -250,6 +295,14 @@ def test_reissue(driver):
     click(d, "reissue-button")
     find(d, "reissue-dialog")
     click(d, "confirm-button")
+    # The rotated secret was copied seconds ago. The new key's panel must not say "Copied":
+    # the clipboard holds the old key's secret, and the panel says so until this one is copied.
+    find(d, "secret-value")
+    assert first(d, "secret-countdown") is None, "the countdown belongs to the copied secret"
+    if first(d, "clipboard-countdown") is not None:
+        other = find(d, "secret-clipboard-other", 5)
+        assert "Not copied yet" in other.text and "earlier secret" in other.text
+        shot(d, "secret-not-copied-yet")
     secret = take_secret(d, "reissue")
     STATE["reissued_secret"] = secret
     # The re-issue is an open handover until the old key is revoked.
@@ -286,12 +339,17 @@ def test_bulk_revoke(driver):
     find(d, "confirm-dialog")
     confirm = d.find_element(By.CSS_SELECTOR, tid("confirm-button"))
     assert not confirm.is_enabled(), "bulk revoke needs the count typed"
+    # The dialog lists what it revokes, as a single revoke does: name, suffix, owner, last use.
+    listed = d.find_elements(By.CSS_SELECTOR, tid("bulk-revoke-key"))
+    assert len(listed) == 2, f"the two selected keys are listed: {len(listed)}"
+    assert all("k_live" in r.text for r in listed)
+    shot(d, "bulk-revoke-confirm")
     find(d, "confirm-input").send_keys("2")
     click(d, "confirm-button")
-    summary = find(d, "revoke-summary", 30)
-    assert "2 keys revoked" in summary.text
-    shot(d, "bulk-revoke-summary")
-    summary.find_element(By.CSS_SELECTOR, ".btn.primary").click()
+    # All revoked: one toast, no second dialog to dismiss.
+    wait(d, lambda: any("2 keys revoked" in e.text for e in d.find_elements(By.CSS_SELECTOR, tid("toast-success"))), 30, "the revoked toast")
+    assert gone(d, "revoke-summary") and gone(d, "confirm-dialog")
+    shot(d, "bulk-revoke-done")
     sel.send_keys("All statuses")
 
 
@@ -372,6 +430,11 @@ def test_alerts_screen_lists_the_demo_alerts_and_acknowledge_works(driver):
     canary = [r for r in d.find_elements(By.CSS_SELECTOR, tid("alert-row")) if r.get_attribute("data-kind") == "canary_tripped"][0]
     assert canary.get_attribute("data-severity") == "critical"
     assert "192.0.2.200" in canary.text, "the evidence (the IP that touched the canary) is shown"
+    # The most severe first, then the newest: the critical canary heads the list.
+    rank = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
+    order = [rank[r.get_attribute("data-severity")] for r in d.find_elements(By.CSS_SELECTOR, tid("alert-row"))]
+    assert order == sorted(order, reverse=True), f"alerts not by severity: {order[:20]}"
+    assert order[0] == 4
     shot(d, "alerts", keep=True)
     # A desktop notification was handed to the desktop for the new alerts (tauri-plugin-notification).
     wait(d, lambda: int(find(d, "notify-state").get_attribute("data-sent") or 0) >= 1, 10, "a desktop notification")
@@ -415,6 +478,7 @@ def test_scan_screen_finds_a_planted_key_and_rotates_it(driver):
     nav(d, "keys")
     click(d, "create-key-button")
     find(d, "create-key-name").send_keys("e2e leaked key")
+    choose_owner_and_scope(d)
     click(d, "create-key-submit")
     secret = take_secret(d, "leaked")
     repo = tempfile.mkdtemp(prefix="keyward-e2e-scan-")

@@ -10,6 +10,9 @@ class Secret {
   /** Cleared (for good) by Done: nothing else holds it. */
   shown = $state<ShownSecret | null>(null);
   clip = $state<Countdown>(null);
+  /** The secret the pending copy holds: the countdown belongs to it, not to whatever is on
+   * screen now. */
+  clipFor = $state.raw<ShownSecret | null>(null);
   #timer: ReturnType<typeof setInterval> | null = null;
 
   show(s: ShownSecret): void {
@@ -25,14 +28,21 @@ class Secret {
     return remaining(this.clip, ui.now);
   }
 
+  /** True when the clipboard holds the secret on screen (it was copied from this panel). */
+  get copiedShown(): boolean {
+    return this.shown !== null && this.clipFor === this.shown && this.clipLeft !== null;
+  }
+
   /** The countdown's fraction left (1 → 0). */
   get clipFraction(): number {
     return fractionLeft(this.clip, ui.now);
   }
 
   async copy(text: string): Promise<void> {
+    const from = this.shown;
     try {
       const secs = await backend.clipboardCopy(text);
+      this.clipFor = from;
       this.clip = startCountdown(Date.now(), secs || CLIPBOARD_CLEAR_SECS);
       ui.tick();
       if (this.#timer) clearInterval(this.#timer);
@@ -54,6 +64,7 @@ class Secret {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     this.clip = null;
+    this.clipFor = null;
   }
 }
 
