@@ -22,7 +22,8 @@ use serde_json::{Value, json};
 use crate::error::Result;
 use crate::keys::rules::{flaggable, is_stale};
 use crate::model::alert::{
-    AlertEvidence, AlertKind, AlertRules, DUE_ACTIONS, Policy, Raise, RuleKey, RuleMeta, Severity,
+    AlertEvidence, AlertKind, AlertRules, DUE_ACTIONS, Policy, Raise, RaiseGroup, RuleKey,
+    RuleMeta, Severity,
 };
 use crate::model::key::KeyStatus;
 
@@ -58,6 +59,112 @@ impl AlertRules for Rules<'_> {
         policies(self.policy, key, meta, now, &mut out);
         Ok(out)
     }
+
+    fn group(&self, new: Vec<Raise>, baseline: bool, now: i64) -> Vec<RaiseGroup> {
+        group_policies(self.policy, new, baseline, now)
+    }
+}
+
+/// From this many new alerts of one policy kind in one evaluation, they are shown as one
+/// summary ("110 keys are due for rotation") instead of one alert per key.
+pub const SUMMARY_FROM: usize = 3;
+
+/// Groups new policy alerts by kind: [`SUMMARY_FROM`] or more of a kind become one summary
+/// (the worst severity among them), whose evidence lists the keys. Event alerts and drift
+/// always stand alone. The first evaluation of a store (the baseline) is where the flood would
+/// come from: a fresh profile's old keys all crossing the policy at once.
+pub fn group_policies(p: &Policy, new: Vec<Raise>, baseline: bool, now: i64) -> Vec<RaiseGroup> {
+    // The policy-wide kinds describe a state of many keys at once; an event is about one key,
+    // and so is a date the admin set on one key (`expired:`, `expires_soon:`): those stand alone.
+    let policy_wide = |r: &Raise| {
+        ["stale:", "rotation_due:", "expiry_coming:"]
+            .iter()
+            .any(|p| r.fingerprint.starts_with(p))
+    };
+    let count = |kind: AlertKind| {
+        new.iter()
+            .filter(|r| r.kind == kind && policy_wide(r))
+            .count()
+    };
+    let summarized: Vec<AlertKind> = [
+        AlertKind::Stale,
+        AlertKind::RotationDue,
+        AlertKind::ExpiryComing,
+    ]
+    .into_iter()
+    .filter(|k| count(*k) >= SUMMARY_FROM)
+    .collect();
+    // In the order raised; a summary sits where its first member was.
+    let mut out: Vec<RaiseGroup> = Vec::new();
+    let mut slots: Vec<(AlertKind, usize)> = Vec::new();
+    for r in new {
+        if !summarized.contains(&r.kind) || !policy_wide(&r) {
+            out.push(RaiseGroup {
+                summary: None,
+                members: vec![r],
+            });
+            continue;
+        }
+        match slots.iter().find(|(k, _)| *k == r.kind) {
+            Some((_, i)) => out[*i].members.push(r),
+            None => {
+                slots.push((r.kind, out.len()));
+                out.push(RaiseGroup {
+                    summary: None,
+                    members: vec![r],
+                });
+            }
+        }
+    }
+    for (kind, i) in slots {
+        let members = &out[i].members;
+        let n = members.len();
+        let severity = members
+            .iter()
+            .map(|r| r.severity)
+            .max()
+            .unwrap_or(Severity::Low);
+        let message = match kind {
+            AlertKind::Stale => format!(
+                "{n} keys have not been verified in {} days (or never, and are older)",
+                p.stale_days
+            ),
+            AlertKind::RotationDue => format!(
+                "{n} keys are due for rotation: past the {}-day maximum age",
+                p.max_key_age_days
+            ),
+            _ => format!(
+                "{n} keys reach the {}-day maximum age within {} days",
+                p.max_key_age_days, p.warning_days
+            ),
+        };
+        let keys: Vec<Value> = members
+            .iter()
+            .take(200)
+            .map(|r| json!({ "id": r.key_id, "name": r.key_name }))
+            .collect();
+        let mut evidence = json!({
+            "count": n,
+            "keys": keys,
+            "first_evaluation": baseline,
+        });
+        if matches!(kind, AlertKind::RotationDue | AlertKind::ExpiryComing)
+            && let Some(e) = evidence.as_object_mut()
+        {
+            e.insert("offer".into(), json!(DUE_ACTIONS));
+        }
+        out[i].summary = Some(Raise {
+            kind,
+            severity,
+            key_id: String::new(),
+            key_name: String::new(),
+            message,
+            evidence,
+            fingerprint: format!("summary:{}:{now}", kind.as_str()),
+            drift: None,
+        });
+    }
+    out
 }
 
 fn iso(ms: i64) -> Value {
@@ -579,5 +686,46 @@ mod tests {
         let mut k = key(400);
         k.gone = true;
         assert!(raise(&k, None, None, &Memory::default()).is_empty());
+    }
+
+    #[test]
+    fn policy_floods_are_grouped_by_kind_and_events_stand_alone() {
+        let r = |id: &str, kind: AlertKind, severity: Severity| Raise {
+            kind,
+            severity,
+            key_id: id.into(),
+            key_name: format!("key {id}"),
+            message: String::new(),
+            evidence: json!({}),
+            fingerprint: format!("{}:{id}", kind.as_str()),
+            drift: None,
+        };
+        let new = vec![
+            r("a", AlertKind::Stale, Severity::Low),
+            r("a", AlertKind::NewIp, Severity::Medium),
+            r("b", AlertKind::Stale, Severity::Low),
+            r("b", AlertKind::RotationDue, Severity::Medium),
+            r("c", AlertKind::Stale, Severity::Low),
+            r("d", AlertKind::RotationDue, Severity::High),
+        ];
+        let groups = group_policies(&Policy::default(), new, true, NOW);
+        let shape: Vec<(Option<AlertKind>, usize)> = groups
+            .iter()
+            .map(|g| (g.summary.as_ref().map(|s| s.kind), g.members.len()))
+            .collect();
+        // Three stale keys: one summary where the first was; the rest alone, in order.
+        assert_eq!(
+            shape,
+            vec![(Some(AlertKind::Stale), 3), (None, 1), (None, 1), (None, 1)]
+        );
+        let summary = groups[0].summary.as_ref().unwrap();
+        assert_eq!(summary.severity, Severity::Low);
+        assert!(summary.key_id.is_empty());
+        assert!(
+            summary
+                .message
+                .starts_with("3 keys have not been verified in 30 days")
+        );
+        assert_eq!(groups[1].members[0].kind, AlertKind::NewIp);
     }
 }

@@ -478,3 +478,87 @@ fn alerts_list_the_most_severe_first_then_the_newest() {
     assert_eq!(list.alerts[0].key_id.as_deref(), Some("b"));
     assert_eq!(list.alerts[1].key_id.as_deref(), Some("a"));
 }
+
+#[test]
+fn a_first_evaluation_summarizes_a_flood_of_one_policy_kind() {
+    let s = SqliteStore::open_in_memory("p").unwrap();
+    let t = t0();
+    // Five keys far past the 90-day policy, never verified in 30 days: a fresh profile's flood.
+    let old: Vec<ApiKey> = (0..5)
+        .map(|i| {
+            let mut k = key(&format!("old{i}"), 3, Some(t - Duration::days(60)), None);
+            k.created_on = Some(t - Duration::days(200));
+            k
+        })
+        .collect();
+    sync(&s, t, &old);
+    let e = eval(&s, t);
+    assert!(e.baseline);
+    let shown: Vec<(AlertKind, Option<String>)> = e
+        .raised
+        .iter()
+        .map(|a| (a.kind, a.key_id.clone()))
+        .collect();
+    assert_eq!(
+        shown,
+        vec![(AlertKind::Stale, None), (AlertKind::RotationDue, None)],
+        "one summary per kind, not one alert per key"
+    );
+    let due = e
+        .raised
+        .iter()
+        .find(|a| a.kind == AlertKind::RotationDue)
+        .unwrap();
+    assert!(
+        due.message.starts_with("5 keys are due for rotation"),
+        "{}",
+        due.message
+    );
+    assert_eq!(due.evidence["count"], 5);
+    assert_eq!(due.evidence["keys"].as_array().unwrap().len(), 5);
+
+    // The list and the counts show the summaries; a key's own alerts include its member.
+    let list = s.alerts_list(&AlertFilter::default()).unwrap();
+    assert_eq!((list.alerts.len(), list.open_total), (2, 2));
+    let mine = s
+        .alerts_list(&AlertFilter {
+            key_id: Some("old3".into()),
+            ..AlertFilter::default()
+        })
+        .unwrap();
+    assert_eq!(mine.alerts.len(), 2, "old3 is stale and due");
+
+    // The next evaluation raises nothing again for the same keys.
+    let again = eval(&s, t + Duration::hours(1));
+    assert!(again.raised.is_empty(), "{:?}", kinds(&again));
+
+    // Acknowledging the summary acknowledges what it stands for.
+    s.alert_ack(due.id, t + Duration::hours(2)).unwrap();
+    let mine = s
+        .alerts_list(&AlertFilter {
+            key_id: Some("old3".into()),
+            ..AlertFilter::default()
+        })
+        .unwrap();
+    assert_eq!(
+        mine.alerts.iter().map(|a| a.kind).collect::<Vec<_>>(),
+        vec![AlertKind::Stale]
+    );
+}
+
+#[test]
+fn a_few_policy_alerts_stand_alone() {
+    let s = SqliteStore::open_in_memory("p").unwrap();
+    let t = t0();
+    let mut k = key("old", 3, Some(t - Duration::days(60)), None);
+    k.created_on = Some(t - Duration::days(200));
+    let mut k2 = k.clone();
+    k2.id = "old2".into();
+    sync(&s, t, &[k, k2]);
+    let e = eval(&s, t);
+    assert!(
+        e.raised.iter().all(|a| a.key_id.is_some()),
+        "2 < 3: one per key"
+    );
+    assert_eq!(e.raised.len(), 4);
+}

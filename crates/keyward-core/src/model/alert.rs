@@ -337,8 +337,17 @@ pub trait AlertEvidence {
     fn audited(&self, actions: &[&str], since: i64) -> crate::error::Result<bool>;
 }
 
+/// Alerts stored together: one `summary` shown for all its `members` (a flood of one policy kind
+/// read as one alert), or one member alone (no summary).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RaiseGroup {
+    pub summary: Option<Raise>,
+    pub members: Vec<Raise>,
+}
+
 /// The alert rules as a store runs them, key by key, inside its evaluation: what to raise for
-/// `key`, given the evaluation cursor (`None` the first time: the baseline) and `now`.
+/// `key`, given the evaluation cursor (`None` the first time: the baseline) and `now`; then how
+/// to group what is new.
 pub trait AlertRules {
     fn raise(
         &self,
@@ -348,4 +357,16 @@ pub trait AlertRules {
         now: i64,
         evidence: &dyn AlertEvidence,
     ) -> crate::error::Result<Vec<Raise>>;
+
+    /// Groups the alerts this evaluation raises that were never raised before. By default each
+    /// stands alone.
+    fn group(&self, new: Vec<Raise>, baseline: bool, now: i64) -> Vec<RaiseGroup> {
+        let _ = (baseline, now);
+        new.into_iter()
+            .map(|r| RaiseGroup {
+                summary: None,
+                members: vec![r],
+            })
+            .collect()
+    }
 }

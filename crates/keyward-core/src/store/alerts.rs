@@ -13,7 +13,7 @@ use super::rows::{from_ms, parse_status, to_ms};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::alert::{
     Alert, AlertEval, AlertEvidence, AlertFilter, AlertKind, AlertList, AlertRules, KeyMeta, Mute,
-    MuteTarget, Policy, RuleKey, RuleMeta, RuleRow, Severity,
+    MuteTarget, Policy, Raise, RuleKey, RuleMeta, RuleRow, Severity,
 };
 
 const ALERT_COLUMNS: &str =
@@ -68,52 +68,50 @@ impl SqliteStore {
                 raised: Vec::new(),
                 drift_audited: 0,
             };
+            // Only what was never raised before is grouped and stored.
+            let mut fresh = Vec::with_capacity(raises.len());
             for r in raises {
-                let muted = mutes.contains(&(r.key_id.clone(), String::new()))
-                    || mutes.contains(&(String::new(), r.kind.as_str().to_string()));
-                let n = tx
+                let known: bool = tx
                     .prepare_cached(
-                        "INSERT INTO alerts (profile, kind, severity, key_id, key_name, at, \
-                         message, evidence, fingerprint, muted) VALUES \
-                         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-                         ON CONFLICT (profile, fingerprint) DO NOTHING",
+                        "SELECT EXISTS (SELECT 1 FROM alerts WHERE profile = ?1 AND fingerprint = ?2)",
                     )?
-                    .execute(params![
-                        self.profile,
-                        r.kind.as_str(),
-                        r.severity.as_str(),
-                        r.key_id,
-                        r.key_name,
-                        now,
-                        r.message,
-                        r.evidence.to_string(),
-                        r.fingerprint,
-                        muted
-                    ])?;
-                if n == 0 {
-                    continue;
+                    .query_row(params![self.profile, r.fingerprint], |row| row.get(0))?;
+                if !known {
+                    fresh.push(r);
                 }
-                let id = tx.last_insert_rowid();
-                if let Some(details) = &r.drift {
-                    tx.execute(
-                        "INSERT INTO audit (at, profile, action, key_id, key_name, outcome, \
-                         details) VALUES (?1, ?2, 'outside_keyward', ?3, ?4, 'ok', ?5)",
-                        params![now, self.profile, r.key_id, r.key_name, details.to_string()],
-                    )?;
-                    out.drift_audited += 1;
+            }
+            for g in rules.group(fresh, cursor.is_none(), now) {
+                let summary = match &g.summary {
+                    Some(s) => {
+                        let muted = mutes.contains(&(String::new(), s.kind.as_str().to_string()));
+                        insert_alert(tx, &self.profile, s, now, muted, None)?
+                            .map(|id| (id, alert_of(id, s.clone(), now, muted)))
+                    }
+                    None => None,
+                };
+                if let Some((_, shown)) = &summary {
+                    out.raised.push(shown.clone());
                 }
-                out.raised.push(Alert {
-                    id,
-                    kind: r.kind,
-                    severity: r.severity,
-                    key_id: Some(r.key_id),
-                    key_name: Some(r.key_name),
-                    at: from_ms(now).unwrap_or_default(),
-                    message: r.message,
-                    evidence: r.evidence,
-                    acknowledged_at: None,
-                    muted,
-                });
+                for r in g.members {
+                    let muted = mutes.contains(&(r.key_id.clone(), String::new()))
+                        || mutes.contains(&(String::new(), r.kind.as_str().to_string()));
+                    let Some(id) =
+                        insert_alert(tx, &self.profile, &r, now, muted, summary.as_ref().map(|s| s.0))?
+                    else {
+                        continue;
+                    };
+                    if let Some(details) = &r.drift {
+                        tx.execute(
+                            "INSERT INTO audit (at, profile, action, key_id, key_name, outcome, \
+                             details) VALUES (?1, ?2, 'outside_keyward', ?3, ?4, 'ok', ?5)",
+                            params![now, self.profile, r.key_id, r.key_name, details.to_string()],
+                        )?;
+                        out.drift_audited += 1;
+                    }
+                    if summary.is_none() {
+                        out.raised.push(alert_of(id, r, now, muted));
+                    }
+                }
             }
             // Remember what was seen, so that the next evaluation tells drift apart.
             for k in &keys {
@@ -174,6 +172,10 @@ impl SqliteStore {
         if !f.include_muted {
             sql.push_str(" AND muted = 0");
         }
+        // A summary stands for its members; a key's own alerts include its member.
+        if f.key_id.is_none() {
+            sql.push_str(" AND summarized_by IS NULL");
+        }
         // The most severe first, then the newest (see `alerts::list`).
         sql.push_str(
             " ORDER BY CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 \
@@ -191,7 +193,8 @@ impl SqliteStore {
             };
             let (open_high, open_total): (u32, u32) = c.query_row(
                 "SELECT COALESCE(SUM(severity IN ('high', 'critical')), 0), COUNT(*) FROM alerts \
-                 WHERE profile = ?1 AND acknowledged_at IS NULL AND muted = 0",
+                 WHERE profile = ?1 AND acknowledged_at IS NULL AND muted = 0 \
+                 AND summarized_by IS NULL",
                 [&self.profile],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
@@ -206,9 +209,10 @@ impl SqliteStore {
     /// Acknowledges one alert (idempotent); `NotFound` when the id is unknown.
     pub fn alert_ack(&self, id: i64, at: DateTime<Utc>) -> Result<Alert> {
         let found = self.with_conn(|c| {
+            // Acknowledging a summary acknowledges the alerts it stands for.
             c.execute(
                 "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, ?3) \
-                 WHERE profile = ?1 AND id = ?2",
+                 WHERE profile = ?1 AND (id = ?2 OR summarized_by = ?2)",
                 params![self.profile, id, to_ms(at)],
             )?;
             c.query_row(
@@ -528,5 +532,55 @@ impl AlertEvidence for SqlEvidence<'_> {
             params![self.profile, self.key.id, since, actions],
             |r| r.get(0),
         )?)
+    }
+}
+
+/// Stores one raised alert (a member of `summarized_by`, if given); `None` when its
+/// fingerprint was already stored.
+fn insert_alert(
+    tx: &Transaction<'_>,
+    profile: &str,
+    r: &Raise,
+    now: i64,
+    muted: bool,
+    summarized_by: Option<i64>,
+) -> Result<Option<i64>> {
+    let key = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let n = tx
+        .prepare_cached(
+            "INSERT INTO alerts (profile, kind, severity, key_id, key_name, at, message, \
+             evidence, fingerprint, muted, summarized_by) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             ON CONFLICT (profile, fingerprint) DO NOTHING",
+        )?
+        .execute(params![
+            profile,
+            r.kind.as_str(),
+            r.severity.as_str(),
+            key(&r.key_id),
+            key(&r.key_name),
+            now,
+            r.message,
+            r.evidence.to_string(),
+            r.fingerprint,
+            muted,
+            summarized_by
+        ])?;
+    Ok((n > 0).then(|| tx.last_insert_rowid()))
+}
+
+/// The alert as listed, right after it was stored.
+fn alert_of(id: i64, r: Raise, now: i64, muted: bool) -> Alert {
+    Alert {
+        id,
+        kind: r.kind,
+        severity: r.severity,
+        key_id: (!r.key_id.is_empty()).then_some(r.key_id),
+        key_name: (!r.key_name.is_empty()).then_some(r.key_name),
+        at: from_ms(now).unwrap_or_default(),
+        message: r.message,
+        evidence: r.evidence,
+        acknowledged_at: None,
+        muted,
     }
 }

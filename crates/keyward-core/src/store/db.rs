@@ -21,6 +21,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_alerts.sql"),
     include_str!("migrations/0005_rev.sql"),
     include_str!("migrations/0006_handover.sql"),
+    include_str!("migrations/0007_alert_summaries.sql"),
 ];
 
 /// The schema version this build writes.
