@@ -92,7 +92,7 @@ pub async fn list_with(ctx: &AppCtx, quiet_days: u32) -> Result<Vec<Handover>> {
                 format!(
                     "Still in use: {old_since} verifications since the new key was issued. \
                      Move the remaining clients to {}.",
-                    l.new_id
+                    named(new.as_ref(), &l.new_id)
                 )
             } else {
                 let left = Duration::days(i64::from(quiet_days)) - quiet_for;
@@ -121,4 +121,18 @@ pub async fn list_with(ctx: &AppCtx, quiet_days: u32) -> Result<Vec<Handover>> {
         Ok(out)
     })
     .await
+}
+
+/// A key as an admin finds it: `“Billing (re-issued 2026-12-07)” (k_live…abcd)`, or its id
+/// when the cache does not know it.
+fn named(v: Option<&KeyView>, id: &str) -> String {
+    match v {
+        Some(v) => format!(
+            "\u{201c}{}\u{201d} ({}\u{2026}{})",
+            v.key.name,
+            v.key.key_prefix,
+            v.key.key_suffix.as_deref().unwrap_or("????")
+        ),
+        None => id.to_string(),
+    }
 }

@@ -108,9 +108,41 @@ pub async fn show(ctx: &AppCtx, id: &str) -> Result<KeyView> {
     let key = client.get_key(id).await?;
     let windows = Windows::from(&ctx.settings().await?);
     let names = names::Names::fetch(&client).await;
-    let mut v = names.view(key);
+    let fresh = names.view(key);
+    // What only the cache knows (when Keyward rotated it, the 7-day sparkline) stays: the
+    // answer is written to the cache and read back, so a view from Kinde never blanks them.
+    let mut v = match ctx.store().await {
+        Ok(store) => cached_view(&store, &fresh).await.unwrap_or(fresh),
+        Err(_) => fresh,
+    };
     rules::apply(&mut v, windows, Utc::now());
     Ok(v)
+}
+
+/// Writes a key just read from Kinde to the cache and returns the cache's view of it (with
+/// `rotated_on` and `spark_7d`), with the owner and API names Kinde resolved (also cached).
+async fn cached_view(store: &Arc<dyn Store>, fresh: &KeyView) -> Option<KeyView> {
+    let s = Arc::clone(store);
+    let fresh = fresh.clone();
+    blocking(move || {
+        let now = Utc::now();
+        let id = fresh.key.id.clone();
+        s.apply_page(
+            None,
+            now,
+            &[PageEntry {
+                key: fresh.key.clone(),
+                detail: true,
+            }],
+        )?;
+        if fresh.owner_name.is_some() || fresh.api_name.is_some() {
+            s.set_names(&[(id.clone(), fresh.owner_name.clone(), fresh.api_name.clone())])?;
+        }
+        s.get_key(&id, now)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Creates a user or organization key. Checks the name, owner, API id and scopes first, then
@@ -244,11 +276,12 @@ pub async fn rotate(ctx: &AppCtx, id: &str) -> Result<NewKey> {
     validate_id("key id", id)?;
     let client = ctx.client().await?;
     let result = client.rotate_key(id).await;
+    let name = cached_name(ctx, id).await;
     audit::record_result(
         ctx,
         AuditAction::Rotate,
         Some(id),
-        None,
+        name.as_deref(),
         result.as_ref().err(),
         json!({}),
     )
@@ -310,7 +343,16 @@ pub async fn revoke_with(
         };
         if !matches!(&result, Err(e) if e.code == ErrorCode::Cancelled) {
             let err = result.as_ref().err();
-            audit::record_result(ctx, AuditAction::Revoke, Some(id), None, err, json!({})).await;
+            let name = cached_name(ctx, id).await;
+            audit::record_result(
+                ctx,
+                AuditAction::Revoke,
+                Some(id),
+                name.as_deref(),
+                err,
+                json!({}),
+            )
+            .await;
         }
         if result.is_ok()
             && let Ok(store) = ctx.store().await
@@ -507,15 +549,43 @@ pub(crate) async fn cache_key(ctx: &AppCtx, store: &Arc<dyn Store>, id: &str) {
     }
 }
 
+/// The key's name as the cache knows it (for the audit log), if it is known.
+async fn cached_name(ctx: &AppCtx, id: &str) -> Option<String> {
+    let store = ctx.store().await.ok()?;
+    let id = id.to_string();
+    blocking(move || store.get_key(&id, Utc::now()))
+        .await
+        .ok()
+        .flatten()
+        .map(|v| v.key.name)
+}
+
 /// `true` when `status` means the key can still be verified.
 pub(crate) fn usable(status: KeyStatus) -> bool {
     status == KeyStatus::Active
 }
 
-/// Re-issues a key: a new key with the same name, API and owner, and the same scopes or
-/// `scopes` (Kinde keys are immutable, so this is also how scopes change). The old key keeps
-/// working until it is revoked; `handover::list` says when that is safe. Audited as
-/// `create` (by [`create`]) and `reissue`, whatever the outcome.
+/// What a re-issued key is called: the old key's name and the day of the re-issue,
+/// `Billing (re-issued 2026-12-07)`, so that the two keys can be told apart in Kinde and in
+/// Keyward. A name that already says it was re-issued gets the new date instead of a second
+/// one; a name too long for Kinde is shortened before the mark.
+pub fn reissued_name(old: &str, at: chrono::DateTime<Utc>) -> String {
+    const MARK: &str = " (re-issued ";
+    let base = match old.rfind(MARK) {
+        Some(i) if old.ends_with(')') && old.len() - i == MARK.len() + 11 => &old[..i],
+        _ => old,
+    };
+    let mark = format!("{MARK}{})", at.format("%Y-%m-%d"));
+    let room = 255usize.saturating_sub(mark.chars().count());
+    let base: String = base.trim_end().chars().take(room).collect();
+    format!("{}{mark}", base.trim_end())
+}
+
+/// Re-issues a key: a new key named after the old one (see [`reissued_name`]), with the same
+/// API and owner, and the same scopes or `scopes` (Kinde keys are immutable, so this is also
+/// how scopes change). The old key keeps working until it is revoked; `handover::list` says
+/// when that is safe. Audited as `create` (by [`create`]) and `reissue` (naming the new key),
+/// whatever the outcome.
 pub async fn reissue(ctx: &AppCtx, id: &str, scopes: Option<Vec<String>>) -> Result<Reissued> {
     validate_id("key id", id)?;
     let client = ctx.client().await?;
@@ -543,7 +613,7 @@ pub async fn reissue(ctx: &AppCtx, id: &str, scopes: Option<Vec<String>>) -> Res
     }
     let scopes = scopes.unwrap_or_else(|| old.scopes.clone());
     let input = crate::model::key::CreateKeyInput {
-        name: old.name.clone(),
+        name: reissued_name(&old.name, Utc::now()),
         api_id,
         scopes: scopes.clone(),
         org_code: if old.user_id.is_some() {
@@ -561,7 +631,8 @@ pub async fn reissue(ctx: &AppCtx, id: &str, scopes: Option<Vec<String>>) -> Res
         Err(e) if e.code == ErrorCode::Ambiguous => (AuditOutcome::Ambiguous, Some(e), None),
         Err(e) => (AuditOutcome::Failed, Some(e), None),
     };
-    let details = json!({ "old_id": id, "new_id": new_id, "scopes": scopes });
+    let new_name = result.as_ref().ok().and_then(|k| k.name.clone());
+    let details = json!({ "old_id": id, "new_id": new_id, "new_name": new_name, "scopes": scopes });
     audit::record(
         ctx,
         AuditAction::Reissue,

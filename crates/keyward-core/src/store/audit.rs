@@ -55,7 +55,11 @@ impl SqliteStore {
             args.push(Box::new(o.as_str()));
         }
         if let Some(k) = &f.key_id {
-            sql.push_str(" AND key_id = ?");
+            // A key's rows, and the re-issue that made it (the old key's row names it).
+            sql.push_str(
+                " AND (key_id = ? OR (action = 'reissue' AND json_extract(details, '$.new_id') = ?))",
+            );
+            args.push(Box::new(k.clone()));
             args.push(Box::new(k.clone()));
         }
         if let Some(s) = f.since {

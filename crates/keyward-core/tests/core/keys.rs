@@ -408,3 +408,139 @@ async fn cancelled_bulk_revoke_reports_every_key() {
     );
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn show_keeps_what_only_the_cache_knows_rotated_on_and_the_sparkline() {
+    let sb = sandbox(Config::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let ctx = ctx(&sb, home.path());
+    let created = keys::create(&ctx, org_key("Spark", &["read:data"]))
+        .await
+        .unwrap();
+    crate::support::sync(&ctx).await;
+    for _ in 0..3 {
+        keys::verify(&ctx, &Secret::new(created.key.expose()))
+            .await
+            .unwrap();
+    }
+    crate::support::sync(&ctx).await;
+    let listed = keys::list(&ctx, &KeyFilter::default(), true).await.unwrap();
+    let spark = listed
+        .iter()
+        .find(|k| k.key.id == created.id)
+        .unwrap()
+        .spark_7d
+        .clone();
+    assert_eq!(spark.iter().sum::<i64>(), 3, "{spark:?}");
+
+    // Opening the key (a read from Kinde) keeps its sparkline, in the answer and the cache.
+    let shown = keys::show(&ctx, &created.id).await.unwrap();
+    assert_eq!(shown.spark_7d, spark);
+    assert_eq!(shown.owner_name.as_deref(), Some("Sandbox Org"));
+    let listed = keys::list(&ctx, &KeyFilter::default(), true).await.unwrap();
+    let after = listed.iter().find(|k| k.key.id == created.id).unwrap();
+    assert_eq!(after.spark_7d, spark);
+    assert!(after.rotated_on.is_none());
+
+    // After a rotate, the key says when Keyward rotated it: in the cache and when opened.
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    keys::rotate(&ctx, &created.id).await.unwrap();
+    let listed = keys::list(&ctx, &KeyFilter::default(), true).await.unwrap();
+    let cached = listed.iter().find(|k| k.key.id == created.id).unwrap();
+    let on = cached.rotated_on.expect("rotated_on cached after a rotate");
+    assert!(on >= before, "{on} < {before}");
+    let shown = keys::show(&ctx, &created.id).await.unwrap();
+    assert_eq!(
+        shown.rotated_on,
+        Some(on),
+        "a key opened after a rotate says when"
+    );
+    assert_eq!(shown.spark_7d, spark);
+}
+
+#[tokio::test]
+async fn a_reissued_key_is_named_apart_and_the_audit_names_every_key() {
+    let sb = sandbox(Config::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let ctx = ctx(&sb, home.path());
+    let old = keys::create(&ctx, org_key("Billing", &["read:data"]))
+        .await
+        .unwrap();
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let r = keys::reissue(&ctx, &old.id, None).await.unwrap();
+    let want = format!("Billing (re-issued {today})");
+    assert_eq!(r.new_key.name.as_deref(), Some(want.as_str()));
+    let shown = keys::show(&ctx, &r.new_key.id).await.unwrap();
+    assert_eq!(shown.key.name, want);
+    // Re-issuing the re-issue replaces the date rather than stacking a second one.
+    let again = keys::reissue(&ctx, &r.new_key.id, None).await.unwrap();
+    assert_eq!(again.new_key.name.as_deref(), Some(want.as_str()));
+
+    // Rotate and revoke take the key's name from the cache when the caller gives none.
+    keys::rotate(&ctx, &old.id).await.unwrap();
+    keys::revoke(&ctx, std::slice::from_ref(&old.id))
+        .await
+        .unwrap();
+    let rows = keyward_core::audit::list(
+        &ctx,
+        AuditFilter {
+            key_id: Some(old.id.clone()),
+            ..AuditFilter::default()
+        },
+    )
+    .await
+    .unwrap();
+    for action in ["rotate", "revoke", "reissue"] {
+        let row = rows
+            .iter()
+            .find(|a| a.action.as_str() == action && a.key_id.as_deref() == Some(&old.id))
+            .unwrap_or_else(|| panic!("no {action} row: {rows:?}"));
+        assert_eq!(row.key_name.as_deref(), Some("Billing"), "{action}");
+    }
+    let reissue = rows
+        .iter()
+        .find(|a| a.action.as_str() == "reissue")
+        .unwrap();
+    assert_eq!(reissue.details["new_id"], r.new_key.id.as_str());
+    assert_eq!(reissue.details["new_name"], want.as_str());
+
+    // The new key's audit shows the re-issue that made it (a link back to the old key).
+    let new_rows = keyward_core::audit::list(
+        &ctx,
+        AuditFilter {
+            key_id: Some(r.new_key.id.clone()),
+            ..AuditFilter::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        new_rows
+            .iter()
+            .any(|a| a.action.as_str() == "reissue" && a.key_id.as_deref() == Some(&old.id)),
+        "{new_rows:?}"
+    );
+}
+
+#[test]
+fn reissued_names() {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-12-07T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    assert_eq!(
+        keys::reissued_name("Billing", at),
+        "Billing (re-issued 2026-12-07)"
+    );
+    assert_eq!(
+        keys::reissued_name("Billing (re-issued 2026-01-02)", at),
+        "Billing (re-issued 2026-12-07)"
+    );
+    assert_eq!(
+        keys::reissued_name("Billing (re-issued soon)", at),
+        "Billing (re-issued soon) (re-issued 2026-12-07)"
+    );
+    let long = "x".repeat(255);
+    let n = keys::reissued_name(&long, at);
+    assert_eq!(n.chars().count(), 255);
+    assert!(n.ends_with(" (re-issued 2026-12-07)"));
+}
