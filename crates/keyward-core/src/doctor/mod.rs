@@ -54,7 +54,24 @@ pub async fn check_key(client: &Client, input: &DoctorKeyInput) -> DoctorReport 
         return l.finish("", "");
     }
     let id = r.key_id.as_deref().unwrap_or("(unknown id)");
-    l.ok("verify", format!("Kinde knows this key: {id} ({counted})"));
+    // The key's name and masked secret, as an admin finds them in the list (best effort).
+    let known = match &r.key_id {
+        Some(k) => client.get_key(k).await.ok(),
+        None => None,
+    };
+    let named = match &known {
+        Some(k) => format!(
+            "\u{201c}{}\u{201d} ({}\u{2026}{}, {id})",
+            k.name,
+            k.key_prefix,
+            k.key_suffix.as_deref().unwrap_or("")
+        ),
+        None => id.to_string(),
+    };
+    l.ok(
+        "verify",
+        format!("Kinde knows this key: {named} ({counted})"),
+    );
     match r.status {
         Some(KeyStatus::Active) if r.is_valid => l.ok("status", "active and valid"),
         Some(KeyStatus::Revoked) => l.fail("status", "revoked", "The key is revoked", "A revoked key cannot be restored: create a new key (`keyward keys create`) and update the app that uses it."),
@@ -62,8 +79,34 @@ pub async fn check_key(client: &Client, input: &DoctorKeyInput) -> DoctorReport 
         other => l.fail("status", format!("Kinde reports it as not valid (status {:?})", other.map(KeyStatus::as_str)), "The key is not valid", "Check the key in Kinde; create a new key if needed."),
     }
     match (&r.org_code, &r.user_id) {
-        (Some(o), _) => l.ok("owner", format!("organization {o}")),
-        (None, Some(u)) => l.ok("owner", format!("user {u}")),
+        (Some(o), _) => {
+            let name = client
+                .list_orgs()
+                .await
+                .ok()
+                .and_then(|v| v.into_iter().find(|x| x.code == *o).map(|x| x.name));
+            l.ok(
+                "owner",
+                match name {
+                    Some(n) => format!("organization {n} ({o})"),
+                    None => format!("organization {o}"),
+                },
+            )
+        }
+        (None, Some(u)) => {
+            let name = client
+                .list_users()
+                .await
+                .ok()
+                .and_then(|v| v.into_iter().find(|x| x.id == *u).map(|x| x.display_name()));
+            l.ok(
+                "owner",
+                match name {
+                    Some(n) => format!("user {n} ({u})"),
+                    None => format!("user {u}"),
+                },
+            )
+        }
         (None, None) => l.ok("owner", "no user or organization reported"),
     }
     let list = if r.scopes.is_empty() {
@@ -82,7 +125,7 @@ pub async fn check_key(client: &Client, input: &DoctorKeyInput) -> DoctorReport 
             l.ok("required_scope", format!("has `{need}`"));
         } else {
             let next = format!(
-                "A key's scopes cannot be changed: create a new key for the same owner with `{need}` (`keyward keys create ... --scope {need}`), switch the app to it, then revoke this one ({id})."
+                "A key's scopes cannot be changed: re-issue the key with `{need}` added (a re-issue keeps this key working next to the new one), switch the app to the new key, then revoke this one ({id}) once it is quiet."
             );
             l.fail(
                 "required_scope",

@@ -78,6 +78,11 @@ async fn a_pasted_key_is_cleaned_then_verified() {
     assert!(verify.detail.contains(&id) && verify.detail.contains("counted as one verification"));
     let owner = r.steps.iter().find(|s| s.name == "owner").unwrap();
     assert!(owner.detail.contains(EMPTY_ORG_CODE));
+    assert!(
+        owner.detail.contains("Sandbox Org"),
+        "the owner by name: {}",
+        owner.detail
+    );
     assert_eq!(sb.stats().verify_key, 1, "exactly one verification");
     no_secret(&r, &secret, &sb);
 
@@ -98,6 +103,9 @@ async fn insufficient_scope_and_org_mismatch_are_diagnosed() {
     assert_eq!(status(&r, "required_scope"), StepStatus::Fail);
     assert_eq!(r.verdict, "Insufficient scope");
     assert!(r.next_action.contains("write:data") && r.next_action.contains("revoke"));
+    // The same advice for the app and the CLI: a re-issue, not a terminal command.
+    assert!(r.next_action.contains("re-issue"), "{}", r.next_action);
+    assert!(!r.next_action.contains("`keyward"), "{}", r.next_action);
 
     let r = run(&c, &secret, None, Some("org_other")).await;
     assert_eq!(status(&r, "organization"), StepStatus::Fail);
