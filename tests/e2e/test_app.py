@@ -288,6 +288,11 @@ def test_rotate(driver):
     secret = take_secret(d, "rotate")
     assert secret != STATE["created_secret"]
     STATE["rotated_secret"] = secret
+    # The key's page says when Keyward rotated it (not "never" beside the audit's "rotate ok").
+    wait(d, lambda: "never" not in find(d, "key-rotated-on").text, 15, "the rotation date")
+    assert any(ch.isdigit() for ch in find(d, "key-rotated-on").text)
+    wait(d, lambda: any("rotate" in r.text for r in d.find_elements(By.CSS_SELECTOR, tid("key-audit-row"))), 10, "the rotate in the key's audit")
+    shot(d, "key-rotated")
 
 
 def test_reissue(driver):
@@ -310,9 +315,25 @@ def test_reissue(driver):
     m = find(d, "handover", 20)
     assert "e2e created key" in m.text
     shot(d, "handovers")
-    # Two keys carry the name now: back to the old one, by its id.
+    # The handover names both keys and their masked secrets (what an admin greps configs for).
+    assert "k_live" in find(d, "handover-old-masked").text and "k_live" in find(d, "handover-new-masked").text
+    # Back to the old one, by its id: its page says it was re-issued and links the new key,
+    # whose name tells the two apart.
     open_key_by_search(d, STATE["key_id"])
     wait(d, lambda: STATE["key_id"] in find(d, "key-detail").text, 10, "the old key")
+    old_name = find(d, "key-name").get_attribute("textContent").strip()
+    to = find(d, "key-reissued-to", 15)
+    new_name = find(d, "key-reissued-to-link").get_attribute("textContent").strip()
+    assert "re-issued" in new_name and new_name != old_name, (old_name, new_name)
+    assert "Re-issued" in to.text
+    shot(d, "key-reissued-to")
+    click(d, "key-reissued-to-link")
+    wait(d, lambda: find(d, "key-name").get_attribute("textContent").strip() == new_name, 10, "the new key's page")
+    back = find(d, "key-reissued-from-link", 15)
+    assert back.get_attribute("textContent").strip() == old_name
+    shot(d, "key-reissued-from")
+    back.click()
+    wait(d, lambda: STATE["key_id"] in find(d, "key-detail").text, 10, "the old key again")
 
 
 def test_revoke(driver):
@@ -365,6 +386,10 @@ def test_doctor_on_pasted_key_and_revoked_key(driver):
     steps = d.find_elements(By.CSS_SELECTOR, tid("doctor-step"))
     assert len(steps) >= 3
     assert result.get_attribute("data-verdict") == "ok", result.text
+    # The pasted secret leaves the screen: the input is cleared, only its masked form stays.
+    assert box.get_attribute("value") == ""
+    assert STATE["reissued_secret"] not in d.find_element(By.TAG_NAME, "body").text
+    assert STATE["reissued_secret"][-4:] in find(d, "doctor-checked").text
     shot(d, "doctor", keep=True)
     # A revoked key: the ladder says so.
     box.clear()
@@ -395,6 +420,11 @@ def test_audit_shows_actions(driver):
     actions = {r.get_attribute("data-action") for r in d.find_elements(By.CSS_SELECTOR, tid("audit-row"))}
     for a in ("create", "rotate", "reissue", "revoke"):
         assert any(a in x for x in actions), f"{a} missing from audit: {actions}"
+    # Every row of the suite's key names it (rotate and revoke included), with its masked secret.
+    for r in d.find_elements(By.CSS_SELECTOR, tid("audit-row")):
+        if r.get_attribute("data-action") in ("rotate", "revoke", "reissue") and STATE["key_id"] in (r.find_element(By.CSS_SELECTOR, "td[title]").get_attribute("title") or ""):
+            assert r.find_element(By.CSS_SELECTOR, tid("audit-key-name")).text.startswith("e2e created key"), r.text
+            assert "k_live" in r.find_element(By.CSS_SELECTOR, tid("audit-key-masked")).text, r.text
     shot(d, "audit", keep=True)
     nav(d, "insights")
     find(d, "insights")
