@@ -1,13 +1,22 @@
-// Failures, reported once: a toast with the error's hint, and the offline banner when the
-// error says Kinde is unreachable.
-import { OFFLINE_CODES, toCoreError, type CoreError } from "../logic/errors";
+// Failures that no field or dialog shows, reported once: a toast with the error in words, its
+// hint, and the raw detail behind "Details"; and the offline banner when Kinde is unreachable.
+// A dialog or a form shows its own error (logic/errors.ts `describe`) and calls `noteOffline`.
+import { OFFLINE_CODES, describe, toCoreError, type CoreError } from "../logic/errors";
 import { ui } from "./ui.svelte";
 import { sync } from "./sync.svelte";
 
 export function report(e: unknown, context?: string): CoreError {
+  const err = noteOffline(e);
+  const w = describe(err);
+  ui.toast("error", context ? `${context}: ${w.title}` : w.title, w.hint, w.detail);
+  return err;
+}
+
+/** For an error shown where it happened (at a field, in a dialog): no toast, only the offline
+ * banner when it says Kinde is unreachable. */
+export function noteOffline(e: unknown): CoreError {
   const err = toCoreError(e);
   if (OFFLINE_CODES.has(err.code)) sync.markOffline(err);
-  ui.toast("error", context ? `${context}: ${err.message}` : err.message, err.hint, err.code);
   return err;
 }
 
