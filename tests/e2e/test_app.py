@@ -1,6 +1,7 @@
 """End-to-end: the real Keyward binary in a real WebKit webview, step by step.
 
-The steps share one app session and run in order: first run -> demo -> list and search ->
+The steps share one app session and run in order: first run (a bad domain at its field; a
+profile with a wrong secret saved anyway, repaired from Settings, then removed) -> demo -> list and search ->
 detail with chart -> create (secret once) -> rotate -> re-issue -> revoke -> bulk revoke ->
 doctor (pasted with "Bearer " and a newline; then a revoked key) -> sync with progress -> audit ->
 alerts (the demo's watchtower script) -> leak scan -> CSP -> command palette -> shortcuts help ->
@@ -10,6 +11,7 @@ Then the secret-hygiene check: no file under KEYWARD_HOME or the scratch HOME (t
 included, whose log file must exist) holds a secret that was shown.
 """
 
+import atexit
 import glob
 import json
 import os
@@ -23,6 +25,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
 
 from conftest import ART, SHOTS
+from harness import free_port, wait_port
 
 SHOWN_SECRETS: list[str] = []
 STATE: dict = {}
@@ -148,6 +151,132 @@ def test_first_run_connect_form_tests_the_connection(driver):
     shot(d, "connect-test")
     # Back to the two choices without saving anything.
     [b for b in d.find_elements(By.CSS_SELECTOR, ".btn.ghost") if b.text.strip() == "Cancel"][0].click()
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SANDBOX: dict = {}
+
+
+def standalone_sandbox() -> str:
+    """The kinde-sandbox binary on a free loopback port, with only its fixtures (its M2M app
+    with every scope: sandbox_admin / sandbox_admin_secret). Answers its base URL."""
+    if "url" not in SANDBOX:
+        exe = os.path.join(ROOT, "target", "debug", "kinde-sandbox")
+        if not os.path.exists(exe):
+            subprocess.run(["cargo", "build", "-q", "-p", "kinde-sandbox"], cwd=ROOT, check=True)
+        port = free_port()
+        log = open(os.path.join(ART, "standalone-sandbox.log"), "w")
+        proc = subprocess.Popen([exe, "--listen", f"127.0.0.1:{port}", "--seed", "empty"], stdout=log, stderr=subprocess.STDOUT)
+        atexit.register(proc.terminate)
+        wait_port(port)
+        SANDBOX.update(url=f"http://127.0.0.1:{port}", proc=proc)
+    return SANDBOX["url"]
+
+
+def secret_service():
+    """A Secret Service (gnome-keyring, unlocked) on the run's private D-Bus session, so that a
+    saved profile's secret goes to an OS keyring as it does on a desktop."""
+    if SANDBOX.get("keyring"):
+        return
+    env = dict(os.environ)
+    env.setdefault("XDG_RUNTIME_DIR", os.environ["HOME"])
+    subprocess.run(["gnome-keyring-daemon", "--unlock", "--components=secrets"], input=b"e2e", env=env,
+                   capture_output=True, timeout=30, check=True)
+    SANDBOX["keyring"] = True
+
+
+def fill_connect(d, domain, client_id, secret):
+    for name, value in (("connect-domain", domain), ("connect-client-id", client_id), ("connect-secret", secret)):
+        el = find(d, name)
+        el.clear()
+        el.send_keys(value)
+
+
+def no_error_toast(d):
+    assert not d.find_elements(By.CSS_SELECTOR, tid("toast-error")), "the error is shown where it happened, not again in a toast"
+
+
+def axe_clean(d, where):
+    """axe-core on a screen only a first run shows; asserted here, not counted among the
+    every-screen test's findings."""
+    bad = axe(d, where)
+    AXE_FINDINGS.pop(where, None)
+    assert not bad, bad
+
+
+def test_bad_domain_is_reported_at_the_domain_field(driver):
+    d = driver
+    click(d, "welcome-connect")
+    fill_connect(d, "a..b", "m2m_client", "not-a-real-secret")
+    click(d, "connect-test")
+    err = find(d, "field-error-domain", 20)
+    text = err.text
+    assert "domain" in text.lower(), text
+    assert "`" not in text and "invalid_input" not in text, f"words, not backticks or the code: {text}"
+    assert find(d, "connect-domain").get_attribute("aria-invalid") == "true"
+    assert gone(d, "connect-report") and gone(d, "connect-error"), "the error is at the field only"
+    no_error_toast(d)
+    shot(d, "connect-bad-domain")
+    axe_clean(d, "light: connect form, bad domain")
+    # Editing the field clears its error.
+    find(d, "connect-domain").send_keys(Keys.BACKSPACE)
+    wait(d, lambda: gone(d, "field-error-domain"), 5, "the domain error to clear")
+    [b for b in d.find_elements(By.CSS_SELECTOR, ".btn.ghost") if b.text.strip() == "Cancel"][0].click()
+
+
+def test_repair_a_profile_with_a_wrong_secret(driver):
+    d = driver
+    secret_service()
+    url = standalone_sandbox()
+    click(d, "welcome-connect")
+    fill_connect(d, url, "sandbox_admin", "a-wrong-secret")
+    click(d, "connect-save")  # tests first
+    result = find(d, "connect-report", 60).find_element(By.CSS_SELECTOR, tid("doctor-result"))
+    assert result.get_attribute("data-verdict") == "fail"
+    save = find(d, "connect-save")
+    wait(d, lambda: not save.is_enabled(), 5, "Save to stay disabled after a failed test")
+    shot(d, "connect-failed-save-disabled")
+    # The admin saves anyway, on purpose: the profile opens and cannot connect.
+    click(d, "connect-save-anyway")
+    problem = find(d, "profile-problem", 60)
+    wait(d, lambda: "refused the client id or the client secret" in problem.text, 10, "the error in words")
+    assert "invalid_client" not in problem.text.split("Details")[0], "the code is behind Details"
+    no_error_toast(d)
+    problem.find_element(By.CSS_SELECTOR, "summary").click()
+    wait(d, lambda: "invalid_client" in problem.text, 5, "the raw detail behind Details")
+    shot(d, "profile-problem")
+    # Settings has the theme: the problem and the edit form read in dark too.
+    Select(find(d, "settings-theme")).select_by_value("dark")
+    wait(d, lambda: d.execute_script("return document.documentElement.dataset.theme") == "dark", 5, "the dark theme")
+    time.sleep(1.0)  # the buttons' colour transitions end
+    shot(d, "profile-problem-dark")
+    axe_clean(d, "dark: settings, a profile that cannot connect")
+    Select(find(d, "settings-theme")).select_by_value("system")
+    wait(d, lambda: d.execute_script("return document.documentElement.dataset.theme") is None, 5, "the system theme")
+    time.sleep(1.0)
+    axe_clean(d, "light: settings, a profile that cannot connect")
+    # The profile's own edit form is open: a new secret, and it syncs.
+    form = wait(d, lambda: [f for f in d.find_elements(By.CSS_SELECTOR, tid("connect-form")) if f.get_attribute("data-editing") == "true"], 10, "the edit form")[0]
+    assert form.find_element(By.CSS_SELECTOR, tid("connect-domain")).get_attribute("value") == url
+    form.find_element(By.CSS_SELECTOR, tid("connect-secret")).send_keys("sandbox_admin_secret")
+    form.find_element(By.CSS_SELECTOR, tid("connect-save")).click()
+    wait(d, lambda: find(d, "sync-status").get_attribute("data-last-sync"), 60, "the repaired profile to sync")
+    wait(d, lambda: gone(d, "profile-problem"), 10, "the problem to clear")
+    no_error_toast(d)
+    shot(d, "profile-repaired")
+
+
+def test_remove_a_profile(driver):
+    d = driver
+    nav(d, "settings")
+    rows = wait(d, lambda: d.find_elements(By.CSS_SELECTOR, tid("profile-row")), 10, "the profiles")
+    assert len(rows) == 1
+    click(d, "profile-remove")
+    shot(d, "profile-remove-confirm")
+    click(d, "profile-remove-confirm")
+    # The only profile is gone: back to the first run's choices.
+    find(d, "welcome-demo", 30)
+    find(d, "welcome-connect")
 
 
 def test_first_run_then_demo(driver):

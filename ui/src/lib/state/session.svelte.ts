@@ -6,7 +6,7 @@
 //   session  ->  keys, alerts, directory, secret  ->  report  ->  sync  ->  ui
 import * as backend from "../backend/commands";
 import type { AppStatus, Environment } from "../backend/commands";
-import { toCoreError, type CoreError } from "../logic/errors";
+import { PROFILE_CODES, toCoreError, type CoreError } from "../logic/errors";
 import { ui } from "./ui.svelte";
 import { sync } from "./sync.svelte";
 import { attempt, report } from "./report";
@@ -19,6 +19,9 @@ class Session {
   status = $state<AppStatus | null>(null);
   booting = $state(true);
   bootError = $state<CoreError | null>(null);
+  /** The open profile itself is wrong (Kinde refused its secret or client id, its domain does
+   * not resolve): Settings shows it in words and offers to fix the profile. */
+  problem = $state<CoreError | null>(null);
 
   get demo(): boolean {
     return this.status?.mode === "demo";
@@ -57,6 +60,7 @@ class Session {
     const changed = s.mode !== this.status?.mode || s.profile !== this.status?.profile;
     this.status = s;
     if (changed) {
+      this.problem = null;
       keys.reset();
       directory.reset();
       secret.done();
@@ -98,9 +102,16 @@ class Session {
       // List-first: rows arrive with the listing, details stream in after; apply the delta.
       await sync.start(full, (p) => keys.follow(p.rev));
       sync.succeeded();
+      this.problem = null;
     } catch (e) {
       const err = toCoreError(e);
-      if (err.code === "sync_in_progress") {
+      if (PROFILE_CODES.has(err.code) && !this.demo) {
+        // The profile cannot connect: say so once, where it can be fixed (Settings, its
+        // profile), and stop waiting for keys that cannot come.
+        this.problem = err;
+        keys.loaded = true;
+        ui.go({ name: "settings" });
+      } else if (err.code === "sync_in_progress") {
         // Another sync of this profile (the CLI, another window) is running: not a failure.
         ui.toast("info", "Another sync of this profile is running", err.hint, err.code);
       } else if (err.code !== "cancelled") {
@@ -108,9 +119,30 @@ class Session {
       }
     } finally {
       await sync.finish();
+      if (this.problem) sync.state = { ...sync.state, last_error: this.problem };
       await keys.catchUp();
       await alerts.refresh();
     }
+  }
+
+  /** Saves a profile's new connection details (the secret goes to the OS keyring) and opens
+   * it: the old entry is removed, then the new one added under the same name. */
+  async updateProfile(name: string, input: Omit<backend.NewProfile, "name">): Promise<AppStatus> {
+    const wasDefault = this.status?.settings.default_profile === name;
+    await backend.profileRemove(name);
+    let st = await backend.profileAdd({ ...input, name });
+    if (wasDefault && st.settings.default_profile !== name) st = await backend.settingsSet({ ...st.settings, default_profile: name });
+    // The same name: setStatus sees no change of profile, so start it afresh here.
+    this.status = null;
+    this.setStatus(st);
+    return st;
+  }
+
+  /** Removes a saved profile and its keyring entry (the local history is kept). */
+  async removeProfile(name: string): Promise<boolean> {
+    const st = await attempt(`Could not remove ${name}`, () => backend.profileRemove(name));
+    if (st) this.setStatus(st);
+    return st !== undefined;
   }
 }
 
