@@ -1,7 +1,9 @@
 // UI chrome: where the window is (the route), what covers it (an overlay, the Create key
-// dialog), the theme, the toasts and the clock that relative times follow. No back end here.
-import type { KeyQuery } from "../logic/keys";
+// dialog), the theme, the sidebar and the keys table's columns, the way back from a key to the
+// list, the toasts and the clock that relative times follow. No back end here.
+import type { KeyQuery, Sort } from "../logic/keys";
 import type { Toast } from "../components/Toasts.svelte";
+import { parseHidden, type ColumnId } from "../logic/columns";
 
 export type Route =
   | { name: "keys" }
@@ -21,6 +23,35 @@ export type Overlay = "palette" | "help" | "about";
 /** Light, dark, or what the OS says (the default). Kept in the webview's local storage. */
 export type Theme = "system" | "light" | "dark";
 const THEME_KEY = "keyward.theme";
+/** The keys table's hidden columns (the column chooser), kept like the theme. */
+const COLUMNS_KEY = "keyward.keys.hidden-columns";
+/** The sidebar: as the window's width says (collapsed when narrow), or as the user chose. */
+export type SidebarMode = "auto" | "expanded" | "collapsed";
+const SIDEBAR_KEY = "keyward.sidebar";
+
+/** The keys list as it was when a key was opened: Back returns to it, on the row opened. */
+export type ListPlace = { query: KeyQuery; sort: Sort; keyId: string };
+
+function load(key: string): string | null {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function sidebarMode(s: string | null): SidebarMode {
+  return s === "expanded" || s === "collapsed" ? s : "auto";
+}
+
+function save(key: string, value: string | null): void {
+  try {
+    if (value === null) localStorage.removeItem(key);
+    else localStorage.setItem(key, value);
+  } catch {
+    /* not saved: it still applies to this session */
+  }
+}
 
 let toastSeq = 0;
 
@@ -37,19 +68,60 @@ class Ui {
   /** The time that relative times ("5 min ago") and countdowns are computed against. */
   now = $state(Date.now());
 
+  /** Columns of the keys table the user hid. */
+  hiddenColumns = $state<Set<ColumnId>>(parseHidden(load(COLUMNS_KEY)));
+  sidebar = $state<SidebarMode>(sidebarMode(load(SIDEBAR_KEY)));
+  /** Where the keys list was when a key was opened from it. */
+  listPlace = $state<ListPlace | null>(null);
+  /** The screen a key's page was opened from. */
+  backTo: Route | null = null;
+  /** Set by Back: the Keys screen restores `listPlace` and focuses its row, then clears it. */
+  returning = $state(false);
+
   go(r: Route): void {
+    if (r.name === "key" && this.route.name !== "key") this.backTo = this.route;
+    this.returning = false;
     this.route = r;
+  }
+
+  /** Opens a key from the list, remembering the list's search, filters, sort and row. */
+  openFromList(id: string, query: KeyQuery, sort: Sort): void {
+    this.listPlace = { query: { ...query }, sort: { ...sort }, keyId: id };
+    this.go({ name: "key", id });
+  }
+
+  /** From a key's page back to the screen it was opened from (Esc, Backspace, Alt+Left); to
+   * the keys list as it was, on the row that was opened. */
+  back(): void {
+    if (this.route.name !== "key") return;
+    const to: Route = this.backTo ?? { name: "keys" };
+    this.route = to;
+    this.returning = to.name === "keys" && this.listPlace !== null;
+  }
+
+  setColumnHidden(id: ColumnId, hidden: boolean): void {
+    const next = new Set(this.hiddenColumns);
+    if (hidden) next.add(id);
+    else next.delete(id);
+    this.hiddenColumns = next;
+    save(COLUMNS_KEY, next.size === 0 ? null : JSON.stringify([...next]));
+  }
+
+  setSidebar(m: SidebarMode): void {
+    this.sidebar = m;
+    save(SIDEBAR_KEY, m === "auto" ? null : m);
   }
 
   /** The keys list with some filters set (an org's or a user's keys). */
   showKeys(filter: Partial<KeyQuery>): void {
     this.keyFilter = filter;
-    this.route = { name: "keys" };
+    this.go({ name: "keys" });
   }
 
   /** Back to the Keys screen with nothing open over it (a new session). */
   resetView(): void {
-    this.route = { name: "keys" };
+    this.go({ name: "keys" });
+    this.listPlace = null;
     this.creating = false;
     this.keyFilter = null;
   }
