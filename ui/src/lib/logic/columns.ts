@@ -20,15 +20,15 @@ export type Column = {
 };
 
 export const COLUMNS: ReadonlyArray<Column> = [
-  { id: "name", label: "Name", sort: "name", min: 200, grow: 2, priority: 1 },
-  { id: "owner", label: "Owner", sort: "owner", min: 120, grow: 1, priority: 2 },
-  { id: "api", label: "API", sort: "api", min: 100, grow: 0.8, priority: 2 },
-  { id: "scopes", label: "Scopes", sort: null, min: 90, grow: 0.6, priority: 3 },
+  { id: "name", label: "Name", sort: "name", min: 190, grow: 2, priority: 1 },
+  { id: "owner", label: "Owner", sort: "owner", min: 110, grow: 1, priority: 2 },
+  { id: "api", label: "API", sort: "api", min: 92, grow: 0.8, priority: 2 },
+  { id: "scopes", label: "Scopes", sort: null, min: 80, grow: 0.6, priority: 3 },
   { id: "status", label: "Status", sort: "status", min: 84, grow: 0, priority: 1 },
   { id: "key", label: "Key", sort: null, min: 70, grow: 0, priority: 2 },
-  { id: "created", label: "Created", sort: "created", min: 84, grow: 0, priority: 3 },
+  { id: "created", label: "Created", sort: "created", min: 80, grow: 0, priority: 3 },
   { id: "last_verified", label: "Last verified", sort: "last_verified", min: 96, grow: 0, priority: 1 },
-  { id: "verifications", label: "Verifications", sort: "verifications", min: 96, grow: 0, priority: 2, right: true },
+  { id: "verifications", label: "Verifications", sort: "verifications", min: 88, grow: 0, priority: 2, right: true },
   { id: "activity", label: "7 days", sort: "activity", min: 76, grow: 0, priority: 2 },
 ];
 
