@@ -734,12 +734,7 @@ fn a_schema_3_database_gets_revs_for_its_keys() {
     )
     .unwrap();
     migrate(&mut c).unwrap();
-    let s = SqliteStore {
-        conn: Mutex::new(c),
-        profile: "p".into(),
-        path: None,
-        sync_flag: Default::default(),
-    };
+    let s = store_over(c);
     assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
     let (rev, keys) = s.keys_changed_since(0, t0()).unwrap();
     assert_eq!(keys.len(), 2, "existing rows are above 0");
@@ -767,12 +762,7 @@ fn audit_rows_written_as_migration_close_read_as_handover_close() {
     )
     .unwrap();
     migrate(&mut c).unwrap();
-    let s = SqliteStore {
-        conn: Mutex::new(c),
-        profile: "p".into(),
-        path: None,
-        sync_flag: Default::default(),
-    };
+    let s = store_over(c);
     let rows = s.audit_list(&AuditFilter::default()).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].action, AuditAction::HandoverClose);
@@ -781,4 +771,14 @@ fn audit_rows_written_as_migration_close_read_as_handover_close() {
         AuditAction::HandoverClose
     );
     assert_eq!(AuditAction::HandoverClose.as_str(), "handover_close");
+}
+
+/// A store over a connection migrated by hand (profile `p`, in memory).
+fn store_over(c: Connection) -> SqliteStore {
+    SqliteStore {
+        conn: Mutex::new(c),
+        profile: "p".into(),
+        path: None,
+        sync_flag: Default::default(),
+    }
 }

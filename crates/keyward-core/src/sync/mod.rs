@@ -33,12 +33,7 @@ pub async fn run(
     progress: impl Fn(SyncProgress) + Send + Sync,
     cancel: CancellationToken,
 ) -> Result<SyncSummary> {
-    let opts = options(&ctx.settings().await?, opts)?;
-    let client = ctx.client().await?;
-    let store = ctx.store().await?;
-    let summary = run_store(&client, &store, opts, &progress, &cancel, false).await?;
-    crate::alerts::after_sync(ctx, &store).await;
-    Ok(summary)
+    run_profile(ctx, opts, &progress, &cancel, false).await
 }
 
 /// [`run`], but when another sync of the profile is running, waits for it to end (until
@@ -49,10 +44,21 @@ pub async fn run_wait(
     progress: impl Fn(SyncProgress) + Send + Sync,
     cancel: CancellationToken,
 ) -> Result<SyncSummary> {
+    run_profile(ctx, opts, &progress, &cancel, true).await
+}
+
+/// [`run`] or [`run_wait`]: the profile's settings into `opts`, the sync, then the alert rules.
+async fn run_profile(
+    ctx: &AppCtx,
+    opts: SyncOptions,
+    progress: &(dyn Fn(SyncProgress) + Send + Sync),
+    cancel: &CancellationToken,
+    wait: bool,
+) -> Result<SyncSummary> {
     let opts = options(&ctx.settings().await?, opts)?;
     let client = ctx.client().await?;
     let store = ctx.store().await?;
-    let summary = run_store(&client, &store, opts, &progress, &cancel, true).await?;
+    let summary = run_store(&client, &store, opts, progress, cancel, wait).await?;
     crate::alerts::after_sync(ctx, &store).await;
     Ok(summary)
 }
