@@ -15,6 +15,8 @@ PKGS=(
   xvfb xauth webkit2gtk-driver
   # Keyring tests: a real Secret Service
   gnome-keyring dbus-x11 libsecret-tools
+  # Keyward Server tests: a throwaway PostgreSQL cluster (crates/pg-cluster), util-linux's runuser and setsid
+  postgresql util-linux
   # make package: rpm lists the .rpm's files to check it (Tauri's bundler itself needs no rpmbuild)
   rpm
 )
