@@ -29,8 +29,10 @@ pub struct AppCtx {
     secrets: Arc<dyn SecretStore>,
     /// `--profile` / `KEYWARD_PROFILE` / the app's switcher. `None`: default or only profile.
     selected: Option<String>,
-    /// A profile that is not in config.toml (sandbox / demo mode).
+    /// A profile that is not in config.toml (sandbox / demo mode, or a server's).
     fixed: Option<Profile>,
+    /// Made by [`AppCtx::for_server`]: the fixed profile is a real one, not a sandbox.
+    server: bool,
     /// `KEYWARD_CLIENT_SECRET`, read once at construction; wins over the keyring.
     env_secret: Option<Secret>,
     client_options: ClientOptions,
@@ -65,6 +67,7 @@ impl AppCtx {
             secrets,
             selected: None,
             fixed: None,
+            server: false,
             env_secret: crate::secret::keyring::env_secret(),
             client_options,
             client: OnceCell::new(),
@@ -87,6 +90,27 @@ impl AppCtx {
         let mut ctx = AppCtx::new(home, store)?;
         ctx.env_secret = None;
         ctx.fixed = Some(profile);
+        Ok(ctx)
+    }
+
+    /// A server's context (keyward-server): one fixed profile with its client secret held in
+    /// memory (never written anywhere), over a store the server opened (PostgreSQL), so that
+    /// sync, alerts, keys and audit run unchanged on it. Nothing is read from or written to
+    /// config.toml; `home` only places the config and data directories (the platform ones when
+    /// `None`). `KEYWARD_CLIENT_SECRET` is ignored: the server passes its secret here.
+    pub fn for_server(
+        profile: Profile,
+        secret: Secret,
+        store: Arc<dyn Store>,
+        home: Option<PathBuf>,
+    ) -> Result<AppCtx> {
+        let secrets = Arc::new(MemoryStore::new());
+        secrets.set(&profile.name, &secret)?;
+        let mut ctx = AppCtx::new(home, secrets)?;
+        ctx.env_secret = None;
+        ctx.fixed = Some(profile);
+        ctx.server = true;
+        ctx.store = OnceCell::new_with(Some(store));
         Ok(ctx)
     }
 
@@ -126,7 +150,7 @@ impl AppCtx {
 
     /// True in sandbox / demo mode.
     pub fn is_sandbox(&self) -> bool {
-        self.fixed.is_some()
+        self.fixed.is_some() && !self.server
     }
 
     /// True when `KEYWARD_CLIENT_SECRET` is in use.
