@@ -650,6 +650,7 @@ pub async fn reissue(ctx: &AppCtx, id: &str, scopes: Option<Vec<String>>) -> Res
         opened_at: now,
         closed_at: None,
         old_count_at_open: old.verification_count,
+        old_expires_at: None,
     };
     {
         let (s, l) = (Arc::clone(&store), link.clone());

@@ -74,6 +74,9 @@ pub struct ReissueLink {
     pub closed_at: Option<DateTime<Utc>>,
     #[ts(type = "number | null")]
     pub old_count_at_open: Option<i64>,
+    /// When the old key stops working: the first sync after it revokes the old key (unless
+    /// it is revoked already). `None`: it works until the admin revokes it.
+    pub old_expires_at: Option<DateTime<Utc>>,
 }
 
 /// What [`crate::demo::prefill_history`] did.

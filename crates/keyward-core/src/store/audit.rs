@@ -147,11 +147,11 @@ impl SqliteStore {
     /// Re-issue links, oldest first (`open_only`: those not closed yet).
     pub fn reissues(&self, open_only: bool) -> Result<Vec<ReissueLink>> {
         let sql = if open_only {
-            "SELECT old_id, new_id, opened_at, closed_at, old_count_at_open FROM reissues \
-             WHERE profile = ?1 AND closed_at IS NULL ORDER BY opened_at, id"
+            "SELECT old_id, new_id, opened_at, closed_at, old_count_at_open, old_expires_at \
+             FROM reissues WHERE profile = ?1 AND closed_at IS NULL ORDER BY opened_at, id"
         } else {
-            "SELECT old_id, new_id, opened_at, closed_at, old_count_at_open FROM reissues \
-             WHERE profile = ?1 ORDER BY opened_at, id"
+            "SELECT old_id, new_id, opened_at, closed_at, old_count_at_open, old_expires_at \
+             FROM reissues WHERE profile = ?1 ORDER BY opened_at, id"
         };
         self.with_conn(|c| {
             let mut st = c.prepare(sql)?;
@@ -162,9 +162,27 @@ impl SqliteStore {
                     opened_at: from_ms(r.get(2)?).unwrap_or_default(),
                     closed_at: opt_time(r.get(3)?),
                     old_count_at_open: r.get(4)?,
+                    old_expires_at: opt_time(r.get(5)?),
                 })
             })?;
             rows.collect()
         })
+    }
+
+    /// Sets (or clears) the deadline of the open re-issue `old_id` → `new_id`.
+    pub fn reissue_set_deadline(
+        &self,
+        old_id: &str,
+        new_id: &str,
+        old_expires_at: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
+        let n = self.with_conn(|c| {
+            c.execute(
+                "UPDATE reissues SET old_expires_at = ?4 WHERE profile = ?1 AND old_id = ?2 \
+                 AND new_id = ?3 AND closed_at IS NULL",
+                params![self.profile, old_id, new_id, old_expires_at.map(to_ms)],
+            )
+        })?;
+        Ok(n > 0)
     }
 }

@@ -149,6 +149,9 @@ contract! {
     fn reissue_close(&self, old_id: &str, at: DateTime<Utc>) -> Result<Vec<ReissueLink>>;
     /// Re-issue links, oldest first (`open_only`: those not closed yet).
     fn reissues(&self, open_only: bool) -> Result<Vec<ReissueLink>>;
+    /// Sets (or clears) when the old key of the open re-issue `old_id` → `new_id` is revoked
+    /// by the first sync after it; `false` when no such open re-issue exists.
+    fn reissue_set_deadline(&self, old_id: &str, new_id: &str, old_expires_at: Option<DateTime<Utc>>) -> Result<bool>;
     /// Ambiguous audit rows that no `reconcile` row answers yet, oldest first.
     fn ambiguous_pending(&self) -> Result<Vec<AuditEntry>>;
     /// Answers every pending ambiguous row from the cache, which the caller has just synced.

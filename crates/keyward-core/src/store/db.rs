@@ -22,6 +22,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_rev.sql"),
     include_str!("migrations/0006_handover.sql"),
     include_str!("migrations/0007_alert_summaries.sql"),
+    include_str!("migrations/0008_handover_deadline.sql"),
 ];
 
 /// The schema version this build writes.
