@@ -13,6 +13,10 @@ pub(crate) struct Ladder {
     pub(crate) fail: Option<(String, String)>,
     pub(crate) warn: Option<(String, String)>,
     pub(crate) counted: bool,
+    /// The key checked (the key doctor): its id, name and owner by name.
+    pub(crate) key_id: Option<String>,
+    pub(crate) key_name: Option<String>,
+    pub(crate) owner: Option<String>,
 }
 
 impl Ladder {
@@ -23,6 +27,9 @@ impl Ladder {
             fail: None,
             warn: None,
             counted: false,
+            key_id: None,
+            key_name: None,
+            owner: None,
         }
     }
 
@@ -78,6 +85,13 @@ impl Ladder {
 
     pub(crate) fn finish(self, healthy_verdict: &str, healthy_next: &str) -> DoctorReport {
         let healthy = self.fail.is_none();
+        let outcome = if !healthy {
+            StepStatus::Fail
+        } else if self.warn.is_some() {
+            StepStatus::Warn
+        } else {
+            StepStatus::Ok
+        };
         let (verdict, next_action) = match (self.fail, self.warn) {
             (Some(f), _) => f,
             (None, Some((v, n))) => (format!("{healthy_verdict}, but: {v}"), n),
@@ -87,6 +101,10 @@ impl Ladder {
             kind: self.kind,
             steps: self.steps,
             healthy,
+            outcome,
+            key_id: self.key_id,
+            key_name: self.key_name,
+            owner: self.owner,
             verdict,
             next_action,
             counted_verification: self.counted,

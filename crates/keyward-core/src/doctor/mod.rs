@@ -54,11 +54,13 @@ pub async fn check_key(client: &Client, input: &DoctorKeyInput) -> DoctorReport 
         return l.finish("", "");
     }
     let id = r.key_id.as_deref().unwrap_or("(unknown id)");
+    l.key_id = r.key_id.clone();
     // The key's name and masked secret, as an admin finds them in the list (best effort).
     let known = match &r.key_id {
         Some(k) => client.get_key(k).await.ok(),
         None => None,
     };
+    l.key_name = known.as_ref().map(|k| k.name.clone());
     let named = match &known {
         Some(k) => format!(
             "\u{201c}{}\u{201d} ({}\u{2026}{}, {id})",
@@ -78,37 +80,43 @@ pub async fn check_key(client: &Client, input: &DoctorKeyInput) -> DoctorReport 
         Some(KeyStatus::Inactive) => l.fail("status", "inactive", "The key is inactive", "Reactivate it in Kinde (the user's or organization's API keys) or create a new key."),
         other => l.fail("status", format!("Kinde reports it as not valid (status {:?})", other.map(KeyStatus::as_str)), "The key is not valid", "Check the key in Kinde; create a new key if needed."),
     }
-    match (&r.org_code, &r.user_id) {
-        (Some(o), _) => {
-            let name = client
-                .list_orgs()
-                .await
-                .ok()
-                .and_then(|v| v.into_iter().find(|x| x.code == *o).map(|x| x.name));
-            l.ok(
-                "owner",
-                match name {
-                    Some(n) => format!("organization {n} ({o})"),
-                    None => format!("organization {o}"),
-                },
-            )
-        }
+    // Organizations by name (the owner and an expected organization), read once, best effort.
+    let wants_org = input
+        .org_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let orgs = if r.org_code.is_some() || wants_org.is_some() {
+        client.list_orgs().await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let org_named = |code: &str| match orgs.iter().find(|x| x.code == code) {
+        Some(o) => format!("{} ({code})", o.name),
+        None => code.to_string(),
+    };
+    let owner = match (&r.org_code, &r.user_id) {
+        (Some(o), _) => Some(format!("organization {}", org_named(o))),
         (None, Some(u)) => {
             let name = client
                 .list_users()
                 .await
                 .ok()
                 .and_then(|v| v.into_iter().find(|x| x.id == *u).map(|x| x.display_name()));
-            l.ok(
-                "owner",
-                match name {
-                    Some(n) => format!("user {n} ({u})"),
-                    None => format!("user {u}"),
-                },
-            )
+            Some(match name {
+                Some(n) => format!("user {n} ({u})"),
+                None => format!("user {u}"),
+            })
         }
-        (None, None) => l.ok("owner", "no user or organization reported"),
-    }
+        (None, None) => None,
+    };
+    l.ok(
+        "owner",
+        owner
+            .clone()
+            .unwrap_or_else(|| "no user or organization reported".to_string()),
+    );
+    l.owner = owner;
     let list = if r.scopes.is_empty() {
         "none".to_string()
     } else {
@@ -135,32 +143,31 @@ pub async fn check_key(client: &Client, input: &DoctorKeyInput) -> DoctorReport 
             );
         }
     }
-    if let Some(want) = input
-        .org_code
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    if let Some(want) = wants_org {
+        let wanted = org_named(want);
+        let advice = format!(
+            "Use a key issued to {wanted} (the keys list filtered by that organization, or `keyward keys list --org {want}`), or create one from it."
+        );
         match (&r.org_code, &r.user_id) {
-            (Some(o), _) if o == want => l.ok("organization", format!("belongs to {want}")),
+            (Some(o), _) if o == want => l.ok("organization", format!("belongs to {wanted}")),
             (Some(o), _) => l.fail(
                 "organization",
-                format!("belongs to {o}, not {want}"),
+                format!("belongs to {}, not {wanted}", org_named(o)),
                 "Organization mismatch",
-                &format!(
-                    "Use a key issued to {want} (`keyward keys list --org {want}`), or create one."
-                ),
+                &advice,
             ),
-            (None, u) => l.fail(
+            (None, _) => l.fail(
                 "organization",
                 format!(
-                    "is a user key{}, not a key of organization {want}",
-                    u.as_deref().map(|u| format!(" ({u})")).unwrap_or_default()
+                    "is a user key{}, not a key of organization {wanted}",
+                    l.owner
+                        .as_deref()
+                        .and_then(|o| o.strip_prefix("user "))
+                        .map(|u| format!(" ({u})"))
+                        .unwrap_or_default()
                 ),
                 "Organization mismatch",
-                &format!(
-                    "Use a key issued to {want} (`keyward keys list --org {want}`), or create one."
-                ),
+                &advice,
             ),
         }
     }

@@ -44,10 +44,28 @@ pub struct DoctorReport {
     pub steps: Vec<DoctorStep>,
     /// No step failed.
     pub healthy: bool,
+    /// The verdict's weight: `fail` when a step failed, `warn` when none failed but one warned
+    /// (for example "some scopes are missing"), else `ok`. Never `skipped`.
+    #[serde(default = "outcome_ok")]
+    pub outcome: StepStatus,
+    /// The key doctor: the Kinde id of the key checked, when Kinde knows it.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// The key doctor: the key's name, when Kinde knows the key.
+    #[serde(default)]
+    pub key_name: Option<String>,
+    /// The key doctor: the key's owner by name, e.g. `organization Acme Corp (org_1a2b)` or
+    /// `user Ada Lovelace (kp_…)` (the code or id alone when the name cannot be read).
+    #[serde(default)]
+    pub owner: Option<String>,
     pub verdict: String,
     pub next_action: String,
     /// The key was sent to Kinde's verify endpoint, which counts as one verification.
     pub counted_verification: bool,
+}
+
+fn outcome_ok() -> StepStatus {
+    StepStatus::Ok
 }
 
 /// What `doctor key` diagnoses.

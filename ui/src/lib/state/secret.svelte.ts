@@ -13,14 +13,29 @@ class Secret {
   /** The secret the pending copy holds: the countdown belongs to it, not to whatever is on
    * screen now. */
   clipFor = $state.raw<ShownSecret | null>(null);
+  /** The key whose one-time secret was shown last (created, rotated, re-issued): the keys
+   * list highlights its row, as GitHub does a new token. It stays for the session, until the
+   * list has been shown after the panel was dismissed and is left (`listLeft`). */
+  fresh = $state<string | null>(null);
+  /** The panel of `fresh` was dismissed: the next visit of the list is the highlight's last. */
+  #freshDismissed = false;
   #timer: ReturnType<typeof setInterval> | null = null;
 
   show(s: ShownSecret): void {
     this.shown = s;
+    this.fresh = s.keyId;
+    this.#freshDismissed = false;
   }
 
   done(): void {
     this.shown = null;
+    this.#freshDismissed = true;
+  }
+
+  /** The keys list was left (another screen, a key's page): a highlight already seen there
+   * after its panel was dismissed ends. */
+  listLeft(): void {
+    if (this.#freshDismissed && this.shown === null) this.fresh = null;
   }
 
   /** Whole seconds until the clipboard is cleared; null when no copy is pending. */

@@ -84,12 +84,25 @@ async fn a_pasted_key_is_cleaned_then_verified() {
         owner.detail
     );
     assert_eq!(sb.stats().verify_key, 1, "exactly one verification");
+    // The report names the key and its owner apart from the steps (the app shows them), and
+    // weighs its verdict: healthy with warnings is a warning, not a pass.
+    assert_eq!(r.outcome, StepStatus::Warn);
+    assert_eq!(r.key_id.as_deref(), Some(id.as_str()));
+    assert_eq!(r.key_name.as_deref(), Some("doctor"));
+    let named = r.owner.as_deref().unwrap_or_default();
+    assert!(
+        named.starts_with("organization Sandbox Org") && named.contains(EMPTY_ORG_CODE),
+        "{named}"
+    );
     no_secret(&r, &secret, &sb);
 
     let r = run(&c, &secret, Some("read:data"), Some(EMPTY_ORG_CODE)).await;
     assert!(r.healthy, "{r:#?}");
     assert!(r.steps.iter().all(|s| s.status == StepStatus::Ok), "{r:#?}");
     assert_eq!(r.verdict, "The key is valid and active");
+    assert_eq!(r.outcome, StepStatus::Ok);
+    let step = r.steps.iter().find(|s| s.name == "organization").unwrap();
+    assert!(step.detail.contains("Sandbox Org"), "{step:?}");
     assert!(!r.next_action.is_empty());
 }
 
@@ -102,6 +115,7 @@ async fn insufficient_scope_and_org_mismatch_are_diagnosed() {
     assert!(!r.healthy);
     assert_eq!(status(&r, "required_scope"), StepStatus::Fail);
     assert_eq!(r.verdict, "Insufficient scope");
+    assert_eq!(r.outcome, StepStatus::Fail);
     assert!(r.next_action.contains("write:data") && r.next_action.contains("revoke"));
     // The same advice for the app and the CLI: a re-issue, not a terminal command.
     assert!(r.next_action.contains("re-issue"), "{}", r.next_action);
@@ -110,6 +124,11 @@ async fn insufficient_scope_and_org_mismatch_are_diagnosed() {
     let r = run(&c, &secret, None, Some("org_other")).await;
     assert_eq!(status(&r, "organization"), StepStatus::Fail);
     assert_eq!(r.verdict, "Organization mismatch");
+    let step = r.steps.iter().find(|s| s.name == "organization").unwrap();
+    assert!(
+        step.detail.contains("belongs to Sandbox Org") && step.detail.contains("org_other"),
+        "the owner by name: {step:?}"
+    );
     let (_, user_secret) = new_key(
         &c,
         Owner::User {
