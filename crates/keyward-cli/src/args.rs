@@ -45,6 +45,14 @@ pub struct ReissueArgs {
     /// New scopes (key or id); repeat for more. Default: the old key's scopes.
     #[arg(long = "scope", value_name = "S")]
     pub scopes: Vec<String>,
+    /// The new key's name. Default: the old name and the day, "Billing (re-issued 2026-12-07)".
+    #[arg(long)]
+    pub name: Option<String>,
+    /// When the old key stops working: 1h, 24h, 3d, 7d or a duration such as 90m or 2d;
+    /// Keyward revokes it at the first sync after that. Default: it keeps working until you
+    /// revoke it.
+    #[arg(long, value_name = "WHEN")]
+    pub old_key_expires: Option<String>,
 }
 
 /// `--yes`, for actions that ask first.

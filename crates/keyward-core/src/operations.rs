@@ -46,9 +46,15 @@ macro_rules! operations {
                 fn key_rotate(ctx, id: String) -> $crate::model::key::NewKey {
                     $crate::keys::rotate(ctx, &id).await
                 }
-                /// Re-issues a key (same or new scopes); the old one keeps working until revoked.
-                fn key_reissue(ctx, id: String, scopes: Option<Vec<String>>) -> $crate::model::key::Reissued {
-                    $crate::keys::reissue(ctx, &id, scopes).await
+                /// Re-issues a key (same or new scopes; `name`: the new key's, default "… (re-issued
+                /// DATE)"). The old one keeps working until revoked, or, with `old_key_expires`
+                /// (`1h`, `24h`, `3d`, `7d`, `90m`…), until the first sync after that time from now.
+                fn key_reissue(ctx, id: String, scopes: Option<Vec<String>>, name: Option<String>, old_key_expires: Option<String>) -> $crate::model::key::Reissued {
+                    let old_key_expires = match old_key_expires.as_deref() {
+                        Some(s) => $crate::keys::parse_old_key_expires(s)?,
+                        None => None,
+                    };
+                    $crate::keys::reissue_with(ctx, &id, $crate::keys::ReissueOptions { scopes, name, old_key_expires }).await
                 }
                 /// Revokes one or many keys; every key gets an outcome.
                 fn keys_revoke(ctx, ids: Vec<String>) -> $crate::model::key::RevokeSummary {

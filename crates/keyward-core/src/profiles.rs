@@ -69,6 +69,20 @@ pub struct ProfileRemoved {
     pub warning: Option<String>,
 }
 
+/// What `profile update` changes; a field left `None` stays as it is. The name never changes
+/// (it keys the keyring entry and the local database).
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[ts(export)]
+pub struct ProfileUpdate {
+    /// `mybiz.kinde.com` or a full URL.
+    pub domain: Option<String>,
+    pub client_id: Option<String>,
+    pub environment: Option<Environment>,
+    /// A new client secret for the OS keyring.
+    #[ts(type = "string | null")]
+    pub client_secret: Option<Secret>,
+}
+
 /// Connection details that are not saved yet (the first-run form's "Test connection").
 #[derive(Debug, Clone, Deserialize, TS)]
 #[ts(export)]
@@ -154,6 +168,63 @@ pub async fn add(
         secret: source,
         warning,
     })
+}
+
+/// Edits a profile in one step: its domain, client id, environment and, optionally, its client
+/// secret. Every field is checked first. A new secret goes to the keyring before config.toml
+/// changes; config.toml is then written atomically, so the profile is either the old one or the
+/// new one, never missing. When the keyring refuses the secret nothing changes; when config.toml
+/// cannot be written the previous secret is put back. A default profile stays the default.
+pub async fn update(ctx: &AppCtx, name: &str, upd: ProfileUpdate) -> Result<ProfileInfo> {
+    let mut cfg = ctx.load_config().await?;
+    let Some(old) = cfg.find(name).cloned() else {
+        return Err(profile_not_found(name, &cfg));
+    };
+    let profile = Profile::new(
+        &old.name,
+        upd.domain.as_deref().unwrap_or(&old.domain),
+        upd.client_id.as_deref().unwrap_or(&old.client_id),
+        upd.environment.unwrap_or(old.environment),
+    )?;
+    let secret = match upd.client_secret {
+        Some(s) if s.expose().trim().is_empty() => {
+            return Err(Error::invalid_input(
+                "client secret",
+                "is empty",
+                "Paste the Client secret of your M2M app (Kinde > Settings > Applications), or \
+                 leave it out to keep the stored one.",
+            ));
+        }
+        Some(s) => Some(Secret::new(s.expose().trim().to_string())),
+        None => None,
+    };
+    let previous = match secret {
+        Some(s) => {
+            let before = crate::secret::keyring::get_blocking(ctx.secrets(), name).await?;
+            crate::secret::keyring::set_blocking(ctx.secrets(), name, s).await?;
+            Some(before)
+        }
+        None => None,
+    };
+    for p in &mut cfg.profiles {
+        if p.name == profile.name {
+            *p = profile.clone();
+        }
+    }
+    if let Err(e) = ctx.save_config(cfg.clone()).await {
+        let restored = match previous {
+            Some(Some(before)) => {
+                crate::secret::keyring::set_blocking(ctx.secrets(), name, before).await
+            }
+            Some(None) => crate::secret::keyring::delete_blocking(ctx.secrets(), name).await,
+            None => Ok(()),
+        };
+        if let Err(r) = restored {
+            tracing::warn!(code = %r.code, "could not put back the previous client secret of {name:?}: {}", r.message);
+        }
+        return Err(e);
+    }
+    Ok(info(&cfg, &profile, ctx.selected_name()))
 }
 
 /// Every profile in config.toml (a sandbox context lists its demo profile too).

@@ -75,9 +75,15 @@ pub enum KeysCmd {
     Show { id: String },
     /// Create a key for an organization or a user. The secret is printed once.
     Create(NewKeyArgs),
-    /// Issue a new secret for a key. The old secret stops working at once.
+    /// Issue a new secret for a key. The old secret stops working at once, or, with
+    /// `--old-key-expires`, keeps working until then (a re-issue: a new key with the same owner,
+    /// API and scopes; the first sync after the deadline revokes the old key).
     Rotate {
         id: String,
+        /// When the old key stops working: now (default: the secret is replaced in place),
+        /// 1h, 24h, 3d, 7d, or a duration such as 90m or 2d.
+        #[arg(long, value_name = "WHEN", default_value = "now")]
+        old_key_expires: String,
         #[command(flatten)]
         yes: YesArg,
     },
@@ -164,9 +170,26 @@ async fn keys_cmd(cmd: KeysCmd, app: &App) -> Result<i32> {
         }
         KeysCmd::Rotate {
             id,
+            old_key_expires,
             yes: YesArg { yes },
         } => {
             keyward_core::kinde::validate_id("key id", &id)?;
+            if let Some(d) = keys::parse_old_key_expires(&old_key_expires)? {
+                confirm(
+                    &format!(
+                        "Roll {id}? A new key replaces it; the old key keeps working until the \
+                         first sync after {} UTC, then Keyward revokes it.",
+                        (chrono::Utc::now() + d).format("%Y-%m-%d %H:%M")
+                    ),
+                    yes,
+                )?;
+                let opts = keys::ReissueOptions {
+                    old_key_expires: Some(d),
+                    ..keys::ReissueOptions::default()
+                };
+                let r = keys::reissue_with(&app.ctx, &id, opts).await?;
+                return print_reissued(app, &r);
+            }
             confirm(
                 &format!(
                     "Rotate {id}? Its current secret stops working at once (no grace period)."
@@ -402,8 +425,31 @@ fn print_revoke(s: &RevokeSummary) {
 
 /// `keyward keys reissue` (and its hidden alias `keyward reissue`).
 async fn reissue(app: &App, a: ReissueArgs) -> Result<i32> {
-    let scopes = (!a.scopes.is_empty()).then_some(a.scopes);
-    let r = keys::reissue(&app.ctx, &a.id, scopes).await?;
+    let old_key_expires = match a.old_key_expires.as_deref() {
+        Some(w) => Some(keys::parse_old_key_expires(w)?.ok_or_else(|| {
+            Error::invalid_input(
+                "old key expires",
+                "\"now\" does not apply to a re-issue: the old key is another key",
+                format!(
+                    "Give 1h, 24h, 3d, 7d or a duration such as 90m, or replace the secret in \
+                     place with `keyward keys rotate {}`.",
+                    a.id
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let opts = keys::ReissueOptions {
+        scopes: (!a.scopes.is_empty()).then_some(a.scopes),
+        name: a.name,
+        old_key_expires,
+    };
+    let r = keys::reissue_with(&app.ctx, &a.id, opts).await?;
+    print_reissued(app, &r)
+}
+
+/// A re-issue's new key (the secret on standard output, once) and what happens to the old one.
+fn print_reissued(app: &App, r: &keyward_core::model::key::Reissued) -> Result<i32> {
     if app.json {
         output::print_json(&r)?;
         return Ok(0);
@@ -418,11 +464,18 @@ async fn reissue(app: &App, a: ReissueArgs) -> Result<i32> {
     );
     outln!("{}", k.key.expose());
     errln!("warning: {}", k.warning);
-    errln!(
-        "The old key keeps working. Move its clients to the new key, then check \
-         `keyward handovers` before revoking {}.",
-        r.old_id
-    );
+    match r.link.old_expires_at {
+        Some(at) => errln!(
+            "The old key keeps working until the first sync after {} UTC (while Keyward runs), \
+             then Keyward revokes it. Move its clients to the new key before then.",
+            at.format("%Y-%m-%d %H:%M")
+        ),
+        None => errln!(
+            "The old key keeps working. Move its clients to the new key, then check \
+             `keyward handovers` before revoking {}.",
+            r.old_id
+        ),
+    }
     Ok(0)
 }
 
@@ -446,6 +499,7 @@ async fn handovers(app: &App, quiet_days: Option<u32>) -> Result<i32> {
             "OPENED",
             "OLD USES SINCE",
             "OLD LAST USED",
+            "OLD KEY EXPIRES",
             "SAFE",
         ]);
         for h in list {
@@ -455,6 +509,10 @@ async fn handovers(app: &App, quiet_days: Option<u32>) -> Result<i32> {
                 date(Some(h.opened_at)),
                 h.old_verifications_since.to_string(),
                 ago(h.old_last_verified_on),
+                h.old_expires_at.map_or_else(
+                    || "-".to_string(),
+                    |at| at.format("%Y-%m-%d %H:%M").to_string(),
+                ),
                 if h.safe_to_revoke { "yes" } else { "no" }.into(),
             ]);
         }

@@ -1,9 +1,9 @@
-//! `keyward profile add|list|remove|test`: the connection profiles.
+//! `keyward profile add|list|update|remove|test`: the connection profiles.
 
 use clap::Subcommand;
 use keyward_core::Result;
 use keyward_core::config::Environment;
-use keyward_core::profiles::{ProfileInput, SecretSource};
+use keyward_core::profiles::{ProfileInput, ProfileUpdate, SecretSource};
 use keyward_core::secret::Secret;
 
 use keyward_core::profiles;
@@ -40,6 +40,23 @@ pub enum ProfileCmd {
     },
     /// List profiles.
     List,
+    /// Edit a profile in one step: its domain, client id, environment and, with
+    /// --secret-stdin, its client secret (to the OS keyring). What is not given stays.
+    Update {
+        name: String,
+        /// Your Kinde domain: `mybiz.kinde.com` or `https://mybiz.kinde.com`.
+        #[arg(long)]
+        domain: Option<String>,
+        /// The Client ID of your machine-to-machine app.
+        #[arg(long)]
+        client_id: Option<String>,
+        /// production, staging, development or demo.
+        #[arg(long)]
+        environment: Option<String>,
+        /// Read a new Client secret from standard input and store it in the OS keyring.
+        #[arg(long)]
+        secret_stdin: bool,
+    },
     /// Remove a profile and its keyring entry (the local database is kept).
     Remove { name: String },
     /// Test the selected profile's connection (the connection doctor).
@@ -115,6 +132,41 @@ pub async fn run(cmd: Command, app: &App) -> Result<i32> {
                     ]);
                 }
                 t.print();
+            })?;
+            Ok(0)
+        }
+        ProfileCmd::Update {
+            name,
+            domain,
+            client_id,
+            environment,
+            secret_stdin,
+        } => {
+            let environment: Option<Environment> = match environment {
+                Some(e) => Some(e.parse()?),
+                None => None,
+            };
+            let client_secret = if secret_stdin {
+                Some(Secret::new(read_stdin_secret("client secret")?))
+            } else {
+                None
+            };
+            let upd = ProfileUpdate {
+                domain,
+                client_id,
+                environment,
+                client_secret,
+            };
+            let info = profiles::update(&app.ctx, &name, upd).await?;
+            app.emit(&info, |i| {
+                let p = &i.profile;
+                outln!(
+                    "Updated profile {} ({}, {}){}.",
+                    p.name,
+                    p.domain,
+                    p.client_id,
+                    if i.is_default { ", the default" } else { "" }
+                );
             })?;
             Ok(0)
         }

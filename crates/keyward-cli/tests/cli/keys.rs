@@ -547,3 +547,97 @@ async fn handovers_is_documented_and_reissue_and_migrations_still_answer_hidden(
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains(old_id), "{}", o.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_with_old_key_expires_rolls_and_keeps_the_old_key_until_the_deadline() {
+    let env = Env::new(Config::default()).await;
+    env.add_profile("sb");
+    let old = create(&env, "Rolled", &["--org", EMPTY_ORG_CODE]);
+    let old_id = old["id"].as_str().unwrap();
+
+    // Bad lifetimes are refused before anything is asked, with a code and a hint.
+    for bad in ["soon", "0h", "31d", "24"] {
+        let o = run(
+            env.kw(),
+            &[
+                "--json",
+                "keys",
+                "rotate",
+                old_id,
+                "--old-key-expires",
+                bad,
+                "--yes",
+            ],
+            None,
+        );
+        assert_ne!(o.code, 0, "{bad}");
+        let e = o.err_json();
+        assert_eq!(e["code"], "invalid_input", "{bad}: {e}");
+        assert!(e["hint"].as_str().unwrap().contains("24h"), "{e}");
+    }
+
+    let o = run(
+        env.kw(),
+        &[
+            "--json",
+            "keys",
+            "rotate",
+            old_id,
+            "--old-key-expires",
+            "24h",
+            "--yes",
+        ],
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let r = o.json();
+    assert!(r["link"]["old_expires_at"].is_string(), "{r}");
+    assert_ne!(r["new_key"]["id"].as_str().unwrap(), old_id);
+    assert!(
+        r["new_key"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("Rolled (re-issued "),
+        "{r}"
+    );
+    // The old key still verifies until the deadline; the handovers table shows it.
+    let o = run(
+        env.kw(),
+        &["--json", "keys", "verify"],
+        Some(old["key"].as_str().unwrap()),
+    );
+    assert_eq!(o.json()["is_valid"], true);
+    let o = run(env.kw(), &["handovers"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("OLD KEY EXPIRES"), "{}", o.stdout);
+
+    // `--name` names the re-issued key; `now` does not apply to a re-issue.
+    let other = create(&env, "Named", &["--org", EMPTY_ORG_CODE]);
+    let other_id = other["id"].as_str().unwrap();
+    let o = run(
+        env.kw(),
+        &[
+            "--json",
+            "keys",
+            "reissue",
+            other_id,
+            "--old-key-expires",
+            "now",
+        ],
+        None,
+    );
+    assert_eq!(o.err_json()["code"], "invalid_input");
+    let o = run(
+        env.kw(),
+        &["--json", "keys", "reissue", other_id, "--name", "Named v2"],
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.json()["new_key"]["name"], "Named v2");
+    let o = run(
+        env.kw(),
+        &["--json", "keys", "reissue", other_id, "--name", " "],
+        None,
+    );
+    assert_eq!(o.err_json()["code"], "invalid_input");
+}

@@ -262,3 +262,86 @@ async fn https_sandbox_needs_its_certificate_trusted() {
     assert_eq!(o.code, 10, "{}", o.stderr);
     assert!(o.stderr.contains("error[io]") && o.stderr.contains("KEYWARD_CA_CERT"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_update_edits_in_place_and_a_refused_secret_changes_nothing() {
+    let env = Env::new(Config::default()).await;
+    let add = [
+        "profile",
+        "add",
+        "acme",
+        "--domain",
+        "acme.kinde.com",
+        "--client-id",
+        "abc123",
+    ];
+    assert_eq!(run(env.bare(), &add, None).code, 0);
+    let o = run(
+        env.bare(),
+        &[
+            "--json",
+            "profile",
+            "update",
+            "acme",
+            "--domain",
+            "new.kinde.com",
+            "--environment",
+            "staging",
+        ],
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let info = o.json();
+    assert_eq!(info["domain"], "https://new.kinde.com");
+    assert_eq!(info["client_id"], "abc123");
+    assert_eq!(info["environment"], "staging");
+    assert_eq!(info["is_default"], true);
+    let paths = Paths::under(env.home());
+    let before = std::fs::read_to_string(paths.config_file()).unwrap();
+
+    // No Secret Service in tests: the new secret is refused and nothing changes.
+    let secret = "update-secret-5b1e";
+    let o = run(
+        env.bare(),
+        &[
+            "profile",
+            "update",
+            "acme",
+            "--domain",
+            "other.kinde.com",
+            "--secret-stdin",
+        ],
+        Some(&format!("{secret}\n")),
+    );
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("error[keyring_unavailable]"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains(secret));
+    assert_eq!(
+        std::fs::read_to_string(paths.config_file()).unwrap(),
+        before
+    );
+
+    // A bad domain is refused at its field; an unknown profile by name.
+    let o = run(
+        env.bare(),
+        &["--json", "profile", "update", "acme", "--domain", "a..b"],
+        None,
+    );
+    assert_eq!(o.code, 2);
+    let e = o.err_json();
+    assert_eq!(e["code"], "invalid_input");
+    assert!(e["message"].as_str().unwrap().starts_with("domain"), "{e}");
+    let o = run(env.bare(), &["profile", "update", "nobody"], None);
+    assert!(
+        o.stderr.contains("error[profile_not_found]"),
+        "{}",
+        o.stderr
+    );
+    let cfg = ConfigFile::load(&paths).unwrap();
+    assert_eq!(cfg.profiles.len(), 1);
+    assert_eq!(cfg.settings.default_profile.as_deref(), Some("acme"));
+}

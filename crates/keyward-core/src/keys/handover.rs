@@ -1,14 +1,18 @@
 //! Handovers: after a re-issue, the old key keeps working until it is revoked. A handover
-//! watches the old key's verifications and says when it is safe to revoke.
+//! watches the old key's verifications and says when it is safe to revoke. A re-issue may give
+//! the old key a deadline (Stripe's "old key stops working in 24 hours"): the first sync after
+//! it revokes the old key ([`expire_due`]).
 
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
 
 use crate::ctx::{AppCtx, blocking};
-use crate::error::{ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::audit::{AuditAction, AuditOutcome, NewAudit};
 use crate::model::key::{Handover, KeyStatus, KeyView};
-use crate::store::PageEntry;
+use crate::store::{PageEntry, Store};
 
 /// Open re-issues with the profile's quiet period (`handover_quiet_days`, default 7).
 pub async fn list(ctx: &AppCtx) -> Result<Vec<Handover>> {
@@ -81,6 +85,13 @@ pub async fn list_with(ctx: &AppCtx, quiet_days: u32) -> Result<Vec<Handover>> {
             let quiet_since = old_lvo.map_or(l.opened_at, |t| t.max(l.opened_at));
             let quiet_for = now - quiet_since;
             let safe = quiet_for >= Duration::days(i64::from(quiet_days));
+            let deadline = l.old_expires_at.map(|at| {
+                format!(
+                    "Keyward revokes the old key at the first sync after {} UTC (while Keyward \
+                     is running). ",
+                    at.format("%Y-%m-%d %H:%M")
+                )
+            });
             let advice = if safe {
                 format!(
                     "Safe to revoke: the old key has not been used for {} days. \
@@ -101,7 +112,9 @@ pub async fn list_with(ctx: &AppCtx, quiet_days: u32) -> Result<Vec<Handover>> {
                     left.num_hours().max(1)
                 )
             };
+            let advice = format!("{}{advice}", deadline.unwrap_or_default());
             out.push(Handover {
+                old_expires_at: l.old_expires_at,
                 old_name: old.as_ref().map(|v| v.key.name.clone()),
                 old_status: old.as_ref().map(|v| v.key.status.as_str().to_string()),
                 new_status: new.as_ref().map(|v| v.key.status.as_str().to_string()),
@@ -121,6 +134,87 @@ pub async fn list_with(ctx: &AppCtx, quiet_days: u32) -> Result<Vec<Handover>> {
         Ok(out)
     })
     .await
+}
+
+/// Revokes the old key of every open re-issue whose deadline is before `now`, unless Kinde
+/// says it is revoked already (then the handover is only closed). Each revoke is audited as
+/// `handover_expire` with the old key's name and its `k_live…abcd`, whatever its outcome; a
+/// revoked old key closes its handover, so the next sync does not revoke it again. A failure
+/// leaves the handover open for the next sync. Run after every sync; returns the ids revoked.
+pub async fn expire_due(
+    ctx: &AppCtx,
+    store: &Arc<dyn Store>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>> {
+    let due: Vec<_> = {
+        let s = Arc::clone(store);
+        blocking(move || s.reissues(true))
+            .await?
+            .into_iter()
+            .filter(|l| l.old_expires_at.is_some_and(|at| at <= now))
+            .collect()
+    };
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    let client = ctx.client().await?;
+    let mut revoked = Vec::new();
+    for l in due {
+        let old = match client.get_key(&l.old_id).await {
+            Ok(k) => k,
+            Err(e) if e.code == ErrorCode::NotFound => {
+                let (s, id) = (Arc::clone(store), l.old_id.clone());
+                blocking(move || s.reissue_close(&id, now)).await?;
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(code = %e.code, "handover deadline: cannot read {}: {}", l.old_id, e.message);
+                continue;
+            }
+        };
+        if old.status == KeyStatus::Revoked {
+            let (s, id) = (Arc::clone(store), l.old_id.clone());
+            blocking(move || s.set_status(&id, KeyStatus::Revoked, now)).await?;
+            continue;
+        }
+        let result = client.revoke_key(&l.old_id).await;
+        let outcome = match &result {
+            Ok(()) => AuditOutcome::Ok,
+            Err(e) if e.code == ErrorCode::Ambiguous => AuditOutcome::Ambiguous,
+            Err(_) => AuditOutcome::Failed,
+        };
+        let (prefix, suffix) = (old.key_prefix.clone(), old.key_suffix.clone());
+        let details = json!({
+            "new_id": l.new_id,
+            "deadline": l.old_expires_at,
+            "key_prefix": prefix,
+            "key_suffix": suffix,
+        });
+        let err: Option<Error> = result.as_ref().err().cloned();
+        let (s, id, name) = (Arc::clone(store), l.old_id.clone(), old.name.clone());
+        blocking(move || {
+            s.audit_append(
+                Utc::now(),
+                &NewAudit {
+                    action: AuditAction::HandoverExpire,
+                    key_id: Some(&id),
+                    key_name: Some(&name),
+                    outcome,
+                    error: err.as_ref(),
+                    details,
+                },
+            )?;
+            if outcome == AuditOutcome::Ok {
+                s.set_status(&id, KeyStatus::Revoked, Utc::now())?;
+            }
+            Ok(())
+        })
+        .await?;
+        if result.is_ok() {
+            revoked.push(l.old_id);
+        }
+    }
+    Ok(revoked)
 }
 
 /// A key as an admin finds it: `“Billing (re-issued 2026-12-07)” (k_live…abcd)`, or its id

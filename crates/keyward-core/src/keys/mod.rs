@@ -581,13 +581,103 @@ pub fn reissued_name(old: &str, at: chrono::DateTime<Utc>) -> String {
     format!("{}{mark}", base.trim_end())
 }
 
-/// Re-issues a key: a new key named after the old one (see [`reissued_name`]), with the same
-/// API and owner, and the same scopes or `scopes` (Kinde keys are immutable, so this is also
-/// how scopes change). The old key keeps working until it is revoked; `handover::list` says
-/// when that is safe. Audited as `create` (by [`create`]) and `reissue` (naming the new key),
-/// whatever the outcome.
+/// The longest time an old key may keep working after a roll: Keyward revokes it at a sync,
+/// so a deadline further out is a reminder better kept in a calendar.
+pub const OLD_KEY_MAX_DAYS: i64 = 30;
+
+/// How long the old key keeps working after a roll, as typed: `now` (an in-place rotate:
+/// `None`), Stripe's `1h`, `24h`, `3d`, `7d`, or any whole number of minutes, hours, days or
+/// weeks (`90m`, `2d`, `1w`) up to [`OLD_KEY_MAX_DAYS`] days.
+pub fn parse_old_key_expires(s: &str) -> Result<Option<chrono::Duration>> {
+    let t = s.trim().to_ascii_lowercase();
+    let bad = |why: &str| {
+        Error::invalid_input(
+            "old key expires",
+            format!("{s:?} {why}"),
+            format!(
+                "Give now, 1h, 24h, 3d or 7d, or a duration such as 90m or 2d (at most \
+                 {OLD_KEY_MAX_DAYS}d)."
+            ),
+        )
+    };
+    if t == "now" || t == "0" {
+        return Ok(None);
+    }
+    let Some(unit) = t.chars().last() else {
+        return Err(bad("is empty"));
+    };
+    let number = &t[..t.len() - unit.len_utf8()];
+    let n: i64 = match number.trim().parse() {
+        Ok(n) if n > 0 && !number.starts_with('+') => n,
+        _ => return Err(bad("is not a duration")),
+    };
+    let d = match unit {
+        'm' => chrono::Duration::try_minutes(n),
+        'h' => chrono::Duration::try_hours(n),
+        'd' => chrono::Duration::try_days(n),
+        'w' => chrono::Duration::try_weeks(n),
+        _ => return Err(bad("has no unit (m, h, d or w)")),
+    }
+    .ok_or_else(|| bad("is too long"))?;
+    if d > chrono::Duration::days(OLD_KEY_MAX_DAYS) {
+        return Err(bad("is too long"));
+    }
+    Ok(Some(d))
+}
+
+/// What a re-issue may change: the scopes (default: the old key's), the new key's name
+/// (default: [`reissued_name`]), and how long the old key keeps working (default: until it is
+/// revoked; with a deadline, the first sync after it revokes the old key).
+#[derive(Debug, Clone, Default)]
+pub struct ReissueOptions {
+    pub scopes: Option<Vec<String>>,
+    pub name: Option<String>,
+    pub old_key_expires: Option<chrono::Duration>,
+}
+
+/// Re-issues a key with the old key's scopes (or `scopes`) and the re-issued name, the old
+/// key working until it is revoked: [`reissue_with`] with only the scopes.
 pub async fn reissue(ctx: &AppCtx, id: &str, scopes: Option<Vec<String>>) -> Result<Reissued> {
+    reissue_with(
+        ctx,
+        id,
+        ReissueOptions {
+            scopes,
+            ..ReissueOptions::default()
+        },
+    )
+    .await
+}
+
+/// Re-issues a key: a new key named after the old one (see [`reissued_name`]) or as `name`,
+/// with the same API and owner, and the same scopes or `scopes` (Kinde keys are immutable, so
+/// this is also how scopes change). The old key keeps working until it is revoked, or until
+/// the first sync after `old_key_expires` from now ([`handover::expire_due`]); `handover::list`
+/// says when a revoke is safe. Audited as `create` (by [`create`]) and `reissue` (naming the
+/// new key and the deadline), whatever the outcome.
+pub async fn reissue_with(ctx: &AppCtx, id: &str, opts: ReissueOptions) -> Result<Reissued> {
+    let ReissueOptions {
+        scopes,
+        name,
+        old_key_expires,
+    } = opts;
     validate_id("key id", id)?;
+    let name = name.map(|n| n.trim().to_string());
+    if let Some(n) = &name {
+        validate_name(n)?;
+    }
+    if let Some(d) = old_key_expires
+        && (d <= chrono::Duration::zero() || d > chrono::Duration::days(OLD_KEY_MAX_DAYS))
+    {
+        return Err(Error::invalid_input(
+            "old key expires",
+            format!(
+                "{} minutes is outside 1 minute..={OLD_KEY_MAX_DAYS} days",
+                d.num_minutes()
+            ),
+            "Give now, 1h, 24h, 3d or 7d, or a duration such as 90m or 2d.",
+        ));
+    }
     let client = ctx.client().await?;
     let old = client.get_key(id).await?;
     if !usable(old.status) {
@@ -613,7 +703,7 @@ pub async fn reissue(ctx: &AppCtx, id: &str, scopes: Option<Vec<String>>) -> Res
     }
     let scopes = scopes.unwrap_or_else(|| old.scopes.clone());
     let input = crate::model::key::CreateKeyInput {
-        name: reissued_name(&old.name, Utc::now()),
+        name: name.unwrap_or_else(|| reissued_name(&old.name, Utc::now())),
         api_id,
         scopes: scopes.clone(),
         org_code: if old.user_id.is_some() {
@@ -632,7 +722,15 @@ pub async fn reissue(ctx: &AppCtx, id: &str, scopes: Option<Vec<String>>) -> Res
         Err(e) => (AuditOutcome::Failed, Some(e), None),
     };
     let new_name = result.as_ref().ok().and_then(|k| k.name.clone());
-    let details = json!({ "old_id": id, "new_id": new_id, "new_name": new_name, "scopes": scopes });
+    // To the millisecond, as the store keeps it.
+    let old_expires_at = old_key_expires.map(|d| chrono::SubsecRound::trunc_subsecs(now + d, 3));
+    let details = json!({
+        "old_id": id,
+        "new_id": new_id,
+        "new_name": new_name,
+        "scopes": scopes,
+        "old_expires_at": old_expires_at,
+    });
     audit::record(
         ctx,
         AuditAction::Reissue,
@@ -650,7 +748,7 @@ pub async fn reissue(ctx: &AppCtx, id: &str, scopes: Option<Vec<String>>) -> Res
         opened_at: now,
         closed_at: None,
         old_count_at_open: old.verification_count,
-        old_expires_at: None,
+        old_expires_at,
     };
     {
         let (s, l) = (Arc::clone(&store), link.clone());
@@ -664,7 +762,11 @@ pub async fn reissue(ctx: &AppCtx, id: &str, scopes: Option<Vec<String>>) -> Res
                     detail: true,
                 }],
             )?;
-            s.reissue_open(&l.old_id, &l.new_id, l.opened_at, l.old_count_at_open)
+            s.reissue_open(&l.old_id, &l.new_id, l.opened_at, l.old_count_at_open)?;
+            if l.old_expires_at.is_some() {
+                s.reissue_set_deadline(&l.old_id, &l.new_id, l.old_expires_at)?;
+            }
+            Ok(())
         })
         .await?;
     }

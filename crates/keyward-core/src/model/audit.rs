@@ -18,6 +18,8 @@ pub enum AuditAction {
     Reconcile,
     /// The old key of a re-issue was revoked: its handover is closed.
     HandoverClose,
+    /// The old key of a re-issue was revoked by the first sync after its deadline.
+    HandoverExpire,
     /// A change seen in Kinde with no Keyward action to match (dashboard, portal, API).
     OutsideKeyward,
     /// A key secret found by `keyward scan` (never the secret itself), and what was done.
@@ -33,6 +35,7 @@ impl AuditAction {
             AuditAction::Reissue => "reissue",
             AuditAction::Reconcile => "reconcile",
             AuditAction::HandoverClose => "handover_close",
+            AuditAction::HandoverExpire => "handover_expire",
             AuditAction::OutsideKeyward => "outside_keyward",
             AuditAction::Leak => "leak",
         }
@@ -47,6 +50,7 @@ impl AuditAction {
             "reconcile" => AuditAction::Reconcile,
             // The name before handovers were named: kept so that an old export or script still reads.
             "handover_close" | "migration_close" => AuditAction::HandoverClose,
+            "handover_expire" => AuditAction::HandoverExpire,
             "outside_keyward" => AuditAction::OutsideKeyward,
             "leak" => AuditAction::Leak,
             other => {
@@ -54,7 +58,7 @@ impl AuditAction {
                     "action",
                     format!("unknown action {other:?}"),
                     "Use one of create, rotate, revoke, reissue, reconcile, handover_close, \
-                     outside_keyward, leak.",
+                     handover_expire, outside_keyward, leak.",
                 ));
             }
         })

@@ -304,4 +304,7 @@ pub struct Handover {
     pub advice: String,
     /// Kinde could not be asked: figures come from the local cache.
     pub from_cache: bool,
+    /// When the old key stops working: the first sync after it revokes it. `None`: it works
+    /// until the admin revokes it.
+    pub old_expires_at: Option<DateTime<Utc>>,
 }

@@ -82,7 +82,7 @@ impl SqliteStore {
                                 Some(_) => ("not_rotated", vec![]),
                             }
                         }
-                        AuditAction::Revoke => {
+                        AuditAction::Revoke | AuditAction::HandoverExpire => {
                             let status: Option<String> = tx
                                 .query_row(
                                     "SELECT status FROM keys WHERE profile = ?1 AND id = ?2",

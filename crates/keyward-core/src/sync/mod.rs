@@ -47,7 +47,8 @@ pub async fn run_wait(
     run_profile(ctx, opts, &progress, &cancel, true).await
 }
 
-/// [`run`] or [`run_wait`]: the profile's settings into `opts`, the sync, then the alert rules.
+/// [`run`] or [`run_wait`]: the profile's settings into `opts`, the sync, the handover
+/// deadlines ([`crate::keys::handover::expire_due`]), then the alert rules.
 async fn run_profile(
     ctx: &AppCtx,
     opts: SyncOptions,
@@ -59,6 +60,11 @@ async fn run_profile(
     let client = ctx.client().await?;
     let store = ctx.store().await?;
     let summary = run_store(&client, &store, opts, progress, cancel, wait).await?;
+    // Old keys of re-issues whose deadline has passed are revoked now (before the alert rules
+    // read the keys).
+    if let Err(e) = crate::keys::handover::expire_due(ctx, &store, chrono::Utc::now()).await {
+        tracing::warn!(code = %e.code, "handover deadlines: {}", e.message);
+    }
     crate::alerts::after_sync(ctx, &store).await;
     Ok(summary)
 }

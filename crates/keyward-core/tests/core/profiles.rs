@@ -273,3 +273,158 @@ async fn the_sandbox_database_is_apart_from_a_profile_named_demo() {
         "opening the sandbox store does not touch the profile's"
     );
 }
+
+/// A keyring that holds secrets in memory and refuses every write while `refuse` is set.
+struct RefusingKeyring {
+    inner: MemoryStore,
+    refuse: std::sync::atomic::AtomicBool,
+}
+
+impl SecretStore for RefusingKeyring {
+    fn get(&self, profile: &str) -> keyward_core::Result<Option<Secret>> {
+        self.inner.get(profile)
+    }
+    fn set(&self, profile: &str, secret: &Secret) -> keyward_core::Result<()> {
+        if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(keyward_core::Error::new(
+                ErrorCode::KeyringUnavailable,
+                "the keyring is locked",
+                "Unlock it.",
+            ));
+        }
+        self.inner.set(profile, secret)
+    }
+    fn delete(&self, profile: &str) -> keyward_core::Result<()> {
+        self.inner.delete(profile)
+    }
+    fn describe(&self) -> &'static str {
+        "refusing"
+    }
+}
+
+#[tokio::test]
+async fn update_edits_a_profile_in_one_step_and_a_refused_secret_changes_nothing() {
+    use keyward_core::profiles::ProfileUpdate;
+    let home = tempfile::tempdir().unwrap();
+    let keyring = Arc::new(RefusingKeyring {
+        inner: MemoryStore::new(),
+        refuse: false.into(),
+    });
+    let ctx = AppCtx::new(Some(home.path().to_path_buf()), keyring.clone())
+        .unwrap()
+        .with_env_secret(None);
+    profiles::add(
+        &ctx,
+        input("acme", "acme.kinde.com"),
+        Some(Secret::new("first-secret")),
+    )
+    .await
+    .unwrap();
+    profiles::add(
+        &ctx,
+        input("other", "other.kinde.com"),
+        Some(Secret::new("other-secret")),
+    )
+    .await
+    .unwrap();
+    let paths = Paths::under(home.path());
+    let before = std::fs::read_to_string(paths.config_file()).unwrap();
+
+    // The keyring refuses the new secret: the profile, its secret and config.toml are as before.
+    keyring
+        .refuse
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let e = profiles::update(
+        &ctx,
+        "acme",
+        ProfileUpdate {
+            domain: Some("new.kinde.com".into()),
+            client_secret: Some(Secret::new("second-secret")),
+            ..ProfileUpdate::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::KeyringUnavailable);
+    assert_eq!(
+        std::fs::read_to_string(paths.config_file()).unwrap(),
+        before
+    );
+    assert_eq!(
+        keyring.get("acme").unwrap().unwrap().expose(),
+        "first-secret"
+    );
+    let list = profiles::list(&ctx).await.unwrap();
+    let acme = list.iter().find(|p| p.profile.name == "acme").unwrap();
+    assert_eq!(acme.profile.domain, "https://acme.kinde.com");
+    assert!(acme.is_default);
+
+    // A bad field is refused before anything is written.
+    keyring
+        .refuse
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let e = profiles::update(
+        &ctx,
+        "acme",
+        ProfileUpdate {
+            domain: Some("a..b".into()),
+            client_secret: Some(Secret::new("second-secret")),
+            ..ProfileUpdate::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput);
+    assert_eq!(
+        keyring.get("acme").unwrap().unwrap().expose(),
+        "first-secret"
+    );
+    let e = profiles::update(&ctx, "nobody", ProfileUpdate::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ProfileNotFound);
+
+    // It works: every field at once; the default stays the default, the other profile as it was.
+    let info = profiles::update(
+        &ctx,
+        "acme",
+        ProfileUpdate {
+            domain: Some("new.kinde.com".into()),
+            client_id: Some("m2m_client_2".into()),
+            environment: Some(Environment::Staging),
+            client_secret: Some(Secret::new(" second-secret\n")),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(info.profile.domain, "https://new.kinde.com");
+    assert_eq!(info.profile.client_id, "m2m_client_2");
+    assert_eq!(info.profile.environment, Environment::Staging);
+    assert!(info.is_default);
+    assert_eq!(
+        keyring.get("acme").unwrap().unwrap().expose(),
+        "second-secret"
+    );
+    let cfg = ConfigFile::load(&paths).unwrap();
+    assert_eq!(cfg.settings.default_profile.as_deref(), Some("acme"));
+    assert_eq!(cfg.profiles.len(), 2);
+    assert_eq!(cfg.find("other").unwrap().domain, "https://other.kinde.com");
+    let text = std::fs::read_to_string(paths.config_file()).unwrap();
+    assert!(!text.contains("second-secret") && !text.contains("first-secret"));
+
+    // Without a secret the stored one stays.
+    profiles::update(
+        &ctx,
+        "acme",
+        ProfileUpdate {
+            environment: Some(Environment::Production),
+            ..ProfileUpdate::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        keyring.get("acme").unwrap().unwrap().expose(),
+        "second-secret"
+    );
+}
