@@ -10,7 +10,7 @@ use keyward_core::model::doctor::DoctorReport;
 use keyward_core::model::key::{CachedKeys, KeyFilter};
 use keyward_core::model::leak::ScanReport;
 use keyward_core::model::sync::{SyncProgress, SyncSummary};
-use keyward_core::profiles::ProfileDraft;
+use keyward_core::profiles::{ProfileDraft, ProfileUpdate};
 use keyward_core::{export, keys, leaks, profiles};
 
 use crate::declare::declare_commands;
@@ -21,6 +21,8 @@ keyward_core::operations!(declare_commands {
     fn app_status(app, shell) -> AppStatus { shell.status().await }
     /// Saves a profile (the secret goes to the OS keyring) and opens it.
     fn profile_add(app, shell, input: NewProfile) -> AppStatus { let name = profiles::add(&shell.base()?, input.profile, Some(input.client_secret)).await?.info.profile.name; shell.open_profile(&name).await?; shell.status().await }
+    /// Edits a profile in one step (domain, client id, environment, a new secret into the OS keyring; the default stays the default) and re-opens it if it is open.
+    fn profile_update(app, shell, name: String, update: ProfileUpdate) -> AppStatus { profiles::update(&shell.base()?, &name, update).await?; if shell.status().await?.profile.as_deref() == Some(name.as_str()) { shell.open_profile(&name).await?; } shell.status().await }
     /// Opens another profile.
     fn profile_select(app, shell, name: String) -> AppStatus { shell.open_profile(&name).await?; shell.status().await }
     /// Removes a profile and its keyring entry.

@@ -56,6 +56,12 @@ macro_rules! operations {
                     };
                     $crate::keys::reissue_with(ctx, &id, $crate::keys::ReissueOptions { scopes, name, old_key_expires }).await
                 }
+                /// What a re-issue of a key named `name` would call the new key today
+                /// ("Billing (re-issued 2026-12-07)"): the re-issue dialog's prefilled name.
+                fn key_reissued_name(ctx, name: String) -> String {
+                    let _ = ctx;
+                    Ok::<_, $crate::error::Error>($crate::keys::reissued_name(&name, chrono::Utc::now()))
+                }
                 /// Revokes one or many keys; every key gets an outcome.
                 fn keys_revoke(ctx, ids: Vec<String>) -> $crate::model::key::RevokeSummary {
                     $crate::keys::revoke(ctx, &ids).await

@@ -5,7 +5,7 @@ import type * as T from "./ipc-types";
 export { Channel };
 export type * from "./ipc-types";
 
-export const COMMANDS = ["app_status", "profile_add", "profile_select", "profile_remove", "profile_test", "demo_start", "demo_leave", "settings_set", "keys_list", "sync_start", "sync_cancel", "sync_state", "export_to", "clipboard_copy", "clipboard_clear", "copy_text", "notify_state", "notify_test", "scan_pick_folder", "scan_paths", "about", "open_data_folder", "keys_changed_since", "key_show", "key_create", "key_rotate", "key_reissue", "keys_revoke", "canary_create", "handovers_list", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "key_history", "insights", "audit_list", "alerts_list", "alerts_ack", "alerts_mute", "alerts_unmute", "alert_mutes", "policy_show", "policy_set", "key_expires_set", "canary_mark", "leak_remediate"] as const;
+export const COMMANDS = ["app_status", "profile_add", "profile_update", "profile_select", "profile_remove", "profile_test", "demo_start", "demo_leave", "settings_set", "keys_list", "sync_start", "sync_cancel", "sync_state", "export_to", "clipboard_copy", "clipboard_clear", "copy_text", "notify_state", "notify_test", "scan_pick_folder", "scan_paths", "about", "open_data_folder", "keys_changed_since", "key_show", "key_create", "key_rotate", "key_reissue", "key_reissued_name", "keys_revoke", "canary_create", "handovers_list", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "key_history", "insights", "audit_list", "alerts_list", "alerts_ack", "alerts_mute", "alerts_unmute", "alert_mutes", "policy_show", "policy_set", "key_expires_set", "canary_mark", "leak_remediate"] as const;
 
 /**
  * What the window shows: the welcome screen, a profile or the demo.
@@ -15,6 +15,10 @@ export const appStatus = (): Promise<T.AppStatus> => invoke("app_status", {});
  * Saves a profile (the secret goes to the OS keyring) and opens it.
  */
 export const profileAdd = (input: T.NewProfile): Promise<T.AppStatus> => invoke("profile_add", { input });
+/**
+ * Edits a profile in one step (domain, client id, environment, a new secret into the OS keyring; the default stays the default) and re-opens it if it is open.
+ */
+export const profileUpdate = (name: string, update: T.ProfileUpdate): Promise<T.AppStatus> => invoke("profile_update", { name, update });
 /**
  * Opens another profile.
  */
@@ -113,9 +117,16 @@ export const keyCreate = (input: T.CreateKeyInput): Promise<T.NewKey> => invoke(
  */
 export const keyRotate = (id: string): Promise<T.NewKey> => invoke("key_rotate", { id });
 /**
- * Re-issues a key (same or new scopes); the old one keeps working until revoked.
+ * Re-issues a key (same or new scopes; `name`: the new key's, default "… (re-issued
+ * DATE)"). The old one keeps working until revoked, or, with `old_key_expires`
+ * (`1h`, `24h`, `3d`, `7d`, `90m`…), until the first sync after that time from now.
  */
-export const keyReissue = (id: string, scopes: Array<string> | null): Promise<T.Reissued> => invoke("key_reissue", { id, scopes });
+export const keyReissue = (id: string, scopes: Array<string> | null, name: string | null, oldKeyExpires: string | null): Promise<T.Reissued> => invoke("key_reissue", { id, scopes, name, old_key_expires: oldKeyExpires });
+/**
+ * What a re-issue of a key named `name` would call the new key today
+ * ("Billing (re-issued 2026-12-07)"): the re-issue dialog's prefilled name.
+ */
+export const keyReissuedName = (name: string): Promise<string> => invoke("key_reissued_name", { name });
 /**
  * Revokes one or many keys; every key gets an outcome.
  */

@@ -65,6 +65,7 @@ export type { ProfileDraft } from "../bindings/ProfileDraft";
 export type { ProfileInfo } from "../bindings/ProfileInfo";
 export type { ProfileInput } from "../bindings/ProfileInput";
 export type { ProfileRemoved } from "../bindings/ProfileRemoved";
+export type { ProfileUpdate } from "../bindings/ProfileUpdate";
 export type { ReissueLink } from "../bindings/ReissueLink";
 export type { Reissued } from "../bindings/Reissued";
 export type { RequestCounts } from "../bindings/RequestCounts";

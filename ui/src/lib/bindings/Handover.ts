@@ -19,4 +19,9 @@ quiet_since: string, safe_to_revoke: boolean, advice: string,
 /**
  * Kinde could not be asked: figures come from the local cache.
  */
-from_cache: boolean, };
+from_cache: boolean, 
+/**
+ * When the old key stops working: the first sync after it revokes it. `None`: it works
+ * until the admin revokes it.
+ */
+old_expires_at: string | null, };

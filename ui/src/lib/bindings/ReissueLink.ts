@@ -3,4 +3,9 @@
 /**
  * An old → new re-issue link.
  */
-export type ReissueLink = { old_id: string, new_id: string, opened_at: string, closed_at: string | null, old_count_at_open: number | null, };
+export type ReissueLink = { old_id: string, new_id: string, opened_at: string, closed_at: string | null, old_count_at_open: number | null, 
+/**
+ * When the old key stops working: the first sync after it revokes the old key (unless
+ * it is revoked already). `None`: it works until the admin revokes it.
+ */
+old_expires_at: string | null, };

@@ -209,3 +209,23 @@ export function reuseUnchanged(prev: ReadonlyArray<KeyView>, next: KeyView[]): {
   });
   return changed ? { keys: out, changed } : { keys: prev, changed };
 }
+
+/** How long the old key keeps working when a key is rolled, as Stripe's "Roll API key" offers
+ * it. `now` replaces the secret in place; the others re-issue, and the first sync after the
+ * deadline revokes the old key. `value` is what the core's `old_key_expires` takes. */
+export const OLD_KEY_LIFETIMES = [
+  { value: "now", label: "Now", ms: 0 },
+  { value: "1h", label: "in 1 hour", ms: 3_600_000 },
+  { value: "24h", label: "in 24 hours", ms: 86_400_000 },
+  { value: "3d", label: "in 3 days", ms: 3 * 86_400_000 },
+  { value: "7d", label: "in 7 days", ms: 7 * 86_400_000 },
+] as const;
+
+export type OldKeyLifetime = (typeof OLD_KEY_LIFETIMES)[number]["value"];
+
+/** When the old key stops working if the roll happens at `now` (ms), as an ISO time; null for
+ * `now` (at once). */
+export function oldKeyDeadline(lifetime: OldKeyLifetime, now: number): string | null {
+  const l = OLD_KEY_LIFETIMES.find((x) => x.value === lifetime);
+  return l && l.ms > 0 ? new Date(now + l.ms).toISOString() : null;
+}

@@ -125,15 +125,13 @@ class Session {
     }
   }
 
-  /** Saves a profile's new connection details (the secret goes to the OS keyring) and opens
-   * it: the old entry is removed, then the new one added under the same name. */
-  async updateProfile(name: string, input: Omit<backend.NewProfile, "name">): Promise<AppStatus> {
-    const wasDefault = this.status?.settings.default_profile === name;
-    await backend.profileRemove(name);
-    let st = await backend.profileAdd({ ...input, name });
-    if (wasDefault && st.settings.default_profile !== name) st = await backend.settingsSet({ ...st.settings, default_profile: name });
+  /** Saves a profile's new connection details in one step (a new secret, if given, goes to
+   * the OS keyring): the core edits it in place, so a failure leaves the profile as it was, and
+   * a default profile stays the default. The open profile is opened afresh with them. */
+  async updateProfile(name: string, update: backend.ProfileUpdate): Promise<AppStatus> {
+    const st = await backend.profileUpdate(name, update);
     // The same name: setStatus sees no change of profile, so start it afresh here.
-    this.status = null;
+    if (st.profile === name) this.status = null;
     this.setStatus(st);
     return st;
   }
