@@ -7,4 +7,8 @@
 
 pub mod config;
 pub mod deliver;
+pub mod http;
+pub mod lease;
+pub mod metrics;
 pub mod pg;
+pub mod serve;
