@@ -5,6 +5,9 @@
 //!   exits, however it exits (a kill included), so a lock is never left behind. Two handles
 //!   in one process exclude each other too (the lock belongs to the open file).
 //! - An in-memory store (tests, demo without persistence) has an in-process flag instead.
+//! - Another backend (the server's PostgreSQL store) hands in its own guard
+//!   ([`SyncLock::from_guard`]): a session-level advisory lock on a connection that the guard
+//!   holds, released when the guard drops or its connection ends.
 //! - Only sync takes the lock. It also tells which `running` sync runs are alive: while nobody
 //!   holds it, no sync is running, so a `running` row belongs to a process that died.
 
@@ -19,10 +22,35 @@ use super::db::{SqliteStore, safe_name};
 use crate::error::{Error, ErrorCode, Result};
 
 /// Held while a sync runs; dropping it (or the process ending) releases the lock.
-#[derive(Debug)]
 pub struct SyncLock {
     _file: Option<File>,
     flag: Option<Arc<AtomicBool>>,
+    /// Another backend's lock: released when dropped (a `Mutex` only to make it `Sync`).
+    _guard: Option<std::sync::Mutex<Box<dyn Send>>>,
+}
+
+impl std::fmt::Debug for SyncLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self._file.is_some() {
+            "file"
+        } else if self.flag.is_some() {
+            "in-process"
+        } else {
+            "backend"
+        };
+        f.debug_struct("SyncLock").field("kind", &kind).finish()
+    }
+}
+
+impl SyncLock {
+    /// A lock held by another backend's `guard`, which releases it when dropped.
+    pub fn from_guard(guard: Box<dyn Send>) -> SyncLock {
+        SyncLock {
+            _file: None,
+            flag: None,
+            _guard: Some(std::sync::Mutex::new(guard)),
+        }
+    }
 }
 
 impl Drop for SyncLock {
@@ -56,6 +84,7 @@ impl SqliteStore {
                 .then(|| SyncLock {
                     _file: None,
                     flag: Some(flag),
+                    _guard: None,
                 }));
         };
         let mut options = OpenOptions::new();
@@ -70,6 +99,7 @@ impl SqliteStore {
             Ok(()) => Ok(Some(SyncLock {
                 _file: Some(file),
                 flag: None,
+                _guard: None,
             })),
             Err(TryLockError::WouldBlock) => Ok(None),
             Err(TryLockError::Error(e)) => Err(lock_err(&path, &e)),

@@ -14,6 +14,8 @@
 mod alerts;
 mod audit;
 mod contract;
+#[cfg(any(test, feature = "store-contract"))]
+pub mod contract_suite;
 mod db;
 mod demo;
 mod history;
