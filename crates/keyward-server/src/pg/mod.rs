@@ -325,9 +325,32 @@ impl Stmts {
     }
 }
 
-/// The store of one profile on PostgreSQL. `Send + Sync`; all methods are blocking.
+/// Drops `v`, which owns PostgreSQL connections, where blocking is allowed. The sync
+/// `postgres::Client` closes its connection on its own small runtime, which panics on a tokio
+/// worker thread ("Cannot start a runtime from within a runtime"): an `Arc<dyn Store>` or a
+/// sync lock dropped in async code would abort the process. Inside a runtime the drop runs on
+/// a scoped thread (joined: when this returns, the connections are closed).
+pub fn drop_off_runtime<T: Send>(v: T) {
+    off_runtime(move || drop(v));
+}
+
+/// Runs `f` (blocking PostgreSQL work) where blocking is allowed: on a scoped thread when
+/// called on an async runtime, else right here. Returns when `f` has run.
+pub fn off_runtime<F: FnOnce() + Send>(f: F) {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| {
+            s.spawn(f);
+        });
+    } else {
+        f();
+    }
+}
+
+/// The store of one profile on PostgreSQL. `Send + Sync`; all methods are blocking. It may be
+/// dropped anywhere, async code included (see [`drop_off_runtime`]).
 pub struct PgStore {
-    pub(crate) pool: Pool,
+    /// `None` only while dropping.
+    pool: Option<Pool>,
     pub(crate) config: postgres::Config,
     pub(crate) profile: String,
 }
@@ -341,6 +364,14 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            drop_off_runtime(pool);
+        }
+    }
+}
+
 impl PgStore {
     /// Connects to `url`, migrates the database (refusing a newer one) and opens `profile`.
     pub fn open(url: &str, profile: &str) -> Result<PgStore> {
@@ -350,7 +381,7 @@ impl PgStore {
         drop(first);
         let pool = pool_of(config.clone())?;
         Ok(PgStore {
-            pool,
+            pool: Some(pool),
             config,
             profile: profile.to_string(),
         })
@@ -360,7 +391,7 @@ impl PgStore {
     pub fn with_pool(pool: Pool, url: &str, profile: &str) -> Result<PgStore> {
         let config = parse_url(url)?;
         let store = PgStore {
-            pool,
+            pool: Some(pool),
             config,
             profile: profile.to_string(),
         };
@@ -371,13 +402,16 @@ impl PgStore {
         Ok(store)
     }
 
-    /// The pool this store uses.
+    /// The pool this store uses (a clone shares it). Drop a clone with [`drop_off_runtime`]
+    /// in async code: the last one closes the connections.
     pub fn pool(&self) -> &Pool {
-        &self.pool
+        self.pool
+            .as_ref()
+            .expect("the pool is there until the store is dropped")
     }
 
     pub(crate) fn conn(&self) -> Result<Conn> {
-        get(&self.pool)
+        get(self.pool())
     }
 
     /// Runs `f` with a connection (reads, or single-statement writes).

@@ -11,7 +11,26 @@ use super::{PgStore, connect_err, db_err, lock_ns, opt_time};
 /// advisory lock. Dropping it ends the connection, and PostgreSQL releases the lock; so does a
 /// replica that dies (its connection ends with it).
 struct PgSyncGuard {
-    _client: postgres::Client,
+    client: Option<postgres::Client>,
+    profile: String,
+}
+
+impl Drop for PgSyncGuard {
+    /// Unlocks first (PostgreSQL answers once the lock is free, so the next taker never races
+    /// the connection's end), then closes the connection; off the async runtime.
+    fn drop(&mut self) {
+        let Some(mut client) = self.client.take() else {
+            return;
+        };
+        let profile = std::mem::take(&mut self.profile);
+        super::off_runtime(move || {
+            let _ = client.execute(
+                "SELECT pg_advisory_unlock($1, hashtext($2))",
+                &[&lock_ns::SYNC, &profile],
+            );
+            drop(client);
+        });
+    }
 }
 
 impl PgStore {
@@ -137,7 +156,14 @@ impl PgStore {
             )
             .map_err(db_err)?
             .get(0);
-        Ok(got.then(|| SyncLock::from_guard(Box::new(PgSyncGuard { _client: client }))))
+        if !got {
+            super::drop_off_runtime(client);
+            return Ok(None);
+        }
+        Ok(Some(SyncLock::from_guard(Box::new(PgSyncGuard {
+            client: Some(client),
+            profile: self.profile.clone(),
+        }))))
     }
 
     pub(crate) fn runs_interrupt_dead(&self, _held: &SyncLock) -> Result<usize> {
