@@ -410,7 +410,25 @@ def test_rotate(driver):
     assert STATE["key_id"].startswith("api_key_")
     click(d, "rotate-button")
     dialog = find(d, "confirm-dialog")
+    # Stripe's choice of how long the old key keeps working; Now (in place) is the default, and
+    # the dialog opens on that choice, never on a button.
+    lifetime = find(d, "rotate-lifetime")
+    assert "Old key stops working" in lifetime.text
+    for label in ("Now", "in 1 hour", "in 24 hours", "in 3 days", "in 7 days"):
+        assert label in lifetime.text, (label, lifetime.text)
+    assert find(d, "rotate-lifetime-now").is_selected()
+    wait(d, lambda: active_testid(d) == "rotate-lifetime-now", 5, "the focus on the Now choice")
     assert "stops working at once" in dialog.text
+    assert find(d, "confirm-button").text == "Rotate now"
+    # A later time: a re-issue whose old key the first sync after the deadline revokes.
+    find(d, "rotate-lifetime-24h").click()
+    note = find(d, "rotate-later-note", 5)
+    assert "keeps working until" in note.text and "UTC" in note.text, note.text
+    assert "next sync" in find(d, "rotate-sync-note").text or "first sync" in find(d, "rotate-sync-note").text
+    assert find(d, "confirm-button").text == "Roll key"
+    shot(d, "rotate-lifetime", keep=True)
+    find(d, "rotate-lifetime-now").click()
+    wait(d, lambda: "stops working at once" in find(d, "confirm-dialog").text, 5, "back to Now")
     assert first(d, "rotate-reissue-instead") is not None
     shot(d, "rotate-confirm")
     click(d, "confirm-button")
@@ -428,6 +446,15 @@ def test_reissue(driver):
     d = driver
     click(d, "reissue-button")
     find(d, "reissue-dialog")
+    # The new key's name, prefilled by the core's rule, editable, checked like a create name.
+    name = find(d, "reissue-name")
+    wait(d, lambda: "(re-issued 20" in (name.get_attribute("value") or ""), 10, "the prefilled name")
+    assert name.get_attribute("value").startswith("e2e created key (re-issued 20"), name.get_attribute("value")
+    name.send_keys(Keys.CONTROL, "a")
+    name.send_keys(Keys.BACKSPACE)
+    wait(d, lambda: not find(d, "confirm-button").is_enabled(), 5, "Re-issue disabled without a name")
+    name.send_keys("e2e created key, re-issued in e2e")
+    wait(d, lambda: find(d, "confirm-button").is_enabled(), 5, "Re-issue enabled")
     click(d, "confirm-button")
     # The rotated secret was copied seconds ago. The new key's panel must not say "Copied":
     # the clipboard holds the old key's secret, and the panel says so until this one is copied.
@@ -453,7 +480,7 @@ def test_reissue(driver):
     old_name = find(d, "key-name").get_attribute("textContent").strip()
     to = find(d, "key-reissued-to", 15)
     new_name = find(d, "key-reissued-to-link").get_attribute("textContent").strip()
-    assert "re-issued" in new_name and new_name != old_name, (old_name, new_name)
+    assert new_name == "e2e created key, re-issued in e2e" and new_name != old_name, (old_name, new_name)
     assert "Re-issued" in to.text
     shot(d, "key-reissued-to")
     click(d, "key-reissued-to-link")
@@ -472,6 +499,160 @@ def test_revoke(driver):
     click(d, "confirm-button")
     wait(d, lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="key-detail"] .screen-h [data-status="revoked"]'), 15, "revoked status")
     shot(d, "revoked")
+
+
+def tab_to(d, testid, most=40, back=False):
+    """Tab (or Shift+Tab) until `testid` has the focus; fails after `most` presses."""
+    for _ in range(most):
+        if active_testid(d) == testid:
+            return
+        press(d, *((Keys.SHIFT, Keys.TAB) if back else (Keys.TAB,)))
+    assert active_testid(d) == testid, f"Tab never reached {testid} (at {active_testid(d)!r})"
+
+
+def focus_in(d, testid):
+    return d.execute_script(f"return !!document.activeElement && !!document.activeElement.closest('[data-testid=\"{testid}\"]')")
+
+
+def focus_on_destructive(d):
+    return d.execute_script("const e = document.activeElement; return !!e && e.tagName === 'BUTTON' && "
+                            "(e.classList.contains('danger') || e.getAttribute('data-testid') === 'confirm-button')")
+
+
+def secret_by_keyboard(d, tag):
+    """The one-time secret panel by keyboard: it opens on Copy, Esc cannot dismiss it, Enter
+    copies, Tab reaches Done. Returns the key id it shows."""
+    find(d, "secret-panel", 30)
+    wait(d, lambda: active_testid(d) == "secret-copy", 5, "the focus on Copy")
+    press(d, Keys.ESCAPE)
+    time.sleep(0.3)
+    assert first(d, "secret-panel") is not None, "Esc must not dismiss the masked secret"
+    assert find(d, "secret-value").get_attribute("data-revealed") == "false"
+    key_id = d.execute_script("return [...document.querySelectorAll('[data-testid=\"secret-panel\"] dl.kv dd')][0].textContent.trim()")
+    press(d, Keys.ENTER)
+    find(d, "secret-countdown", 5)
+    shot(d, f"keyboard-secret-{tag}")
+    tab_to(d, "secret-done", 8)
+    press(d, Keys.ENTER)
+    wait(d, lambda: gone(d, "secret-panel"), 5, "the secret panel to close")
+    return key_id
+
+
+def test_keyboard_only_create(driver):
+    """N opens Create; the name is typed (Enter there does not submit); Tab reaches the owner
+    (searched, then Space) and the scopes (Space ticks one); Tab to Create and Enter. The secret
+    panel opens on Copy, Esc cannot dismiss it, and Done puts the focus on the new key's row."""
+    d = driver
+    nav(d, "keys")
+    clear_search(d)
+    d.execute_script("document.activeElement && document.activeElement.blur()")
+    press(d, "n")
+    find(d, "create-key", 5)
+    wait(d, lambda: active_testid(d) == "create-key-name", 5, "the focus in the name")
+    press(d, "Keyboard only key")
+    press(d, Keys.ENTER)
+    time.sleep(0.3)
+    assert first(d, "create-key") is not None, "Enter in the name must not submit"
+    assert not focus_on_destructive(d)
+    press(d, Keys.TAB)
+    assert active_testid(d) == "owner-search", active_testid(d)
+    owner = d.find_elements(By.CSS_SELECTOR, tid("owner-option"))[0]
+    code = owner.get_attribute("data-owner").split(":", 1)[1]
+    press(d, code)
+    wait(d, lambda: len(d.find_elements(By.CSS_SELECTOR, tid("owner-option"))) >= 1, 5, "the owner found")
+    press(d, Keys.TAB)
+    assert active_testid(d) == "owner-option", active_testid(d)
+    press(d, Keys.SPACE)
+    wait(d, lambda: find(d, "create-key-for").text.startswith("For "), 5, "the owner chosen")
+    tab_to(d, "create-key-scope", 12)
+    press(d, Keys.SPACE)
+    wait(d, lambda: d.find_elements(By.CSS_SELECTOR, tid("create-key-scope") + ":checked"), 5, "a scope ticked")
+    wait(d, lambda: find(d, "create-key-submit").is_enabled(), 5, "Create enabled")
+    tab_to(d, "create-key-submit", 10)
+    shot(d, "keyboard-create")
+    press(d, Keys.ENTER)
+    key_id = secret_by_keyboard(d, "create")
+    assert key_id.startswith("api_key_"), key_id
+    wait(d, lambda: d.execute_script("return document.activeElement.getAttribute('data-key-id')") == key_id, 5,
+         "the focus on the new key's row")
+    STATE["keyboard_key"] = key_id
+    shot(d, "keyboard-create-row")
+
+
+def test_keyboard_only_roll_with_a_deadline(driver):
+    """From the new key's row: Enter opens it; Tab reaches Rotate; the dialog opens on the
+    lifetime choice (never on a destructive button); the arrow keys choose "in 24 hours"; Tab
+    to Roll key and Enter. The handover shows the deadline."""
+    d = driver
+    key_id = STATE["keyboard_key"]
+    press(d, Keys.ENTER)
+    wait(d, lambda: key_id in find(d, "key-detail").text, 10, "the key's page")
+    tab_to(d, "rotate-button")
+    press(d, Keys.ENTER)
+    find(d, "confirm-dialog", 5)
+    wait(d, lambda: active_testid(d) == "rotate-lifetime-now", 5, "the focus on the Now choice")
+    assert not focus_on_destructive(d)
+    press(d, Keys.ARROW_RIGHT)
+    press(d, Keys.ARROW_RIGHT)
+    wait(d, lambda: find(d, "rotate-lifetime-24h").is_selected(), 5, "in 24 hours chosen")
+    assert active_testid(d) == "rotate-lifetime-24h"
+    assert "keeps working until" in find(d, "rotate-later-note").text
+    tab_to(d, "confirm-button", 6)
+    assert find(d, "confirm-button").text == "Roll key"
+    press(d, Keys.ENTER)
+    new_id = secret_by_keyboard(d, "roll")
+    assert new_id != key_id
+    # The focus is back in the page (the Rotate button), and the handover has its deadline.
+    assert focus_in(d, "key-detail"), active_testid(d)
+    nav(d, "handovers")
+    cards = wait(d, lambda: [c for c in d.find_elements(By.CSS_SELECTOR, tid("handover")) if "Keyboard only key" in c.text], 20, "the roll's handover")
+    deadline = cards[0].find_element(By.CSS_SELECTOR, tid("handover-deadline")).text
+    assert "UTC" in deadline and "first sync after" in deadline, deadline
+    assert "old key stops in" in cards[0].find_element(By.CSS_SELECTOR, tid("handover-deadline-badge")).text
+    d.execute_script("arguments[0].scrollIntoView()", cards[0])
+    shot(d, "handover-deadline")
+    STATE["keyboard_new_key"] = new_id
+
+
+def test_keyboard_only_revoke_and_a_failed_submit(driver):
+    """The old key of the roll is revoked by keyboard: Tab to Revoke, Enter, the dialog opens on
+    itself (not on Revoke), Tab to Revoke key, Enter. A submit that fails (a name Kinde would
+    refuse) keeps the focus in its dialog, and Esc still closes it."""
+    d = driver
+    key_id = STATE["keyboard_key"]
+    open_key_by_search(d, key_id)
+    wait(d, lambda: key_id in find(d, "key-detail").text, 10, "the old key's page")
+    d.execute_script("document.activeElement && document.activeElement.blur()")
+    # A failed submit: the re-issue dialog with a name that holds a control character.
+    tab_to(d, "reissue-button")
+    press(d, Keys.ENTER)
+    find(d, "reissue-dialog", 5)
+    assert focus_in(d, "reissue-dialog") and not focus_on_destructive(d)
+    name = find(d, "reissue-name")
+    wait(d, lambda: name.get_attribute("value"), 10, "the prefilled name")
+    d.execute_script("const i = arguments[0]; i.value = 'Tab\there'; i.dispatchEvent(new Event('input', {bubbles: true}))", name)
+    tab_to(d, "confirm-button", 10)
+    press(d, Keys.ENTER)
+    find(d, "reissue-name-error", 15)
+    wait(d, lambda: focus_in(d, "reissue-dialog"), 5, "the focus to stay in the dialog")
+    shot(d, "keyboard-failed-submit")
+    press(d, Keys.ESCAPE)
+    wait(d, lambda: gone(d, "reissue-dialog"), 5, "Esc to close the dialog")
+    # The revoke.
+    tab_to(d, "revoke-button")
+    press(d, Keys.ENTER)
+    find(d, "confirm-dialog", 5)
+    assert focus_in(d, "confirm-dialog"), active_testid(d)
+    assert not focus_on_destructive(d), active_testid(d)
+    tab_to(d, "confirm-button", 6)
+    assert "Revoke" in find(d, "confirm-button").text
+    press(d, Keys.ENTER)
+    wait(d, lambda: d.find_elements(By.CSS_SELECTOR, '[data-testid="key-detail"] .screen-h [data-status="revoked"]'), 15, "revoked status")
+    wait(d, lambda: gone(d, "confirm-dialog"), 5, "the dialog to close")
+    # Revoking the old key closes its handover; the new key is untouched.
+    nav(d, "handovers")
+    time.sleep(1.0)
+    assert not [c for c in d.find_elements(By.CSS_SELECTOR, tid("handover")) if "Keyboard only key" in c.text]
 
 
 def test_bulk_revoke(driver):
