@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use keyward_core::ctx::blocking;
+use keyward_core::error::Error;
 use keyward_core::store::Store;
 use serde::Serialize;
 
@@ -27,6 +28,8 @@ pub struct Shared {
     pub leader: AtomicBool,
     /// The store, to read the last sync (any replica's) from the database.
     pub store: Option<Arc<dyn Store>>,
+    /// How this replica's last sync ended when it failed (cleared by a sync that works).
+    pub last_sync_error: std::sync::Mutex<Option<Error>>,
 }
 
 /// `GET /healthz`'s answer.
@@ -41,6 +44,9 @@ pub struct Health {
     pub replica: String,
     /// Who holds the lease, as the database says (null when no one ever did).
     pub lease_holder: Option<String>,
+    /// This replica's last sync failed: why, as `{code, message, hint}` (a wrong client
+    /// secret, Kinde unreachable...). Null after a sync that worked.
+    pub last_sync_error: Option<Error>,
 }
 
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -94,6 +100,11 @@ pub async fn health(shared: &Arc<Shared>) -> (StatusCode, Health) {
             version: env!("CARGO_PKG_VERSION"),
             replica: shared.replica.clone(),
             lease_holder: holder.filter(|h| h.valid).map(|h| h.holder),
+            last_sync_error: shared
+                .last_sync_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         },
     )
 }

@@ -75,10 +75,18 @@ pub async fn start(
     // process's exit closes the connections.
     std::mem::forget(pool.clone());
     let store: Arc<dyn Store> = Arc::new(store);
-    let home = opts
-        .home
-        .clone()
-        .or_else(|| std::env::var_os("STATE_DIRECTORY").map(Into::into));
+    // Where core keeps files (nothing essential: the store is PostgreSQL): systemd's
+    // StateDirectory=, else KEYWARD_HOME or the platform's (which needs HOME), else /var/lib.
+    let env_set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    let home = opts.home.clone().or_else(|| {
+        std::env::var_os("STATE_DIRECTORY")
+            .filter(|v| !v.is_empty())
+            .map(Into::into)
+            .or_else(|| {
+                (!env_set("KEYWARD_HOME") && !env_set("HOME"))
+                    .then(|| "/var/lib/keyward-server".into())
+            })
+    });
     let mut ctx = AppCtx::for_server(
         kinde.profile.clone(),
         kinde.client_secret.clone(),
@@ -97,6 +105,7 @@ pub async fn start(
         metrics: Arc::clone(&metrics),
         leader: false.into(),
         store: Some(Arc::clone(&store)),
+        last_sync_error: std::sync::Mutex::new(None),
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -142,7 +151,7 @@ pub async fn start(
         Arc::clone(&ctx),
         Arc::clone(&store),
         cfg.sync_interval,
-        Arc::clone(&metrics),
+        Arc::clone(&shared),
         fence_rx.clone(),
         Arc::clone(&wake),
         shutdown.clone(),
@@ -251,11 +260,12 @@ async fn scheduler(
     ctx: Arc<AppCtx>,
     store: Arc<dyn Store>,
     interval: Duration,
-    metrics: Arc<Metrics>,
+    shared: Arc<Shared>,
     mut fence_rx: watch::Receiver<Option<Fence>>,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
+    let metrics = Arc::clone(&shared.metrics);
     let mut last_start: Option<(Instant, i64)> = None;
     loop {
         let Some(fence) = leading(&mut fence_rx, &shutdown).await else {
@@ -289,6 +299,10 @@ async fn scheduler(
         let res =
             keyward_core::sync::run(&ctx, SyncOptions::default(), |_| {}, cancel.clone()).await;
         guard.abort();
+        *shared
+            .last_sync_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = res.as_ref().err().cloned();
         let secs = started.elapsed().as_secs_f64();
         metrics.set(m::SYNC_DURATION, m::SYNC_DURATION_HELP, &[], secs);
         match &res {

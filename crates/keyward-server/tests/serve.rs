@@ -1,0 +1,606 @@
+//! The server as a whole, with real parts: a kinde-sandbox on 127.0.0.1:0, a throwaway
+//! PostgreSQL (one cluster for this binary, a database per test), real webhook and Slack
+//! receivers on 127.0.0.1:0, and the `keyward-server` binary for the error paths.
+//!
+//! - the server syncs what the sandbox lists; a tripped canary and a spike reach the webhook
+//!   (valid signature) and Slack (Block Kit) exactly once each; /healthz and /metrics answer;
+//! - a bad database URL, a wrong client secret and an unreachable Kinde each give a clear
+//!   error from `check` and from `serve`; bad configuration gets `{code, message, hint}`.
+
+mod receivers;
+mod support;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use keyward_core::kinde::ClientOptions;
+use keyward_core::model::key::KeyStatus;
+use keyward_core::store::{RawHistoryRow, Store};
+use keyward_server::config::{self, Need};
+use keyward_server::pg::PgStore;
+use keyward_server::serve::{self, ServeOptions};
+use kinde_sandbox::{Config, Sandbox, Seed};
+use receivers::{Kind, Receiver};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const BIN: &str = env!("CARGO_BIN_EXE_keyward-server");
+
+async fn sandbox(keys: usize) -> Sandbox {
+    kinde_sandbox::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        Config {
+            seed: Seed::Empty,
+            extra_keys: keys,
+            rng_seed: Some(7),
+            ..Config::default()
+        },
+    )
+    .await
+    .expect("sandbox starts")
+}
+
+fn fast() -> ClientOptions {
+    ClientOptions {
+        retry_base_delay: Duration::from_millis(10),
+        max_jitter: Duration::from_millis(10),
+        max_retries: 1,
+        ..ClientOptions::default()
+    }
+}
+
+/// The environment the server reads, for the sandbox and database given.
+fn env_for(sb: &Sandbox, db_url: &str, secret: &str) -> HashMap<String, String> {
+    [
+        (config::ENV_DATABASE_URL, db_url.to_string()),
+        (config::ENV_LISTEN, "127.0.0.1:0".to_string()),
+        (config::ENV_KINDE_DOMAIN, sb.base_url()),
+        (config::ENV_KINDE_CLIENT_ID, sb.client_id().to_string()),
+        (config::ENV_KINDE_CLIENT_SECRET, secret.to_string()),
+        (config::ENV_SYNC_INTERVAL, "1".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Runs `f` on the server's database from a blocking thread (the `postgres` client blocks).
+async fn with_store<T: Send + 'static>(
+    url: &str,
+    f: impl FnOnce(&PgStore) -> T + Send + 'static,
+) -> T {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        let s = PgStore::open(&url, "server").expect("open the store");
+        f(&s)
+    })
+    .await
+    .unwrap()
+}
+
+async fn get_json(url: &str) -> (u16, Value) {
+    let http = keyward_server::deliver::send::http_client(Duration::from_secs(10));
+    let r = http.get(url).send().await.expect("GET");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get_text(url: &str) -> String {
+    let http = keyward_server::deliver::send::http_client(Duration::from_secs(10));
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// Polls `cond` every 200 ms for at most `secs` seconds; whether it held.
+async fn within<F, Fut>(secs: u64, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < until {
+        if cond().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+/// [`within`], or a failure naming `what`.
+async fn eventually<F, Fut>(secs: u64, what: &str, cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    assert!(within(secs, cond).await, "not within {secs} s: {what}");
+}
+
+fn kinds(got: &[receivers::Received], slack: bool) -> Vec<String> {
+    got.iter()
+        .map(|g| {
+            if slack {
+                let h = g.body["blocks"][0]["text"]["text"].as_str().unwrap_or("");
+                h.split(' ')
+                    .nth(1)
+                    .unwrap_or("")
+                    .trim_end_matches(':')
+                    .to_string()
+            } else {
+                g.body["data"]["alert"]["kind"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_canary_and_a_spike_reach_the_webhook_and_slack_exactly_once() {
+    let sb = sandbox(12).await;
+    let db = support::fresh_db();
+    let hook = Receiver::start(
+        Kind::Webhook,
+        vec![
+            keyward_server::config::WebhookSecret::parse(
+                "t",
+                &keyward_core::secret::Secret::new(SECRET),
+            )
+            .unwrap()
+            .key()
+            .to_vec(),
+        ],
+        vec![],
+    )
+    .await;
+    let slack = Receiver::start(Kind::Slack, vec![], vec![]).await;
+    let toml = format!(
+        r#"
+        public_url = "https://keyward.example.com"
+        [lease]
+        ttl_secs = 4
+        renew_secs = 1
+        [delivery]
+        retry_base_ms = 100
+        [[webhook]]
+        name = "ops"
+        url = "{}"
+        secret = "{SECRET}"
+        kinds = ["canary_tripped", "spike"]
+        [[slack]]
+        name = "team"
+        url = "{}"
+        kinds = ["canary_tripped", "spike"]
+        "#,
+        hook.url(),
+        slack.url()
+    );
+    let cfg = config::from_str(
+        &toml,
+        &env_for(&sb, &db, sb.client_secret()),
+        Need::Everything,
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let stop = CancellationToken::new();
+    let running = serve::start(
+        cfg,
+        ServeOptions {
+            client: Some(fast()),
+            home: Some(home.path().to_path_buf()),
+            replica: Some("replica-a".into()),
+        },
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{}", running.addr);
+
+    // It leads (alone) and syncs: the database holds exactly the keys the sandbox lists.
+    eventually(60, "a first sync", || {
+        let url = format!("{base}/healthz");
+        async move {
+            let (_, h) = get_json(&url).await;
+            h["leader"] == true && !h["last_sync_finished_at"].is_null()
+        }
+    })
+    .await;
+    let (status, h) = get_json(&format!("{base}/healthz")).await;
+    assert_eq!(status, 200, "{h}");
+    assert_eq!(h["database"], "ok");
+    assert_eq!(h["lease_holder"], "replica-a");
+    let keys = with_store(&db, |s| s.all_keys().unwrap()).await;
+    assert_eq!(keys.len(), 12, "the sandbox's 12 keys");
+
+    // A past for the spike's baseline, a canary marked, then traffic.
+    let active: Vec<String> = keys
+        .iter()
+        .filter(|k| k.view.key.status == KeyStatus::Active)
+        .map(|k| k.view.key.id.clone())
+        .collect();
+    assert!(active.len() >= 2, "two active keys among {}", keys.len());
+    let (canary, spiky) = (active[0].clone(), active[1].clone());
+    // The spiky key's past: one verification an hour for two days, ending half an hour ago
+    // (a baseline of about 1 an hour); the canary marked.
+    let (c, k) = (canary.clone(), spiky.clone());
+    with_store(&db, move |s| {
+        let kid = s.kid_of(&k).unwrap().unwrap();
+        let now = Utc::now().timestamp_millis();
+        let rows: Vec<RawHistoryRow> = (0..48)
+            .map(|i| {
+                let at = now - 1_800_000 - (48 - i) * 3_600_000;
+                RawHistoryRow {
+                    kid,
+                    at,
+                    verification_count: Some(i + 1),
+                    last_verified_on: Some(at),
+                    last_verified_ip: Some("203.0.113.1".into()),
+                    status: KeyStatus::Active,
+                    delta: 1,
+                }
+            })
+            .collect();
+        s.bulk_insert_history(&rows).unwrap();
+        s.set_canary(&c, true).unwrap();
+    })
+    .await;
+    let now = Utc::now();
+    assert!(sb.verify_as(&canary, "198.51.100.23", now, 1));
+    assert!(sb.verify_as(&spiky, "198.51.100.24", now, 5_000));
+
+    let dbg = db.clone();
+    let dump = async move {
+        let alerts = with_store(&dbg, |s| {
+            s.alerts_list(&keyward_core::model::alert::AlertFilter {
+                include_acknowledged: true,
+                include_muted: true,
+                ..Default::default()
+            })
+            .unwrap()
+            .alerts
+            .iter()
+            .map(|a| format!("{} {} {:?}", a.id, a.kind.as_str(), a.key_id))
+            .collect::<Vec<_>>()
+        })
+        .await;
+        let deliveries = support::cluster()
+            .psql(
+                dbg.rsplit('/').next().unwrap(),
+                "SELECT string_agg(alert_id || ':' || destination || ':' || status, ' ') FROM deliveries",
+            )
+            .unwrap();
+        format!("alerts {alerts:?}; deliveries {deliveries}")
+    };
+    let arrived = within(60, || {
+        let (h, s) = (hook.received(), slack.received());
+        async move {
+            let (hk, sk) = (kinds(&h, false), kinds(&s, true));
+            ["canary_tripped", "spike"]
+                .iter()
+                .all(|k| hk.iter().any(|x| x == k) && sk.iter().any(|x| x == k))
+        }
+    })
+    .await;
+    assert!(
+        arrived,
+        "the canary and the spike did not reach both receivers within 60 s: {}",
+        dump.await
+    );
+    // A few more syncs and delivery rounds: nothing is sent again.
+    let runs_before = with_store(&db, |s| s.runs(100).unwrap().len()).await;
+    eventually(30, "three more syncs", || {
+        let db = db.clone();
+        async move { with_store(&db, |s| s.runs(100).unwrap().len()).await >= runs_before + 3 }
+    })
+    .await;
+
+    for (name, got, slack_shape) in [
+        ("webhook", hook.received(), false),
+        ("slack", slack.received(), true),
+    ] {
+        assert!(got.iter().all(|g| g.valid), "{name}: {got:?}");
+        let mut k = kinds(&got, slack_shape);
+        k.sort();
+        assert_eq!(k, ["canary_tripped", "spike"], "{name}: each exactly once");
+    }
+    let h = hook.received();
+    let canary_event = h
+        .iter()
+        .find(|g| g.body["data"]["alert"]["kind"] == "canary_tripped")
+        .unwrap();
+    assert_eq!(canary_event.body["data"]["key"]["id"], canary.as_str());
+    assert_eq!(canary_event.body["data"]["alert"]["severity"], "critical");
+    assert!(
+        canary_event.body["data"]["link"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://keyward.example.com/alerts/")
+    );
+    assert_eq!(canary_event.signatures, 1);
+
+    // The metrics say the same.
+    let text = get_text(&format!("{base}/metrics")).await;
+    for want in [
+        "keyward_leader 1",
+        "keyward_deliveries_total{destination=\"ops\",outcome=\"delivered\"} 2",
+        "keyward_deliveries_total{destination=\"team\",outcome=\"delivered\"} 2",
+        "keyward_alerts_raised_total{kind=\"canary_tripped\"} 1",
+        "keyward_keys{status=\"active\"}",
+        "keyward_sync_runs_total{outcome=\"ok\"}",
+        "keyward_lease_holder{epoch=\"1\",holder=\"replica-a\"} 1",
+        "keyward_kinde_requests_total{kind=\"list\"}",
+    ] {
+        assert!(text.contains(want), "{want} not in\n{text}");
+    }
+
+    stop.cancel();
+    running.done.await.unwrap().unwrap();
+    // A clean stop gives the lease up at once.
+    let valid = with_store(&db, |s| {
+        let mut c = keyward_server::pg::get(s.pool()).unwrap();
+        keyward_server::lease::holder(&mut c)
+            .unwrap()
+            .unwrap()
+            .valid
+    })
+    .await;
+    assert!(!valid, "the lease is released on shutdown");
+    hook.stop();
+    slack.stop();
+    sb.shutdown().await;
+}
+
+// ------------------------------------------------------------------ the binary's errors
+
+/// Runs the binary with only `env` (and PATH), returns (exit code, stdout, stderr).
+fn run_bin(args: &[&str], env: &HashMap<String, String>) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `serve` until its log contains `want` (at most 60 s), then kills it; returns the log.
+fn serve_until(env: &HashMap<String, String>, want: &str) -> String {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if tx
+                .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut log = String::new();
+    let until = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < until && !log.contains(want) {
+        if let Ok(s) = rx.recv_timeout(Duration::from_millis(200)) {
+            log.push_str(&s);
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            while let Ok(s) = rx.recv_timeout(Duration::from_millis(200)) {
+                log.push_str(&s);
+            }
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    log
+}
+
+fn refused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_database_wrong_secret_and_unreachable_kinde_are_clear_errors() {
+    let sb = sandbox(3).await;
+    let db = support::fresh_db();
+    let good = env_for(&sb, &db, sb.client_secret());
+    let (code, _, err) = tokio::task::spawn_blocking({
+        let e = good.clone();
+        move || run_bin(&["migrate"], &e)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+
+    // Nothing listens on the database's port.
+    let mut bad_db = good.clone();
+    bad_db.insert(
+        config::ENV_DATABASE_URL.into(),
+        format!(
+            "postgres://keyward:hunter2@127.0.0.1:{}/keyward",
+            refused_port()
+        ),
+    );
+    let (code, out, _) = tokio::task::spawn_blocking({
+        let e = bad_db.clone();
+        move || run_bin(&["check"], &e)
+    })
+    .await
+    .unwrap();
+    assert_ne!(code, 0);
+    assert!(
+        out.contains("database    FAIL  [connection_refused]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("kinde       ok    token"),
+        "Kinde still checked: {out}"
+    );
+    assert!(
+        !out.contains("hunter2"),
+        "the password is never shown: {out}"
+    );
+    let (code, _, err) = tokio::task::spawn_blocking({
+        let e = bad_db.clone();
+        move || run_bin(&["serve"], &e)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 8, "{err}");
+    assert!(err.contains("error [connection_refused]"), "{err}");
+    assert!(err.contains("hint: "), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+
+    // A wrong client secret.
+    let mut wrong = good.clone();
+    wrong.insert(
+        config::ENV_KINDE_CLIENT_SECRET.into(),
+        "not-the-secret".into(),
+    );
+    let (code, out, _) = tokio::task::spawn_blocking({
+        let e = wrong.clone();
+        move || run_bin(&["check"], &e)
+    })
+    .await
+    .unwrap();
+    assert_ne!(code, 0);
+    assert!(out.contains("database    ok"), "{out}");
+    assert!(out.contains("kinde       FAIL  token"), "{out}");
+    assert!(!out.contains("not-the-secret"), "{out}");
+    let log = tokio::task::spawn_blocking({
+        let e = wrong.clone();
+        move || serve_until(&e, "sync failed")
+    })
+    .await
+    .unwrap();
+    assert!(log.contains("sync failed"), "{log}");
+    assert!(log.contains("invalid_client"), "{log}");
+    assert!(!log.contains("not-the-secret"), "{log}");
+
+    // Kinde unreachable.
+    let mut away = good.clone();
+    away.insert(
+        config::ENV_KINDE_DOMAIN.into(),
+        format!("http://127.0.0.1:{}", refused_port()),
+    );
+    let (code, out, _) = tokio::task::spawn_blocking({
+        let e = away.clone();
+        move || run_bin(&["check", "--json"], &e)
+    })
+    .await
+    .unwrap();
+    assert_ne!(code, 0);
+    let v: Value = serde_json::from_str(out.trim()).expect("check --json");
+    assert_eq!(v["healthy"], false);
+    assert_eq!(v["database"]["ok"], true);
+    let failed: Vec<&str> = v["kinde"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "fail")
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(failed, ["connection"], "{v}");
+    let log = tokio::task::spawn_blocking({
+        let e = away.clone();
+        move || serve_until(&e, "sync failed")
+    })
+    .await
+    .unwrap();
+    assert!(
+        log.contains("sync failed") && log.contains("connection_refused"),
+        "{log}"
+    );
+
+    // With everything right, check passes.
+    let (code, out, _) = tokio::task::spawn_blocking({
+        let e = good.clone();
+        move || run_bin(&["check"], &e)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("all checks passed"), "{out}");
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configuration_is_code_message_hint_never_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        "database_url = \"postgres://x@localhost/k\"\nlisten_on = \"x\"\n",
+    )
+    .unwrap();
+    let p = path.to_string_lossy().into_owned();
+    let env = HashMap::new();
+    let (code, _, err) = run_bin(&["--config", &p, "--json", "check"], &env);
+    assert_eq!(code, 2, "{err}");
+    let v: Value = serde_json::from_str(err.trim()).expect("{code, message, hint} on stderr");
+    assert_eq!(v["code"], "invalid_input");
+    assert!(v["message"].as_str().unwrap().contains("listen_on"), "{v}");
+    assert!(!v["hint"].as_str().unwrap().is_empty());
+
+    // A --config that does not exist.
+    let (code, _, err) = run_bin(&["--config", "/nonexistent/k.toml", "serve"], &env);
+    assert_eq!(code, 10, "{err}");
+    assert!(err.contains("error [io]") && err.contains("hint:"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    // No database at all.
+    let (code, _, err) = run_bin(&["--config", "/nonexistent/k.toml", "migrate"], &env);
+    assert_ne!(code, 0);
+    assert!(!err.contains("panicked"), "{err}");
+    let (code, _, err) = run_bin(&["migrate"], &env);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no database URL"), "{err}");
+
+    // --version.
+    let (code, out, _) = run_bin(&["--version"], &env);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("keyward-server "), "{out}");
+
+    // migrate applies everything, then nothing.
+    let db = support::fresh_db();
+    let mut e = HashMap::new();
+    e.insert(config::ENV_DATABASE_URL.to_string(), db);
+    let (code, out, err) = run_bin(&["migrate"], &e);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("0100_deliveries.sql") && out.contains("0101_lease.sql"),
+        "{out}"
+    );
+    let (code, out, _) = run_bin(&["migrate", "--json"], &e);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["applied"].as_array().unwrap().len(), 0);
+}
