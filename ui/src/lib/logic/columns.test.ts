@@ -11,6 +11,7 @@ import {
   resized,
   serializeWidths,
   shownColumns,
+  trackWidths,
   widthOf,
 } from "./columns";
 
@@ -131,5 +132,41 @@ describe("hiding by priority to fit", () => {
     const r = fitColumns(all, 909);
     expect(r.fitHidden).toEqual(["verifications", "created"]);
     expect(r.shown.map((c) => c.id)).toContain("scopes");
+  });
+});
+
+describe("the columns' widths as laid out", () => {
+  const all = shownColumns(new Set());
+  const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+  it("fills the table: the flexible columns share what the fixed ones leave, by their share", () => {
+    const t = trackWidths(all, 1170);
+    expect(34 + sum(t)).toBeCloseTo(1170, 6);
+    // The numbers the app's grid gave at 1170 px (WebKit's computed template, in 1/64 px).
+    expect(t.get("name")).toBeCloseTo(291.8125, 1);
+    expect(t.get("owner")).toBeCloseTo(145.90625, 1);
+    expect(t.get("api")).toBeCloseTo(116.734375, 1);
+    expect(t.get("scopes")).toBeCloseTo(87.546875, 1);
+    expect(t.get("status")).toBe(84);
+  });
+
+  it("holds a column at its minimum when its share is smaller, and gives the rest to the others", () => {
+    const t = trackWidths(all, 1010);
+    // 1010: the name gets 200 (2 shares of what the others' minimums leave), owner and API their minimum.
+    expect(t.get("owner")).toBe(110);
+    expect(t.get("api")).toBe(92);
+    expect(t.get("scopes")).toBe(80);
+    expect(t.get("name")).toBeCloseTo(200, 6);
+    expect(trackWidths(all, 0).get("name")).toBe(col("name").min);
+  });
+
+  it("gives a resized column its width; the others give way down to their minimums, then it scrolls", () => {
+    const t = trackWidths(all, 1170, { owner: 200 });
+    expect(t.get("owner")).toBe(200);
+    expect(t.get("scopes")).toBe(80);
+    expect(34 + sum(t)).toBeCloseTo(1170, 6);
+    const wide = trackWidths(all, 1170, { owner: 300 });
+    expect(34 + sum(wide)).toBe(minTableWidth(all, { owner: 300 }));
+    expect(minTableWidth(all, { owner: 300 })).toBeGreaterThan(1170);
   });
 });

@@ -76,6 +76,33 @@ export function minTableWidth(cols: ReadonlyArray<Column>, widths: Widths = {}):
   return CHECK_WIDTH + cols.reduce((w, c) => w + widthOf(c, widths), 0);
 }
 
+/** Each shown column's width in a table `available` px wide, as the grid template lays them
+ * out (CSS grid's flexible tracks): resized and fixed columns at their width, the rest share
+ * what is left by their `grow`, never under their minimum. Not measured yet (0): minimums. */
+export function trackWidths(cols: ReadonlyArray<Column>, available: number, widths: Widths = {}): Map<ColumnId, number> {
+  const out = new Map<ColumnId, number>();
+  let flex = cols.filter((c) => widths[c.id] === undefined && c.grow > 0);
+  for (const c of cols) if (!flex.includes(c)) out.set(c.id, widthOf(c, widths));
+  let fixed = CHECK_WIDTH + [...out.values()].reduce((a, b) => a + b, 0);
+  // A flexible column whose share is under its minimum is held at its minimum; the others
+  // share again what is left.
+  for (;;) {
+    const share = flex.reduce((a, c) => a + c.grow, 0);
+    const fr = share > 0 ? Math.max(0, available - fixed) / share : 0;
+    const held = flex.filter((c) => c.min >= c.grow * fr);
+    if (held.length === 0) {
+      for (const c of flex) out.set(c.id, c.grow * fr);
+      break;
+    }
+    for (const c of held) {
+      out.set(c.id, c.min);
+      fixed += c.min;
+    }
+    flex = flex.filter((c) => !held.includes(c));
+  }
+  return out;
+}
+
 /** The columns a table `available` px wide shows: the shown ones, less the lowest-priority
  * hideable ones (the rightmost of a priority first) until they fit. What still does not fit
  * scrolls sideways. `available` 0 (not measured yet) hides nothing. */
