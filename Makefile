@@ -87,14 +87,18 @@ cli:
 	$(CARGO) build -p keyward-cli --release
 
 ## package: the release build (UI embedded) and a .deb and an .rpm in target/release/bundle, each
-## holding keyward-app and the keyward CLI; no AppImage (its tools are downloaded: README, Install)
+## holding keyward-app and the keyward CLI; no AppImage (its tools are downloaded: README, Install);
+## and the server's own .deb (keyward-server, its systemd unit) in target/release/bundle/keyward-server
 package: deps ui-build
 	bash scripts/package.sh
+	bash packaging/keyward-server/build-deb.sh
 
 ## test-package: install the .deb (root or sudo), run the installed CLI, drive the installed app
-## through the e2e smoke test under Xvfb, and remove the package
+## through the e2e smoke test under Xvfb, and remove the package; the same for the server's .deb
+## (installed, its unit and user checked, migrate and check run against real parts, purged)
 test-package: package
 	bash scripts/package-test.sh
+	bash packaging/keyward-server/test-deb.sh
 
 ## bench: sync, history and scan benchmarks (release; the scan bench compares with ripgrep), the
 ## keys table's JavaScript per keystroke, filter and sort at 10,000 and 100,000 keys, and the
