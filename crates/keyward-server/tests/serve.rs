@@ -604,3 +604,201 @@ async fn bad_configuration_is_code_message_hint_never_a_panic() {
     let v: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["applied"].as_array().unwrap().len(), 0);
 }
+
+// ------------------------------------------------------------------ the lease and failover
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lease_has_one_holder_and_fences_a_lapsed_one() {
+    let db = support::fresh_db();
+    let url = db.clone();
+    tokio::task::spawn_blocking(move || {
+        use keyward_server::lease::{acquire_or_renew, holder};
+        keyward_server::pg::migrate(&url).unwrap();
+        let pool = keyward_server::pg::pool(&url).unwrap();
+        let mut a = keyward_server::pg::get(&pool).unwrap();
+        let mut b = keyward_server::pg::get(&pool).unwrap();
+        let ttl = Duration::from_millis(600);
+        let fa = acquire_or_renew(&mut a, "a", ttl)
+            .unwrap()
+            .expect("a takes the free lease");
+        assert_eq!(fa.epoch, 1);
+        assert_eq!(acquire_or_renew(&mut b, "b", ttl).unwrap(), None, "b waits");
+        assert_eq!(
+            acquire_or_renew(&mut a, "a", ttl).unwrap(),
+            Some(fa.clone()),
+            "a renews"
+        );
+        // a stops renewing; once the lease lapses b takes it at a new epoch.
+        let fb = loop {
+            std::thread::sleep(Duration::from_millis(100));
+            if let Some(f) = acquire_or_renew(&mut b, "b", ttl).unwrap() {
+                break f;
+            }
+        };
+        assert_eq!(fb.epoch, 2);
+        assert_eq!(holder(&mut a).unwrap().unwrap().holder, "b");
+        // a's writes are fenced: its epoch is stale inside the transaction.
+        let mut tx = a.transaction().unwrap();
+        let e = fa.check(&mut tx).unwrap_err();
+        assert!(e.message.contains("lease lapsed"), "{}", e.message);
+        drop(tx);
+        let mut tx = b.transaction().unwrap();
+        fb.check(&mut tx).unwrap();
+        tx.commit().unwrap();
+        // a cannot take it back while b renews.
+        assert_eq!(acquire_or_renew(&mut a, "a", ttl).unwrap(), None);
+        drop((a, b));
+        std::mem::forget(pool);
+    })
+    .await
+    .unwrap();
+}
+
+fn free_port() -> u16 {
+    refused_port()
+}
+
+async fn health_of(port: u16) -> Option<Value> {
+    let http = keyward_server::deliver::send::http_client(Duration::from_secs(2));
+    let r = http
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .ok()?;
+    r.json().await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_killed_during_a_sync_is_replaced_with_nothing_lost_or_twice() {
+    const KEYS: usize = 400;
+    let sb = kinde_sandbox::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        Config {
+            seed: Seed::Empty,
+            extra_keys: KEYS,
+            rng_seed: Some(11),
+            // Slow details: a first sync takes seconds, long enough to be killed in.
+            detail_latency_ms: 40,
+            ..Config::default()
+        },
+    )
+    .await
+    .unwrap();
+    let db = support::fresh_db();
+    let dbname = db.rsplit('/').next().unwrap().to_string();
+    let mut env = env_for(&sb, &db, sb.client_secret());
+    env.insert(config::ENV_SYNC_INTERVAL.into(), "2".into());
+    // Migrated once, before the replicas start.
+    let (code, _, err) = run_bin(&["migrate"], &env);
+    assert_eq!(code, 0, "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "[lease]\nttl_secs = 4\nrenew_secs = 1\n").unwrap();
+    let cfg = cfg.to_string_lossy().into_owned();
+    let spawn = |port: u16| {
+        Command::new(BIN)
+            .args(["--config", &cfg, "serve"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("KEYWARD_SERVER_LOG", "warn")
+            .env("KEYWARD_HOME", dir.path())
+            .envs(&env)
+            .env(config::ENV_LISTEN, format!("127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let ports = [free_port(), free_port()];
+    let mut children = vec![spawn(ports[0]), spawn(ports[1])];
+
+    // One of them leads and is in the middle of its first sync.
+    let mut leader = None;
+    let until = Instant::now() + Duration::from_secs(60);
+    while leader.is_none() && Instant::now() < until {
+        for (i, p) in ports.iter().enumerate() {
+            if health_of(*p).await.is_some_and(|h| h["leader"] == true) {
+                leader = Some(i);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let leader = leader.expect("a replica leads within 60 s");
+    assert!(
+        within(60, || {
+            // Listed (keys stored) and still fetching details.
+            let n = support::cluster()
+                .psql(
+                    &dbname,
+                    "SELECT (SELECT count(*) FROM sync_runs WHERE status = 'running') = 1 \
+                     AND (SELECT count(*) FROM keys) > 0",
+                )
+                .unwrap_or_default();
+            async move { n == "t" }
+        })
+        .await,
+        "the leader's sync runs"
+    );
+    let seen_before = support::cluster()
+        .psql(&dbname, "SELECT count(*) FROM keys")
+        .unwrap();
+    children[leader].kill().unwrap(); // SIGKILL
+    let killed_at = Instant::now();
+    let _ = children[leader].wait();
+    let other = 1 - leader;
+
+    // The other replica takes the lease and finishes the work.
+    assert!(
+        within(60, || async move {
+            health_of(ports[other])
+                .await
+                .is_some_and(|h| h["leader"] == true)
+        })
+        .await,
+        "the survivor leads"
+    );
+    let took_over = killed_at.elapsed();
+    let url = db.clone();
+    assert!(
+        within(90, || {
+            let url = url.clone();
+            async move {
+                with_store(&url, |s| {
+                    let keys = s.all_keys().unwrap();
+                    keys.len() == KEYS && keys.iter().all(|k| !k.view.details_owed)
+                })
+                .await
+            }
+        })
+        .await,
+        "the survivor's sync completes every key"
+    );
+    let finished = killed_at.elapsed();
+    println!(
+        "failover: leader killed with {seen_before} of {KEYS} keys stored; the other replica led \
+         after {:.1} s and had every key's details after {:.1} s",
+        took_over.as_secs_f64(),
+        finished.as_secs_f64()
+    );
+    // Nothing twice: one row per key, no history row repeated for the same counters.
+    let q = |sql: &str| support::cluster().psql(&dbname, sql).unwrap();
+    assert_eq!(q("SELECT count(*) FROM keys"), KEYS.to_string());
+    assert_eq!(q("SELECT count(DISTINCT id) FROM keys"), KEYS.to_string());
+    assert_eq!(
+        q(
+            "SELECT count(*) FROM (SELECT kid, verification_count FROM history \
+           GROUP BY 1, 2 HAVING count(*) > 1) d"
+        ),
+        "0"
+    );
+    assert_eq!(
+        q("SELECT count(*) FROM (SELECT fingerprint FROM alerts GROUP BY 1 HAVING count(*) > 1) d"),
+        "0"
+    );
+    for c in &mut children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    sb.shutdown().await;
+}
