@@ -13,6 +13,7 @@ mod support;
 use std::collections::HashMap;
 use std::io::Read;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -801,4 +802,88 @@ async fn the_leader_killed_during_a_sync_is_replaced_with_nothing_lost_or_twice(
         let _ = c.wait();
     }
     sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_down_is_a_503_and_after_a_restart_the_next_sync_completes() {
+    // A cluster of its own: stopping the shared one would cut the other tests.
+    let own = tokio::task::spawn_blocking(|| pg_cluster::PgCluster::start().unwrap())
+        .await
+        .unwrap();
+    let db = own.fresh_db().unwrap();
+    let dbname = db.rsplit('/').next().unwrap().to_string();
+    let sb = sandbox(5).await;
+    let cfg = config::from_str(
+        "[lease]\nttl_secs = 4\nrenew_secs = 1\n",
+        &env_for(&sb, &db, sb.client_secret()),
+        Need::Everything,
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let stop = CancellationToken::new();
+    let running = serve::start(
+        cfg,
+        ServeOptions {
+            client: Some(fast()),
+            home: Some(home.path().to_path_buf()),
+            replica: Some("solo".into()),
+        },
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    let healthz = format!("http://{}/healthz", running.addr);
+    eventually(60, "a first sync", || {
+        let url = healthz.clone();
+        async move { !get_json(&url).await.1["last_sync_finished_at"].is_null() }
+    })
+    .await;
+
+    let own = Arc::new(own);
+    let o = Arc::clone(&own);
+    tokio::task::spawn_blocking(move || o.stop().unwrap())
+        .await
+        .unwrap();
+    let (status, h) = get_json(&healthz).await;
+    assert_eq!(status, 503, "{h}");
+    assert_ne!(h["database"], "ok");
+    assert!(!h["database"].as_str().unwrap().is_empty(), "{h}");
+    eventually(30, "the replica stops leading without its database", || {
+        let url = healthz.clone();
+        async move { get_json(&url).await.1["leader"] == false }
+    })
+    .await;
+
+    let o = Arc::clone(&own);
+    tokio::task::spawn_blocking(move || o.start_again().unwrap())
+        .await
+        .unwrap();
+    let before = own
+        .psql(
+            &dbname,
+            "SELECT count(*) FROM sync_runs WHERE status = 'ok'",
+        )
+        .unwrap();
+    let before: u32 = before.parse().unwrap();
+    eventually(60, "a sync completes after the restart", || {
+        let n: u32 = own
+            .psql(
+                &dbname,
+                "SELECT count(*) FROM sync_runs WHERE status = 'ok'",
+            )
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or(0);
+        let url = healthz.clone();
+        async move { n > before && get_json(&url).await.0 == 200 }
+    })
+    .await;
+    let (_, h) = get_json(&healthz).await;
+    assert_eq!(h["database"], "ok");
+    assert_eq!(h["leader"], true);
+    stop.cancel();
+    running.done.await.unwrap().unwrap();
+    sb.shutdown().await;
+    // Dropped off the async threads (it stops PostgreSQL with a command).
+    let _ = tokio::task::spawn_blocking(move || drop(own)).await;
 }
