@@ -230,7 +230,15 @@ impl Deliverer {
                     return Ok(round);
                 };
                 match outcome {
-                    Outcome::Delivered => round.delivered += 1,
+                    Outcome::Delivered => {
+                        round.delivered += 1;
+                        tracing::info!(
+                            destination = %due.destination,
+                            alert = due.alert_id,
+                            attempt = due.attempts + 1,
+                            "delivered"
+                        );
+                    }
                     Outcome::Retry(wait) => {
                         round.retried += 1;
                         tracing::info!(

@@ -420,7 +420,7 @@ async fn delivery_loop(
             pending_enqueue = true;
             queued_in = Some(fence.epoch);
         }
-        if pending_enqueue && !deliverer.destinations.is_empty() {
+        if pending_enqueue {
             match deliverer.enqueue_new(&store, Some(&fence)).await {
                 Ok(q) => {
                     pending_enqueue = false;

@@ -13,7 +13,10 @@ use crate::config::{Destination, DestinationKind};
 /// receiver that moves answers 3xx, which is retried and logged).
 // Not a Kinde client (those come from keyward_core::kinde): this one only posts alerts to the
 // configured receivers.
-#[allow(clippy::disallowed_methods, reason = "not a Kinde client: it posts alerts to the configured receivers")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "not a Kinde client: it posts alerts to the configured receivers"
+)]
 pub fn http_client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(timeout)
