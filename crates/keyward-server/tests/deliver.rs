@@ -5,8 +5,8 @@
 //! without sending anything twice.
 
 mod receivers;
+mod support;
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -15,12 +15,8 @@ use keyward_core::secret::Secret;
 use keyward_server::config::{DeliveryConfig, Destination, DestinationKind, Filter, WebhookSecret};
 use keyward_server::deliver::{Deliverer, Round, message_id};
 use keyward_server::pg;
-use pg_cluster::PgCluster;
 use receivers::{Kind, Receiver};
 use serde_json::json;
-
-static CLUSTER: LazyLock<PgCluster> =
-    LazyLock::new(|| PgCluster::start().expect("a throwaway PostgreSQL"));
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OLD_SECRET: &str = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -28,7 +24,7 @@ const OLD_SECRET: &str = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// A fresh, migrated database: its URL and its name (for `psql`). (The `postgres` client
 /// blocks: off the async threads.)
 fn fresh() -> (String, String) {
-    let url = CLUSTER.fresh_db().unwrap();
+    let url = support::fresh_db();
     let u = url.clone();
     std::thread::spawn(move || pg::migrate(&u).unwrap())
         .join()
@@ -38,7 +34,7 @@ fn fresh() -> (String, String) {
 }
 
 fn sql(db: &str, q: &str) -> String {
-    CLUSTER.psql(db, q).unwrap()
+    support::cluster().psql(db, q).unwrap()
 }
 
 fn secret(s: &str) -> WebhookSecret {
