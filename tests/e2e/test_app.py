@@ -602,6 +602,7 @@ def test_keyboard_only_roll_with_a_deadline(driver):
     wait(d, lambda: find(d, "rotate-lifetime-24h").is_selected(), 5, "in 24 hours chosen")
     assert active_testid(d) == "rotate-lifetime-24h"
     assert "keeps working until" in find(d, "rotate-later-note").text
+    axe_clean(d, "rotate dialog, old key in 24 hours")
     tab_to(d, "confirm-button", 6)
     assert find(d, "confirm-button").text == "Roll key"
     press(d, Keys.ENTER)
@@ -616,6 +617,7 @@ def test_keyboard_only_roll_with_a_deadline(driver):
     assert "old key stops in" in cards[0].find_element(By.CSS_SELECTOR, tid("handover-deadline-badge")).text
     d.execute_script("arguments[0].scrollIntoView()", cards[0])
     shot(d, "handover-deadline")
+    axe_clean(d, "handovers with a deadline")
     STATE["keyboard_new_key"] = new_id
 
 
