@@ -16,6 +16,7 @@ It starts where it finds the app (the first run's choices, or the demo) and leav
   a resize), and nothing clipped out of reach.
 """
 
+import re
 import time
 
 from selenium.webdriver.common.action_chains import ActionChains
@@ -81,6 +82,34 @@ def window(d, w, h):
     time.sleep(0.6)
 
 
+def snap(d, name, keep=False):
+    """A screenshot read from the X screen (shot_resized). Under Xvfb, after the first resize,
+    WebKit paints the window only when it is resized again: the window is nudged 8 px taller
+    and back so that the capture shows what the page holds now, not an older frame."""
+    # The pointer off the controls: a title's tooltip would stay in the picture.
+    logo = d.find_elements(By.CSS_SELECTOR, ".brand .logo")
+    if logo:
+        ActionChains(d).move_to_element(logo[0]).perform()
+    r = d.get_window_rect()
+    w, h = r["width"], r["height"]
+    d.set_window_size(w + 1, h + 1)
+    time.sleep(0.5)
+    d.set_window_size(w, h)
+    _poll(lambda: d.get_window_rect()["height"] == h, 10, "the window back")
+    time.sleep(1.2)
+    shot_resized(d, name, keep)
+
+
+# Scrolled into view by script, a control counts as reachable only when it was a real scroll
+# box that moved: scrollIntoView also scrolls boxes whose overflow is hidden (the shell), which a
+# user cannot scroll. Each check puts them back.
+SHELL_SCROLLED = """
+const boxes = [document.scrollingElement, ...document.querySelectorAll('.shell, .main, main.content, .view')].filter(Boolean);
+const shellScrolled = () => boxes.some(e => e.scrollTop !== 0 || e.scrollLeft !== 0);
+const resetShell = () => boxes.forEach(e => { e.scrollTop = 0; e.scrollLeft = 0; });
+"""
+
+
 def take_secret(d):
     """test_app's take_secret without its screenshot (WebKit's screenshot does not return
     after a resize): reveal, copy, Done."""
@@ -138,8 +167,7 @@ def test_layout_a_refused_profile_looks_refused(driver):
     assert "cannot connect" in empty.text, empty.text
     assert "filters" not in empty.text.lower() and "create a key" not in empty.text.lower(), empty.text
     assert "Loading" not in find(d, "keys-table").text
-    d.execute_script("arguments[0].scrollIntoView()", empty)
-    shot_resized(d, "keys-refused-profile")
+    snap(d, "keys-refused-profile")
     click(d, "keys-repair-profile")
     find(d, "profile-problem", 20)
     _poll(lambda: [f for f in d.find_elements(By.CSS_SELECTOR, tid("connect-form")) if f.get_attribute("data-editing") == "true"], 10, "the repair form open")
@@ -183,7 +211,7 @@ def test_layout_columns_resize_by_keyboard_and_reset(driver):
         "const r = document.querySelector('[data-testid=\"key-row\"]'); const cols = document.querySelector('[data-testid=\"keys-table\"]').dataset.columns.split(' ');"
         "return r.children[1 + cols.indexOf('owner')].getBoundingClientRect().width;")
     assert abs(cell - header_width(d, "owner")) <= 1, (cell, header_width(d, "owner"))
-    shot_resized(d, "keys-column-resized")
+    snap(d, "keys-column-resized")
     # Another screen and back (the list is built again): the width is still there.
     nav(d, "alerts")
     find(d, "alerts-screen")
@@ -234,7 +262,7 @@ def test_layout_a_narrow_window_hides_a_low_priority_column_first(driver):
         # Still chosen: its box stays ticked (it comes back when there is room).
         assert opt.find_element(By.CSS_SELECTOR, "input").is_selected()
         assert f"({len(fit)} hidden)" in find(d, "column-chooser").text
-        shot_resized(d, "keys-1024x640-hidden-to-fit", keep=True)
+        snap(d, "keys-1024x640-hidden-to-fit", keep=True)
         press(d, Keys.ESCAPE)
         window(d, 1440, 900)
         _poll(lambda: not (find(d, "keys-table").get_attribute("data-fit-hidden") or ""), 10, "every column back at 1440")
@@ -277,7 +305,7 @@ def test_layout_the_new_key_is_highlighted_in_the_list(driver):
     tint = d.execute_script("return getComputedStyle(arguments[0]).backgroundColor", row)
     plain = d.execute_script("const r = document.querySelector('[data-testid=\"key-row\"]:not([data-fresh])'); return getComputedStyle(r).backgroundColor;")
     assert tint != plain, f"the row is tinted: {tint} vs {plain}"
-    shot_resized(d, "keys-new-key-highlighted", keep=True)
+    snap(d, "keys-new-key-highlighted", keep=True)
     # Seen after the panel was dismissed: leaving the list ends the highlight.
     nav(d, "alerts")
     find(d, "alerts-screen")
@@ -291,7 +319,8 @@ def test_layout_the_new_key_is_highlighted_in_the_list(driver):
     rows = [r for r in d.find_elements(By.CSS_SELECTOR, tid("key-row")) if r.get_attribute("data-status") == "active"]
     target = rows[-1]
     rid = target.get_attribute("data-key-id")
-    target.click()
+    # A click by script: a toast may sit over the window's last row.
+    d.execute_script("arguments[0].click()", target)
     find(d, "key-detail")
     click(d, "rotate-button")
     click(d, "confirm-button")
@@ -334,42 +363,96 @@ def test_layout_screens_at_laptop_sizes(driver):
                 return { bad, btns };""")
             assert not clash["bad"], f"at {w}x{h} these overlap Copy id on {flagged}: {clash['bad']}"
             assert not clash["btns"], f"at {w}x{h} buttons out of the window: {clash['btns']}"
-            shot_resized(d, f"key-detail-{w}x{h}", keep=True)
+            snap(d, f"key-detail-{w}x{h}", keep=True)
             # The alerts screen: every button of its table inside the window once scrolled to.
             nav(d, "alerts")
             find(d, "alerts-screen")
             _poll(lambda: d.find_elements(By.CSS_SELECTOR, tid("alert-row")), 20, "the alerts")
-            cut = d.execute_script("""
-                return [...document.querySelectorAll('[data-testid="alerts-table"] button, [data-testid="alerts-table"] summary, [data-testid="alerts-table"] th')].filter(b => {
+            cut = d.execute_script(SHELL_SCROLLED + """
+                const out = [...document.querySelectorAll('[data-testid="alerts-table"] button, [data-testid="alerts-table"] summary, [data-testid="alerts-table"] th')].filter(b => {
                   if (b.getClientRects().length === 0 || b.closest('details:not([open]) > :not(summary)')) return false;  // in a closed menu
                   b.scrollIntoView({ block: 'nearest', inline: 'nearest' });
                   const r = b.getBoundingClientRect();
-                  return r.left < -1 || r.right > innerWidth + 1 || r.top < -1 || r.bottom > innerHeight + 1 || r.width < 8;
-                }).map(b => b.textContent.trim());""")
+                  const bad = shellScrolled() || r.left < -1 || r.right > innerWidth + 1 || r.top < -1 || r.bottom > innerHeight + 1 || r.width < 8;
+                  resetShell();
+                  return bad;
+                }).map(b => b.textContent.trim());
+                const sb = document.querySelector('[data-testid="alerts-screen"] .screen-b'); if (sb) { sb.scrollTop = 0; sb.scrollLeft = 0; }
+                return out;""")
             assert not cut, f"alerts controls out of reach at {w}x{h}: {cut}"
-            d.execute_script("document.querySelector('[data-testid=\"alerts-table\"]').scrollIntoView({ block: 'start', inline: 'start' })")
-            shot_resized(d, f"alerts-{w}x{h}", keep=True)
+            snap(d, f"alerts-{w}x{h}", keep=True)
             # The Create key dialog: its fields and buttons inside the window.
             nav(d, "keys")
             click(d, "create-key-button")
             dialog = find(d, "create-key")
             find(d, "create-key-name").send_keys("layout size check")
             choose_owner_and_scope(d)
-            out = d.execute_script("""
+            out = d.execute_script(SHELL_SCROLLED + """
                 const dlg = arguments[0];
                 return [...dlg.querySelectorAll('button, input, select, textarea')].filter(e => {
-                  if (e.offsetParent === null) return false;
+                  if (e.getClientRects().length === 0) return false;
                   e.scrollIntoView({ block: 'nearest', inline: 'nearest' });
                   const r = e.getBoundingClientRect();
-                  return r.left < -1 || r.right > innerWidth + 1 || r.top < -1 || r.bottom > innerHeight + 1;
+                  const bad = shellScrolled() || r.left < -1 || r.right > innerWidth + 1 || r.top < -1 || r.bottom > innerHeight + 1;
+                  resetShell();
+                  return bad;
                 }).map(e => e.getAttribute('data-testid') || e.getAttribute('aria-label') || e.textContent.trim() || e.tagName);""", dialog)
             assert not out, f"Create key controls out of reach at {w}x{h}: {out}"
             submit = find(d, "create-key-submit").rect
             assert submit["y"] + submit["height"] <= h and submit["x"] + submit["width"] <= w, (submit, w, h)
-            d.execute_script("arguments[0].scrollTop = 0", dialog)
-            shot_resized(d, f"create-key-{w}x{h}", keep=True)
+            d.execute_script("arguments[0].querySelectorAll('*').forEach(e => { if (e.scrollTop) e.scrollTop = 0; })", dialog)
+            snap(d, f"create-key-{w}x{h}", keep=True)
             press(d, Keys.ESCAPE)
             _poll(lambda: gone(d, "create-key"), 5, "the dialog to close")
     finally:
         d.set_window_size(before["width"], before["height"])
         _poll(lambda: abs(d.execute_script("return window.outerWidth || window.innerWidth") - before["width"]) <= 16, 10, "the window restored")
+
+
+def test_layout_doctor_warning_is_amber_and_names_the_key_and_owner(driver):
+    """A key pasted with "Bearer " and a newline works, with warnings: the verdict is amber
+    with its own icon (not green, not red), in light and dark; the report names the key (its id)
+    and its owner by name."""
+    d = driver
+    ready_demo(d)
+    window(d, 1280, 720)
+    click(d, "create-key-button")
+    find(d, "create-key-name").send_keys("layout doctor key")
+    choose_owner_and_scope(d)
+    click(d, "create-key-submit")
+    secret = take_secret(d)
+    nav(d, "doctor")
+    box = find(d, "doctor-input")
+    box.send_keys("Bearer " + secret + "\n")
+    click(d, "doctor-run")
+    result = find(d, "doctor-result", 30)
+    assert result.get_attribute("data-outcome") == "warn", result.text
+    assert result.get_attribute("data-verdict") == "ok", "healthy: no step failed"
+    verdict = find(d, "doctor-verdict")
+    assert "verdict warn" in verdict.get_attribute("class") or "warn" in verdict.get_attribute("class").split()
+    assert "Warning:" in verdict.get_attribute("textContent")
+    key = find(d, "doctor-key")
+    assert key.get_attribute("data-key-id").startswith("api_key_")
+    assert "layout doctor key" in key.text
+    owner = find(d, "doctor-owner").text
+    # By name, with the code or id after it: "organization Acme Corp (org_…)".
+    m = re.match(r"^(organization|user) (.+) \(([^()]+)\)$", owner)
+    assert m and m.group(2) != m.group(3), owner
+    assert secret not in d.find_element(By.TAG_NAME, "body").text
+    probe = """const s = document.createElement('span'); s.style.color = arguments[0]; document.body.append(s);
+               const c = getComputedStyle(s).color; s.remove(); return c;"""
+    marks = {}
+    for theme in ("light", "dark"):
+        d.execute_script("document.documentElement.dataset.theme = arguments[0]", theme)
+        time.sleep(0.5)
+        bg = d.execute_script("return getComputedStyle(arguments[0]).backgroundColor", verdict)
+        assert bg == d.execute_script(probe, "var(--amber-bg)"), f"{theme}: the verdict is amber: {bg}"
+        assert bg != d.execute_script(probe, "var(--green-bg)")
+        steps = {s.get_attribute("data-status") for s in d.find_elements(By.CSS_SELECTOR, tid("doctor-step"))}
+        assert {"ok", "warn"} <= steps, steps
+        marks[theme] = d.execute_script("return getComputedStyle(arguments[0].querySelector('.vmark')).backgroundColor", verdict)
+        d.execute_script("""const sb = arguments[0].closest('.screen-b'); const r = arguments[0].getBoundingClientRect(), b = sb.getBoundingClientRect();
+                            sb.scrollTop += r.bottom - b.bottom + 16;""", verdict)
+        snap(d, f"doctor-warning-{theme}", keep=True)
+    assert marks["light"] != marks["dark"], marks
+    d.execute_script("delete document.documentElement.dataset.theme")
