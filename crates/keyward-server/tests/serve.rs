@@ -887,3 +887,268 @@ async fn postgresql_down_is_a_503_and_after_a_restart_the_next_sync_completes() 
     // Dropped off the async threads (it stops PostgreSQL with a command).
     let _ = tokio::task::spawn_blocking(move || drop(own)).await;
 }
+
+// ------------------------------------------------------------------ benchmarks (figures)
+//
+// `cargo test [--release] -p keyward-server --test serve -- --ignored --nocapture bench_`
+// prints: the time from the verification that raises an alert to the webhook receiving it
+// (p50, p95; goal p95 < 2 s), the failover time over 5 kills (goal < 30 s), and the server's
+// memory after syncing 10,000 keys.
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a benchmark: prints figures (--ignored --nocapture bench_)"]
+async fn bench_alert_to_webhook_latency() {
+    const N: usize = 20;
+    let sb = sandbox(20).await;
+    let db = support::fresh_db();
+    let key = keyward_server::config::WebhookSecret::parse(
+        "t",
+        &keyward_core::secret::Secret::new(SECRET),
+    )
+    .unwrap()
+    .key()
+    .to_vec();
+    let hook = Receiver::start(Kind::Webhook, vec![key], vec![]).await;
+    let toml = format!(
+        "[delivery]\nretry_base_ms = 100\n[[webhook]]\nname = \"ops\"\nurl = \"{}\"\n\
+         secret = \"{SECRET}\"\nkinds = [\"canary_tripped\"]\n",
+        hook.url()
+    );
+    let cfg = config::from_str(
+        &toml,
+        &env_for(&sb, &db, sb.client_secret()),
+        Need::Everything,
+    )
+    .unwrap();
+    let interval = cfg.sync_interval;
+    let home = tempfile::tempdir().unwrap();
+    let stop = CancellationToken::new();
+    let running = serve::start(
+        cfg,
+        ServeOptions {
+            client: Some(fast()),
+            home: Some(home.path().to_path_buf()),
+            replica: Some("bench".into()),
+        },
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    let healthz = format!("http://{}/healthz", running.addr);
+    eventually(60, "a first sync", || {
+        let url = healthz.clone();
+        async move { !get_json(&url).await.1["last_sync_finished_at"].is_null() }
+    })
+    .await;
+    let canary = with_store(&db, |s| {
+        let k = s
+            .all_keys()
+            .unwrap()
+            .into_iter()
+            .find(|k| k.view.key.status == KeyStatus::Active)
+            .unwrap();
+        s.set_canary(&k.view.key.id, true).unwrap();
+        k.view.key.id
+    })
+    .await;
+    let mut lat = Vec::new();
+    let mut from_sync = Vec::new();
+    for i in 0..N {
+        // Spread the verifications over the sync cycle.
+        tokio::time::sleep(Duration::from_millis((i as u64 * 337) % 1000)).await;
+        let t0 = Instant::now();
+        assert!(sb.verify_as(&canary, "198.51.100.50", Utc::now(), 1));
+        eventually(30, "the canary's alert at the webhook", || {
+            let n = hook.received().len();
+            async move { n > i }
+        })
+        .await;
+        let got = &hook.received()[i];
+        lat.push(got.arrived - t0);
+        // From the sync that observed it (the alert's `at`) to the receiver.
+        let at =
+            chrono::DateTime::parse_from_rfc3339(got.body["data"]["alert"]["at"].as_str().unwrap())
+                .unwrap();
+        from_sync.push(
+            (got.arrived_at - at.with_timezone(&Utc))
+                .to_std()
+                .unwrap_or_default(),
+        );
+    }
+    lat.sort();
+    from_sync.sort();
+    println!(
+        "bench: alert to webhook, from the sync that raised it: p50 {:.3} s, p95 {:.3} s \
+         (goal: p95 < 2 s)",
+        percentile(&from_sync, 50).as_secs_f64(),
+        percentile(&from_sync, 95).as_secs_f64()
+    );
+    println!(
+        "bench: verification to webhook over {N} tripped canaries (a sync every {} s): p50 \
+         {:.2} s, p95 {:.2} s, max {:.2} s",
+        interval.as_secs(),
+        percentile(&lat, 50).as_secs_f64(),
+        percentile(&lat, 95).as_secs_f64(),
+        lat.last().unwrap().as_secs_f64()
+    );
+    stop.cancel();
+    running.done.await.unwrap().unwrap();
+    hook.stop();
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: prints figures (--ignored --nocapture bench_)"]
+async fn bench_failover_over_5_kills() {
+    let sb = sandbox(50).await;
+    let db = support::fresh_db();
+    let mut env = env_for(&sb, &db, sb.client_secret());
+    env.insert(config::ENV_SYNC_INTERVAL.into(), "5".into());
+    let (code, _, err) = run_bin(&["migrate"], &env);
+    assert_eq!(code, 0, "{err}");
+    let home = tempfile::tempdir().unwrap();
+    // The default lease (TTL 15 s, renewed every 5 s), as shipped.
+    let spawn = |port: u16| {
+        Command::new(BIN)
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("KEYWARD_SERVER_LOG", "warn")
+            .env("KEYWARD_HOME", home.path())
+            .envs(&env)
+            .env(config::ENV_LISTEN, format!("127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let ports = [free_port(), free_port()];
+    let mut children = vec![spawn(ports[0]), spawn(ports[1])];
+    let mut times = Vec::new();
+    for round in 0..5 {
+        let mut leader = None;
+        let until = Instant::now() + Duration::from_secs(90);
+        while leader.is_none() && Instant::now() < until {
+            for (i, p) in ports.iter().enumerate() {
+                if health_of(*p).await.is_some_and(|h| h["leader"] == true) {
+                    leader = Some(i);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let leader = leader.expect("a replica leads");
+        let other = 1 - leader;
+        children[leader].kill().unwrap();
+        let t0 = Instant::now();
+        let _ = children[leader].wait();
+        assert!(
+            within(90, || async move {
+                health_of(ports[other])
+                    .await
+                    .is_some_and(|h| h["leader"] == true)
+            })
+            .await,
+            "round {round}: the other replica leads"
+        );
+        times.push(t0.elapsed());
+        println!(
+            "bench: failover {}: {:.1} s",
+            round + 1,
+            t0.elapsed().as_secs_f64()
+        );
+        children[leader] = spawn(ports[leader]);
+        eventually(30, "the restarted replica answers", || async move {
+            health_of(ports[leader]).await.is_some()
+        })
+        .await;
+    }
+    times.sort();
+    println!(
+        "bench: failover over 5 SIGKILLs of the leader (lease TTL 15 s, renewal 5 s): median \
+         {:.1} s, max {:.1} s (goal < 30 s)",
+        percentile(&times, 50).as_secs_f64(),
+        times.last().unwrap().as_secs_f64()
+    );
+    for c in &mut children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: prints figures (--ignored --nocapture bench_)"]
+async fn bench_server_memory_at_10000_keys() {
+    const KEYS: usize = 10_000;
+    let sb = sandbox(KEYS).await;
+    let db = support::fresh_db();
+    let mut env = env_for(&sb, &db, sb.client_secret());
+    env.insert(config::ENV_SYNC_INTERVAL.into(), "3600".into());
+    let (code, _, err) = run_bin(&["migrate"], &env);
+    assert_eq!(code, 0, "{err}");
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let started = Instant::now();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("KEYWARD_SERVER_LOG", "warn")
+        .env("KEYWARD_HOME", home.path())
+        .envs(&env)
+        .env(config::ENV_LISTEN, format!("127.0.0.1:{port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let dbname = db.rsplit('/').next().unwrap().to_string();
+    let q = |sql: &str| support::cluster().psql(&dbname, sql).unwrap_or_default();
+    // A whole first sync: listed, and every key's details fetched.
+    eventually(900, "the first sync of 10,000 keys", || {
+        let done = q(
+            "SELECT (SELECT count(*) FROM sync_runs WHERE status = 'ok') > 0 \
+                      AND (SELECT count(*) FROM keys WHERE needs_detail) = 0 \
+                      AND (SELECT count(*) FROM keys) > 0",
+        );
+        async move { done == "t" }
+    })
+    .await;
+    let run = q(
+        "SELECT duration_ms || ' ms, ' || details_fetched || ' details' FROM sync_runs \
+                 WHERE status = 'ok' ORDER BY id LIMIT 1",
+    );
+    let synced = started.elapsed();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    let keys = q("SELECT count(*) FROM keys");
+    println!(
+        "bench: keyward-server after syncing {keys} keys into PostgreSQL (the sync: {run}; \
+         {:.1} s from start, {} build): RSS {:.1} MB, peak {:.1} MB",
+        synced.as_secs_f64(),
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+        field("VmRSS:"),
+        field("VmHWM:")
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    sb.shutdown().await;
+}

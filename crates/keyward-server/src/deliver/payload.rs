@@ -107,7 +107,7 @@ pub fn link(public_url: Option<&url::Url>, alert_id: i64) -> Option<String> {
 pub fn event(profile: &str, alert: &Alert, key: Option<&KeyView>, link: Option<String>) -> Event {
     Event {
         kind: EVENT_TYPE,
-        timestamp: alert.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        timestamp: alert.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         data: EventData {
             profile: profile.to_string(),
             alert: AlertOut {
@@ -115,7 +115,7 @@ pub fn event(profile: &str, alert: &Alert, key: Option<&KeyView>, link: Option<S
                 kind: alert.kind.as_str(),
                 severity: alert.severity.as_str(),
                 message: alert.message.clone(),
-                at: alert.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                at: alert.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 key_id: alert.key_id.clone(),
                 key_name: alert.key_name.clone(),
                 evidence: alert.evidence.clone(),
@@ -260,7 +260,7 @@ mod tests {
         assert_eq!(v["data"]["alert"]["kind"], "canary_tripped");
         assert_eq!(v["data"]["alert"]["severity"], "critical");
         assert_eq!(v["data"]["link"], "https://kw.example.com/alerts/7");
-        assert_eq!(v["timestamp"], "2026-12-07T05:00:00Z");
+        assert_eq!(v["timestamp"], "2026-12-07T05:00:00.000Z");
 
         let s = slack(&ev);
         let blocks = s["blocks"].as_array().unwrap();

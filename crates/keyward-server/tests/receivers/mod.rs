@@ -28,6 +28,9 @@ pub struct Received {
     pub body: Value,
     /// What it answered.
     pub answered: u16,
+    /// When it arrived.
+    pub arrived: std::time::Instant,
+    pub arrived_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -232,6 +235,8 @@ async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byte
         problem,
         body: parsed,
         answered: status,
+        arrived: std::time::Instant::now(),
+        arrived_at: chrono::Utc::now(),
     });
     let mut resp = (StatusCode::from_u16(status).unwrap(), "ok").into_response();
     if let Some(r) = retry_after {
