@@ -119,7 +119,16 @@ pub async fn start(
     let addr = listener
         .local_addr()
         .map_err(|e| Error::io("the listener", &e))?;
-    tracing::info!(%addr, replica = %replica, "keyward-server listening");
+    tracing::info!(
+        %addr,
+        replica = %replica,
+        kinde = %kinde.profile.domain,
+        database = %cfg.database_url.redacted(),
+        "keyward-server {} listening; syncs every {} s while it leads; {} destination(s)",
+        env!("CARGO_PKG_VERSION"),
+        cfg.sync_interval.as_secs(),
+        cfg.destinations.len()
+    );
 
     let deliverer = Deliverer::new(
         pool.clone(),
