@@ -107,7 +107,9 @@ pub fn link(public_url: Option<&url::Url>, alert_id: i64) -> Option<String> {
 pub fn event(profile: &str, alert: &Alert, key: Option<&KeyView>, link: Option<String>) -> Event {
     Event {
         kind: EVENT_TYPE,
-        timestamp: alert.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        timestamp: alert
+            .at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         data: EventData {
             profile: profile.to_string(),
             alert: AlertOut {
@@ -115,7 +117,9 @@ pub fn event(profile: &str, alert: &Alert, key: Option<&KeyView>, link: Option<S
                 kind: alert.kind.as_str(),
                 severity: alert.severity.as_str(),
                 message: alert.message.clone(),
-                at: alert.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                at: alert
+                    .at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 key_id: alert.key_id.clone(),
                 key_name: alert.key_name.clone(),
                 evidence: alert.evidence.clone(),
