@@ -486,13 +486,14 @@ fn resolve_kinde(
     env: &dyn Env,
     need: Need,
 ) -> Result<Option<KindeConfig>> {
+    // `migrate` needs no Kinde (nor its secret, which an operator's shell may not hold).
+    if need == Need::Database {
+        return Ok(None);
+    }
     let domain = env.get(ENV_KINDE_DOMAIN).or_else(|| file.domain.clone());
     let client_id = env
         .get(ENV_KINDE_CLIENT_ID)
         .or_else(|| file.client_id.clone());
-    if need == Need::Database && domain.is_none() && client_id.is_none() {
-        return Ok(None);
-    }
     let domain = domain.ok_or_else(|| {
         config_error(
             "no Kinde domain",
@@ -852,9 +853,17 @@ mod tests {
         e.remove(ENV_KINDE_CLIENT_SECRET);
         let err = from_str("", &e, Need::Everything).unwrap_err();
         assert_eq!(err.code, ErrorCode::SecretMissing);
-        // migrate needs no Kinde at all.
+        // migrate needs no Kinde at all, not even the secret.
         let mut e = env(&[(ENV_DATABASE_URL, "postgres://localhost/k")]);
         assert!(from_str("", &e, Need::Database).unwrap().kinde.is_none());
+        let mut no_secret = base_env();
+        no_secret.remove(ENV_KINDE_CLIENT_SECRET);
+        assert!(
+            from_str("", &no_secret, Need::Database)
+                .unwrap()
+                .kinde
+                .is_none()
+        );
         e.insert(ENV_WEBHOOK_URL.into(), "https://example.com/hook".into());
         let err = from_str("", &e, Need::Database).unwrap_err();
         assert!(err.message.contains(ENV_WEBHOOK_SECRET), "{}", err.message);
