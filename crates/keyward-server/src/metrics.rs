@@ -95,10 +95,31 @@ impl Metrics {
         help: &'static str,
         samples: &[(Vec<(&str, &str)>, f64)],
     ) {
+        self.replace_as(name, help, "gauge", samples);
+    }
+
+    /// Replaces every sample of a counter family with totals counted elsewhere (the Kinde
+    /// client's requests and answers, which only grow).
+    pub fn replace_counter(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        samples: &[(Vec<(&str, &str)>, f64)],
+    ) {
+        self.replace_as(name, help, "counter", samples);
+    }
+
+    fn replace_as(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        kind: &'static str,
+        samples: &[(Vec<(&str, &str)>, f64)],
+    ) {
         let mut fams = self.families.lock().unwrap_or_else(|p| p.into_inner());
         let fam = fams.entry(name).or_insert_with(|| Family {
             help,
-            kind: "gauge",
+            kind,
             samples: Samples::new(),
         });
         fam.samples.clear();
@@ -151,6 +172,8 @@ pub const KEYS: &str = "keyward_keys";
 pub const KEYS_HELP: &str = "Keys in the store after the last sync, by status.";
 pub const KINDE_REQUESTS: &str = "keyward_kinde_requests_total";
 pub const KINDE_REQUESTS_HELP: &str = "Requests sent to Kinde by this replica, by kind (token, list, detail, write, verify, other, retries).";
+pub const KINDE_RESPONSES: &str = "keyward_kinde_responses_total";
+pub const KINDE_RESPONSES_HELP: &str = "Answers from Kinde to this replica, by HTTP status code (token requests included; every try counts); code=\"transport\" counts the tries that got no answer (refused, reset, timed out, DNS, TLS).";
 pub const KINDE_THROTTLED: &str = "keyward_kinde_throttled_total";
 pub const KINDE_THROTTLED_HELP: &str = "429 answers from Kinde seen by this replica.";
 pub const ALERTS_RAISED: &str = "keyward_alerts_raised_total";
@@ -252,6 +275,15 @@ mod tests {
             &[("destination", "ops"), ("outcome", "delivered")],
             1.0,
         );
+        m.replace_counter(
+            KINDE_RESPONSES,
+            KINDE_RESPONSES_HELP,
+            &[
+                (vec![("code", "200")], 12.0),
+                (vec![("code", "429")], 1.0),
+                (vec![("code", "transport")], 0.0),
+            ],
+        );
         let text = m.render();
         check_syntax(&text);
         assert!(
@@ -268,6 +300,14 @@ mod tests {
         );
         assert!(
             text.contains("# TYPE keyward_deliveries_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE keyward_kinde_responses_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("keyward_kinde_responses_total{code=\"429\"} 1\n"),
             "{text}"
         );
         assert_eq!(m.get(SYNC_RUNS, &[("outcome", "ok")]), Some(2.0));

@@ -379,12 +379,30 @@ async fn record_kinde(ctx: &AppCtx, metrics: &Metrics) {
         .iter()
         .map(|(k, v)| (vec![("kind", *k)], *v as f64))
         .collect();
-    metrics.replace(m::KINDE_REQUESTS, m::KINDE_REQUESTS_HELP, &rows);
-    metrics.replace(
+    metrics.replace_counter(m::KINDE_REQUESTS, m::KINDE_REQUESTS_HELP, &rows);
+    let codes = response_codes(&client.status_counts());
+    let rows: Vec<(Vec<(&str, &str)>, f64)> = codes
+        .iter()
+        .map(|(code, n)| (vec![("code", code.as_str())], *n))
+        .collect();
+    metrics.replace_counter(m::KINDE_RESPONSES, m::KINDE_RESPONSES_HELP, &rows);
+    metrics.replace_counter(
         m::KINDE_THROTTLED,
         m::KINDE_THROTTLED_HELP,
         &[(vec![], client.throttled_count() as f64)],
     );
+}
+
+/// `keyward_kinde_responses_total`'s `code` labels and values: one per status code seen, and
+/// `transport` (always present, 0 while every try got an answer).
+fn response_codes(r: &keyward_core::kinde::ResponseCounts) -> Vec<(String, f64)> {
+    let mut rows: Vec<(String, f64)> = r
+        .by_status
+        .iter()
+        .map(|(code, n)| (code.to_string(), *n as f64))
+        .collect();
+    rows.push(("transport".to_string(), r.transport_failures as f64));
+    rows
 }
 
 async fn record_keys(store: &Arc<dyn Store>, metrics: &Metrics) {

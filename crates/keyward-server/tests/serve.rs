@@ -334,9 +334,20 @@ async fn a_canary_and_a_spike_reach_the_webhook_and_slack_exactly_once() {
         "keyward_sync_runs_total{outcome=\"ok\"}",
         "keyward_lease_holder{epoch=\"1\",holder=\"replica-a\"} 1",
         "keyward_kinde_requests_total{kind=\"list\"}",
+        "# TYPE keyward_kinde_responses_total counter",
+        "keyward_kinde_responses_total{code=\"200\"} ",
+        "keyward_kinde_responses_total{code=\"transport\"} 0\n",
     ] {
         assert!(text.contains(want), "{want} not in\n{text}");
     }
+    // Every answer from this healthy sandbox was a 200.
+    let codes: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("keyward_kinde_responses_total{code=\""))
+        .filter(|l| !l.ends_with(" 0"))
+        .map(|l| l.split('"').next().unwrap())
+        .collect();
+    assert_eq!(codes, ["200"], "{text}");
 
     stop.cancel();
     running.done.await.unwrap().unwrap();
@@ -352,6 +363,75 @@ async fn a_canary_and_a_spike_reach_the_webhook_and_slack_exactly_once() {
     assert!(!valid, "the lease is released on shutdown");
     hook.stop();
     slack.stop();
+    sb.shutdown().await;
+}
+
+/// A sandbox that throttles (3 requests a minute for the server's M2M app) answers the
+/// server's sync with 429s: `/metrics` counts them by status code beside the 200s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kinde_answers_are_counted_by_status_code_and_429s_show() {
+    let sb = kinde_sandbox::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        Config {
+            extra_keys: 12,
+            rng_seed: Some(7),
+            rate_limit_per_min: Some(3),
+            ..Config::default()
+        },
+    )
+    .await
+    .expect("sandbox starts");
+    let db = support::fresh_db();
+    let cfg =
+        config::from_str("", &env_for(&sb, &db, sb.client_secret()), Need::Everything).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let stop = CancellationToken::new();
+    // A 429 asks for up to a minute: this client does not wait that long, so the sync ends
+    // (partial or failed) and the next one meets the limit again.
+    let client = ClientOptions {
+        max_rate_limit_wait: Duration::from_secs(1),
+        ..fast()
+    };
+    let running = serve::start(
+        cfg,
+        ServeOptions {
+            client: Some(client),
+            home: Some(home.path().to_path_buf()),
+            replica: Some("throttled".into()),
+        },
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    let url = format!("http://{}/metrics", running.addr);
+    let sample = |text: &str, code: &str| -> f64 {
+        let prefix = format!("keyward_kinde_responses_total{{code=\"{code}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    eventually(60, "a 429 counted in /metrics", || {
+        let url = url.clone();
+        async move { sample(&get_text(&url).await, "429") >= 1.0 }
+    })
+    .await;
+    let text = get_text(&url).await;
+    // The token's answer and the 3 requests a minute allowed were 200s; the sandbox refused
+    // as many as the server counted (give or take a sync under way between the two reads).
+    assert!(sample(&text, "200") >= 4.0, "{text}");
+    let (counted, refused) = (sample(&text, "429"), sb.stats().rate_limited as f64);
+    assert!(
+        counted >= 1.0 && counted <= refused,
+        "{counted} vs {refused}: {text}"
+    );
+    assert_eq!(sample(&text, "transport"), 0.0, "{text}");
+    assert!(
+        text.contains("keyward_kinde_throttled_total "),
+        "the 429s also count as throttled: {text}"
+    );
+    stop.cancel();
+    running.done.await.unwrap().unwrap();
     sb.shutdown().await;
 }
 

@@ -1,4 +1,4 @@
-//! The request loop: auth, counting, 401 refresh, 429 waits, retries of GETs only.
+//! The request loop: auth, counting (requests by kind, answers by status code), 401 refresh, 429 waits, retries of GETs only.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -99,6 +99,7 @@ impl Inner {
             let resp = match rb.send().await {
                 Ok(r) => r,
                 Err(e) => {
+                    self.counts.unanswered();
                     let t = classify(&e);
                     if ctx.op.idempotent() && retriable(t) && pause.backoff(true).await {
                         continue;
@@ -109,8 +110,12 @@ impl Inner {
             let status = resp.status();
             let headers = resp.headers().clone();
             let bytes = match resp.bytes().await {
-                Ok(b) => b.to_vec(),
+                Ok(b) => {
+                    self.counts.answered(status.as_u16());
+                    b.to_vec()
+                }
                 Err(e) => {
+                    self.counts.unanswered();
                     let t = classify(&e);
                     if ctx.op.idempotent() && pause.backoff(true).await {
                         continue;

@@ -35,7 +35,7 @@ use crate::error::Result;
 pub use errors::{Operation, scope_hint};
 pub use types::{
     ClientConfig, ClientOptions, CreateKeyRequest, CreatedKey, KeysPage, ListKeysQuery,
-    MAX_PAGE_SIZE, NEEDED_SCOPES, RequestCounts, TokenInfo,
+    MAX_PAGE_SIZE, NEEDED_SCOPES, RequestCounts, ResponseCounts, TokenInfo,
 };
 pub use validate::{is_bidi_control, parse_base_url, validate_id, validate_name, validate_scope};
 
@@ -90,6 +90,14 @@ impl Client {
 
     pub fn request_counts(&self) -> RequestCounts {
         self.inner.counts.snapshot()
+    }
+
+    /// Kinde's answers to this client (and its clones) by HTTP status code, token requests
+    /// and the doctor's probe included, and the tries that got no answer (refused, reset,
+    /// timed out, DNS, TLS). Each try counts: a 429 waited out and retried shows under 429
+    /// and under the code of the retry's answer.
+    pub fn status_counts(&self) -> ResponseCounts {
+        self.inner.counts.responses()
     }
 
     /// How many 429 answers this client (and its clones) received so far. Each was waited

@@ -187,6 +187,7 @@ async fn fetch(inner: &Link, client_id: &str, secret: &Secret) -> Result<Token> 
         let resp = match res {
             Ok(r) => r,
             Err(e) => {
+                inner.counts.unanswered();
                 let t = classify(&e);
                 if pause.backoff(retriable(t)).await {
                     inner.counts.add(Kind::Retry);
@@ -198,8 +199,12 @@ async fn fetch(inner: &Link, client_id: &str, secret: &Secret) -> Result<Token> 
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = match resp.bytes().await {
-            Ok(b) => b,
+            Ok(b) => {
+                inner.counts.answered(status.as_u16());
+                b
+            }
             Err(e) => {
+                inner.counts.unanswered();
                 let t = classify(&e);
                 if pause.backoff(true).await {
                     inner.counts.add(Kind::Retry);

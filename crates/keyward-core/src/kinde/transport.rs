@@ -1,5 +1,5 @@
 //! The transport under the token cache and the endpoints: one HTTP client per Kinde domain,
-//! request counting, the 429 cooldown, backoff with jitter and `RateLimit-Reset`.
+//! request counting (by kind, and answers by status code), the 429 cooldown, backoff with jitter and `RateLimit-Reset`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::redirect;
 
 use super::errors::{Ctx, Operation, Transport, classify, transport_error};
-use super::types::{ClientConfig, ClientOptions, RequestCounts};
+use super::types::{ClientConfig, ClientOptions, RequestCounts, ResponseCounts};
 use crate::error::{Error, ErrorCode, Result};
 
 #[derive(Debug, Clone, Copy)]
@@ -23,16 +23,38 @@ pub enum Kind {
     Retry,
 }
 
+/// Requests by kind, and answers by status code (plus the tries that got none).
 #[derive(Default)]
-pub struct Counters([AtomicU64; 7]);
+pub struct Counters {
+    kinds: [AtomicU64; 7],
+    statuses: parking_lot::Mutex<std::collections::BTreeMap<u16, u64>>,
+    transport_failures: AtomicU64,
+}
 
 impl Counters {
     pub fn add(&self, k: Kind) {
-        self.0[k as usize].fetch_add(1, Ordering::Relaxed);
+        self.kinds[k as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One answer with this status code.
+    pub fn answered(&self, status: u16) {
+        *self.statuses.lock().entry(status).or_insert(0) += 1;
+    }
+
+    /// One try that got no (readable) answer.
+    pub fn unanswered(&self) {
+        self.transport_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn responses(&self) -> ResponseCounts {
+        ResponseCounts {
+            by_status: self.statuses.lock().clone(),
+            transport_failures: self.transport_failures.load(Ordering::Relaxed),
+        }
     }
 
     pub fn snapshot(&self) -> RequestCounts {
-        let g = |k: Kind| self.0[k as usize].load(Ordering::Relaxed);
+        let g = |k: Kind| self.kinds[k as usize].load(Ordering::Relaxed);
         RequestCounts {
             token: g(Kind::Token),
             list: g(Kind::List),
@@ -132,8 +154,14 @@ impl Link {
         };
         self.counts.add(Kind::Other);
         match self.http.get(format!("{}/", self.origin)).send().await {
-            Ok(r) => Ok(r.status().as_u16()),
-            Err(e) => Err(transport_error(&ctx, classify(&e), &self.host, &e)),
+            Ok(r) => {
+                self.counts.answered(r.status().as_u16());
+                Ok(r.status().as_u16())
+            }
+            Err(e) => {
+                self.counts.unanswered();
+                Err(transport_error(&ctx, classify(&e), &self.host, &e))
+            }
         }
     }
 

@@ -80,6 +80,29 @@ impl Default for ClientOptions {
     }
 }
 
+/// Answers received by this client (and its clones), by HTTP status code, and the requests
+/// that got no answer at all (refused, reset, timed out, DNS, TLS): every try counts, so a
+/// request retried after a 503 shows once under 503 and once under its final code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseCounts {
+    /// Status code to the number of answers with it.
+    pub by_status: std::collections::BTreeMap<u16, u64>,
+    /// Tries that failed before a status line was read, or whose body could not be read.
+    pub transport_failures: u64,
+}
+
+impl ResponseCounts {
+    /// Answers with this status code.
+    pub fn status(&self, code: u16) -> u64 {
+        self.by_status.get(&code).copied().unwrap_or(0)
+    }
+
+    /// Every answer with a status code, whatever it was.
+    pub fn answered(&self) -> u64 {
+        self.by_status.values().sum()
+    }
+}
+
 /// The cached token, seen from outside (the token itself is never exposed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]

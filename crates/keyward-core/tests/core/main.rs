@@ -14,6 +14,7 @@ mod kinde {
     mod fuzz;
     mod nulls;
     mod routes;
+    mod status_counts;
     mod token;
 }
 
