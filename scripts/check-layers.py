@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks that the Rust code's layers point one way: no two files import each other, directly or
-in a circle, in any crate of the workspace; and keyward-core's lower layers import nothing above
-them (see docs/architecture.md).
+in a circle, in any crate of the workspace; and the lower layers of keyward-core and of
+keyward-server import nothing above them (see docs/architecture.md).
 
     python3 scripts/check-layers.py        # a line per crate; exit 1 on a circle or a breach
     python3 scripts/check-layers.py -v     # also every file's imports
@@ -9,7 +9,8 @@ them (see docs/architecture.md).
 An import is every `use crate::..`, `use super::..`, `use self::..`, every inline `crate::a::b` or
 `super::x` path, and, in a file that declares `mod x;`, every `x::..` path (a parent naming its
 child). A path resolves to the longest module prefix that is a file; `crate::Name` of a
-non-module resolves to the crate root. `super` inside an inline `mod tests {}` is the file
+non-module resolves to the crate root, except `crate::name!` of a `#[macro_export]` macro, which
+resolves to the file that defines it. `super` inside an inline `mod tests {}` is the file
 itself. Declaring a module (`mod x;`) is not an import.
 """
 import os
@@ -20,6 +21,8 @@ CRATES = [
     "crates/keyward-core/src",
     "crates/keyward-cli/src",
     "crates/kinde-sandbox/src",
+    "crates/keyward-server/src",
+    "crates/pg-cluster/src",
     "src-tauri/src",
 ]
 
@@ -34,6 +37,33 @@ CORE_LOWER = {
     "kinde": {"error", "model", "secret"},
     "store": {"error", "fsutil", "model"},
     "ctx": {"error", "config", "fsutil", "kinde", "model", "secret", "store"},
+}
+
+
+# keyward-server: what each of its lower modules may import (top-level modules of the server;
+# keyward-core is another crate, and the server sees only its public API). `serve` wires them
+# all together and nothing imports it; `main.rs` is the binary, a crate of its own.
+SERVER_LOWER = {
+    "metrics": set(),
+    "config": set(),
+    "pg": set(),
+    "lease": {"pg"},
+    "deliver": {"config", "lease", "pg"},
+    "http": {"lease", "metrics", "pg"},
+}
+
+# Circles known and owed a fix: printed as OWED on every run, not failed on (yet). Each names the
+# work that owes it. Remove the entry with the fix; a circle not listed here fails the check.
+OWED_CIRCLES = {
+    # pg/mod.rs re-exports and calls migrate::*, migrate.rs calls back super::{db_err, lock_ns,
+    # parse_url, connect_once, Pool}: the connection helpers belong in a file of their own
+    # (e.g. pg/conn.rs) that both import. Owed by the PostgreSQL store's work (issue 17).
+    ("crates/keyward-server/src", frozenset({"pg/migrate.rs", "pg/mod.rs"})),
+}
+
+LAYERS = {
+    "crates/keyward-core/src": CORE_LOWER,
+    "crates/keyward-server/src": SERVER_LOWER,
 }
 
 
@@ -127,17 +157,30 @@ def graph(root):
                 return full[:k]
         return ()
 
-    edges = {m: set() for m in files}
+    sources = {}
     for mod, path in files.items():
         with open(path, encoding="utf-8") as fh:
-            src = strip(fh.read())
+            sources[mod] = strip(fh.read())
+    # A `#[macro_export]` macro is named at the crate root (`crate::name!`) but lives in the
+    # file that defines it: a path to it points there.
+    macros = {
+        name: mod
+        for mod, src in sources.items()
+        for name in re.findall(r"#\[macro_export\]\s*macro_rules!\s*(\w+)", src)
+    }
+    edges = {m: set() for m in files}
+    for mod, path in files.items():
+        src = sources[mod]
         children = set(
             re.findall(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", src, re.M)
         )
         inline = [m.start() for m in re.finditer(r"\bmod\s+\w+\s*\{", src)]
         for m in re.finditer(r"\buse\s+([^;]+);", src):
-            for p in expand(re.sub(r"\s+", " ", m.group(1)).replace(" ", "")):
-                segs = [re.sub(r"as[A-Za-z_]\w*$", "", s) for s in p.split("::") if s]
+            # `x as y` renames: drop the ` as y` before the spaces go (a segment such as
+            # `lease` or `database` merely ends in "as...").
+            tree = re.sub(r"\s+as\s+[A-Za-z_]\w*", "", m.group(1))
+            for p in expand(re.sub(r"\s+", "", tree)):
+                segs = [s for s in p.split("::") if s]
                 if segs and (segs[0] in ("crate", "super", "self") or segs[0] in children):
                     inl = any(pos < m.start() for pos in inline)
                     t = resolve(mod, segs, inl)
@@ -152,7 +195,10 @@ def graph(root):
             if segs[0] == "self" and len(segs) < 2:
                 continue
             inl = any(pos < m.start() for pos in inline)
-            t = resolve(mod, segs, inl)
+            if segs[0] == "crate" and len(segs) == 2 and code[m.end() : m.end() + 1] == "!":
+                t = macros.get(segs[1], ())
+            else:
+                t = resolve(mod, segs, inl)
             if t != mod:
                 edges[mod].add(t)
     return files, edges
@@ -202,19 +248,24 @@ def main():
             print(f"== {crate}")
             for m in sorted(edges):
                 print(f"  {name(m):24} -> {', '.join(sorted(name(t) for t in edges[m])) or '-'}")
-        found = circles(edges)
-        for c in found:
-            print(f"{crate}: CIRCLE: " + " <-> ".join(sorted(name(m) for m in c)))
+        found = []
+        for c in circles(edges):
+            names = sorted(name(m) for m in c)
+            if (crate, frozenset(names)) in OWED_CIRCLES:
+                print(f"{crate}: OWED CIRCLE (known, to be broken): " + " <-> ".join(names))
+                continue
+            found.append(c)
+            print(f"{crate}: CIRCLE: " + " <-> ".join(names))
         breaches = []
-        if crate == "crates/keyward-core/src":
-            for m, targets in edges.items():
-                layer = m[0] if m else None
-                if layer not in CORE_LOWER:
-                    continue
-                for t in targets:
-                    up = t[0] if t else "lib.rs"
-                    if up != layer and up not in CORE_LOWER[layer]:
-                        breaches.append(f"{name(m)} imports {name(t)}")
+        lower = LAYERS.get(crate, {})
+        for m, targets in edges.items():
+            layer = m[0] if m else None
+            if layer not in lower:
+                continue
+            for t in targets:
+                up = t[0] if t else "lib.rs"
+                if up != layer and up not in lower[layer]:
+                    breaches.append(f"{name(m)} imports {name(t)}")
         for b in sorted(breaches):
             print(f"{crate}: LAYER: {b} (a lower layer imports a higher one)")
         failed |= bool(found or breaches)
