@@ -223,6 +223,18 @@ def test_layout_columns_resize_by_keyboard_and_reset(driver):
     ActionChains(d).double_click(handle(d, "owner")).perform()
     _poll(lambda: abs(header_width(d, "owner") - start) <= 1.5, 5, "the default width back")
     assert d.execute_script(f"return localStorage.getItem('{WIDTHS_KEY}')") is None
+    # Dragged by the pointer: the width follows it and is kept on release.
+    api = header_width(d, "api")
+    ActionChains(d).click_and_hold(handle(d, "api")).move_by_offset(20, 0).move_by_offset(20, 0).release().perform()
+    _poll(lambda: abs(header_width(d, "api") - (api + 40)) <= 2, 5, "the API column dragged 40 px wider")
+    saved = d.execute_script(f"return JSON.parse(localStorage.getItem('{WIDTHS_KEY}'))")
+    assert set(saved) == {"api"} and abs(saved["api"] - (api + 40)) <= 2, saved
+    # The chooser gives every default width back.
+    click(d, "column-chooser")
+    click(d, "column-widths-reset")
+    _poll(lambda: abs(header_width(d, "api") - api) <= 1.5, 5, "the default widths back")
+    assert d.execute_script(f"return localStorage.getItem('{WIDTHS_KEY}')") is None
+    press(d, Keys.ESCAPE)
 
 
 def test_layout_pinned_name_divider_lines_up(driver):
