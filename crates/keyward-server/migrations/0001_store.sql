@@ -171,19 +171,18 @@ CREATE TABLE policies (
     spike_floor      BIGINT           NOT NULL
 );
 
--- The change cursor: one store-wide, monotonically increasing counter. Every write that
--- changes a key row's visible data gives that row a new `rev` (the trigger below does it, so
--- no write path can forget). A table, not a sequence: its row lock orders the writers, and a
--- reader never sees a cursor ahead of a row it cannot see yet.
-CREATE TABLE store_rev (
-    id  INTEGER PRIMARY KEY CHECK (id = 1),
-    rev BIGINT  NOT NULL
-);
-INSERT INTO store_rev (id, rev) VALUES (1, 0);
+-- The change cursor. Every write that changes a key row's visible data gives that row a new
+-- `rev` from one sequence (the triggers below do it, so no write path can forget); a profile's
+-- cursor is the newest `rev` of its rows. Every write to a profile's key rows runs under that
+-- profile's write lock (pg_advisory_xact_lock, as SQLite's BEGIN IMMEDIATE), so its revs are
+-- committed in the order they were drawn: a reader never sees a cursor ahead of a row it
+-- cannot see yet. (A one-row counter table would do the same at the cost of a row version per
+-- key written.)
+CREATE SEQUENCE keys_rev_seq;
 
 CREATE FUNCTION keys_bump_rev() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE store_rev SET rev = rev + 1 WHERE id = 1 RETURNING rev INTO NEW.rev;
+    NEW.rev := nextval('keys_rev_seq');
     RETURN NEW;
 END;
 $$;

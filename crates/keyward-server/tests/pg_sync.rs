@@ -417,6 +417,47 @@ async fn measure_full_sync_postgres_vs_sqlite() {
         }
     }
     let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+
+    // The store's share alone: the same writes the sync made (pages of 500 listed keys, then
+    // details in batches of 250), without HTTP, into a fresh store of each kind.
+    let keys_seen: Vec<keyward_core::model::key::ApiKey> = {
+        let path = dir.path().join("bench-0.db");
+        let s = SqliteStore::open(&path, "bench").unwrap();
+        s.all_keys()
+            .unwrap()
+            .into_iter()
+            .map(|k| k.view.key)
+            .collect()
+    };
+    for backend in ["sqlite", "postgres"] {
+        let store: Arc<dyn Store> = if backend == "sqlite" {
+            Arc::new(SqliteStore::open(&dir.path().join("writes.db"), "bench").unwrap())
+        } else {
+            let url = support::fresh_db();
+            Arc::new(tokio::task::block_in_place(|| PgStore::open(&url, "bench")).unwrap())
+        };
+        let all = keys_seen.clone();
+        let (listing, detail) = tokio::task::spawn_blocking(move || {
+            let now = chrono::Utc::now();
+            let t = Instant::now();
+            for page in all.chunks(500) {
+                store.apply_listing(Some(1), now, page, true).unwrap();
+            }
+            let listing = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            for batch in all.chunks(250) {
+                store.apply_details(now, batch).unwrap();
+            }
+            (listing, t.elapsed().as_secs_f64())
+        })
+        .await
+        .unwrap();
+        eprintln!(
+            "the sync's writes alone into {backend:8}: listing {listing:5.2} s, details \
+             {detail:5.2} s ({} keys)",
+            keys_seen.len()
+        );
+    }
     let (pg, lite) = (best(&pg_secs), best(&sqlite_secs));
     eprintln!(
         "full sync, {keys} keys, sandbox latency {latency} ms, best of {rounds}: \

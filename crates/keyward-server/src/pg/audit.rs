@@ -25,7 +25,8 @@ impl PgStore {
         self.with_conn(|c| {
             Ok(c.query_one(
                 "INSERT INTO audit (at, profile, action, key_id, key_name, outcome, error_code, \
-                 error_message, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                 error_message, details, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 RETURNING id",
                 &[
                     &to_ms(at),
                     &self.profile,
@@ -36,6 +37,7 @@ impl PgStore {
                     &a.error.map(|e| e.code.as_str()),
                     &a.error.map(|e| e.message.as_str()),
                     &details,
+                    &a.actor,
                 ],
             )?
             .get(0))
@@ -45,7 +47,7 @@ impl PgStore {
     pub(crate) fn audit_list(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let mut sql = String::from(
             "SELECT id, at, profile, action, key_id, key_name, outcome, error_code, \
-             error_message, details FROM audit WHERE profile = $1",
+             error_message, details, actor FROM audit WHERE profile = $1",
         );
         let mut args: Vec<Box<dyn ToSql + Sync>> = vec![Box::new(self.profile.clone())];
         let mut push = |sql: &mut String, cond: &str, v: Box<dyn ToSql + Sync>| {
@@ -91,6 +93,7 @@ impl PgStore {
                         error_code: r.get(7),
                         error_message: r.get(8),
                         details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+                        actor: r.get(10),
                     };
                     (entry, r.get(3), r.get(6))
                 })
@@ -282,7 +285,8 @@ impl PgStore {
                     | AuditAction::HandoverClose
                     | AuditAction::OutsideKeyward
                     | AuditAction::Leak
-                    | AuditAction::HandoverExpire => continue,
+                    | AuditAction::HandoverExpire
+                    | AuditAction::Denied => continue,
                 };
                 let old_id = a.details.get("old_id").and_then(|v| v.as_str());
                 if let (AuditAction::Reissue, Some(old), Some(new)) = (a.action, old_id, key_ids.first()) {

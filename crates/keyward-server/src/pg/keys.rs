@@ -118,23 +118,36 @@ impl PgStore {
     ) -> Result<ListingOutcome> {
         let now = to_ms(now);
         self.with_tx(|tx| {
-            let mut st = Stmts::default();
             let mut out = ListingOutcome::default();
-            for k in keys {
-                if list_one(
-                    tx,
-                    &mut st,
-                    &self.profile,
-                    run_id,
-                    now,
-                    k,
-                    owe_all,
-                    &mut out.changed,
-                )? {
-                    out.new += 1;
+            match super::batch::listing(
+                tx,
+                &self.profile,
+                run_id,
+                now,
+                keys,
+                owe_all,
+                &mut out.changed,
+            )? {
+                Some(new) => out.new = new,
+                None => {
+                    let mut st = Stmts::default();
+                    for k in keys {
+                        if list_one(
+                            tx,
+                            &mut st,
+                            &self.profile,
+                            run_id,
+                            now,
+                            k,
+                            owe_all,
+                            &mut out.changed,
+                        )? {
+                            out.new += 1;
+                        }
+                    }
                 }
             }
-            out.rev = current_rev(tx)?;
+            out.rev = current_rev(tx, &self.profile)?;
             Ok(out)
         })
     }
@@ -146,20 +159,29 @@ impl PgStore {
     ) -> Result<DetailOutcome> {
         let now = to_ms(now);
         self.with_tx(|tx| {
-            let mut st = Stmts::default();
             let mut out = DetailOutcome::default();
-            for d in details {
-                detail_one(
-                    tx,
-                    &mut st,
-                    &self.profile,
-                    now,
-                    d,
-                    &mut out.changed,
-                    &mut out.history_rows,
-                )?;
+            if !super::batch::details(
+                tx,
+                &self.profile,
+                now,
+                details,
+                &mut out.changed,
+                &mut out.history_rows,
+            )? {
+                let mut st = Stmts::default();
+                for d in details {
+                    detail_one(
+                        tx,
+                        &mut st,
+                        &self.profile,
+                        now,
+                        d,
+                        &mut out.changed,
+                        &mut out.history_rows,
+                    )?;
+                }
             }
-            out.rev = current_rev(tx)?;
+            out.rev = current_rev(tx, &self.profile)?;
             Ok(out)
         })
     }
@@ -189,14 +211,18 @@ impl PgStore {
 
     pub(crate) fn current_rev(&self) -> Result<i64> {
         self.with_conn(|c| {
-            Ok(c.query_one("SELECT rev FROM store_rev WHERE id = 1", &[])?
-                .get(0))
+            Ok(c.query_one(
+                "SELECT COALESCE(MAX(rev), 0) FROM keys WHERE profile = $1",
+                &[&self.profile],
+            )?
+            .get(0))
         })
     }
 
     pub(crate) fn set_rotated_on(&self, key_id: &str, at: DateTime<Utc>) -> Result<bool> {
-        let n = self.with_conn(|c| {
-            Ok(c.execute(
+        // Under the profile's write lock, as every write to key rows (their revs).
+        let n = self.with_tx(|tx| {
+            Ok(tx.execute(
                 "UPDATE keys SET rotated_on = $3 WHERE profile = $1 AND id = $2",
                 &[&self.profile, &key_id, &to_ms(at)],
             )?)
@@ -269,6 +295,21 @@ impl PgStore {
         names: &[(String, Option<String>, Option<String>)],
     ) -> Result<()> {
         self.with_tx(|tx| {
+            let mut ids = std::collections::HashSet::with_capacity(names.len());
+            if names.iter().all(|(id, _, _)| ids.insert(id.as_str())) {
+                // One statement for the lot (a first sync names every key).
+                let id: Vec<&str> = names.iter().map(|n| n.0.as_str()).collect();
+                let owner: Vec<Option<&str>> = names.iter().map(|n| n.1.as_deref()).collect();
+                let api: Vec<Option<&str>> = names.iter().map(|n| n.2.as_deref()).collect();
+                tx.execute(
+                    "UPDATE keys SET owner_name = COALESCE(u.owner, keys.owner_name), \
+                     api_name = COALESCE(u.api, keys.api_name) \
+                     FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, owner, api) \
+                     WHERE keys.profile = $1 AND keys.id = u.id",
+                    &[&self.profile, &id, &owner, &api],
+                )?;
+                return Ok(());
+            }
             let st = tx.prepare(
                 "UPDATE keys SET owner_name = COALESCE($3, owner_name), \
                  api_name = COALESCE($4, api_name) WHERE profile = $1 AND id = $2",
@@ -281,10 +322,13 @@ impl PgStore {
     }
 }
 
-/// The store-wide change cursor.
-pub(crate) fn current_rev(tx: &mut Transaction<'_>) -> R<i64> {
+/// The profile's change cursor: the newest rev of its key rows (see migration 0001).
+pub(crate) fn current_rev(tx: &mut Transaction<'_>, profile: &str) -> R<i64> {
     Ok(tx
-        .query_one("SELECT rev FROM store_rev WHERE id = 1", &[])?
+        .query_one(
+            "SELECT COALESCE(MAX(rev), 0) FROM keys WHERE profile = $1",
+            &[&profile],
+        )?
         .get(0))
 }
 

@@ -30,7 +30,7 @@ pub(crate) const STORE_TABLES: &[&str] = &[
     "alert_state",
     "key_meta",
     "policies",
-    "store_rev",
+    "keys_rev_seq",
 ];
 
 /// What [`migrate`] did.

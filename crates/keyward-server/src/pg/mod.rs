@@ -18,6 +18,7 @@
 
 mod alerts;
 mod audit;
+mod batch;
 mod history;
 mod keys;
 mod migrate;
