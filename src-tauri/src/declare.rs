@@ -16,7 +16,8 @@
 //! Syntax of a shell entry:
 //! `fn name(app, shell, arg: Type, …; channel progress: Item) -> Ret { body }` where `body`
 //! evaluates to `keyward_core::Result<Ret>` and may use `?`. A core entry is
-//! `fn name(ctx, arg: Type, …) -> Ret { body }` (see `keyward_core::operations`).
+//! `#[role(…)] fn name(ctx, arg: Type, …) -> Ret { body }` (see `keyward_core::operations`; the
+//! role matters on a Keyward Server only and is ignored here).
 
 macro_rules! declare_commands {
     (
@@ -27,6 +28,7 @@ macro_rules! declare_commands {
         ops {
             $(
                 $(#[doc = $odoc:literal])*
+                #[role($orole:ident)]
                 fn $oname:ident ( $octx:ident $(, $oarg:ident : $oty:ty)* ) -> $oret:ty $obody:block
             )*
         }

@@ -1,4 +1,7 @@
 //! The audit log of what the admin did: every write to Kinde, whatever its outcome.
+//!
+//! On a Keyward Server each request runs [`as_actor`] with the member who sent it, and every
+//! row written while it runs names that member ([`actor`]).
 
 use chrono::Utc;
 
@@ -6,6 +9,21 @@ use crate::ctx::{AppCtx, blocking};
 use crate::error::{Error, ErrorCode, Result};
 use crate::kinde::validate_id;
 use crate::model::audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, NewAudit};
+
+tokio::task_local! {
+    static ACTOR: String;
+}
+
+/// Runs `fut` with `name` as the actor of every audit row it writes (a server request made
+/// with a member's token).
+pub async fn as_actor<F: std::future::Future>(name: String, fut: F) -> F::Output {
+    ACTOR.scope(name, fut).await
+}
+
+/// The member on whose behalf the current task runs, if any (see [`as_actor`]).
+pub fn actor() -> Option<String> {
+    ACTOR.try_with(Clone::clone).ok()
+}
 
 /// Audits a mutation (see [`record`]) as `ok` without an `error`, else `ambiguous` or
 /// `failed` by the error's code; after an ambiguous write, reconciles at once by re-reading
@@ -60,6 +78,7 @@ pub async fn record(
     };
     let (key_id, key_name) = (key_id.map(str::to_string), key_name.map(str::to_string));
     let error = error.cloned();
+    let actor = actor();
     let r = blocking(move || {
         let row = NewAudit {
             action,
@@ -68,6 +87,7 @@ pub async fn record(
             outcome,
             error: error.as_ref(),
             details,
+            actor: actor.as_deref(),
         };
         store.audit_append(Utc::now(), &row).map(|_| ())
     })

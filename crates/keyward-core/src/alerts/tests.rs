@@ -201,6 +201,7 @@ fn drift_created_rotated_revoked_outside_keyward_is_audited() {
             outcome: AuditOutcome::Ok,
             error: None,
             details: json!({}),
+            actor: None,
         },
     )
     .unwrap();
@@ -233,6 +234,7 @@ fn drift_created_rotated_revoked_outside_keyward_is_audited() {
             outcome: AuditOutcome::Ok,
             error: None,
             details: json!({}),
+            actor: None,
         },
     )
     .unwrap();

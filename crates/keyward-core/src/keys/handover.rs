@@ -202,6 +202,7 @@ pub async fn expire_due(
                     outcome,
                     error: err.as_ref(),
                     details,
+                    actor: None,
                 },
             )?;
             if outcome == AuditOutcome::Ok {

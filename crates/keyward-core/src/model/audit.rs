@@ -24,6 +24,9 @@ pub enum AuditAction {
     OutsideKeyward,
     /// A key secret found by `keyward scan` (never the secret itself), and what was done.
     Leak,
+    /// A member's write refused by the server for their role (`details`: the operation and
+    /// the role it needed).
+    Denied,
 }
 
 impl AuditAction {
@@ -38,6 +41,7 @@ impl AuditAction {
             AuditAction::HandoverExpire => "handover_expire",
             AuditAction::OutsideKeyward => "outside_keyward",
             AuditAction::Leak => "leak",
+            AuditAction::Denied => "denied",
         }
     }
 
@@ -53,12 +57,13 @@ impl AuditAction {
             "handover_expire" => AuditAction::HandoverExpire,
             "outside_keyward" => AuditAction::OutsideKeyward,
             "leak" => AuditAction::Leak,
+            "denied" => AuditAction::Denied,
             other => {
                 return Err(Error::invalid_input(
                     "action",
                     format!("unknown action {other:?}"),
                     "Use one of create, rotate, revoke, reissue, reconcile, handover_close, \
-                     handover_expire, outside_keyward, leak.",
+                     handover_expire, outside_keyward, leak, denied.",
                 ));
             }
         })
@@ -117,6 +122,11 @@ pub struct AuditEntry {
     /// Free-form JSON object (scopes, new key id, what a reconcile found, ...).
     #[ts(type = "Record<string, unknown>")]
     pub details: serde_json::Value,
+    /// Who did it: the team member whose token made the request on a Keyward Server; absent
+    /// for the app's own admin and for what a sync found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub actor: Option<String>,
 }
 
 /// What to write into the audit log.
@@ -128,6 +138,8 @@ pub struct NewAudit<'a> {
     pub outcome: AuditOutcome,
     pub error: Option<&'a Error>,
     pub details: serde_json::Value,
+    /// The member who did it (see [`AuditEntry::actor`]); `None` for the local admin.
+    pub actor: Option<&'a str>,
 }
 
 /// Filters of `audit_list`. Every field is optional; newest rows come first.

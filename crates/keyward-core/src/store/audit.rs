@@ -22,7 +22,7 @@ impl SqliteStore {
         self.with_conn(|c| {
             c.execute(
                 "INSERT INTO audit (at, profile, action, key_id, key_name, outcome, error_code, \
-                 error_message, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 error_message, details, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     to_ms(at),
                     self.profile,
@@ -32,7 +32,8 @@ impl SqliteStore {
                     a.outcome.as_str(),
                     a.error.map(|e| e.code.as_str()),
                     a.error.map(|e| e.message.as_str()),
-                    details
+                    details,
+                    a.actor
                 ],
             )?;
             Ok(c.last_insert_rowid())
@@ -43,7 +44,7 @@ impl SqliteStore {
     pub fn audit_list(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let mut sql = String::from(
             "SELECT id, at, profile, action, key_id, key_name, outcome, error_code, \
-             error_message, details FROM audit WHERE profile = ?",
+             error_message, details, actor FROM audit WHERE profile = ?",
         );
         let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(self.profile.clone())];
         if let Some(a) = f.action {
@@ -86,6 +87,7 @@ impl SqliteStore {
                     error_code: r.get(7)?,
                     error_message: r.get(8)?,
                     details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+                    actor: r.get(10)?,
                 };
                 Ok((entry, r.get(3)?, r.get(6)?))
             })?;

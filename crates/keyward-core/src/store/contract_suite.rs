@@ -396,6 +396,7 @@ pub fn audit_and_reissues_round_trip(db: &dyn ContractDb) {
             outcome: AuditOutcome::Failed,
             error: Some(&err),
             details: json!({"scopes": ["read"]}),
+            actor: None,
         },
     )
     .unwrap();
@@ -408,6 +409,7 @@ pub fn audit_and_reissues_round_trip(db: &dyn ContractDb) {
             outcome: AuditOutcome::Ok,
             error: None,
             details: serde_json::Value::Null,
+            actor: None,
         },
     )
     .unwrap();
@@ -420,6 +422,7 @@ pub fn audit_and_reissues_round_trip(db: &dyn ContractDb) {
             outcome: AuditOutcome::Ok,
             error: None,
             details: json!({"new_id": "k1"}),
+            actor: None,
         },
     )
     .unwrap();
@@ -966,6 +969,7 @@ pub fn ambiguous_create_is_reconciled_once_from_the_cache(db: &dyn ContractDb) {
                 outcome: AuditOutcome::Ambiguous,
                 error: None,
                 details: json!({}),
+                actor: None,
             },
         )
         .unwrap();
@@ -978,6 +982,7 @@ pub fn ambiguous_create_is_reconciled_once_from_the_cache(db: &dyn ContractDb) {
             outcome: AuditOutcome::Ambiguous,
             error: None,
             details: json!({}),
+            actor: None,
         },
     )
     .unwrap();

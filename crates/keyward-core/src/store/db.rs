@@ -23,6 +23,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_handover.sql"),
     include_str!("migrations/0007_alert_summaries.sql"),
     include_str!("migrations/0008_handover_deadline.sql"),
+    include_str!("migrations/0009_audit_actor.sql"),
 ];
 
 /// The schema version this build writes.

@@ -104,7 +104,8 @@ impl SqliteStore {
                         AuditAction::Reconcile
                         | AuditAction::HandoverClose
                         | AuditAction::OutsideKeyward
-                        | AuditAction::Leak => continue,
+                        | AuditAction::Leak
+                        | AuditAction::Denied => continue,
                     };
                     // A re-issue that did happen opens its handover now.
                     let old_id = a.details.get("old_id").and_then(|v| v.as_str());

@@ -56,6 +56,7 @@ async fn failures_are_audited_and_ambiguous_writes_reconciled() {
                     outcome: AuditOutcome::Ambiguous,
                     error: Some(&amb),
                     details: serde_json::json!({}),
+                    actor: None,
                 },
             )
             .unwrap();

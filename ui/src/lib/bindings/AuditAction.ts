@@ -3,4 +3,4 @@
 /**
  * What a mutating operation did.
  */
-export type AuditAction = "create" | "rotate" | "revoke" | "reissue" | "reconcile" | "handover_close" | "handover_expire" | "outside_keyward" | "leak";
+export type AuditAction = "create" | "rotate" | "revoke" | "reissue" | "reconcile" | "handover_close" | "handover_expire" | "outside_keyward" | "leak" | "denied";

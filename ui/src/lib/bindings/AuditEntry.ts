@@ -9,4 +9,9 @@ export type AuditEntry = { id: number, at: string, profile: string, action: Audi
 /**
  * Free-form JSON object (scopes, new key id, what a reconcile found, ...).
  */
-details: Record<string, unknown>, };
+details: Record<string, unknown>, 
+/**
+ * Who did it: the team member whose token made the request on a Keyward Server; absent
+ * for the app's own admin and for what a sync found.
+ */
+actor?: string, };

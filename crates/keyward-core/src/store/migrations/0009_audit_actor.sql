@@ -1,0 +1,3 @@
+-- Keyward local store: who did an audited action. On a Keyward Server, the team member whose
+-- token made the request; NULL for the local admin and for what a sync found.
+ALTER TABLE audit ADD COLUMN actor TEXT;
