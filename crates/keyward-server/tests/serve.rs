@@ -69,6 +69,25 @@ fn env_for(sb: &Sandbox, db_url: &str, secret: &str) -> HashMap<String, String> 
     .collect()
 }
 
+/// The ids of the keys the sandbox lists (its own listing, every page), sorted.
+async fn sandbox_ids(sb: &Sandbox) -> Vec<String> {
+    let cfg = keyward_core::kinde::ClientConfig::new(
+        url::Url::parse(&sb.base_url()).unwrap(),
+        sb.client_id(),
+        keyward_core::secret::Secret::new(sb.client_secret()),
+    );
+    let c = keyward_core::kinde::Client::with_options(cfg, fast()).unwrap();
+    let mut ids: Vec<String> = c
+        .list_keys_all(&keyward_core::kinde::ListKeysQuery::default())
+        .await
+        .expect("the sandbox's listing")
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
 /// Runs `f` on the server's database from a blocking thread (the `postgres` client blocks).
 async fn with_store<T: Send + 'static>(
     url: &str,
@@ -216,6 +235,13 @@ async fn a_canary_and_a_spike_reach_the_webhook_and_slack_exactly_once() {
     assert_eq!(h["lease_holder"], "replica-a");
     let keys = with_store(&db, |s| s.all_keys().unwrap()).await;
     assert_eq!(keys.len(), 12, "the sandbox's 12 keys");
+    let mut held: Vec<String> = keys.iter().map(|k| k.view.key.id.clone()).collect();
+    held.sort();
+    assert_eq!(
+        held,
+        sandbox_ids(&sb).await,
+        "exactly the keys the sandbox lists"
+    );
 
     // A past for the spike's baseline, a canary marked, then traffic.
     let active: Vec<String> = keys
@@ -871,6 +897,13 @@ async fn the_leader_killed_during_a_sync_is_replaced_with_nothing_lost_or_twice(
     let q = |sql: &str| support::cluster().psql(&dbname, sql).unwrap();
     assert_eq!(q("SELECT count(*) FROM keys"), KEYS.to_string());
     assert_eq!(q("SELECT count(DISTINCT id) FROM keys"), KEYS.to_string());
+    // Against the sandbox's own listing: nothing lost, nothing extra.
+    let mut held: Vec<String> = q("SELECT string_agg(id, ',') FROM keys WHERE NOT gone")
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    held.sort();
+    assert_eq!(held, sandbox_ids(&sb).await, "the sandbox's own listing");
     assert_eq!(
         q(
             "SELECT count(*) FROM (SELECT kid, verification_count FROM history \
