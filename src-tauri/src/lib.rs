@@ -6,6 +6,7 @@ pub mod commands;
 mod declare;
 mod dialogs;
 mod shell;
+mod tray;
 pub mod tsgen;
 pub mod types;
 
@@ -53,16 +54,27 @@ const LOG_KEEP: usize = 3;
 /// Seconds between background syncs in demo mode.
 const DEMO_SYNC_SECS: u64 = 30;
 
-/// Background sync: while the app is open, sync the open session every
-/// `settings.sync_interval_minutes` (0 = off).
+/// Seconds between the demo's background syncs: `KEYWARD_DEMO_SYNC_SECS` (the e2e tray test
+/// uses a few), else [`DEMO_SYNC_SECS`].
+fn demo_sync_secs() -> u64 {
+    std::env::var("KEYWARD_DEMO_SYNC_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(DEMO_SYNC_SECS, |s| s.clamp(1, 3600))
+}
+
+/// Background sync: while the app runs (its window shown, or hidden with "keep watching when
+/// the window is closed"), sync the open session every `settings.sync_interval_minutes`
+/// (0 = off). Each sync announces its new alerts on the desktop.
 fn spawn_background_sync(app: tauri::AppHandle) {
     tauri::async_runtime::spawn(async move {
+        let demo_secs = demo_sync_secs();
         loop {
             let minutes = app.state::<Shell>().sync_interval_minutes().await;
             // The demo syncs often, so that its history fills while you watch.
             let demo = app.state::<Shell>().is_demo().await;
             let wait = if demo {
-                DEMO_SYNC_SECS
+                demo_secs
             } else if minutes == 0 {
                 60
             } else {
@@ -76,8 +88,9 @@ fn spawn_background_sync(app: tauri::AppHandle) {
             if shell.ctx().await.is_err() || shell.sync_state().running {
                 continue;
             }
-            if let Err(e) = shell.sync(&app, false, None).await {
-                log::info!("background sync: {} ({})", e.message, e.code);
+            match shell.sync(&app, false, None).await {
+                Ok(s) => log::info!("background sync: {} keys ({})", s.keys, s.status),
+                Err(e) => log::info!("background sync: {} ({})", e.message, e.code),
             }
         }
     });
@@ -123,10 +136,8 @@ pub fn run() {
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             // Arguments are not logged: they are the user's, and could hold anything.
             log::info!("a second launch of Keyward: focusing this window instead");
-            if let Some(w) = app.get_webview_window("main") {
-                let _ = w.unminimize();
-                let _ = w.set_focus();
-            }
+            // Shown too: it may be hidden in the tray.
+            tray::open_window(app);
         }))
         .plugin(
             // The platform log folder (Linux: ~/.local/share/<identifier>/logs), one file of at
@@ -148,6 +159,13 @@ pub fn run() {
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
+        // Start at login (settings.keep_watching): hidden, in the tray. Driven from Rust only;
+        // the webview is granted none of its commands.
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .arg(tray::AUTOSTART_ARG)
+                .build(),
+        )
         .setup(|app| {
             let handle = app.handle().clone();
             log::info!(
@@ -169,7 +187,16 @@ pub fn run() {
             if let Err(e) = opened {
                 log::warn!("could not open the session: {} ({})", e.message, e.code);
             }
+            let keep_watching = tauri::async_runtime::block_on(async {
+                match shell.base() {
+                    Ok(b) => b.settings().await.map(|s| s.keep_watching).unwrap_or(false),
+                    Err(_) => false,
+                }
+            });
+            let hook_app = handle.clone();
+            shell.on_settings_saved(Box::new(move |s| tray::apply(&hook_app, s.keep_watching)));
             app.manage(shell);
+            tray::setup(&handle, keep_watching);
             save_window_state_on_change(&handle);
             spawn_background_sync(handle);
             Ok(())

@@ -50,7 +50,13 @@ pub struct Shell {
     /// notifications are for alerts raised after it. `None` until the session's first look.
     notified_upto: Mutex<Option<i64>>,
     notify: Mutex<NotifyState>,
+    /// Called with the settings once they are saved (the tray and the start at login follow
+    /// `keep_watching`).
+    on_settings_saved: Mutex<Option<SettingsHook>>,
 }
+
+/// What [`Shell::on_settings_saved`] registers.
+pub type SettingsHook = Box<dyn Fn(&keyward_core::config::Settings) + Send + Sync>;
 
 impl Shell {
     pub fn new(home: Option<PathBuf>, demo_home: PathBuf, secrets: Arc<dyn SecretStore>) -> Self {
@@ -64,6 +70,7 @@ impl Shell {
             clipboard: Mutex::new((0, None)),
             notified_upto: Mutex::new(None),
             notify: Mutex::new(NotifyState::default()),
+            on_settings_saved: Mutex::new(None),
         }
     }
 
@@ -256,8 +263,17 @@ impl Shell {
     pub async fn settings_set(&self, settings: keyward_core::config::Settings) -> Result<()> {
         let base = self.base()?;
         let mut cfg = base.load_config().await?;
-        cfg.settings = settings;
-        base.save_config(cfg).await
+        cfg.settings = settings.clone();
+        base.save_config(cfg).await?;
+        if let Some(hook) = &*self.on_settings_saved.lock() {
+            hook(&settings);
+        }
+        Ok(())
+    }
+
+    /// Registers what runs after the settings are saved (one hook; a later one replaces it).
+    pub fn on_settings_saved(&self, hook: SettingsHook) {
+        *self.on_settings_saved.lock() = Some(hook);
     }
 
     pub async fn sync_interval_minutes(&self) -> u32 {

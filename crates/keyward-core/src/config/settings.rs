@@ -1,5 +1,6 @@
 //! App-wide settings (plain data and its checks): the sync interval and concurrency, the stale and rotation windows, the
-//! handover quiet period, the default profile and the alerts announced on the desktop.
+//! handover quiet period, the default profile, the alerts announced on the desktop and whether
+//! the app keeps watching with its window closed.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -30,6 +31,10 @@ pub struct Settings {
     pub sync_max_concurrency: u32,
     /// Pins the sync's detail concurrency (1..=256); absent: adaptive (the default).
     pub sync_concurrency: Option<u32>,
+    /// Keep watching when the window is closed (off by default): the app shows a tray icon
+    /// (last sync, open alerts; Open, Sync now, Quit), closing the window only hides it so that
+    /// background syncs and alert notifications go on, and the app starts at login, hidden.
+    pub keep_watching: bool,
 }
 
 impl Default for Settings {
@@ -43,6 +48,7 @@ impl Default for Settings {
             notify_kinds: AlertKind::NOTIFY_DEFAULT.to_vec(),
             sync_max_concurrency: DEFAULT_MAX_CONCURRENCY,
             sync_concurrency: None,
+            keep_watching: false,
         }
     }
 }

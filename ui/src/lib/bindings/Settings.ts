@@ -36,4 +36,10 @@ sync_max_concurrency: number,
 /**
  * Pins the sync's detail concurrency (1..=256); absent: adaptive (the default).
  */
-sync_concurrency: number | null, };
+sync_concurrency: number | null, 
+/**
+ * Keep watching when the window is closed (off by default): the app shows a tray icon
+ * (last sync, open alerts; Open, Sync now, Quit), closing the window only hides it so that
+ * background syncs and alert notifications go on, and the app starts at login, hidden.
+ */
+keep_watching: boolean, };
