@@ -44,6 +44,9 @@ struct FileConfig {
     database_url: Option<Secret>,
     listen: Option<String>,
     public_url: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    allow_plain_http: Option<bool>,
     profile: Option<String>,
     sync_interval_secs: Option<u64>,
     #[serde(default)]
@@ -114,11 +117,22 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Where an alert's "open in Keyward" link points (`<public_url>/alerts/<id>`).
     pub public_url: Option<url::Url>,
+    /// Serve HTTPS with this certificate chain and private key (PEM files).
+    pub tls: Option<TlsFiles>,
+    /// Serve plain HTTP on an address other than loopback (behind a proxy that terminates TLS).
+    pub allow_plain_http: bool,
     pub kinde: Option<KindeConfig>,
     pub sync_interval: Duration,
     pub lease: LeaseConfig,
     pub delivery: DeliveryConfig,
     pub destinations: Vec<Destination>,
+}
+
+/// The certificate chain and private key `serve` answers HTTPS with (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// The database URL: its password (if any) stays out of `Debug` and of every message.
@@ -438,6 +452,20 @@ fn resolve(
         ));
     }
 
+    let tls = match (file.tls_cert, file.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(Error::invalid_input(
+                "tls_cert/tls_key",
+                "only one of the two is set",
+                "Set both tls_cert (the certificate chain, PEM) and tls_key (its private key, \
+                 PEM), or neither to serve plain HTTP on loopback behind a reverse proxy.",
+            ));
+        }
+    };
+    let allow_plain_http = file.allow_plain_http.unwrap_or(false);
+
     let delivery = DeliveryConfig {
         retry_base: Duration::from_millis(file.delivery.retry_base_ms.unwrap_or(5_000).max(1)),
         give_up_after: Duration::from_secs(
@@ -457,6 +485,8 @@ fn resolve(
         database_url,
         listen,
         public_url,
+        tls,
+        allow_plain_http,
         kinde,
         sync_interval: Duration::from_secs(sync_interval),
         lease,

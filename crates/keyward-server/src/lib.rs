@@ -5,6 +5,7 @@
 //! rules, and delivers what they raise to signed webhooks and Slack. Replicas share one
 //! database; a lease in PostgreSQL picks the one that syncs and delivers.
 
+pub mod api;
 pub mod config;
 pub mod deliver;
 pub mod http;

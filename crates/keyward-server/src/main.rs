@@ -37,6 +37,28 @@ enum Command {
     Migrate,
     /// Check the configuration, the database and Kinde (DNS, TLS, token, scopes, clock).
     Check,
+    /// The team's members and their personal access tokens (team mode).
+    Member {
+        #[command(subcommand)]
+        command: MemberCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MemberCommand {
+    /// Add a member; prints their personal access token once (only its hash is kept).
+    Add {
+        /// Letters, digits, '.', '_', '-' or '@' (e.g. alice or alice@example.com).
+        name: String,
+        /// viewer reads; operator also creates, rotates, re-issues and revokes keys and handles
+        /// alerts; admin also changes policy.
+        #[arg(long, value_parser = ["viewer", "operator", "admin"])]
+        role: String,
+    },
+    /// List the members: name, role, created, last used (never a token).
+    List,
+    /// Revoke a member: their token fails from the next request on.
+    Revoke { name: String },
 }
 
 fn main() -> ExitCode {
@@ -110,7 +132,90 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => check(&cli).await,
+        Command::Member { ref command } => member(&cli, command).await,
     }
+}
+
+/// `member add|list|revoke`: needs only the database.
+async fn member(cli: &Cli, command: &MemberCommand) -> Result<ExitCode> {
+    let cfg = load(cli, Need::Database)?;
+    let url = cfg.database_url.expose().to_string();
+    let json = cli.json;
+    let op: MemberOp = match command {
+        MemberCommand::Add { name, role } => {
+            MemberOp::Add(name.clone(), keyward_core::operations::Role::parse(role)?)
+        }
+        MemberCommand::List => MemberOp::List,
+        MemberCommand::Revoke { name } => MemberOp::Revoke(name.clone()),
+    };
+    let out = keyward_core::ctx::blocking(move || {
+        let pool = pg::pool(&url)?;
+        let out = member_run(&mut *pg::get(&pool)?, op, json);
+        // The pool's last handle closes its clients: here, not on an async thread.
+        drop(pool);
+        out
+    })
+    .await?;
+    println!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+enum MemberOp {
+    Add(String, keyward_core::operations::Role),
+    List,
+    Revoke(String),
+}
+
+/// Runs a member subcommand and returns what to print.
+fn member_run(c: &mut postgres::Client, op: MemberOp, json: bool) -> Result<String> {
+    use keyward_server::api::members;
+    Ok(match op {
+        MemberOp::Add(name, role) => {
+            let a = members::add(c, &name, role)?;
+            if json {
+                serde_json::to_string(&a).unwrap_or_default()
+            } else {
+                format!(
+                    "added {} ({}). Their personal access token, shown this once:\n{}\n\
+                     Give it to them over a private channel; they add it with\n  \
+                     keyward profile add NAME --server URL --token-stdin",
+                    a.name,
+                    a.role,
+                    a.token.expose()
+                )
+            }
+        }
+        MemberOp::List => {
+            let list = members::list(c)?;
+            if json {
+                serde_json::to_string(&list).unwrap_or_default()
+            } else if list.is_empty() {
+                "no members yet: keyward-server member add NAME --role viewer|operator|admin".into()
+            } else {
+                let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S");
+                let mut t = format!("{:<32} {:<9} {:<20} LAST USED", "NAME", "ROLE", "CREATED");
+                for m in &list {
+                    let used = m.last_used_at.map(|u| time(u).to_string());
+                    t.push_str(&format!(
+                        "\n{:<32} {:<9} {:<20} {}",
+                        m.name,
+                        m.role,
+                        time(m.created_at).to_string(),
+                        used.as_deref().unwrap_or("never")
+                    ));
+                }
+                t
+            }
+        }
+        MemberOp::Revoke(name) => {
+            members::revoke(c, &name)?;
+            if json {
+                json!({ "revoked": name }).to_string()
+            } else {
+                format!("revoked {name}: their token no longer works")
+            }
+        }
+    })
 }
 
 /// `check`: the configuration, the database, then Kinde as the connection doctor does.

@@ -107,6 +107,7 @@ pub async fn start(
         store: Some(Arc::clone(&store)),
         last_sync_error: std::sync::Mutex::new(None),
     });
+    let tls = crate::api::tls::prepare(&cfg).await?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| {
@@ -124,6 +125,7 @@ pub async fn start(
         replica = %replica,
         kinde = %kinde.profile.domain,
         database = %cfg.database_url.redacted(),
+        tls = tls.is_some(),
         "keyward-server {} listening; syncs every {} s while it leads; {} destination(s)",
         env!("CARGO_PKG_VERSION"),
         cfg.sync_interval.as_secs(),
@@ -141,13 +143,42 @@ pub async fn start(
     let (fence_tx, fence_rx) = watch::channel::<Option<Fence>>(None);
     let wake = Arc::new(Notify::new());
 
-    let app = router(Arc::clone(&shared));
+    // The team API (members' tokens, the operations, live events) beside /healthz and /metrics.
+    let api = crate::api::Api::start(
+        Arc::clone(&ctx),
+        Arc::clone(&store),
+        pool.clone(),
+        profile.clone(),
+        shutdown.clone(),
+    );
+    let app = router(Arc::clone(&shared))
+        .merge(crate::api::router(api))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let http_stop = shutdown.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { http_stop.cancelled().await })
-            .await
-    });
+    let http = match tls {
+        None => tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { http_stop.cancelled().await })
+                .await
+        }),
+        Some(tls) => {
+            let std_listener = listener
+                .into_std()
+                .map_err(|e| Error::io("the listener", &e))?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                http_stop.cancelled().await;
+                h.graceful_shutdown(Some(Duration::from_secs(5)));
+            });
+            tokio::spawn(async move {
+                axum_server::from_tcp_rustls(std_listener, tls)
+                    .handle(handle)
+                    .serve(app)
+                    .await
+            })
+        }
+    };
     let lease_task = tokio::spawn(lease_loop(
         pool.clone(),
         replica.clone(),

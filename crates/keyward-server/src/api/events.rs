@@ -1,0 +1,200 @@
+//! `GET /api/v1/events`: Server-Sent Events for a connected app (any role).
+//!
+//! - `keys` (id: the store's change cursor): `KeyChanges` `{rev, keys}`, the key views changed
+//!   since the client's cursor: `Last-Event-ID` on a reconnect, else `?since=REV`; without
+//!   either, the first event carries the current cursor and no keys.
+//! - `alerts`: `{alerts, open_high, open_total}` with the alerts raised since the stream began
+//!   (or since the last `alerts` event).
+//! - `sync`: `{finished_at}` when a sync (of any replica) finished.
+//! - a keep-alive comment every 15 s.
+//!
+//! Every replica answers: one poller per replica reads the store's cursor, the newest alert id
+//! and the last sync time once a second (three indexed reads), and wakes the streams when one
+//! moves. Polling, not PostgreSQL LISTEN/NOTIFY: the writer may be any replica (the leader's
+//! scheduled sync, a member's request to another replica), the pool's clients are blocking
+//! ones that cannot wait for notifications, and a notification lost while a replica reconnects
+//! would need this very poll to recover; a 1 s poll keeps the delta within the 5 s promise.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, Request, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use keyward_core::ctx::blocking;
+use keyward_core::model::alert::AlertFilter;
+use keyward_core::model::key::KeyChanges;
+use keyward_core::store::Store;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::ops::{event, sse};
+use super::{Api, ApiError, auth};
+use crate::pg::{self, Pool, db_err};
+
+/// How often the poller reads the store.
+pub const POLL: Duration = Duration::from_secs(1);
+
+/// What the poller last saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    pub rev: i64,
+    pub alert_max: i64,
+    pub sync_at: Option<DateTime<Utc>>,
+}
+
+/// The replica's poller and the watch its streams follow.
+pub struct Hub {
+    rx: watch::Receiver<Option<Snapshot>>,
+}
+
+impl Hub {
+    pub fn start(
+        store: Arc<dyn Store>,
+        pool: Pool,
+        profile: String,
+        shutdown: CancellationToken,
+    ) -> Hub {
+        let (tx, rx) = watch::channel(None);
+        tokio::spawn(async move {
+            loop {
+                let (s, p, prof) = (Arc::clone(&store), pool.clone(), profile.clone());
+                match blocking(move || read(&*s, &p, &prof)).await {
+                    Ok(snap) => {
+                        tx.send_if_modified(|old| {
+                            let changed = *old != Some(snap);
+                            *old = Some(snap);
+                            changed
+                        });
+                    }
+                    Err(e) => tracing::debug!(code = %e.code, "events poll: {}", e.message),
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(POLL) => {}
+                }
+            }
+        });
+        Hub { rx }
+    }
+}
+
+fn read(store: &dyn Store, pool: &Pool, profile: &str) -> keyward_core::Result<Snapshot> {
+    let (rev, _) = store.keys_changed_since(i64::MAX, Utc::now())?;
+    let sync_at = store.last_sync_at()?;
+    let alert_max: i64 = pg::get(pool)?
+        .query_one(
+            "SELECT COALESCE(MAX(id), 0)::BIGINT FROM alerts WHERE profile = $1",
+            &[&profile],
+        )
+        .map_err(db_err)?
+        .get(0);
+    Ok(Snapshot {
+        rev,
+        alert_max,
+        sync_at,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct Since {
+    since: Option<i64>,
+}
+
+/// `GET /api/v1/events` (see the module docs).
+pub async fn stream(State(api): State<Arc<Api>>, Query(q): Query<Since>, req: Request) -> Response {
+    if let Err(e) = auth::member_of(&api, auth::caller(&req)).await {
+        return e.into_response();
+    }
+    let last_id = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let since = last_id.or(q.since);
+    let mut rx = api.events.rx.clone();
+    // The first snapshot (the poller's first read may still be running).
+    let first = loop {
+        if let Some(s) = *rx.borrow_and_update() {
+            break s;
+        }
+        match tokio::time::timeout(Duration::from_secs(10), rx.changed()).await {
+            Ok(Ok(())) => {}
+            _ => {
+                return ApiError::from(keyward_core::Error::new(
+                    keyward_core::ErrorCode::Database,
+                    "the store cannot be read right now",
+                    "Check /healthz; the stream works again once PostgreSQL answers.",
+                ))
+                .into_response();
+            }
+        }
+    };
+    let (tx, out) = mpsc::unbounded_channel();
+    let ctx = Arc::clone(&api.ctx);
+    tokio::spawn(async move {
+        let mut rev = match since {
+            Some(s) => s.max(0),
+            None => {
+                let _ = tx.send(
+                    event(
+                        "keys",
+                        &KeyChanges {
+                            rev: first.rev,
+                            keys: vec![],
+                        },
+                    )
+                    .id(first.rev.to_string()),
+                );
+                first.rev
+            }
+        };
+        let mut seen = first;
+        let mut snap = first;
+        loop {
+            if snap.rev > rev {
+                match keyward_core::keys::changed_since(&ctx, rev).await {
+                    Ok(ch) => {
+                        rev = ch.rev;
+                        if tx.send(event("keys", &ch).id(ch.rev.to_string())).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::debug!(code = %e.code, "events: {}", e.message),
+                }
+            }
+            if snap.alert_max > seen.alert_max {
+                let f = AlertFilter {
+                    include_acknowledged: true,
+                    include_muted: true,
+                    ..Default::default()
+                };
+                if let Ok(mut list) = keyward_core::alerts::list(&ctx, f).await {
+                    list.alerts.retain(|a| a.id > seen.alert_max);
+                    if tx.send(event("alerts", &list)).is_err() {
+                        return;
+                    }
+                }
+            }
+            if snap.sync_at != seen.sync_at
+                && snap.sync_at.is_some()
+                && tx
+                    .send(event("sync", &json!({ "finished_at": snap.sync_at })))
+                    .is_err()
+            {
+                return;
+            }
+            seen = snap;
+            tokio::select! {
+                _ = tx.closed() => return,
+                r = rx.changed() => if r.is_err() { return; },
+            }
+            if let Some(s) = *rx.borrow_and_update() {
+                snap = s;
+            }
+        }
+    });
+    sse(out)
+}
