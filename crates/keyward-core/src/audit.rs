@@ -96,3 +96,20 @@ pub async fn record(
         tracing::warn!(code = %e.code, "could not write the audit log: {}", e.message);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_actor_is_the_member_of_the_task_and_no_one_outside_it() {
+        assert_eq!(actor(), None);
+        let inner = as_actor("bob@example.com".into(), async {
+            tokio::task::yield_now().await;
+            actor()
+        })
+        .await;
+        assert_eq!(inner.as_deref(), Some("bob@example.com"));
+        assert_eq!(actor(), None);
+    }
+}

@@ -409,7 +409,7 @@ pub fn audit_and_reissues_round_trip(db: &dyn ContractDb) {
             outcome: AuditOutcome::Ok,
             error: None,
             details: serde_json::Value::Null,
-            actor: None,
+            actor: Some("bob@example.com"),
         },
     )
     .unwrap();
@@ -431,6 +431,9 @@ pub fn audit_and_reissues_round_trip(db: &dyn ContractDb) {
     assert_eq!(all[0].action, AuditAction::Reissue);
     assert_eq!(all[1].action, AuditAction::Revoke);
     assert_eq!(all[1].details, json!({}));
+    // The member who did it (a Keyward Server request), and no one for the others.
+    assert_eq!(all[1].actor.as_deref(), Some("bob@example.com"));
+    assert_eq!((all[0].actor.as_deref(), all[2].actor.as_deref()), (None, None));
     assert_eq!(all[2].error_code.as_deref(), Some("missing_scope"));
     assert_eq!(
         all[2].error_message.as_deref(),
