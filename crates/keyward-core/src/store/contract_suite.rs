@@ -433,7 +433,10 @@ pub fn audit_and_reissues_round_trip(db: &dyn ContractDb) {
     assert_eq!(all[1].details, json!({}));
     // The member who did it (a Keyward Server request), and no one for the others.
     assert_eq!(all[1].actor.as_deref(), Some("bob@example.com"));
-    assert_eq!((all[0].actor.as_deref(), all[2].actor.as_deref()), (None, None));
+    assert_eq!(
+        (all[0].actor.as_deref(), all[2].actor.as_deref()),
+        (None, None)
+    );
     assert_eq!(all[2].error_code.as_deref(), Some("missing_scope"));
     assert_eq!(
         all[2].error_message.as_deref(),
