@@ -30,6 +30,8 @@ pub struct Shared {
     pub store: Option<Arc<dyn Store>>,
     /// How this replica's last sync ended when it failed (cleared by a sync that works).
     pub last_sync_error: std::sync::Mutex<Option<Error>>,
+    /// The progress of this replica's scheduled syncs, for the API's live events.
+    pub sync_progress: tokio::sync::broadcast::Sender<keyward_core::model::sync::SyncProgress>,
 }
 
 /// `GET /healthz`'s answer.

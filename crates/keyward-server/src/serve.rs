@@ -106,6 +106,7 @@ pub async fn start(
         leader: false.into(),
         store: Some(Arc::clone(&store)),
         last_sync_error: std::sync::Mutex::new(None),
+        sync_progress: tokio::sync::broadcast::channel(64).0,
     });
     let tls = crate::api::tls::prepare(&cfg).await?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -149,6 +150,7 @@ pub async fn start(
         Arc::clone(&store),
         pool.clone(),
         profile.clone(),
+        shared.sync_progress.clone(),
         shutdown.clone(),
     );
     let app = router(Arc::clone(&shared))
@@ -336,8 +338,16 @@ async fn scheduler(
             })
         };
         let started = Instant::now();
-        let res =
-            keyward_core::sync::run(&ctx, SyncOptions::default(), |_| {}, cancel.clone()).await;
+        let progress = shared.sync_progress.clone();
+        let res = keyward_core::sync::run(
+            &ctx,
+            SyncOptions::default(),
+            move |p| {
+                let _ = progress.send(p);
+            },
+            cancel.clone(),
+        )
+        .await;
         guard.abort();
         *shared
             .last_sync_error

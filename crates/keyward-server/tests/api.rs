@@ -589,6 +589,7 @@ async fn the_team_api_roles_actor_events_throttle_and_no_secret_at_rest() {
     let changed_at = Instant::now();
     assert!(sb.portal_rotate(&outside));
     let (mut key_seen, mut alert_seen, mut sync_seen) = (None, false, None);
+    let mut running_seen = false;
     let until = Instant::now() + Duration::from_secs(60);
     while (key_seen.is_none() || !alert_seen) && Instant::now() < until {
         let Some(ev) = events.next(Duration::from_secs(30)).await else {
@@ -616,12 +617,30 @@ async fn the_team_api_roles_actor_events_throttle_and_no_secret_at_rest() {
                     alert_seen = true;
                 }
             }
-            "sync" => sync_seen = Some(Instant::now()),
+            "sync" => match ev.data["state"].as_str() {
+                Some("running") => {
+                    assert!(ev.data["progress"]["phase"].is_string(), "{:?}", ev.data);
+                    running_seen = true;
+                }
+                Some("finished") => {
+                    assert!(ev.data["finished_at"].is_string(), "{:?}", ev.data);
+                    sync_seen = Some(Instant::now());
+                }
+                other => panic!("a sync event in state {other:?}"),
+            },
             other => panic!("unexpected event {other}"),
         }
     }
     let (seen_at, _) = key_seen.expect("the sandbox's rotate reached the SSE client");
     assert!(alert_seen, "the drift alert reached the SSE client");
+    assert!(
+        running_seen,
+        "the scheduled sync's progress reached the SSE client"
+    );
+    assert!(
+        sync_seen.is_some(),
+        "a finished sync reached the SSE client"
+    );
     println!(
         "figure: sandbox change -> SSE delta {:.2} s (sync every 1 s, store polled every 1 s)",
         (seen_at - changed_at).as_secs_f64()
@@ -778,7 +797,9 @@ async fn tls_with_a_certificate_works_and_plain_http_off_loopback_is_refused() {
         .unwrap()
         .write_all(ck.signing_key.serialize_pem().as_bytes())
         .unwrap();
-    let env = env_for(&sb, &db);
+    let mut env = env_for(&sb, &db);
+    // One scheduled sync at the start, then none in this test's time: sync_start runs alone.
+    env.insert(config::ENV_SYNC_INTERVAL.into(), "3600".into());
     let toml = format!(
         "tls_cert = {:?}\ntls_key = {:?}\n",
         cert.display().to_string(),
@@ -808,6 +829,52 @@ async fn tls_with_a_certificate_works_and_plain_http_off_loopback_is_refused() {
         .await
         .unwrap();
     assert_eq!(me["name"], "erin");
+    // A sync asked for by an operator streams its progress over HTTPS, after the scheduled
+    // one finished.
+    let op = add_member(&db, "fred", Role::Operator).await;
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let h: Value = https
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if h["last_sync_finished_at"].is_string() {
+            break;
+        }
+        assert!(Instant::now() < until, "no first sync: {h}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let resp = https
+        .post(format!("{base}/api/v1/ops/sync_start"))
+        .bearer_auth(&op)
+        .header("accept", "text/event-stream")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut stream = SseReader {
+        resp,
+        buf: String::new(),
+    };
+    let mut steps = 0;
+    let summary = loop {
+        let ev = stream
+            .next(Duration::from_secs(60))
+            .await
+            .expect("sync events");
+        match ev.event.as_str() {
+            "progress" => steps += 1,
+            "done" => break ev.data,
+            other => panic!("{other}: {:?}", ev.data),
+        }
+    };
+    assert!(steps >= 1, "progress before the summary");
+    assert_eq!(summary["keys"].as_u64(), Some(2), "{summary}");
     // Plain HTTP to the TLS port gets no answer.
     let plain = keyward_server::deliver::send::http_client(Duration::from_secs(5));
     let r = plain

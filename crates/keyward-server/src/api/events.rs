@@ -5,7 +5,9 @@
 //!   either, the first event carries the current cursor and no keys.
 //! - `alerts`: `{alerts, open_high, open_total}` with the alerts raised since the stream began
 //!   (or since the last `alerts` event).
-//! - `sync`: `{finished_at}` when a sync (of any replica) finished.
+//! - `sync`: `{"state": "running", "progress": SyncProgress}` while the scheduled sync of the
+//!   replica answering runs (the leader's; at most 4 a second), and
+//!   `{"state": "finished", "finished_at"}` when a sync of any replica finished.
 //! - a keep-alive comment every 15 s.
 //!
 //! Every replica answers: one poller per replica reads the store's cursor, the newest alert id
@@ -134,6 +136,31 @@ pub async fn stream(State(api): State<Arc<Api>>, Query(q): Query<Since>, req: Re
     };
     let (tx, out) = mpsc::unbounded_channel();
     let ctx = Arc::clone(&api.ctx);
+    // The scheduled sync's progress, at most 4 events a second.
+    let mut progress = api.sync_progress.subscribe();
+    let ptx = tx.clone();
+    tokio::spawn(async move {
+        let mut last: Option<std::time::Instant> = None;
+        loop {
+            tokio::select! {
+                _ = ptx.closed() => return,
+                r = progress.recv() => match r {
+                    Ok(p) => {
+                        if last.is_some_and(|t| t.elapsed() < Duration::from_millis(250)) {
+                            continue;
+                        }
+                        last = Some(std::time::Instant::now());
+                        let e = event("sync", &json!({ "state": "running", "progress": p }));
+                        if ptx.send(e).is_err() {
+                            return;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut rev = match since {
             Some(s) => s.max(0),
@@ -181,7 +208,10 @@ pub async fn stream(State(api): State<Arc<Api>>, Query(q): Query<Since>, req: Re
             if snap.sync_at != seen.sync_at
                 && snap.sync_at.is_some()
                 && tx
-                    .send(event("sync", &json!({ "finished_at": snap.sync_at })))
+                    .send(event(
+                        "sync",
+                        &json!({ "state": "finished", "finished_at": snap.sync_at }),
+                    ))
                     .is_err()
             {
                 return;

@@ -27,9 +27,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use keyward_core::ctx::AppCtx;
 use keyward_core::error::{Error, ErrorCode};
+use keyward_core::model::sync::SyncProgress;
 use keyward_core::operations::Role;
 use keyward_core::store::Store;
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::pg::Pool;
@@ -44,6 +46,8 @@ pub struct Api {
     pub profile: String,
     pub limiter: auth::Limiter,
     pub events: events::Hub,
+    /// The progress of this replica's scheduled syncs (it leads while they run).
+    pub sync_progress: broadcast::Sender<SyncProgress>,
 }
 
 impl Api {
@@ -53,6 +57,7 @@ impl Api {
         store: Arc<dyn Store>,
         pool: Pool,
         profile: String,
+        sync_progress: broadcast::Sender<SyncProgress>,
         shutdown: CancellationToken,
     ) -> Arc<Api> {
         let events =
@@ -64,6 +69,7 @@ impl Api {
             profile,
             limiter: auth::Limiter::default(),
             events,
+            sync_progress,
         })
     }
 }
