@@ -51,9 +51,24 @@ export KEYWARD_DEMO_SCRIPT_STEP_MS=1500
 # The demo needs no keyring; KEYWARD_CLIENT_SECRET must not leak in from the caller.
 unset KEYWARD_CLIENT_SECRET
 
+# Every GUI test file on the one app session: test_app.py first (it opens the demo), the others
+# by name, test_zz_hygiene.py last (no secret shown by any of them is found at rest). The scale
+# and package tests run on their own below and in `make test-package`.
+# `scripts/e2e.sh tests/e2e/test_layout.py -k NAME` runs those files only.
+FILES=()
+if [[ $# -eq 0 || "$1" == -* ]]; then
+  FILES+=("$ROOT/tests/e2e/test_app.py")
+  for f in "$ROOT"/tests/e2e/test_*.py; do
+    case "$(basename "$f")" in
+      test_app.py|test_scale.py|test_package.py|test_zz_hygiene.py) ;;
+      *) FILES+=("$f") ;;
+    esac
+  done
+  FILES+=("$ROOT/tests/e2e/test_zz_hygiene.py")
+fi
 set +e
 dbus-run-session -- xvfb-run -a -s "-screen 0 1440x900x24" \
-  "$VENV/bin/python" -m pytest -p no:cacheprovider -v "$ROOT/tests/e2e/test_app.py" "$@"
+  "$VENV/bin/python" -m pytest -p no:cacheprovider -v "${FILES[@]}" "$@"
 rc=$?
 if [[ $rc -eq 0 && -z "${E2E_NO_SCALE:-}" ]]; then
   # The same app at 10,000 keys, in a fresh home.
