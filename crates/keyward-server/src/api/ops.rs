@@ -15,13 +15,11 @@
 //!   `progress` events (`SyncProgress` / `RevokeProgress`), then one `done` event with the
 //!   answer, or one `error` event with `{code, message, hint}`.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Path, Request, State};
 use axum::http::header;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use keyward_core::audit::{self, as_actor};
 use keyward_core::error::Error;
@@ -33,8 +31,10 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::auth;
 use super::members::Member;
-use super::{Api, ApiError, OpInfo, auth};
+use super::sse::{event, sse};
+use super::state::{Api, ApiError, OpInfo};
 
 /// The server's own operation beside the core's: a sync now.
 pub const SYNC_START: &str = "sync_start";
@@ -159,24 +159,6 @@ async fn deny(api: &Api, member: &Member, op: &str, required: Role, args: &Value
         ),
     )
     .await;
-}
-
-/// Server-Sent Events from a channel, with a keep-alive comment every 15 s.
-pub fn sse(rx: mpsc::UnboundedReceiver<Event>) -> Response {
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|e| (Ok::<_, Infallible>(e), rx))
-    });
-    Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
-}
-
-/// An SSE event with a JSON payload.
-pub fn event(kind: &str, data: &impl serde::Serialize) -> Event {
-    Event::default()
-        .event(kind)
-        .json_data(data)
-        .unwrap_or_else(|_| Event::default().event(kind).data("null"))
 }
 
 /// The last event of a streamed operation: `done` with its answer, or `error`.
