@@ -72,6 +72,7 @@ export type { RequestCounts } from "../bindings/RequestCounts";
 export type { RevokeOutcome } from "../bindings/RevokeOutcome";
 export type { RevokeProgress } from "../bindings/RevokeProgress";
 export type { RevokeSummary } from "../bindings/RevokeSummary";
+export type { Role } from "../bindings/Role";
 export type { ScanFinding } from "../bindings/ScanFinding";
 export type { ScanMatch } from "../bindings/ScanMatch";
 export type { ScanOptions } from "../bindings/ScanOptions";
