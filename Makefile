@@ -9,7 +9,7 @@ APP_FEATURES := --features keyward-app/custom-protocol
 
 .PHONY: run test deps fmt lint check-fmt check-layers clippy test-rust test-keyring e2e \
         ui-deps ui-check ui-build app bindings check-bindings sandbox cli bench screenshots \
-        package test-package
+        package test-package bench-server
 
 ## run: install what is missing, build, and open the app on the embedded demo sandbox
 run: deps ui-build
@@ -93,6 +93,12 @@ package: deps ui-build
 	bash scripts/package.sh
 	bash packaging/keyward-server/build-deb.sh
 
+## bench-server: keyward-server's figures beside their goals (release, real PostgreSQL): a full
+## sync of 10,000 keys into PostgreSQL vs SQLite (goal <= 1.3x), alert to webhook p50/p95 (goal
+## p95 < 2 s), failover over 5 kills (goal < 30 s), the server's RSS at 10,000 keys
+bench-server:
+	bash bench/server.sh
+
 ## test-package: install the .deb (root or sudo), run the installed CLI, drive the installed app
 ## through the e2e smoke test under Xvfb, and remove the package; the same for the server's .deb
 ## (installed, its unit and user checked, migrate and check run against real parts, purged)
@@ -101,12 +107,14 @@ test-package: package
 	bash packaging/keyward-server/test-deb.sh
 
 ## bench: sync, history and scan benchmarks (release; the scan bench compares with ripgrep), the
-## keys table's JavaScript per keystroke, filter and sort at 10,000 and 100,000 keys, and the
-## real app at 150, 10,000 and 100,000 keys (paint, scroll, cold start, memory)
+## server's figures (bench-server), the keys table's JavaScript per keystroke, filter and sort at
+## 10,000 and 100,000 keys, and the real app at 150, 10,000 and 100,000 keys (paint, scroll, cold
+## start, memory)
 bench: ui-deps
 	@command -v rg >/dev/null || { echo "installing ripgrep from Debian for the scan bench"; \
 	  (apt-get install -y ripgrep || sudo apt-get install -y ripgrep) >/dev/null; }
 	$(CARGO) bench -p keyward-core
+	bash bench/server.sh
 	$(NODE) cd ui && npx vitest bench --run
 	bash scripts/scale-bench.sh
 	bash scripts/release-bench.sh
