@@ -10,6 +10,9 @@
 //!   [`crate::ErrorCode::DatabaseTooNew`].
 //! - Every method is synchronous; async callers use `tokio::task::spawn_blocking`.
 //! - Nothing secret is ever written here.
+//! - The contract is also a test suite (`contract_suite`, `store_contract_tests!`, behind the
+//!   cargo feature `store-contract` for other crates): core runs it on SQLite files,
+//!   keyward-server on PostgreSQL.
 
 mod alerts;
 mod audit;
