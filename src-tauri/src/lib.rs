@@ -155,7 +155,16 @@ pub fn run() {
                 .rotation_strategy(RotationStrategy::KeepSome(LOG_KEEP))
                 .build(),
         )
-        .plugin(tauri_plugin_window_state::Builder::new().build())
+        // Place and size only: whether the window shows is decided at start-up (it is created
+        // hidden; `setup` shows it unless Keyward was started at login to sit in the tray).
+        .plugin(
+            tauri_plugin_window_state::Builder::new()
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::all()
+                        - tauri_plugin_window_state::StateFlags::VISIBLE,
+                )
+                .build(),
+        )
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
@@ -178,6 +187,23 @@ pub fn run() {
             let secrets: Arc<dyn keyward_core::secret::keyring::SecretStore> =
                 Arc::new(keyward_core::secret::keyring::KeyringStore::new());
             let shell = Shell::new(home, demo, secrets);
+            let keep_watching = tauri::async_runtime::block_on(async {
+                match shell.base() {
+                    Ok(b) => b.settings().await.map(|s| s.keep_watching).unwrap_or(false),
+                    Err(_) => false,
+                }
+            });
+            // The window is created hidden (tauri.conf.json): shown now, before the session
+            // opens, unless Keyward was started at login to keep watching from the tray.
+            if let Some(w) = app.get_webview_window("main") {
+                if keep_watching && tray::started_hidden(std::env::args()) {
+                    log::info!(
+                        "started at login: the window stays hidden, Keyward watches from the tray"
+                    );
+                } else {
+                    let _ = w.show();
+                }
+            }
             // `keyward-app --demo` (what `make run` does) opens straight on the demo sandbox.
             let opened = if std::env::args().any(|a| a == "--demo") {
                 tauri::async_runtime::block_on(shell.start_demo())
@@ -187,12 +213,6 @@ pub fn run() {
             if let Err(e) = opened {
                 log::warn!("could not open the session: {} ({})", e.message, e.code);
             }
-            let keep_watching = tauri::async_runtime::block_on(async {
-                match shell.base() {
-                    Ok(b) => b.settings().await.map(|s| s.keep_watching).unwrap_or(false),
-                    Err(_) => false,
-                }
-            });
             let hook_app = handle.clone();
             shell.on_settings_saved(Box::new(move |s| tray::apply(&hook_app, s.keep_watching)));
             app.manage(shell);

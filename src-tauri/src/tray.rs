@@ -85,19 +85,14 @@ pub fn started_hidden(args: impl IntoIterator<Item = String>) -> bool {
         .any(|a| a == AUTOSTART_ARG || a == HIDDEN_ARG)
 }
 
-/// At start-up: reads the setting, shows the tray if it is on, hides the window when started
-/// at login, makes closing the window hide it (when on), and keeps the tray's line current.
+/// At start-up: shows the tray if the setting is on, makes closing the window hide it (when on),
+/// and keeps the tray's line current. (Whether the window shows at start is `run`'s: hidden
+/// when started at login with the setting on, see [`started_hidden`].)
 pub fn setup(app: &AppHandle, on: bool) {
     app.manage(Watch::default());
     app.state::<Watch>().on.store(on, Ordering::SeqCst);
     if on {
         show_tray(app);
-        if started_hidden(std::env::args())
-            && let Some(w) = app.get_webview_window("main")
-        {
-            log::info!("started at login: the window stays hidden, Keyward watches from the tray");
-            let _ = w.hide();
-        }
     }
     if let Some(w) = app.get_webview_window("main") {
         let handle = app.clone();

@@ -9,7 +9,9 @@ WM_DELETE_WINDOW client message, sent with libX11.
 - on: the setting turned on in Settings registers the start at login; closing the window hides
   it, the process keeps running, and background syncs (the store's sync runs) and an alert
   notification (the shell's notify_state counter, and a Notify call on the bus) still happen;
-- started at login (`--autostart`) with the setting on: the window stays hidden, and syncs run;
+- started at login (`--autostart`) with the setting on: the window stays hidden; the tray's menu
+  (read and clicked over D-Bus, as a panel does) says the last sync and the open alerts, and its
+  Sync now syncs, Open shows the window, and Quit ends the app;
 - off (the default): closing the window ends the app.
 
 Run with: flock /tmp/keyward-e2e.lock env E2E_NO_BUILD=1 E2E_NO_SCALE=1 scripts/e2e.sh \
@@ -20,6 +22,7 @@ import ctypes
 import ctypes.util
 import glob
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -176,7 +179,7 @@ class Scratch:
         self.dir = tempfile.mkdtemp(prefix=f"keyward-tray-{name}.")
         self.home = os.path.join(self.dir, "home")
         self.kw_home = os.path.join(self.dir, "keyward-home")
-        os.makedirs(self.home)
+        os.makedirs(os.path.join(self.home, ".cache"))  # the webview's caches (mesa's) go there
         os.makedirs(self.kw_home)
         self.bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
                                     stdout=subprocess.PIPE, text=True)
@@ -248,6 +251,64 @@ class Scratch:
         for log in glob.glob(os.path.join(self.home, ".local/share", "*", "logs", "*.log")):
             shutil.copy(log, os.path.join(ART, f"tray-{os.path.basename(self.dir)}-{os.path.basename(log)}"))
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --- the tray's menu, as the panel sees it (libayatana-appindicator's dbusmenu) ----------------
+
+TRAY_PATH = "/org/ayatana/NotificationItem/tray_icon_tray_app_keyward"
+
+
+def dbus_send(s, dest, path, method, *args):
+    r = subprocess.run(["dbus-send", "--bus=" + s.address, "--reply-timeout=5000", "--print-reply", f"--dest={dest}",
+                        path, method, *args], capture_output=True, text=True, timeout=30)
+    return r.stdout if r.returncode == 0 else None
+
+
+class TrayMenu:
+    def __init__(self, s, dest):
+        self.s, self.dest = s, dest
+
+    def items(self):
+        """[(id, label)] of the menu's items, in order (the root's own entry left out)."""
+        out = dbus_send(self.s, self.dest, TRAY_PATH + "/Menu", "com.canonical.dbusmenu.GetLayout",
+                        "int32:0", "int32:-1", "array:string:label") or ""
+        items, last_id, want_label = [], None, False
+        for line in out.splitlines():
+            m = re.search(r"^\s*int32 (-?\d+)$", line)
+            if m:
+                last_id = int(m.group(1))
+            elif 'string "label"' in line:
+                want_label = True
+            elif want_label:
+                want_label = False
+                m = re.search(r'variant\s+string "(.*)"$', line)
+                if m and last_id:
+                    items.append((last_id, m.group(1)))
+        return items
+
+    def labels(self):
+        return [label for _, label in self.items()]
+
+    def click(self, label):
+        ids = [i for i, l in self.items() if l == label]
+        assert ids, f"no {label!r} in the tray's menu"
+        assert dbus_send(self.s, self.dest, TRAY_PATH + "/Menu", "com.canonical.dbusmenu.Event",
+                         f"int32:{ids[0]}", "string:clicked", "variant:int32:0", "uint32:0") is not None, f"clicking {label!r}"
+
+
+def tray_menu(s):
+    """The tray's menu, once the app has put it on the bus (None before)."""
+    names = dbus_send(s, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.ListNames") or ""
+    for name in re.findall(r'string "(:[0-9.]+)"', names):
+        if dbus_send(s, name, TRAY_PATH, "org.freedesktop.DBus.Introspectable.Introspect"):
+            menu = TrayMenu(s, name)
+            return menu if len(menu.items()) >= 4 else None
+    return None
+
+
+def app_output(s):
+    with open(os.path.join(ART, f"tray-{os.path.basename(s.dir)}-app.out")) as f:
+        return f.read()
 
 
 @pytest.fixture
@@ -355,16 +416,44 @@ def stop(proc, log):
     log.close()
 
 
-def test_tray_started_at_login_stays_hidden_and_syncs(xdisplay):
+def test_tray_started_at_login_stays_hidden_and_its_menu_opens_syncs_and_quits(xdisplay):
+    """Started at login with the setting on, the window stays hidden; the tray's menu (as the
+    desktop's panel sees it: com.canonical.dbusmenu on the session bus) says the last sync and
+    the open alerts, and its Sync now, Open and Quit work."""
     assert APP, "KEYWARD_APP is not set"
     s = Scratch("login")
+    # No background sync within the test: a new sync run is Sync now's.
+    s.env["KEYWARD_DEMO_SYNC_SECS"] = "3600"
     s.write_settings("[settings]\nkeep_watching = true\n")
     proc, log = launch(s, "--demo", "--autostart")
     try:
-        poll(lambda: s.sync_runs() >= 3, 120, "syncs of the app started at login")
+        poll(lambda: s.sync_runs() >= 1, 120, "the demo's first sync")
+        # The window is created hidden and never shown: no X window of it, or an unmapped one.
+        hidden = xdisplay.app_window(proc.pid)
+        assert hidden is None or not xdisplay.viewable(hidden), "started at login, the window is shown"
+        menu = poll(lambda: tray_menu(s), 30, "the tray's menu on the session bus")
+        labels = menu.labels()
+        assert ["Open Keyward", "Sync now", "Quit"] == [l for l in labels if l in ("Open Keyward", "Sync now", "Quit")], labels
+        status = labels[0]
+        assert re.fullmatch(r"(Synced (just now|\d+ min ago|\d+ h ago|\d+ days ago)|Not synced yet) · (no open alerts|1 open alert|\d+ open alerts)", status), status
+
+        runs = s.sync_runs()
+        menu.click("Sync now")
+        poll(lambda: s.sync_runs() > runs, 60, "the sync started from the tray")
+        poll(lambda: "sync from the tray: " in app_output(s), 20, "the tray's sync in the app's log")
+        poll(lambda: re.match(r"Synced (just now|1 min ago)", menu.labels()[0]), 40, "the tray to say the sync is fresh")
         assert proc.poll() is None
-        win = poll(lambda: xdisplay.app_window(proc.pid), 20, "the app's X window")
-        assert not xdisplay.viewable(win), "started at login, the window is shown"
+
+        menu.click("Open Keyward")
+        win = poll(lambda: (lambda w: w if w and xdisplay.viewable(w) else None)(xdisplay.app_window(proc.pid)),
+                   20, "the window shown by Open")
+        xdisplay.request_close(win)
+        poll(lambda: not xdisplay.viewable(win), 20, "the window hidden again")
+        assert proc.poll() is None, "closing the window ended the app although keep watching is on"
+
+        menu.click("Quit")
+        rc = poll(lambda: (proc.poll(),) if proc.poll() is not None else None, 60, "Quit to end the app")[0]
+        assert rc == 0, f"the app ended with {rc}"
     finally:
         stop(proc, log)
         s.cleanup()
