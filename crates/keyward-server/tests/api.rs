@@ -223,6 +223,8 @@ struct Sse {
 struct SseReader {
     resp: reqwest::Response,
     buf: String,
+    /// The server ended the stream.
+    ended: bool,
 }
 
 impl SseReader {
@@ -253,6 +255,10 @@ impl SseReader {
             let left = until.checked_duration_since(Instant::now())?;
             match tokio::time::timeout(left, self.resp.chunk()).await {
                 Ok(Ok(Some(c))) => self.buf.push_str(&String::from_utf8_lossy(&c)),
+                Ok(Ok(None)) => {
+                    self.ended = true;
+                    return None;
+                }
                 _ => return None,
             }
         }
@@ -280,6 +286,7 @@ async fn sse(c: &Client, token: &str, path: &str, body: Option<Value>) -> SseRea
     SseReader {
         resp,
         buf: String::new(),
+        ended: false,
     }
 }
 
@@ -634,12 +641,20 @@ async fn the_team_api_roles_actor_throttle_and_no_secret_at_rest() {
         "{done}"
     );
 
-    // A revoked token fails at once.
+    // A revoked token fails at once, and its open event stream ends.
     let (s, _) = c.get(Some(&doomed), "/api/v1/me").await;
     assert_eq!(s, 200);
+    let mut doomed_events = sse(&c, &doomed, "/api/v1/events", None).await;
+    let hello = doomed_events.next(Duration::from_secs(30)).await;
+    assert_eq!(hello.map(|e| e.event).as_deref(), Some("keys"));
     revoke_member(&db, "dave").await;
     let (s, e) = c.get(Some(&doomed), "/api/v1/me").await;
     assert_eq!((s, e["code"].as_str()), (401, Some("unauthorized")), "{e}");
+    while doomed_events.next(Duration::from_secs(30)).await.is_some() {}
+    assert!(
+        doomed_events.ended,
+        "the revoked member's stream was ended by the server"
+    );
 
     // Wrong tokens from one address: 401 five times, then 429 with Retry-After, even for a
     // good token from there; another address is not slowed down.
@@ -789,6 +804,7 @@ async fn tls_with_a_certificate_works_and_plain_http_off_loopback_is_refused() {
     let mut stream = SseReader {
         resp,
         buf: String::new(),
+        ended: false,
     };
     let mut steps = 0;
     let summary = loop {
@@ -982,6 +998,7 @@ async fn a_change_the_scheduled_sync_sees_reaches_the_clients_of_every_replica()
     let mut resumed = SseReader {
         resp,
         buf: String::new(),
+        ended: false,
     };
     let ev = resumed
         .next(Duration::from_secs(30))

@@ -50,6 +50,26 @@ impl std::fmt::Debug for Caller {
     }
 }
 
+impl Caller {
+    /// The bearer token as sent (possibly empty): for a long stream to check it again.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+/// Whether `token` still belongs to a member (`true` when the database cannot say: a long
+/// stream is not cut for a database hiccup).
+pub async fn still_member(api: &Api, token: &str) -> bool {
+    let (pool, token) = (api.pool.clone(), token.to_string());
+    match blocking(move || members::authenticate(&mut *pg::get(&pool)?, &token)).await {
+        Ok(found) => found.is_some(),
+        Err(e) => {
+            tracing::debug!(code = %e.code, "cannot check a stream's token again: {}", e.message);
+            true
+        }
+    }
+}
+
 /// The caller of `req`: its address and bearer token (possibly empty).
 pub fn caller(req: &Request) -> Caller {
     let token = req

@@ -10,6 +10,9 @@
 //!   `{"state": "finished", "finished_at"}` when a sync of any replica finished.
 //! - a keep-alive comment every 15 s.
 //!
+//! The member's token is checked again every 5 s: the stream of a member revoked meanwhile
+//! ends then.
+//!
 //! Every replica answers: one poller per replica reads the store's cursor, the newest alert id
 //! and the last sync time once a second (three indexed reads), and wakes the streams when one
 //! moves. Polling, not PostgreSQL LISTEN/NOTIFY: the writer may be any replica (the leader's
@@ -27,10 +30,14 @@ use keyward_core::model::key::KeyChanges;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::auth;
 use super::sse::{event, sse};
 use super::state::{Api, ApiError};
+
+/// How often a stream checks its member's token again.
+pub const RECHECK: Duration = Duration::from_secs(5);
 
 #[derive(Deserialize)]
 pub struct Since {
@@ -39,9 +46,12 @@ pub struct Since {
 
 /// `GET /api/v1/events` (see the module docs).
 pub async fn stream(State(api): State<Arc<Api>>, Query(q): Query<Since>, req: Request) -> Response {
-    if let Err(e) = auth::member_of(&api, auth::caller(&req)).await {
-        return e.into_response();
-    }
+    let caller = auth::caller(&req);
+    let token = caller.token().to_string();
+    let member = match auth::member_of(&api, caller).await {
+        Ok(m) => m,
+        Err(e) => return e.into_response(),
+    };
     let last_id = req
         .headers()
         .get("last-event-id")
@@ -68,13 +78,17 @@ pub async fn stream(State(api): State<Arc<Api>>, Query(q): Query<Since>, req: Re
     };
     let (tx, out) = mpsc::unbounded_channel();
     let ctx = Arc::clone(&api.ctx);
+    // Ends the progress forwarder with the stream.
+    let ended = CancellationToken::new();
     // The scheduled sync's progress, at most 4 events a second.
     let mut progress = api.sync_progress.subscribe();
     let ptx = tx.clone();
+    let progress_ended = ended.clone();
     tokio::spawn(async move {
         let mut last: Option<std::time::Instant> = None;
         loop {
             tokio::select! {
+                _ = progress_ended.cancelled() => return,
                 _ = ptx.closed() => return,
                 r = progress.recv() => match r {
                     Ok(p) => {
@@ -93,7 +107,10 @@ pub async fn stream(State(api): State<Arc<Api>>, Query(q): Query<Since>, req: Re
             }
         }
     });
+    let api = Arc::clone(&api);
     tokio::spawn(async move {
+        let _ended = ended.drop_guard();
+        let mut checked = std::time::Instant::now();
         let mut rev = match since {
             Some(s) => s.max(0),
             None => {
@@ -152,6 +169,14 @@ pub async fn stream(State(api): State<Arc<Api>>, Query(q): Query<Since>, req: Re
             tokio::select! {
                 _ = tx.closed() => return,
                 r = rx.changed() => if r.is_err() { return; },
+                _ = tokio::time::sleep(RECHECK) => {}
+            }
+            if checked.elapsed() >= RECHECK {
+                checked = std::time::Instant::now();
+                if !auth::still_member(&api, &token).await {
+                    tracing::info!(member = %member.name, "events: the token was revoked; stream closed");
+                    return;
+                }
             }
             if let Some(s) = *rx.borrow_and_update() {
                 snap = s;
