@@ -38,6 +38,9 @@ pub struct AppCtx {
     client_options: ClientOptions,
     client: OnceCell<Client>,
     store: OnceCell<Arc<dyn Store>>,
+    /// A team profile's client of its Keyward Server (`None`: a Kinde profile), made on first
+    /// use.
+    remote: OnceCell<Option<Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 impl std::fmt::Debug for AppCtx {
@@ -72,6 +75,7 @@ impl AppCtx {
             client_options,
             client: OnceCell::new(),
             store: OnceCell::new(),
+            remote: OnceCell::new(),
         })
     }
 
@@ -119,6 +123,7 @@ impl AppCtx {
         self.selected = Some(name.into());
         self.client = OnceCell::new();
         self.store = OnceCell::new();
+        self.remote = OnceCell::new();
         self
     }
 
@@ -126,6 +131,7 @@ impl AppCtx {
     pub fn with_client_options(mut self, opts: ClientOptions) -> AppCtx {
         self.client_options = opts;
         self.client = OnceCell::new();
+        self.remote = OnceCell::new();
         self
     }
 
@@ -215,12 +221,59 @@ impl AppCtx {
         self.client
             .get_or_try_init(|| async {
                 let profile = self.profile().await?;
+                if let Some(server) = &profile.server {
+                    return Err(Error::new(
+                        ErrorCode::InvalidInput,
+                        format!(
+                            "profile {:?} is a team profile: Kinde is reached by its Keyward \
+                             Server ({server}), not from this machine",
+                            profile.name
+                        ),
+                        "Use the operations (keys, alerts, audit, …): they run on the server.",
+                    ));
+                }
                 let secret = self.client_secret(&profile.name).await?;
                 let cfg = ClientConfig::new(profile.base_url()?, profile.client_id.clone(), secret);
                 Client::with_options(cfg, self.client_options.clone())
             })
             .await
             .cloned()
+    }
+
+    /// True when the selected profile is a team profile (on a Keyward Server).
+    pub async fn is_team(&self) -> Result<bool> {
+        Ok(self.profile().await?.is_team())
+    }
+
+    /// A team profile's server and the member's token from the secret store (`None` on a
+    /// Kinde profile or a sandbox).
+    pub async fn team_link(&self) -> Result<Option<(String, Secret)>> {
+        let profile = self.profile().await?;
+        let Some(server) = profile.server.clone() else {
+            return Ok(None);
+        };
+        match crate::secret::keyring::get_blocking(self.secrets.clone(), &profile.name).await? {
+            Some(t) if !t.is_empty() => Ok(Some((server, t))),
+            _ => Err(Error::new(
+                ErrorCode::SecretMissing,
+                format!(
+                    "no personal access token for team profile {:?} in the {}",
+                    profile.name,
+                    self.secrets.describe()
+                ),
+                format!(
+                    "Add it again: `keyward profile remove {0}`, then pipe the kwp_… token to \
+                     `keyward profile add {0} --server {server} --token-stdin`.",
+                    profile.name
+                ),
+            )),
+        }
+    }
+
+    /// Where `crate::remote` keeps the team profile's client once built (the context may not
+    /// name it: it sits below the operations in the layers).
+    pub fn team_slot(&self) -> &OnceCell<Option<Arc<dyn std::any::Any + Send + Sync>>> {
+        &self.remote
     }
 
     pub fn client_options(&self) -> &ClientOptions {

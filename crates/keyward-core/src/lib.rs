@@ -18,6 +18,7 @@ pub mod ctx;
 
 // The capabilities: each owns its operations and its rules.
 pub mod alerts;
+pub mod api;
 pub mod audit;
 pub mod demo;
 pub mod directory;
@@ -29,6 +30,7 @@ pub mod keys;
 pub mod leaks;
 pub mod operations;
 pub mod profiles;
+pub mod remote;
 pub mod sync;
 
 pub use error::{Error, ErrorCode, Result};

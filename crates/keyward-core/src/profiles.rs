@@ -170,6 +170,73 @@ pub async fn add(
     })
 }
 
+/// Adds a team profile: `server` (https, or http on loopback) and the member's personal
+/// access token, which goes to the keyring under the profile's name (never config.toml). With
+/// `check`, the token is tried first with `GET /api/v1/me` and nothing is recorded if that
+/// fails; the member it names is answered. The profile holds no Kinde credentials.
+pub async fn add_team(
+    ctx: &AppCtx,
+    name: &str,
+    server: &str,
+    token: Secret,
+    environment: Option<Environment>,
+    check: bool,
+) -> Result<(ProfileAdded, Option<crate::remote::Me>)> {
+    let profile = Profile::team(name, server, environment.unwrap_or_default())?;
+    let token = Secret::new(token.expose().trim().to_string());
+    if token.is_empty() {
+        return Err(Error::invalid_input(
+            "token",
+            "is empty",
+            "Pipe the kwp_… token that `keyward-server member add` printed to --token-stdin.",
+        ));
+    }
+    let mut cfg = ctx.load_config().await?;
+    if cfg.find(&profile.name).is_some() {
+        return Err(Error::new(
+            ErrorCode::ProfileExists,
+            format!("a profile named {:?} already exists", profile.name),
+            format!(
+                "Pick another name, or remove it first with `keyward profile remove {}`.",
+                profile.name
+            ),
+        ));
+    }
+    let server_url = profile.server.clone().unwrap_or_default();
+    let me = if check {
+        let client = crate::remote::RemoteClient::new(
+            &server_url,
+            token.clone(),
+            ctx.client_options().root_cert_pem.as_deref(),
+        )?;
+        Some(client.me().await?)
+    } else {
+        None
+    };
+    crate::secret::keyring::set_blocking(ctx.secrets(), &profile.name, token).await?;
+    cfg.profiles.push(profile.clone());
+    if cfg.settings.default_profile.is_none() {
+        cfg.settings.default_profile = Some(profile.name.clone());
+    }
+    if let Err(e) = ctx.save_config(cfg.clone()).await {
+        let _ = crate::secret::keyring::delete_blocking(ctx.secrets(), &profile.name).await;
+        return Err(e);
+    }
+    let warning = (!check).then(|| {
+        "The token was not checked (--no-check): the first command on this profile will say \
+         whether the server accepts it."
+            .to_string()
+    });
+    Ok((
+        ProfileAdded {
+            info: info(&cfg, &profile, ctx.selected_name()),
+            secret: SecretSource::Keyring,
+            warning,
+        },
+        me,
+    ))
+}
+
 /// Edits a profile in one step: its domain, client id, environment and, optionally, its client
 /// secret. Every field is checked first. A new secret goes to the keyring before config.toml
 /// changes; config.toml is then written atomically, so the profile is either the old one or the

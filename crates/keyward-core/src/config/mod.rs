@@ -18,7 +18,9 @@ mod validate;
 
 pub use paths::{Paths, write_atomic};
 pub use settings::Settings;
-pub use validate::{normalize_domain, validate_client_id, validate_profile_name};
+pub use validate::{
+    normalize_domain, normalize_server_url, validate_client_id, validate_profile_name,
+};
 
 /// Which kind of Kinde business a profile points at. Drives the badge colour in the UI, so that
 /// production is never mistaken for test.
@@ -61,16 +63,25 @@ impl std::str::FromStr for Environment {
     }
 }
 
-/// A connection to one Kinde business. `domain` is the normalized base URL
-/// (`https://mybiz.kinde.com`, no trailing slash).
+/// A connection to one Kinde business (`domain` is the normalized base URL,
+/// `https://mybiz.kinde.com`, no trailing slash), or, with `server` set, to a team's Keyward
+/// Server (`https://keyward.example.com`): a team profile, which holds no Kinde credentials
+/// (`domain` and `client_id` empty); its member's personal access token lives in the OS keyring
+/// under the profile's name, like a client secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct Profile {
     pub name: String,
+    #[serde(default)]
     pub domain: String,
+    #[serde(default)]
     pub client_id: String,
     #[serde(default)]
     pub environment: Environment,
+    /// A team profile's Keyward Server (normalized URL, no trailing slash); absent for Kinde.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub server: Option<String>,
 }
 
 impl Profile {
@@ -89,7 +100,26 @@ impl Profile {
             domain: base.as_str().trim_end_matches('/').to_string(),
             client_id: client_id.to_string(),
             environment,
+            server: None,
         })
+    }
+
+    /// A team profile on the Keyward Server at `server` (https, or http on a loopback host).
+    pub fn team(name: &str, server: &str, environment: Environment) -> Result<Self> {
+        validate_profile_name(name)?;
+        let url = normalize_server_url(server)?;
+        Ok(Profile {
+            name: name.to_string(),
+            domain: String::new(),
+            client_id: String::new(),
+            environment,
+            server: Some(url.as_str().trim_end_matches('/').to_string()),
+        })
+    }
+
+    /// True for a team profile (on a Keyward Server).
+    pub fn is_team(&self) -> bool {
+        self.server.is_some()
     }
 
     /// The base URL as a `url::Url` (with the trailing slash that `Url` always has).

@@ -33,6 +33,7 @@ use std::sync::Arc;
 use crate::error::Result;
 
 pub use errors::{Operation, scope_hint};
+pub use transport::{server_http, server_transport_error};
 pub use types::{
     ClientConfig, ClientOptions, CreateKeyRequest, CreatedKey, KeysPage, ListKeysQuery,
     MAX_PAGE_SIZE, NEEDED_SCOPES, RequestCounts, ResponseCounts, TokenInfo,

@@ -307,3 +307,74 @@ mod tests {
         assert!(d <= Duration::from_secs(31) && d >= Duration::from_secs(28));
     }
 }
+
+/// The HTTP client of a team profile's Keyward Server (`crate::remote`): rustls, timeouts, no
+/// redirect followed (it could carry the member's token elsewhere), the extra root certificate
+/// of `KEYWARD_CA_CERT` if any. `timeout` 0: none (an event stream stays open).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the one reqwest client of keyward-core for a Keyward Server"
+)]
+pub fn server_http(root_cert_pem: Option<&str>, timeout: Duration) -> Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .user_agent(concat!("keyward/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(redirect::Policy::none());
+    if !timeout.is_zero() {
+        b = b.timeout(timeout);
+    }
+    if let Some(pem) = root_cert_pem {
+        let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| {
+            Error::invalid_input(
+                "root certificate",
+                format!("is not a PEM certificate ({e})"),
+                "Give the server's certificate in PEM form (-----BEGIN CERTIFICATE-----).",
+            )
+        })?;
+        b = b.tls_certs_merge([cert]);
+    }
+    b.build().map_err(|e| {
+        Error::new(
+            ErrorCode::Tls,
+            format!("could not set up the HTTP client ({e})"),
+            "The TLS setup of this machine failed; check its certificate store.",
+        )
+    })
+}
+
+/// A failed request to a Keyward Server (`host`) as an error with a hint; `writes`: the
+/// operation changes something, so a timeout after sending leaves it in doubt.
+pub fn server_transport_error(host: &str, what: &str, writes: bool, e: &reqwest::Error) -> Error {
+    let t = classify(e);
+    if writes && matches!(t, Transport::Timeout | Transport::Broken) {
+        return Error::new(
+            ErrorCode::Ambiguous,
+            format!("{what} on the Keyward Server {host} got no answer after it was sent"),
+            "It may or may not have happened: look at the keys list and the audit log before \
+             trying again.",
+        );
+    }
+    let hint = "Check the profile's server address, that the Keyward Server is running and \
+                reachable from this machine, and your network or proxy (KEYWARD_CA_CERT for a \
+                private root certificate). `--offline` shows the last answers kept here.";
+    let (code, msg) = match t {
+        Transport::Dns => (ErrorCode::Dns, format!("the name {host} does not resolve")),
+        Transport::Tls => (
+            ErrorCode::Tls,
+            format!("the TLS connection to the Keyward Server {host} failed"),
+        ),
+        Transport::Refused => (
+            ErrorCode::ConnectionRefused,
+            format!("nothing accepted the connection to the Keyward Server {host}"),
+        ),
+        Transport::ConnectTimeout | Transport::Timeout => (
+            ErrorCode::Timeout,
+            format!("{what} timed out talking to the Keyward Server {host}"),
+        ),
+        Transport::Broken | Transport::Other => (
+            ErrorCode::Network,
+            format!("{what} failed on the network to the Keyward Server {host}"),
+        ),
+    };
+    Error::new(code, msg, hint)
+}

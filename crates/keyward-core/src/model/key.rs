@@ -272,7 +272,7 @@ pub struct CachedKeys {
 }
 
 /// A re-issue: the new key (its secret shown once) and the old → new link.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct Reissued {
     pub old_id: String,

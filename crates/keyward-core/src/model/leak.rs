@@ -54,7 +54,7 @@ pub enum LeakAction {
 }
 
 /// The outcome of [`crate::leaks::remediate`]: the new secret, shown once.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct LeakRemediation {
     pub key_id: String,

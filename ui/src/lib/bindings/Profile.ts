@@ -2,7 +2,14 @@
 import type { Environment } from "./Environment";
 
 /**
- * A connection to one Kinde business. `domain` is the normalized base URL
- * (`https://mybiz.kinde.com`, no trailing slash).
+ * A connection to one Kinde business (`domain` is the normalized base URL,
+ * `https://mybiz.kinde.com`, no trailing slash), or, with `server` set, to a team's Keyward
+ * Server (`https://keyward.example.com`): a team profile, which holds no Kinde credentials
+ * (`domain` and `client_id` empty); its member's personal access token lives in the OS keyring
+ * under the profile's name, like a client secret.
  */
-export type Profile = { name: string, domain: string, client_id: string, environment: Environment, };
+export type Profile = { name: string, domain: string, client_id: string, environment: Environment, 
+/**
+ * A team profile's Keyward Server (normalized URL, no trailing slash); absent for Kinde.
+ */
+server?: string, };

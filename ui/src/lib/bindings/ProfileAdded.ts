@@ -17,4 +17,8 @@ is_default: boolean,
 /**
  * It is the profile operations would use now.
  */
-selected: boolean, name: string, domain: string, client_id: string, environment: Environment, };
+selected: boolean, name: string, domain: string, client_id: string, environment: Environment, 
+/**
+ * A team profile's Keyward Server (normalized URL, no trailing slash); absent for Kinde.
+ */
+server?: string, };
