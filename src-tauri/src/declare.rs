@@ -57,10 +57,11 @@ macro_rules! declare_commands {
                 shell: tauri::State<'_, crate::shell::Shell>,
                 $($oarg: $oty,)*
             ) -> Result<$oret, keyward_core::Error> {
+                // One dispatch for local and team profiles: keyward_core::api runs the
+                // operation on the team's Keyward Server, or its own body here.
                 let result: keyward_core::Result<$oret> = async {
                     let session = shell.ctx().await?;
-                    let $octx: &keyward_core::ctx::AppCtx = &session;
-                    $obody
+                    keyward_core::api::$oname(&session $(, $oarg)*).await
                 }
                 .await;
                 if let Err(e) = &result {
