@@ -71,6 +71,10 @@ pub mod lock_ns {
 /// How many connections the pool keeps at most.
 pub const POOL_SIZE: u32 = 8;
 
+/// How long an unanswered connection lives (TCP user timeout; keepalives every 5 s after
+/// 10 s idle, 3 missed).
+pub const DEAD_AFTER: Duration = Duration::from_secs(30);
+
 /// How long a connection attempt may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -118,6 +122,17 @@ pub fn parse_url(url: &str) -> Result<postgres::Config> {
     if config.get_application_name().is_none() {
         config.application_name("keyward-server");
     }
+    // A database host that vanishes (no RST: powered off, partitioned) must not hang a query,
+    // a sync lock's release or a pool check-out for the kernel's 15 minutes: the connection is
+    // declared dead after DEAD_AFTER without an acknowledgement or a keepalive answer.
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(DEAD_AFTER);
+    }
+    config
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(10))
+        .keepalives_interval(Duration::from_secs(5))
+        .keepalives_retries(3);
     Ok(config)
 }
 
