@@ -153,6 +153,15 @@ fn show_tray(app: &AppHandle) {
     if app.tray_by_id(TRAY_ID).is_some() {
         return;
     }
+    if !tray_library_found() {
+        // tray-icon loads the library at run time and panics without it: no tray instead. The
+        // window still hides on close; launching Keyward again shows it.
+        log::warn!(
+            "no tray icon: libayatana-appindicator3 (or libappindicator3) is not installed; \
+             install libayatana-appindicator3-1 to get it"
+        );
+        return;
+    }
     if let Err(e) = build_tray(app) {
         log::warn!("could not show the tray icon: {e}");
     }
@@ -185,6 +194,52 @@ fn build_tray(app: &AppHandle) -> tauri::Result<()> {
     builder.build(app)?;
     *app.state::<Watch>().status.lock() = Some(status);
     Ok(())
+}
+
+/// Whether the library that Linux tray icons go through (StatusNotifierItem with a D-Bus menu)
+/// can be found: in `LD_LIBRARY_PATH` (an AppImage's), the usual library folders, or the
+/// linker's cache. Other systems need none.
+fn tray_library_found() -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    const NAMES: [&str; 4] = [
+        "libayatana-appindicator3.so.1",
+        "libappindicator3.so.1",
+        "libayatana-appindicator3.so",
+        "libappindicator3.so",
+    ];
+    let mut dirs: Vec<std::path::PathBuf> = std::env::var_os("LD_LIBRARY_PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(
+        [
+            "/usr/lib/x86_64-linux-gnu",
+            "/usr/lib/aarch64-linux-gnu",
+            "/usr/lib64",
+            "/usr/lib",
+            "/usr/local/lib",
+            "/lib/x86_64-linux-gnu",
+            "/lib64",
+            "/lib",
+        ]
+        .map(std::path::PathBuf::from),
+    );
+    if dirs
+        .iter()
+        .any(|d| NAMES.iter().any(|n| d.join(n).exists()))
+    {
+        return true;
+    }
+    ["/sbin/ldconfig", "ldconfig"].iter().any(|cmd| {
+        std::process::Command::new(cmd)
+            .arg("-p")
+            .output()
+            .is_ok_and(|o| {
+                let text = String::from_utf8_lossy(&o.stdout);
+                NAMES.iter().any(|n| text.contains(n))
+            })
+    })
 }
 
 /// Shows and focuses the window (the tray's Open, a second launch).
@@ -286,6 +341,12 @@ mod tests {
             tooltip_text("Synced 3 min ago · 2 open alerts"),
             "Keyward\nSynced 3 min ago · 2 open alerts"
         );
+    }
+
+    #[test]
+    fn the_tray_library_is_found_where_deps_sh_installs_it() {
+        // scripts/deps.sh installs libayatana-appindicator3-dev (and so the library).
+        assert!(tray_library_found());
     }
 
     #[test]
