@@ -578,12 +578,52 @@ async fn the_team_api_roles_actor_throttle_and_no_secret_at_rest() {
         .to_string();
     assert!(secret.len() > 16);
     secrets.push(secret);
+    // ... and a create, like the rotated key (its API, owner and a scope).
+    let model = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == rotated.as_str())
+        .unwrap()
+        .clone();
+    let input = json!({ "input": {
+        "name": "Team-made key",
+        "api_id": model["api_ids"][0],
+        "scopes": [model["scopes"][0]],
+        "org_code": model["org_code"],
+        "user_id": model["user_id"],
+    } });
+    let (s, created) = c.op(&operator, "key_create", input).await;
+    assert_eq!(s, 200, "{created}");
+    let created_id = created["id"].as_str().unwrap().to_string();
+    secrets.push(
+        created["key"]
+            .as_str()
+            .expect("the new secret, once")
+            .to_string(),
+    );
     // The next two syncs (each evaluates the alert rules before it answers).
     for _ in 0..2 {
         let (s, summary) = c.op(&operator, "sync_start", json!({})).await;
         assert_eq!(s, 200, "{summary}");
-        assert_eq!(summary["keys"].as_u64(), Some(8), "{summary}");
+        assert_eq!(summary["keys"].as_u64(), Some(9), "{summary}");
     }
+    let (s, alerts) = c.op(&viewer, "alerts_list", json!({ "filter": { "since": null, "kind": "drift", "key_id": null, "include_acknowledged": true, "include_muted": true, "limit": null } })).await;
+    assert_eq!(s, 200, "{alerts}");
+    assert_eq!(
+        alerts["alerts"].as_array().unwrap().len(),
+        0,
+        "no drift alert for a member's create or rotate: {alerts}"
+    );
+    let (s, rows) = c
+        .op(
+            &viewer,
+            "audit_list",
+            json!({ "filter": { "action": "create", "outcome": null, "key_id": created_id, "since": null, "limit": null } }),
+        )
+        .await;
+    assert_eq!(s, 200, "{rows}");
+    assert_eq!(rows[0]["actor"], "bob", "{rows}");
     let (s, rows) = c
         .op(
             &viewer,
