@@ -246,6 +246,27 @@ async fn check(cli: &Cli) -> Result<ExitCode> {
         ));
     }
 
+    // Transport: HTTPS from the certificate files, or plain HTTP on loopback only.
+    let transport = match keyward_server::api::tls::prepare(&cfg).await {
+        Ok(tls) => {
+            let mode = if tls.is_some() {
+                "https (tls_cert, tls_key)"
+            } else if cfg.listen.ip().is_loopback() {
+                "plain http on loopback (behind a reverse proxy)"
+            } else {
+                "plain http (allow_plain_http)"
+            };
+            say(format!("transport   ok    {mode}"));
+            json!({"ok": true, "https": tls.is_some()})
+        }
+        Err(e) => {
+            healthy = false;
+            say(format!("transport   FAIL  [{}] {}", e.code, e.message));
+            say(format!("                  hint: {}", e.hint));
+            json!({"ok": false, "error": e})
+        }
+    };
+
     // The database: reachable, and migrated to this build's schema.
     let url = cfg.database_url.expose().to_string();
     let profile = kinde.profile.name.clone();
@@ -303,6 +324,7 @@ async fn check(cli: &Cli) -> Result<ExitCode> {
                     "sync_interval_secs": cfg.sync_interval.as_secs(),
                     "destinations": cfg.destinations.iter().map(|d| json!({"name": d.name, "kind": d.kind.as_str()})).collect::<Vec<_>>(),
                 },
+                "transport": transport,
                 "database": db_json,
                 "kinde": report,
             })

@@ -63,6 +63,8 @@ pub async fn start(
             "Set the Kinde domain, client id and secret.",
         )
     })?;
+    // HTTPS, or plain HTTP on loopback only: refused before anything is opened.
+    let tls = crate::api::tls::prepare(&cfg).await?;
     let profile = kinde.profile.name.clone();
     let url = cfg.database_url.expose().to_string();
     let store = {
@@ -108,7 +110,6 @@ pub async fn start(
         last_sync_error: std::sync::Mutex::new(None),
         sync_progress: tokio::sync::broadcast::channel(64).0,
     });
-    let tls = crate::api::tls::prepare(&cfg).await?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| {

@@ -760,6 +760,25 @@ async fn tls_with_a_certificate_works_and_plain_http_off_loopback_is_refused() {
         e.message.contains("plain HTTP") && e.hint.contains("tls_cert"),
         "{e:?}"
     );
+    // Refused before the database is opened (here: nothing listens on its port).
+    let mut no_db = env.clone();
+    no_db.insert(
+        config::ENV_DATABASE_URL.into(),
+        "postgres://postgres@127.0.0.1:1/keyward".into(),
+    );
+    let cfg = config::from_str("", &no_db, Need::Everything).unwrap();
+    let e = match serve::start(cfg, ServeOptions::default(), CancellationToken::new()).await {
+        Ok(_) => panic!("plain HTTP on 0.0.0.0 was served"),
+        Err(e) => e,
+    };
+    assert!(e.message.contains("plain HTTP"), "{e:?}");
+    // `check` says so too, and fails.
+    let (code, out, err) = run_bin(&["check", "--json"], &env);
+    assert_eq!(code, 1, "{err}");
+    let report: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(report["transport"]["ok"], false, "{report}");
+    assert_eq!(report["transport"]["error"]["code"], "invalid_input");
+    assert_eq!(report["healthy"], false);
     // ... unless allowed (then it starts: stopped at once).
     let cfg = config::from_str("allow_plain_http = true", &env, Need::Everything).unwrap();
     let stop = CancellationToken::new();
