@@ -11,7 +11,19 @@
 //!   `sync_start` stream their progress as Server-Sent Events when asked with
 //!   `Accept: text/event-stream`.
 //! - `GET /api/v1/events` → Server-Sent Events: `keys` deltas, `alerts` raised, `sync`
-//!   finished (see [`events`]).
+//!   progress and finished (see [`events`]).
+//!
+//! For a typed client: every error body is an [`ApiError`]. Its `code` is the name of a
+//! `keyward_core::error::ErrorCode` (the operation's own error, `rate_limited` for the
+//! sign-in throttle, `not_found` for an unknown operation) or one of the API's own two:
+//! `unauthorized` (401: no token, an unknown or a revoked one) and `forbidden` (403, with
+//! `required_role`). A 429 carries `Retry-After` in seconds. The operations' arguments and
+//! answers are the declared Rust types (`keyward_core::operations`), serialized with serde, as
+//! the desktop shell's IPC carries them.
+//!
+//! Modules: [`auth`] (who is asking), [`limit`] (the sign-in throttle), [`members`] (the
+//! members table), [`ops`] and [`events`] (the routes), [`hub`] (the replica's change
+//! poller), [`sse`], [`state`], [`tls`].
 
 pub mod auth;
 pub mod events;
