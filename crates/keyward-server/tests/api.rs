@@ -1075,3 +1075,52 @@ async fn a_change_the_scheduled_sync_sees_reaches_the_clients_of_every_replica()
     b.done.await.unwrap().unwrap();
     sb.shutdown().await;
 }
+
+// ------------------------------------------------------------------ the database down
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_database_down_is_a_503_in_words_and_back_up_the_api_answers() {
+    // A cluster of its own: stopping the shared one would cut the other tests.
+    let own = Arc::new(
+        tokio::task::spawn_blocking(|| pg_cluster::PgCluster::start().unwrap())
+            .await
+            .unwrap(),
+    );
+    let db = own.fresh_db().unwrap();
+    let sb = sandbox(2).await;
+    let mut env = env_for(&sb, &db);
+    env.insert(config::ENV_SYNC_INTERVAL.into(), "3600".into());
+    let stop = CancellationToken::new();
+    let running = start("", &env, &stop).await;
+    let token = add_member(&db, "gail", Role::Viewer).await;
+    let c = Client::new(format!("http://{}", running.addr));
+    let (s, _) = c.get(Some(&token), "/api/v1/me").await;
+    assert_eq!(s, 200);
+
+    let o = Arc::clone(&own);
+    tokio::task::spawn_blocking(move || o.stop().unwrap())
+        .await
+        .unwrap();
+    let (s, e) = c.get(Some(&token), "/api/v1/me").await;
+    assert_eq!((s, e["code"].as_str()), (503, Some("database")), "{e}");
+    assert!(!e["hint"].as_str().unwrap_or("").is_empty(), "{e}");
+    // The database's failure is not the member's: no throttle, and the token still works after.
+    let o = Arc::clone(&own);
+    tokio::task::spawn_blocking(move || o.start_again().unwrap())
+        .await
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (s, me) = c.get(Some(&token), "/api/v1/me").await;
+        if s == 200 {
+            assert_eq!(me["name"], "gail");
+            break;
+        }
+        assert_eq!(s, 503, "{me}");
+        assert!(Instant::now() < until, "the API did not come back: {me}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    stop.cancel();
+    running.done.await.unwrap().unwrap();
+    sb.shutdown().await;
+}
