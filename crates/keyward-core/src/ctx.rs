@@ -21,6 +21,10 @@ use crate::store::{SqliteStore, Store};
 /// An extra trusted root certificate (PEM file path) for every Kinde connection.
 pub const ENV_CA_CERT: &str = "KEYWARD_CA_CERT";
 
+/// A team member's personal access token for this shell (CI, scripts, a machine without a
+/// keyring); wins over the keyring on a team profile, and is never stored.
+pub const ENV_TOKEN: &str = "KEYWARD_TOKEN";
+
 /// The name of the in-memory profile of [`AppCtx::for_sandbox`].
 pub const SANDBOX_PROFILE: &str = "demo";
 
@@ -35,6 +39,8 @@ pub struct AppCtx {
     server: bool,
     /// `KEYWARD_CLIENT_SECRET`, read once at construction; wins over the keyring.
     env_secret: Option<Secret>,
+    /// `KEYWARD_TOKEN`, read once at construction; wins over the keyring on a team profile.
+    env_token: Option<Secret>,
     client_options: ClientOptions,
     client: OnceCell<Client>,
     store: OnceCell<Arc<dyn Store>>,
@@ -72,6 +78,11 @@ impl AppCtx {
             fixed: None,
             server: false,
             env_secret: crate::secret::keyring::env_secret(),
+            env_token: std::env::var(ENV_TOKEN)
+                .ok()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
             client_options,
             client: OnceCell::new(),
             store: OnceCell::new(),
@@ -252,6 +263,9 @@ impl AppCtx {
         let Some(server) = profile.server.clone() else {
             return Ok(None);
         };
+        if let Some(t) = &self.env_token {
+            return Ok(Some((server, t.clone())));
+        }
         match crate::secret::keyring::get_blocking(self.secrets.clone(), &profile.name).await? {
             Some(t) if !t.is_empty() => Ok(Some((server, t))),
             _ => Err(Error::new(
@@ -268,6 +282,11 @@ impl AppCtx {
                 ),
             )),
         }
+    }
+
+    /// `KEYWARD_TOKEN`, if set (never stored).
+    pub fn env_token(&self) -> Option<&Secret> {
+        self.env_token.as_ref()
     }
 
     /// Where `crate::remote` keeps the team profile's client once built (the context may not

@@ -178,12 +178,23 @@ pub async fn add_team(
     ctx: &AppCtx,
     name: &str,
     server: &str,
-    token: Secret,
+    token: Option<Secret>,
     environment: Option<Environment>,
     check: bool,
 ) -> Result<(ProfileAdded, Option<crate::remote::Me>)> {
     let profile = Profile::team(name, server, environment.unwrap_or_default())?;
-    let token = Secret::new(token.expose().trim().to_string());
+    let stored = token.is_some();
+    let token = match token.as_ref().or(ctx.env_token()) {
+        Some(t) => Secret::new(t.expose().trim().to_string()),
+        None => {
+            return Err(Error::invalid_input(
+                "token",
+                "a team profile needs the member's personal access token",
+                "Pipe the kwp_… token that `keyward-server member add` printed to \
+                 --token-stdin (or set KEYWARD_TOKEN for this shell).",
+            ));
+        }
+    };
     if token.is_empty() {
         return Err(Error::invalid_input(
             "token",
@@ -213,13 +224,17 @@ pub async fn add_team(
     } else {
         None
     };
-    crate::secret::keyring::set_blocking(ctx.secrets(), &profile.name, token).await?;
+    if stored {
+        crate::secret::keyring::set_blocking(ctx.secrets(), &profile.name, token).await?;
+    }
     cfg.profiles.push(profile.clone());
     if cfg.settings.default_profile.is_none() {
         cfg.settings.default_profile = Some(profile.name.clone());
     }
     if let Err(e) = ctx.save_config(cfg.clone()).await {
-        let _ = crate::secret::keyring::delete_blocking(ctx.secrets(), &profile.name).await;
+        if stored {
+            let _ = crate::secret::keyring::delete_blocking(ctx.secrets(), &profile.name).await;
+        }
         return Err(e);
     }
     let warning = (!check).then(|| {
@@ -230,7 +245,11 @@ pub async fn add_team(
     Ok((
         ProfileAdded {
             info: info(&cfg, &profile, ctx.selected_name()),
-            secret: SecretSource::Keyring,
+            secret: if stored {
+                SecretSource::Keyring
+            } else {
+                SecretSource::Env
+            },
             warning,
         },
         me,

@@ -128,15 +128,23 @@ async fn every_kind_of_operation_through_the_team_client() {
     let home = tempfile::tempdir().unwrap();
     let secrets = Arc::new(MemoryStore::new());
     let ctx = AppCtx::new(Some(home.path().to_path_buf()), secrets.clone()).unwrap();
-    let e = profiles::add_team(&ctx, "team", &server, Secret::new("kwp_wrong"), None, true)
-        .await
-        .unwrap_err();
+    let e = profiles::add_team(
+        &ctx,
+        "team",
+        &server,
+        Some(Secret::new("kwp_wrong")),
+        None,
+        true,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code, ErrorCode::Unauthenticated, "{e:?}");
     assert!(profiles::list(&ctx).await.unwrap().is_empty());
     assert!(secrets.get("team").unwrap().is_none());
-    let (added, me) = profiles::add_team(&ctx, "team", &server, Secret::new(&*bob), None, true)
-        .await
-        .unwrap();
+    let (added, me) =
+        profiles::add_team(&ctx, "team", &server, Some(Secret::new(&*bob)), None, true)
+            .await
+            .unwrap();
     let me = me.unwrap();
     assert_eq!((me.name.as_str(), me.role), ("bob", Role::Operator));
     assert_eq!(added.info.profile.server.as_deref(), Some(server.as_str()));
@@ -275,7 +283,9 @@ async fn every_kind_of_operation_through_the_team_client() {
         .await
         .unwrap();
     if let Some(a) = alerts.alerts.first() {
-        let acked = api::alerts_ack(&ctx, vec![u32::try_from(a.id).unwrap()]).await.unwrap();
+        let acked = api::alerts_ack(&ctx, vec![u32::try_from(a.id).unwrap()])
+            .await
+            .unwrap();
         assert_eq!(acked.len(), 1);
     }
 

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use keyward_core::model::alert::{
     Alert, AlertFilter, AlertKind, AlertList, MuteTarget, Policy, PolicyView,
 };
-use keyward_core::{Error, Result, alerts, keys};
+use keyward_core::{Error, Result, alerts, api};
 
 use super::keys::print_new_key;
 use crate::app::App;
@@ -50,6 +50,10 @@ pub struct AlertsArgs {
     all: bool,
     #[arg(long, default_value_t = 500)]
     limit: u32,
+    /// On a team profile: the last alerts the Keyward Server gave on this machine, with how
+    /// old they are, without asking it.
+    #[arg(long)]
+    offline: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,20 +130,41 @@ pub async fn run(cmd: Command, app: &App) -> Result<i32> {
         Command::Alerts { list, action } => match action {
             None => alerts(app, list).await,
             Some(AlertsCmd::Ack { id }) => {
-                let a = alerts::ack(&app.ctx, id).await?;
+                let a = if app.ctx.is_team().await? {
+                    let id = u32::try_from(id).map_err(|_| {
+                        Error::invalid_input(
+                            "alert id",
+                            "is out of range",
+                            "Give an ID that `keyward alerts` lists.",
+                        )
+                    })?;
+                    api::alerts_ack(&app.ctx, vec![id])
+                        .await?
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| {
+                            Error::new(
+                                keyward_core::ErrorCode::NotFound,
+                                format!("no alert {id}"),
+                                "Give an ID that `keyward alerts` lists.",
+                            )
+                        })?
+                } else {
+                    alerts::ack(&app.ctx, id).await?
+                };
                 app.emit(&a, |a| outln!("Acknowledged alert {}: {}", a.id, a.message))?;
                 Ok(0)
             }
             Some(AlertsCmd::Mute(m)) => {
                 let t = target(m)?;
-                let n = alerts::mute(&app.ctx, t.clone()).await?;
+                let n = api::alerts_mute(&app.ctx, t.clone()).await?;
                 let out = serde_json::json!({ "muted": t, "open_alerts_muted": n });
                 app.emit(&out, |_| outln!("Muted; {n} open alerts muted with it."))?;
                 Ok(0)
             }
             Some(AlertsCmd::Unmute(m)) => {
                 let t = target(m)?;
-                let lifted = alerts::unmute(&app.ctx, t).await?;
+                let lifted = api::alerts_unmute(&app.ctx, t).await?;
                 let out = serde_json::json!({ "unmuted": lifted });
                 app.emit(&out, |_| {
                     outln!(
@@ -154,7 +179,7 @@ pub async fn run(cmd: Command, app: &App) -> Result<i32> {
                 Ok(0)
             }
             Some(AlertsCmd::Mutes) => {
-                let m = alerts::mutes(&app.ctx).await?;
+                let m = api::alert_mutes(&app.ctx).await?;
                 app.emit(&m, |m| {
                     let mut t = Table::new(&["MUTED", "SINCE"]);
                     for x in m {
@@ -201,9 +226,18 @@ async fn alerts(app: &App, a: AlertsArgs) -> Result<i32> {
         include_muted: a.all,
         limit: Some(a.limit.clamp(1, 100_000)),
     };
-    // Time-based policies (an expiry date reached) need no sync to fire.
-    alerts::evaluate(&app.ctx).await?;
-    let list = alerts::list(&app.ctx, filter).await?;
+    let list = if app.ctx.is_team().await? {
+        if a.offline {
+            super::team::kept(app, "alerts_list").await?
+        } else {
+            // The server evaluates its rules after every sync.
+            api::alerts_list(&app.ctx, filter).await?
+        }
+    } else {
+        // Time-based policies (an expiry date reached) need no sync to fire.
+        alerts::evaluate(&app.ctx).await?;
+        alerts::list(&app.ctx, filter).await?
+    };
     app.emit(&list, print_alerts)?;
     Ok(if list.open_high > 0 { 1 } else { 0 })
 }
@@ -247,7 +281,7 @@ fn severity(a: &Alert) -> String {
 async fn policy(app: &App, c: PolicyCmd) -> Result<i32> {
     match c {
         PolicyCmd::Show => {
-            let v = alerts::policy_show(&app.ctx).await?;
+            let v = api::policy_show(&app.ctx).await?;
             app.emit(&v, print_policy)?;
         }
         PolicyCmd::Set {
@@ -258,7 +292,7 @@ async fn policy(app: &App, c: PolicyCmd) -> Result<i32> {
             spike_factor,
             spike_floor,
         } => {
-            let cur = alerts::policy_show(&app.ctx).await?.policy;
+            let cur = api::policy_show(&app.ctx).await?.policy;
             let p = Policy {
                 max_key_age_days: max_age_days.unwrap_or(cur.max_key_age_days),
                 warning_days: warning_days.unwrap_or(cur.warning_days),
@@ -267,7 +301,7 @@ async fn policy(app: &App, c: PolicyCmd) -> Result<i32> {
                 spike_factor: spike_factor.unwrap_or(cur.spike_factor),
                 spike_floor: spike_floor.unwrap_or(cur.spike_floor),
             };
-            let v = alerts::policy_set(&app.ctx, p).await?;
+            let v = api::policy_set(&app.ctx, p).await?;
             app.emit(&v, print_policy)?;
         }
         PolicyCmd::Expires { key_id, on, clear } => {
@@ -278,7 +312,7 @@ async fn policy(app: &App, c: PolicyCmd) -> Result<i32> {
                     .map(|s| parse_time("date", s, Ages::Refused))
                     .transpose()?
             };
-            let m = alerts::expires_set(&app.ctx, &key_id, on).await?;
+            let m = api::key_expires_set(&app.ctx, key_id.clone(), on).await?;
             app.emit(&m, |m| match m.expires_on {
                 Some(t) => outln!(
                     "{} expires on {} (locally; when it comes, `keyward alerts` offers rotate, \
@@ -321,11 +355,11 @@ fn print_policy(v: &PolicyView) {
 async fn canary(app: &App, c: CanaryCmd) -> Result<i32> {
     match c {
         CanaryCmd::Create(new) => {
-            let k = keys::create_canary(&app.ctx, new.into_input()).await?;
+            let k = api::canary_create(&app.ctx, new.into_input()).await?;
             print_new_key(app, &k, "Created canary")?;
         }
         CanaryCmd::Mark { key_id, off } => {
-            let m = alerts::canary_mark(&app.ctx, &key_id, !off).await?;
+            let m = api::canary_mark(&app.ctx, key_id.clone(), !off).await?;
             app.emit(&m, |m| {
                 outln!(
                     "{} is {}a canary.",

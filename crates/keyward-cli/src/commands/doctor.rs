@@ -1,9 +1,9 @@
 //! `keyward doctor key|connection`: why a key or the connection to Kinde does not work.
 
 use clap::Subcommand;
+use keyward_core::Result;
 use keyward_core::model::doctor::{DoctorKeyInput, DoctorReport, StepStatus};
 use keyward_core::secret::Secret;
-use keyward_core::{Result, doctor};
 
 use crate::app::{App, read_stdin_secret};
 use crate::output::{errln, outln};
@@ -39,9 +39,9 @@ pub async fn run(cmd: Command, app: &App) -> Result<i32> {
                 require_scope,
                 org_code: org,
             };
-            doctor::key(&app.ctx, &input).await?
+            keyward_core::api::doctor_key(&app.ctx, input).await?
         }
-        DoctorCmd::Connection => doctor::connection(&app.ctx).await?,
+        DoctorCmd::Connection => keyward_core::api::doctor_connection(&app.ctx).await?,
     };
     app.emit(&report, print_report)?;
     Ok(if report.healthy { 0 } else { 1 })

@@ -9,7 +9,7 @@ use keyward_core::export::{ExportFormat, ExportWhat};
 use keyward_core::insights::{GroupTotal, Insights, KeyInsight};
 use keyward_core::model::audit::{AuditAction, AuditFilter, AuditOutcome};
 use keyward_core::model::history::Bucket;
-use keyward_core::{Result, audit, export, history, insights};
+use keyward_core::{Result, api, export, history, insights};
 
 use crate::app::App;
 use crate::args::{Ages, parse_time};
@@ -53,6 +53,10 @@ pub enum Command {
         failed: bool,
         #[arg(long, default_value_t = 100)]
         limit: u32,
+        /// On a team profile: the last audit log the Keyward Server gave on this machine, with
+        /// how old it is, without asking it.
+        #[arg(long)]
+        offline: bool,
     },
     /// Export keys, history or the audit log to a file.
     Export {
@@ -96,6 +100,11 @@ pub async fn run(cmd: Command, app: &App) -> Result<i32> {
             rotation_days,
             top,
         } => {
+            if app.ctx.is_team().await? {
+                let ins = api::insights(&app.ctx, 30).await?;
+                app.emit(&ins, print_insights)?;
+                return Ok(0);
+            }
             let mut opts = insights::options(&app.ctx).await?;
             opts.stale_days = stale_days.unwrap_or(opts.stale_days);
             opts.rotation_days = rotation_days.unwrap_or(opts.rotation_days);
@@ -109,7 +118,8 @@ pub async fn run(cmd: Command, app: &App) -> Result<i32> {
             key_id,
             failed,
             limit,
-        } => audit(app, action, key_id, failed, limit).await,
+            offline,
+        } => audit(app, action, key_id, failed, limit, offline).await,
         Command::Export { what, format, out } => {
             let what = match what {
                 WhatArg::Keys => ExportWhat::Keys,
@@ -135,7 +145,14 @@ async fn history(app: &App, id: &str, bucket: BucketArg, since: Option<&str>) ->
         BucketArg::Hour => Bucket::Hour,
         BucketArg::Day => Bucket::Day,
     };
-    let h = history::key_history(&app.ctx, id, bucket, since).await?;
+    let h = if app.ctx.is_team().await? {
+        let days = since.map_or(30, |t| {
+            u32::try_from((chrono::Utc::now() - t).num_days().max(1)).unwrap_or(u32::MAX)
+        });
+        api::key_history(&app.ctx, id.to_string(), bucket, days).await?
+    } else {
+        history::key_history(&app.ctx, id, bucket, since).await?
+    };
     app.emit(&h, |h| {
         outln!(
             "{} ({}): {} verifications since {}",
@@ -248,27 +265,39 @@ async fn audit(
     key_id: Option<String>,
     failed: bool,
     limit: u32,
+    offline: bool,
 ) -> Result<i32> {
     let action = action.as_deref().map(AuditAction::parse).transpose()?;
-    let mut rows = audit::list(
-        &app.ctx,
-        AuditFilter {
-            action,
-            key_id,
-            limit: if failed { None } else { Some(limit) },
-            ..Default::default()
-        },
-    )
-    .await?;
+    let filter = AuditFilter {
+        action,
+        key_id,
+        limit: if failed { None } else { Some(limit) },
+        ..Default::default()
+    };
+    let mut rows = if offline && app.ctx.is_team().await? {
+        let mut rows: Vec<keyward_core::model::audit::AuditEntry> =
+            super::team::kept(app, "audit_list").await?;
+        rows.retain(|r| {
+            filter.action.is_none_or(|a| r.action == a)
+                && filter
+                    .key_id
+                    .as_ref()
+                    .is_none_or(|k| r.key_id.as_ref() == Some(k))
+        });
+        rows
+    } else {
+        api::audit_list(&app.ctx, filter).await?
+    };
     if failed {
         rows.retain(|r| r.outcome != AuditOutcome::Ok);
         rows.truncate(limit as usize);
     }
     app.emit(&rows, |rows| {
-        let mut t = Table::new(&["AT", "ACTION", "OUTCOME", "KEY", "NAME", "ERROR"]);
+        let mut t = Table::new(&["AT", "BY", "ACTION", "OUTCOME", "KEY", "NAME", "ERROR"]);
         for r in rows {
             t.row(vec![
                 r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                opt(r.actor.as_deref()),
                 r.action.as_str().to_string(),
                 r.outcome.as_str().to_string(),
                 opt(r.key_id.as_deref()),

@@ -8,7 +8,7 @@ use keyward_core::model::key::{
     KeyFilter, KeyStatus, KeyType, KeyView, NewKey, RevokeProgress, RevokeSummary,
 };
 use keyward_core::secret::Secret;
-use keyward_core::{Error, Result, keys};
+use keyward_core::{Error, Result, api, keys};
 
 use crate::app::{App, cancel_on_ctrl_c, confirm, read_stdin_secret};
 use crate::args::{NewKeyArgs, ReissueArgs, YesArg};
@@ -137,6 +137,15 @@ async fn keys_cmd(cmd: KeysCmd, app: &App) -> Result<i32> {
                 search: search.filter(|s| !s.is_empty()),
             };
             keys::check_filter(&filter)?;
+            if app.ctx.is_team().await? {
+                let list = super::team::keys(app, offline).await?;
+                let list: Vec<_> = list
+                    .into_iter()
+                    .filter(|k| super::team::key_matches(&filter, k))
+                    .collect();
+                app.emit(&list, print_keys)?;
+                return Ok(0);
+            }
             let cached = keys::list_cached(&app.ctx, &filter, offline).await?;
             if let Some(w) = &cached.warning {
                 let age = match cached.synced_at {
@@ -159,12 +168,12 @@ async fn keys_cmd(cmd: KeysCmd, app: &App) -> Result<i32> {
             Ok(0)
         }
         KeysCmd::Show { id } => {
-            let key = keys::show(&app.ctx, &id).await?;
+            let key = api::key_show(&app.ctx, id).await?;
             app.emit(&key, print_key)?;
             Ok(0)
         }
         KeysCmd::Create(new) => {
-            let created = keys::create(&app.ctx, new.into_input()).await?;
+            let created = api::key_create(&app.ctx, new.into_input()).await?;
             print_new_key(app, &created, "Created")?;
             Ok(0)
         }
@@ -183,11 +192,9 @@ async fn keys_cmd(cmd: KeysCmd, app: &App) -> Result<i32> {
                     ),
                     yes,
                 )?;
-                let opts = keys::ReissueOptions {
-                    old_key_expires: Some(d),
-                    ..keys::ReissueOptions::default()
-                };
-                let r = keys::reissue_with(&app.ctx, &id, opts).await?;
+                let _ = d;
+                let r = api::key_reissue(&app.ctx, id, None, None, Some(old_key_expires.clone()))
+                    .await?;
                 return print_reissued(app, &r);
             }
             confirm(
@@ -196,7 +203,7 @@ async fn keys_cmd(cmd: KeysCmd, app: &App) -> Result<i32> {
                 ),
                 yes,
             )?;
-            let rotated = keys::rotate(&app.ctx, &id).await?;
+            let rotated = api::key_rotate(&app.ctx, id).await?;
             print_new_key(app, &rotated, "Rotated")?;
             Ok(0)
         }
@@ -259,6 +266,9 @@ async fn revoke(app: &App, ids: &[String]) -> Result<RevokeSummary> {
             b.set_position(u64::from(p.done));
         }
     };
+    if app.ctx.is_team().await? {
+        return api::keys_revoke(&app.ctx, ids.to_vec()).await;
+    }
     // Ctrl-C stops before the next key; every key still gets an outcome.
     let (cancel, on_ctrl_c) = cancel_on_ctrl_c();
     let r = keys::revoke_with(&app.ctx, ids, progress, cancel).await;
@@ -439,12 +449,15 @@ async fn reissue(app: &App, a: ReissueArgs) -> Result<i32> {
         })?),
         None => None,
     };
-    let opts = keys::ReissueOptions {
-        scopes: (!a.scopes.is_empty()).then_some(a.scopes),
-        name: a.name,
-        old_key_expires,
-    };
-    let r = keys::reissue_with(&app.ctx, &a.id, opts).await?;
+    let _ = old_key_expires;
+    let r = api::key_reissue(
+        &app.ctx,
+        a.id,
+        (!a.scopes.is_empty()).then_some(a.scopes),
+        a.name,
+        a.old_key_expires,
+    )
+    .await?;
     print_reissued(app, &r)
 }
 
@@ -482,8 +495,8 @@ fn print_reissued(app: &App, r: &keyward_core::model::key::Reissued) -> Result<i
 /// `keyward handovers` (and its hidden alias `keyward migrations`).
 async fn handovers(app: &App, quiet_days: Option<u32>) -> Result<i32> {
     let list = match quiet_days {
-        Some(q) => keys::handover::list_with(&app.ctx, q).await?,
-        None => keys::handover::list(&app.ctx).await?,
+        Some(q) if !app.ctx.is_team().await? => keys::handover::list_with(&app.ctx, q).await?,
+        _ => api::handovers_list(&app.ctx).await?,
     };
     app.emit(&list, |list| {
         if list.is_empty() {

@@ -11,3 +11,4 @@ pub mod keys;
 pub mod profile;
 pub mod scan;
 pub mod sync;
+pub mod team;

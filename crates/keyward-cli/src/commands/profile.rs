@@ -21,19 +21,32 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ProfileCmd {
-    /// Add a profile. The client secret goes to the OS keyring (never to a file).
+    /// Add a profile: a Kinde business (--domain, --client-id; the client secret goes to the OS
+    /// keyring, never to a file), or a team's Keyward Server (--server URL --token-stdin; your
+    /// personal access token goes to the OS keyring).
     Add {
         /// A short name, e.g. `prod`.
         name: String,
         /// Your Kinde domain: `mybiz.kinde.com` or `https://mybiz.kinde.com`.
-        #[arg(long)]
-        domain: String,
+        #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+        domain: Option<String>,
         /// The Client ID of your machine-to-machine app.
-        #[arg(long)]
-        client_id: String,
+        #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+        client_id: Option<String>,
         /// Read the Client secret from standard input and store it in the OS keyring.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "server")]
         client_secret_stdin: bool,
+        /// A team profile: the Keyward Server's address (`https://keyward.example.com`;
+        /// http only on this machine's loopback).
+        #[arg(long)]
+        server: Option<String>,
+        /// Read your personal access token (kwp_…, from `keyward-server member add`) from
+        /// standard input and store it in the OS keyring.
+        #[arg(long, requires = "server")]
+        token_stdin: bool,
+        /// Do not check the token with the server before saving the profile.
+        #[arg(long, requires = "server")]
+        no_check: bool,
         /// production, staging, development or demo (the app colours its badge by it).
         #[arg(long, default_value = "production")]
         environment: String,
@@ -68,16 +81,69 @@ pub async fn run(cmd: Command, app: &App) -> Result<i32> {
     match cmd {
         ProfileCmd::Add {
             name,
+            server: Some(server),
+            token_stdin,
+            no_check,
+            environment,
+            ..
+        } => {
+            let environment: Environment = environment.parse()?;
+            keyward_core::config::Profile::team(&name, &server, environment)?;
+            // Without --token-stdin, KEYWARD_TOKEN is used and never stored.
+            let token = if token_stdin {
+                Some(Secret::new(read_stdin_secret("personal access token")?))
+            } else {
+                None
+            };
+            let (added, me) = profiles::add_team(
+                &app.ctx,
+                &name,
+                &server,
+                token,
+                Some(environment),
+                !no_check,
+            )
+            .await?;
+            let out = serde_json::json!({ "profile": added, "member": me });
+            app.emit(&out, |_| {
+                let p = &added.info.profile;
+                let where_ = match added.secret {
+                    SecretSource::Keyring => "token stored in the OS keyring",
+                    _ => "token taken from KEYWARD_TOKEN (not stored)",
+                };
+                match &me {
+                    Some(m) => outln!(
+                        "Added team profile {} on {} as {} ({}); {where_}.",
+                        p.name,
+                        p.server.as_deref().unwrap_or_default(),
+                        m.name,
+                        m.role
+                    ),
+                    None => outln!(
+                        "Added team profile {} on {}; {where_}.",
+                        p.name,
+                        p.server.as_deref().unwrap_or_default()
+                    ),
+                }
+                if let Some(w) = &added.warning {
+                    errln!("warning: {w}");
+                }
+            })?;
+            Ok(0)
+        }
+        ProfileCmd::Add {
+            name,
             domain,
             client_id,
             client_secret_stdin,
             environment,
+            ..
         } => {
             let environment: Environment = environment.parse()?;
             let input = ProfileInput {
                 name,
-                domain,
-                client_id,
+                domain: domain.unwrap_or_default(),
+                client_id: client_id.unwrap_or_default(),
                 environment: Some(environment),
             };
             // Check the fields before asking for a secret.
@@ -125,7 +191,10 @@ pub async fn run(cmd: Command, app: &App) -> Result<i32> {
                     t.row(vec![
                         if p.selected { "*" } else { "" }.into(),
                         p.profile.name.clone(),
-                        p.profile.domain.clone(),
+                        match &p.profile.server {
+                            Some(s) => format!("team: {s}"),
+                            None => p.profile.domain.clone(),
+                        },
                         p.profile.client_id.clone(),
                         p.profile.environment.as_str().into(),
                         if p.is_default { "yes" } else { "" }.into(),

@@ -103,6 +103,16 @@ async fn sync(
         max_concurrency: max_concurrency.unwrap_or(defaults.max_concurrency),
         ..defaults
     };
+    if app.ctx.is_team().await? {
+        // The team's server syncs on its schedule; this asks it for one now and shows its
+        // progress as the server streams it.
+        let result = keyward_core::api::team_sync(&app.ctx, &progress).await;
+        on_ctrl_c.abort();
+        bar.finish_and_clear();
+        let s = result?.ok_or_else(|| keyward_core::Error::internal("not a team profile"))?;
+        app.emit(&s, print_sync)?;
+        return Ok(if s.status == "ok" { 0 } else { 1 });
+    }
     let mut result = sync::run(&app.ctx, opts, &progress, cancel.clone()).await;
     if wait && matches!(&result, Err(e) if e.code == ErrorCode::SyncInProgress) {
         app.note("Another sync of this profile is running; waiting for it to end (Ctrl-C stops waiting).");

@@ -9,4 +9,5 @@ mod files;
 mod keys;
 mod profiles;
 mod sync;
+mod team;
 mod terminal;

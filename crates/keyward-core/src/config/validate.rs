@@ -243,6 +243,48 @@ pub fn normalize_domain(input: &str) -> Result<url::Url> {
     Ok(base)
 }
 
+/// A Keyward Server's URL (`https://keyward.example.com` or `keyward.example.com`; `http://`
+/// only on a loopback host) → its base URL. The same rules as [`normalize_domain`]: no path,
+/// query, credentials or whitespace.
+pub fn normalize_server_url(input: &str) -> Result<url::Url> {
+    normalize_domain(input).map_err(|e| {
+        let message = match e.message.strip_prefix("domain") {
+            Some(rest) => format!("server{rest}"),
+            None => e.message,
+        };
+        let hint = if message.contains("http is only allowed") {
+            "Use https:// for a Keyward Server that is not on this machine, e.g. \
+             `https://keyward.example.com` (the server serves TLS itself or behind a proxy)."
+        } else {
+            "Give the Keyward Server's address like `https://keyward.example.com` or \
+             `http://127.0.0.1:8443` for one on this machine (no path)."
+        };
+        Error::new(e.code, message, hint)
+    })
+}
+
+#[cfg(test)]
+mod server_url_tests {
+    use super::*;
+
+    #[test]
+    fn a_server_url_needs_https_unless_loopback() {
+        assert_eq!(
+            normalize_server_url("keyward.example.com")
+                .unwrap()
+                .as_str(),
+            "https://keyward.example.com/"
+        );
+        assert!(normalize_server_url("http://127.0.0.1:8443").is_ok());
+        let e = normalize_server_url("http://keyward.example.com").unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::InvalidInput);
+        assert!(e.message.starts_with("server:"), "{}", e.message);
+        assert!(e.hint.contains("https://"), "{}", e.hint);
+        let e = normalize_server_url("https://k.example.com/api").unwrap_err();
+        assert!(e.message.starts_with("server:"), "{}", e.message);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,47 +414,5 @@ mod tests {
         for bad in ["", "abc 123", " abc", "abc\t", "é"] {
             assert!(validate_client_id(bad).is_err(), "{bad}");
         }
-    }
-}
-
-/// A Keyward Server's URL (`https://keyward.example.com` or `keyward.example.com`; `http://`
-/// only on a loopback host) → its base URL. The same rules as [`normalize_domain`]: no path,
-/// query, credentials or whitespace.
-pub fn normalize_server_url(input: &str) -> Result<url::Url> {
-    normalize_domain(input).map_err(|e| {
-        let message = match e.message.strip_prefix("domain") {
-            Some(rest) => format!("server{rest}"),
-            None => e.message,
-        };
-        let hint = if message.contains("http is only allowed") {
-            "Use https:// for a Keyward Server that is not on this machine, e.g. \
-             `https://keyward.example.com` (the server serves TLS itself or behind a proxy)."
-        } else {
-            "Give the Keyward Server's address like `https://keyward.example.com` or \
-             `http://127.0.0.1:8443` for one on this machine (no path)."
-        };
-        Error::new(e.code, message, hint)
-    })
-}
-
-#[cfg(test)]
-mod server_url_tests {
-    use super::*;
-
-    #[test]
-    fn a_server_url_needs_https_unless_loopback() {
-        assert_eq!(
-            normalize_server_url("keyward.example.com")
-                .unwrap()
-                .as_str(),
-            "https://keyward.example.com/"
-        );
-        assert!(normalize_server_url("http://127.0.0.1:8443").is_ok());
-        let e = normalize_server_url("http://keyward.example.com").unwrap_err();
-        assert_eq!(e.code, crate::error::ErrorCode::InvalidInput);
-        assert!(e.message.starts_with("server:"), "{}", e.message);
-        assert!(e.hint.contains("https://"), "{}", e.hint);
-        let e = normalize_server_url("https://k.example.com/api").unwrap_err();
-        assert!(e.message.starts_with("server:"), "{}", e.message);
     }
 }

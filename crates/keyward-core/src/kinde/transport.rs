@@ -284,30 +284,6 @@ pub fn reset_after(headers: &HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use reqwest::header::HeaderValue;
-
-    #[test]
-    fn reset_headers() {
-        let mut h = HeaderMap::new();
-        assert_eq!(reset_after(&h), None);
-        h.insert("retry-after", HeaderValue::from_static("3"));
-        assert_eq!(reset_after(&h), Some(Duration::from_secs(3)));
-        h.insert("ratelimit-reset", HeaderValue::from_static("2"));
-        assert_eq!(reset_after(&h), Some(Duration::from_secs(2)));
-        h.insert("ratelimit-reset", HeaderValue::from_static("garbage"));
-        assert_eq!(reset_after(&h), Some(Duration::from_secs(3)));
-        let mut h = HeaderMap::new();
-        let later = chrono::Utc::now() + chrono::Duration::seconds(30);
-        let v = HeaderValue::from_str(&later.to_rfc2822()).unwrap();
-        h.insert("retry-after", v);
-        let d = reset_after(&h).unwrap();
-        assert!(d <= Duration::from_secs(31) && d >= Duration::from_secs(28));
-    }
-}
-
 /// The HTTP client of a team profile's Keyward Server (`crate::remote`): rustls, timeouts, no
 /// redirect followed (it could carry the member's token elsewhere), the extra root certificate
 /// of `KEYWARD_CA_CERT` if any. `timeout` 0: none (an event stream stays open).
@@ -377,4 +353,28 @@ pub fn server_transport_error(host: &str, what: &str, writes: bool, e: &reqwest:
         ),
     };
     Error::new(code, msg, hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn reset_headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(reset_after(&h), None);
+        h.insert("retry-after", HeaderValue::from_static("3"));
+        assert_eq!(reset_after(&h), Some(Duration::from_secs(3)));
+        h.insert("ratelimit-reset", HeaderValue::from_static("2"));
+        assert_eq!(reset_after(&h), Some(Duration::from_secs(2)));
+        h.insert("ratelimit-reset", HeaderValue::from_static("garbage"));
+        assert_eq!(reset_after(&h), Some(Duration::from_secs(3)));
+        let mut h = HeaderMap::new();
+        let later = chrono::Utc::now() + chrono::Duration::seconds(30);
+        let v = HeaderValue::from_str(&later.to_rfc2822()).unwrap();
+        h.insert("retry-after", v);
+        let d = reset_after(&h).unwrap();
+        assert!(d <= Duration::from_secs(31) && d >= Duration::from_secs(28));
+    }
 }

@@ -1,0 +1,330 @@
+//! `keyward` on a team profile, end to end: a kinde-sandbox on 127.0.0.1:0, a throwaway
+//! PostgreSQL (crates/pg-cluster), the built `keyward-server` binary (migrate, member add,
+//! serve on loopback) and the built `keyward`.
+//!
+//! Members bob (operator) and carol (viewer): the profile added with the token checked (a bad
+//! token is refused with exit 3 and records nothing); list, create, rotate, revoke, alerts and
+//! audit (with the member names) and their exit codes; carol's revoke refused as `forbidden`
+//! with the role it needed (exit 4); with the server stopped, `--offline` answers from the
+//! answers kept here and says how old they are, and without it the command fails (exit 8).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::time::Duration;
+
+use kinde_sandbox::{Config, EMPTY_ORG_CODE, Seed};
+use serde_json::Value;
+
+use crate::support::{Env, create_args, keyward_bin, run};
+
+/// The `keyward-server` binary beside `keyward` (built first when `cargo test -p keyward-cli`
+/// runs alone; `cargo test --workspace` builds every binary anyway).
+fn server_bin() -> PathBuf {
+    let bin = keyward_bin().with_file_name("keyward-server");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = StdCommand::new(cargo)
+            .args(["build", "-p", "keyward-server", "--bin", "keyward-server"])
+            .status()
+            .expect("cargo runs");
+        assert!(ok.success(), "cargo build -p keyward-server failed");
+    }
+    assert!(bin.exists(), "{} is missing", bin.display());
+    bin
+}
+
+fn server_cmd(env: &HashMap<String, String>, home: &std::path::Path) -> StdCommand {
+    let mut c = StdCommand::new(server_bin());
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("KEYWARD_HOME", home)
+        .env("KEYWARD_SERVER_LOG", "warn")
+        .envs(env)
+        .stdin(Stdio::null());
+    c
+}
+
+fn member_add(
+    env: &HashMap<String, String>,
+    home: &std::path::Path,
+    name: &str,
+    role: &str,
+) -> String {
+    let out = server_cmd(env, home)
+        .args(["member", "add", name, "--role", role, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["token"].as_str().unwrap().to_string()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn healthy(base: &str) -> bool {
+    matches!(reqwest::get(format!("{base}/healthz")).await, Ok(r) if r.status().is_success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_profile_commands_members_exit_codes_and_offline() {
+    let env = Env::new(Config {
+        seed: Seed::Empty,
+        extra_keys: 3,
+        rng_seed: Some(5),
+        ..Config::default()
+    })
+    .await;
+    let cluster =
+        tokio::task::spawn_blocking(|| pg_cluster::PgCluster::start().expect("PostgreSQL"))
+            .await
+            .unwrap();
+    let db = cluster.fresh_db().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server_env: HashMap<String, String> = [
+        ("KEYWARD_SERVER_DATABASE_URL", db.clone()),
+        ("KEYWARD_SERVER_LISTEN", format!("127.0.0.1:{port}")),
+        ("KEYWARD_SERVER_KINDE_DOMAIN", env.sb.base_url()),
+        (
+            "KEYWARD_SERVER_KINDE_CLIENT_ID",
+            env.sb.client_id().to_string(),
+        ),
+        (
+            "KEYWARD_SERVER_KINDE_CLIENT_SECRET",
+            env.sb.client_secret().to_string(),
+        ),
+        ("KEYWARD_SERVER_SYNC_INTERVAL", "1".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let server_home = tempfile::tempdir().unwrap();
+    let (se, sh) = (server_env.clone(), server_home.path().to_path_buf());
+    let (bob, carol) = tokio::task::spawn_blocking(move || {
+        let out = server_cmd(&se, &sh).arg("migrate").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            member_add(&se, &sh, "bob", "operator"),
+            member_add(&se, &sh, "carol", "viewer"),
+        )
+    })
+    .await
+    .unwrap();
+    let server = Server(
+        server_cmd(&server_env, server_home.path())
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..300 {
+        if healthy(&base).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(healthy(&base).await, "the server answers /healthz");
+
+    // keyward with bob's token for this shell (no keyring here); carol's for hers.
+    let as_member = |token: &str| {
+        let mut c = env.bare();
+        c.env("KEYWARD_TOKEN", token);
+        c
+    };
+    let kb = || as_member(&bob);
+
+    // A bad token is refused and records nothing; then the profile is added as bob.
+    let o = run(
+        as_member("kwp_not_a_token"),
+        &["profile", "add", "team", "--server", &base],
+        None,
+    );
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(o.stderr.contains("unauthenticated"), "{}", o.stderr);
+    let o = run(kb(), &["--json", "profile", "list"], None);
+    assert_eq!(o.json(), serde_json::json!([]), "{}", o.stderr);
+    let o = run(kb(), &["profile", "add", "team", "--server", &base], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("as bob (operator)"), "{}", o.stdout);
+    let o = run(
+        kb(),
+        &[
+            "profile",
+            "add",
+            "x",
+            "--server",
+            "http://keyward.example.com",
+        ],
+        None,
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("https"), "{}", o.stderr);
+    let cfg = std::fs::read_to_string(env.home().join("config/config.toml")).unwrap();
+    assert!(cfg.contains("server = ") && !cfg.contains(&bob), "{cfg}");
+
+    // List: the first sync's keys.
+    let mut keys = Value::Null;
+    for _ in 0..150 {
+        let o = run(kb(), &["--json", "keys", "list"], None);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        keys = o.json();
+        if keys.as_array().is_some_and(|a| a.len() >= 3) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(keys.as_array().map(Vec::len), Some(3), "{keys}");
+
+    // Create, rotate, revoke as bob (the server may be syncing: retry sync_in_progress, 10).
+    let until_free = |args: Vec<String>| {
+        let kb = &kb;
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            loop {
+                let o = run(kb(), &args, None);
+                if o.code != 10 || !o.stderr.contains("sync_in_progress") {
+                    return o;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let mut args: Vec<String> = vec!["--json".into()];
+    args.extend(
+        create_args("team key", &["--org", EMPTY_ORG_CODE])
+            .into_iter()
+            .map(String::from),
+    );
+    let o = until_free(args).await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let created = o.json();
+    let id = created["id"].as_str().unwrap().to_string();
+    let first_secret = created["key"].as_str().unwrap().to_string();
+    let o = until_free(vec![
+        "keys".into(),
+        "rotate".into(),
+        id.clone(),
+        "--yes".into(),
+    ])
+    .await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let rotated_secret = o.stdout.trim().to_string();
+    assert!(!rotated_secret.is_empty() && rotated_secret != first_secret);
+
+    // carol may read, not revoke: forbidden, with the role it needs, exit 4.
+    let o = run(as_member(&carol), &["keys", "show", &id], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = run(
+        as_member(&carol),
+        &["--json", "keys", "revoke", &id, "--yes"],
+        None,
+    );
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    let e = o.err_json();
+    assert!(
+        e["message"].as_str().unwrap().starts_with("forbidden:")
+            && e["message"].as_str().unwrap().contains("operator"),
+        "{e}"
+    );
+
+    let o = until_free(vec![
+        "keys".into(),
+        "revoke".into(),
+        id.clone(),
+        "--yes".into(),
+    ])
+    .await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+
+    // Alerts: exit 0, or 1 when a high one is open.
+    let o = run(kb(), &["--json", "alerts"], None);
+    assert!(o.code == 0 || o.code == 1, "{}", o.stderr);
+    assert!(o.json()["alerts"].is_array());
+
+    // The audit names the members.
+    let o = run(kb(), &["--json", "audit"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let rows = o.json();
+    let actor = |action: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["action"] == action && r["key_id"] == id.as_str())
+            .map(|r| r["actor"].clone())
+    };
+    for a in ["create", "rotate", "revoke"] {
+        assert_eq!(actor(a), Some(Value::from("bob")), "{a}: {rows}");
+    }
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"] == "denied" && r["actor"] == "carol"),
+        "{rows}"
+    );
+    let o = run(kb(), &["audit"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.lines().next().unwrap().contains("BY"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout.contains("bob") && o.stdout.contains("carol"),
+        "{}",
+        o.stdout
+    );
+
+    // The server stops: --offline answers from what was kept, and says how old it is.
+    let listed = run(kb(), &["--json", "keys", "list"], None).json();
+    drop(server);
+    let o = run(kb(), &["--json", "keys", "list"], None);
+    assert_eq!(o.code, 8, "{}", o.stderr);
+    let o = run(kb(), &["--json", "keys", "list", "--offline"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.json(), listed);
+    assert!(
+        o.stderr.contains("cached ") && o.stderr.contains(" ago"),
+        "{}",
+        o.stderr
+    );
+    let o = run(kb(), &["alerts", "--offline"], None);
+    assert!(o.code == 0 || o.code == 1, "{}", o.stderr);
+    assert!(o.stderr.contains("cached "), "{}", o.stderr);
+    let o = run(kb(), &["audit", "--offline"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("bob"), "{}", o.stdout);
+
+    // Nothing kept on this machine holds a token or a key's secret.
+    for (path, bytes) in crate::support::all_files(env.home()) {
+        for s in [&bob, &carol, &first_secret, &rotated_secret] {
+            assert!(
+                !crate::support::contains(&bytes, s),
+                "a secret in {}",
+                path.display()
+            );
+        }
+    }
+    drop(cluster);
+}
