@@ -130,6 +130,109 @@ pub async fn team_keys(ctx: &AppCtx) -> Result<Option<Vec<crate::model::key::Key
     Ok(Some(keys))
 }
 
+/// The leak scan: the files are read here, on this machine, always; on a team profile the
+/// hits are matched against the team's keys fetched from its server (only prefixes and
+/// suffixes are compared; no secret leaves the machine), else against the local store.
+pub async fn scan(
+    ctx: &AppCtx,
+    paths: Vec<PathBuf>,
+    opts: crate::leaks::scan::ScanOptions,
+) -> Result<crate::model::leak::ScanReport> {
+    use crate::model::leak::{ScanFinding, ScanMatch, ScanReport};
+    if crate::remote::RemoteClient::of(ctx).await?.is_none() {
+        return crate::leaks::scan(ctx, paths, opts).await;
+    }
+    let (hits, stats) = blocking(move || crate::leaks::scan::scan_paths(&paths, opts)).await?;
+    let keys = if hits.is_empty() {
+        Vec::new()
+    } else {
+        team_keys(ctx).await?.unwrap_or_default()
+    };
+    let mut matched = 0;
+    let findings = hits
+        .into_iter()
+        .map(|hit| {
+            let matches: Vec<ScanMatch> = keys
+                .iter()
+                .filter(|v| {
+                    v.key.key_prefix == hit.key_prefix
+                        && v.key.key_suffix.as_deref() == Some(hit.key_suffix.as_str())
+                })
+                .map(|v| ScanMatch {
+                    key_id: v.key.id.clone(),
+                    name: v.key.name.clone(),
+                    owner_name: v.owner_name.clone(),
+                    org_code: v.key.org_code.clone(),
+                    user_id: v.key.user_id.clone(),
+                    scopes: v.key.scopes.clone(),
+                    status: v.key.status,
+                    last_verified_on: v.key.last_verified_on,
+                    gone: v.gone,
+                })
+                .collect();
+            if !matches.is_empty() {
+                matched += 1;
+            }
+            ScanFinding {
+                unique: matches.len() == 1,
+                matches,
+                hit,
+            }
+        })
+        .collect();
+    Ok(ScanReport {
+        findings,
+        stats,
+        matched,
+    })
+}
+
+/// `export` to `path`: on a team profile the keys and the audit log as the team's server
+/// answers them, as JSON (the same shape as a local JSON export); else the local export.
+pub async fn export(
+    ctx: &AppCtx,
+    what: crate::export::ExportWhat,
+    format: crate::export::ExportFormat,
+    path: &std::path::Path,
+) -> Result<crate::export::ExportSummary> {
+    use crate::export::{ExportFormat, ExportSummary, ExportWhat};
+    let Some(r) = crate::remote::RemoteClient::of(ctx).await? else {
+        return crate::export::to_file(ctx, what, format, path).await;
+    };
+    if format != ExportFormat::Json || what == ExportWhat::History {
+        return Err(Error::invalid_input(
+            "export",
+            "on a team profile only the keys and the audit log export, as JSON, for now",
+            "Use --format json with keys or audit.",
+        ));
+    }
+    let (rows, bytes) = match what {
+        ExportWhat::Keys => {
+            let keys = team_keys(ctx).await?.unwrap_or_default();
+            (keys.len(), serde_json::to_vec_pretty(&keys))
+        }
+        _ => {
+            let rows = r
+                .audit_list(crate::model::audit::AuditFilter::default())
+                .await?;
+            (rows.len(), serde_json::to_vec_pretty(&rows))
+        }
+    };
+    let mut bytes = bytes.map_err(|e| Error::internal(format!("export as JSON: {e}")))?;
+    bytes.push(b'\n');
+    let target = path.to_path_buf();
+    blocking(move || {
+        crate::fsutil::write_atomic(&target, &bytes, crate::fsutil::Mode::KeepOrPrivate)
+    })
+    .await?;
+    Ok(ExportSummary {
+        what,
+        format,
+        path: path.display().to_string(),
+        rows: u32::try_from(rows).unwrap_or(u32::MAX),
+    })
+}
+
 /// A team server's `sync_start`: its progress to `on_progress`; on a Kinde profile, `None`
 /// (the caller runs the local sync).
 pub async fn team_sync(

@@ -9,7 +9,7 @@ use keyward_core::export::{ExportFormat, ExportWhat};
 use keyward_core::insights::{GroupTotal, Insights, KeyInsight};
 use keyward_core::model::audit::{AuditAction, AuditFilter, AuditOutcome};
 use keyward_core::model::history::Bucket;
-use keyward_core::{Result, api, export, history, insights};
+use keyward_core::{Result, api, history, insights};
 
 use crate::app::App;
 use crate::args::{Ages, parse_time};
@@ -130,7 +130,7 @@ pub async fn run(cmd: Command, app: &App) -> Result<i32> {
                 FormatArg::Csv => ExportFormat::Csv,
                 FormatArg::Json => ExportFormat::Json,
             };
-            let s = export::to_file(&app.ctx, what, format, &out).await?;
+            let s = api::export(&app.ctx, what, format, &out).await?;
             app.emit(&s, |s| outln!("Wrote {} rows to {}", s.rows, s.path))?;
             Ok(0)
         }

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
+use keyward_core::Result;
 use keyward_core::leaks::scan::{ScanOptions, SecretHit};
 use keyward_core::model::key::KeyStatus;
 use keyward_core::model::leak::{LeakAction, ScanReport};
-use keyward_core::{Result, leaks};
 
 use super::keys::print_new_key;
 use crate::app::{App, confirm};
@@ -65,7 +65,7 @@ async fn scan(
         max_file_bytes: max_size_mb.clamp(1, 4096) * 1024 * 1024,
         ..ScanOptions::default()
     };
-    let report = leaks::scan(&app.ctx, paths, opts).await?;
+    let report = keyward_core::api::scan(&app.ctx, paths, opts).await?;
     let Some(action) = action else {
         app.emit(&report, print_scan)?;
         return Ok(if report.findings.is_empty() { 0 } else { 1 });
@@ -103,7 +103,8 @@ async fn scan(
             ),
             yes,
         )?;
-        let r = leaks::remediate(&app.ctx, key_id, action, hits).await?;
+        let r = keyward_core::api::leak_remediate(&app.ctx, key_id.clone(), action, hits.clone())
+            .await?;
         if !app.json {
             print_new_key(app, &r.new_key, verb)?;
         }

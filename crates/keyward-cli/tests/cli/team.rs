@@ -296,6 +296,53 @@ async fn team_profile_commands_members_exit_codes_and_offline() {
         o.stdout
     );
 
+    // sync asks the server for one (bob is an operator); the scan runs here and matches the
+    // team's keys; export writes the team's keys.
+    let o = until_free(vec!["--json".into(), "sync".into()]).await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.json()["keys"].as_u64().unwrap() >= 4, "{}", o.stdout);
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::write(
+        scratch.path().join("app.env"),
+        format!("API_KEY={rotated_secret}\n"),
+    )
+    .unwrap();
+    let o = run(
+        kb(),
+        &["--json", "scan", scratch.path().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let report = o.json();
+    assert_eq!(report["matched"], 1, "{report}");
+    assert_eq!(
+        report["findings"][0]["matches"][0]["key_id"],
+        id.as_str(),
+        "{report}"
+    );
+    let out = scratch.path().join("keys.json");
+    let o = run(
+        kb(),
+        &[
+            "export",
+            "keys",
+            "--format",
+            "json",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let exported: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert!(
+        exported
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == id.as_str())
+    );
+
     // The server stops: --offline answers from what was kept, and says how old it is.
     let listed = run(kb(), &["--json", "keys", "list"], None).json();
     drop(server);
