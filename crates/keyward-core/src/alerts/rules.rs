@@ -308,6 +308,13 @@ fn events(
     Ok(())
 }
 
+/// How long before an evaluation the observation it stored may have been fetched: the listing
+/// behind `seen_at` ran during the sync that preceded that evaluation, so a Keyward rotate or
+/// revoke audited while that sync was under way (after the listing, before the evaluation) must
+/// still count as Keyward's. An hour covers any sync's retry budget; the cost is that a change
+/// made outside Keyward within an hour after Keyward's own change to the same key goes unflagged.
+const OBSERVED_BEFORE_EVALUATION_MS: i64 = 60 * 60 * 1000;
+
 /// Drift: a key created, rotated or revoked since the last evaluation with no Keyward audit row.
 fn drift(
     k: &RuleKey,
@@ -370,7 +377,10 @@ fn drift(
         Some((m, seen_at)) => {
             let rotated = m.seen_prefix.as_deref().is_some_and(|p| p != k.prefix)
                 || (m.seen_suffix.is_some() && m.seen_suffix != k.suffix);
-            if rotated && !ev.audited(&["rotate", "reconcile"], seen_at.min(cursor))? {
+            // Keyward's own change may have been audited after the listing that stored the
+            // old state but before that listing's evaluation (a member's rotate during a sync).
+            let since = seen_at.min(cursor) - OBSERVED_BEFORE_EVALUATION_MS;
+            if rotated && !ev.audited(&["rotate", "reconcile"], since)? {
                 push(
                     "rotated",
                     Severity::High,
@@ -383,7 +393,7 @@ fn drift(
             }
             let revoked =
                 k.status == KeyStatus::Revoked && m.seen_status.as_deref() != Some("revoked");
-            if revoked && !ev.audited(&["revoke", "reconcile"], seen_at.min(cursor))? {
+            if revoked && !ev.audited(&["revoke", "reconcile"], since)? {
                 push(
                     "revoked",
                     Severity::Medium,
@@ -676,6 +686,36 @@ mod tests {
             ..Memory::default()
         };
         assert!(raise(&key(0), None, cursor, &audited).is_empty());
+    }
+
+    /// A member rotates a key while a sync is under way: the sync listed the old suffix before
+    /// the rotate, its evaluation stored that old suffix after the rotate's audit row, and the
+    /// next sync sees the new suffix. That is Keyward's rotate, not drift; a rotate audited long
+    /// before the old suffix was observed does not excuse a later change.
+    #[test]
+    fn a_rotate_audited_during_the_sync_that_saw_the_old_suffix_is_not_drift() {
+        let mut k = key(10);
+        k.suffix = Some("NEW1".into());
+        let meta = RuleMeta {
+            seen_at: Some(NOW - 10 * 60_000),
+            seen_prefix: Some(k.prefix.clone()),
+            seen_suffix: Some("wxyz".into()),
+            seen_status: Some("active".into()),
+            ..RuleMeta::default()
+        };
+        let cursor = Some(NOW - 10 * 60_000);
+        let during = Memory {
+            audited: vec![("rotate", NOW - 11 * 60_000)],
+            ..Memory::default()
+        };
+        let got = raise(&k, Some(&meta), cursor, &during);
+        assert!(!kinds(&got).contains(&AlertKind::Drift), "{got:?}");
+        let long_before = Memory {
+            audited: vec![("rotate", NOW - 3 * HOUR_MS)],
+            ..Memory::default()
+        };
+        let got = raise(&k, Some(&meta), cursor, &long_before);
+        assert!(kinds(&got).contains(&AlertKind::Drift), "{got:?}");
     }
 
     #[test]
