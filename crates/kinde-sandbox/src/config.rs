@@ -58,6 +58,9 @@ pub struct Config {
     /// With the demo seed and live traffic: time between the watchtower script's events
     /// (default 30 s; see `traffic::watchtower_script`).
     pub script_step: std::time::Duration,
+    /// The script's clock starts once this many key listings were answered (default 1: the
+    /// first sync). A test that must take its baseline first waits for a later listing.
+    pub script_after_listings: u64,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             tls: false,
             state_file: None,
             script_step: std::time::Duration::from_secs(30),
+            script_after_listings: 1,
         }
     }
 }

@@ -112,6 +112,7 @@ async fn run() -> anyhow::Result<()> {
         tls: args.tls,
         state_file: args.state.clone(),
         script_step: std::time::Duration::from_secs(30),
+        script_after_listings: 1,
     };
     let sb = kinde_sandbox::spawn(args.listen, config).await?;
     if let (Some(id), Some(secret)) = (&args.readonly_client_id, &args.readonly_client_secret) {

@@ -70,6 +70,7 @@ pub async fn spawn(addr: SocketAddr, config: Config) -> anyhow::Result<Sandbox> 
         tokio::spawn(traffic::watchtower_script(
             shared.clone(),
             config.script_step,
+            config.script_after_listings.max(1),
         ))
     });
     let autosave = config

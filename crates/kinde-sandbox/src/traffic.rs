@@ -135,7 +135,7 @@ pub fn portal_create(sh: &Shared, name: &str, created_by: &str) -> Option<String
 /// - 90 s: a spike of 600 verifications on a regular key;
 /// - 120 s: a key created and another rotated "in the portal" (drift);
 /// - 150 s: the canary key verified (canary tripped).
-pub async fn watchtower_script(sh: Arc<Shared>, step: Duration) {
+pub async fn watchtower_script(sh: Arc<Shared>, step: Duration, after_listings: u64) {
     let canary = portal_create(&sh, "Canary: finance backup", "Keyward demo");
     let pick = |f: &dyn Fn(&crate::model::KeyRec) -> bool| -> Option<String> {
         let db = sh.db.lock();
@@ -148,7 +148,7 @@ pub async fn watchtower_script(sh: Arc<Shared>, step: Duration) {
         let mut rng = sh.rng.lock();
         ids.choose(&mut *rng).cloned()
     };
-    while sh.counters.lock().stats.list_keys == 0 {
+    while sh.counters.lock().stats.list_keys < after_listings {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(step).await;
