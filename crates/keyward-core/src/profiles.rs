@@ -266,6 +266,18 @@ pub async fn update(ctx: &AppCtx, name: &str, upd: ProfileUpdate) -> Result<Prof
     let Some(old) = cfg.find(name).cloned() else {
         return Err(profile_not_found(name, &cfg));
     };
+    if let Some(server) = &old.server {
+        return Err(Error::invalid_input(
+            "profile",
+            format!(
+                "{name:?} is a team profile (on {server}): it has no Kinde domain, client id or secret to edit"
+            ),
+            format!(
+                "To change its server or token: `keyward profile remove {name}`, then \
+                 `keyward profile add {name} --server URL --token-stdin`."
+            ),
+        ));
+    }
     let profile = Profile::new(
         &old.name,
         upd.domain.as_deref().unwrap_or(&old.domain),
@@ -349,6 +361,14 @@ pub async fn remove(ctx: &AppCtx, name: &str) -> Result<ProfileRemoved> {
         cfg.settings.default_profile = None;
     }
     ctx.save_config(cfg).await?;
+    // A team profile's kept answers (--offline) go with it.
+    let kept = ctx.paths().data_dir.join("team").join(name);
+    let _ = crate::ctx::blocking(move || match std::fs::remove_dir_all(&kept) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("removing the kept team answers", &e)),
+    })
+    .await;
     let (secret_deleted, warning) =
         match crate::secret::keyring::delete_blocking(ctx.secrets(), name).await {
             Ok(()) => (true, None),
@@ -383,7 +403,12 @@ pub async fn test(ctx: &AppCtx, draft: Option<ProfileDraft>) -> Result<DoctorRep
             )
             .await)
         }
-        None => doctor::connection(ctx).await,
+        None => match crate::remote::RemoteClient::of(ctx).await? {
+            // A team profile: the server's connection doctor (its Kinde credentials), asked
+            // with the member's token, which checks the token on the way.
+            Some(r) => r.doctor_connection().await,
+            None => doctor::connection(ctx).await,
+        },
     }
 }
 

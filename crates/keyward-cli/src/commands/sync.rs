@@ -163,6 +163,13 @@ fn print_sync(s: &SyncSummary) {
 }
 
 async fn sync_status(app: &App, limit: u32) -> Result<i32> {
+    if app.ctx.is_team().await? {
+        return Err(keyward_core::Error::invalid_input(
+            "sync status",
+            "a team profile's syncs run on its Keyward Server, which keeps their runs",
+            "Its /healthz says when the last sync finished; `keyward sync` asks it for one now.",
+        ));
+    }
     let runs = sync::runs(&app.ctx, limit).await?;
     app.emit(&runs, |runs| {
         if runs.is_empty() {

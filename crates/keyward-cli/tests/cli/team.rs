@@ -343,6 +343,11 @@ async fn team_profile_commands_members_exit_codes_and_offline() {
             .any(|k| k["id"] == id.as_str())
     );
 
+    // profile test on a team profile: the server's connection doctor.
+    let o = run(kb(), &["--json", "profile", "test"], None);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    assert_eq!(o.json()["healthy"], true, "{}", o.stdout);
+
     // The server stops: --offline answers from what was kept, and says how old it is.
     let listed = run(kb(), &["--json", "keys", "list"], None).json();
     drop(server);
@@ -363,6 +368,15 @@ async fn team_profile_commands_members_exit_codes_and_offline() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("bob"), "{}", o.stdout);
 
+    // An edit of a team profile is refused in words.
+    let o = run(
+        kb(),
+        &["profile", "update", "team", "--domain", "x.kinde.com"],
+        None,
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("team profile"), "{}", o.stderr);
+
     // Nothing kept on this machine holds a token or a key's secret.
     for (path, bytes) in crate::support::all_files(env.home()) {
         for s in [&bob, &carol, &first_secret, &rotated_secret] {
@@ -373,5 +387,11 @@ async fn team_profile_commands_members_exit_codes_and_offline() {
             );
         }
     }
+    // Removing the profile removes what was kept for it.
+    let kept = env.home().join("data/team/team");
+    assert!(kept.is_dir());
+    let o = run(kb(), &["profile", "remove", "team"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!kept.exists());
     drop(cluster);
 }
