@@ -54,12 +54,7 @@ SERVER_LOWER = {
 
 # Circles known and owed a fix: printed as OWED on every run, not failed on (yet). Each names the
 # work that owes it. Remove the entry with the fix; a circle not listed here fails the check.
-OWED_CIRCLES = {
-    # pg/mod.rs re-exports and calls migrate::*, migrate.rs calls back super::{db_err, lock_ns,
-    # parse_url, connect_once, Pool}: the connection helpers belong in a file of their own
-    # (e.g. pg/conn.rs) that both import. Owed by the PostgreSQL store's work (issue 17).
-    ("crates/keyward-server/src", frozenset({"pg/migrate.rs", "pg/mod.rs"})),
-}
+OWED_CIRCLES: dict = {}
 
 LAYERS = {
     "crates/keyward-core/src": CORE_LOWER,

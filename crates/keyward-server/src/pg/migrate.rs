@@ -7,7 +7,7 @@
 use keyward_core::error::{Error, ErrorCode, Result};
 use serde::Serialize;
 
-use super::{db_err, lock_ns};
+use super::conn::{self, db_err, lock_ns};
 
 include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
@@ -46,14 +46,14 @@ pub struct MigrateReport {
 
 /// Connects to `url` and applies the pending migrations (`keyward-server migrate`).
 pub fn migrate(url: &str) -> Result<MigrateReport> {
-    let config = super::parse_url(url)?;
-    let mut client = super::connect_once(&config)?;
+    let config = conn::parse_url(url)?;
+    let mut client = conn::connect_once(&config)?;
     migrate_client(&mut client)
 }
 
 /// [`migrate`] over a connection of `pool`.
-pub fn migrate_pool(pool: &super::Pool) -> Result<MigrateReport> {
-    let mut c = super::get(pool)?;
+pub fn migrate_pool(pool: &conn::Pool) -> Result<MigrateReport> {
+    let mut c = conn::get(pool)?;
     migrate_client(&mut c)
 }
 
