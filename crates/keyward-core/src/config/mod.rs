@@ -259,6 +259,41 @@ mod tests {
     }
 
     #[test]
+    fn a_team_profile_round_trips_and_older_configs_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        std::fs::create_dir_all(&paths.config_dir).unwrap();
+        // A config written before team profiles: no `server`.
+        std::fs::write(
+            paths.config_file(),
+            "[[profile]]\nname = \"a\"\ndomain = \"https://a.kinde.com\"\nclient_id = \"id1\"\n",
+        )
+        .unwrap();
+        let mut cfg = ConfigFile::load(&paths).unwrap();
+        assert!(!cfg.profiles[0].is_team());
+        let team = Profile::team("t", "keyward.example.com/", Environment::Production).unwrap();
+        assert_eq!(team.server.as_deref(), Some("https://keyward.example.com"));
+        assert!(team.domain.is_empty() && team.client_id.is_empty());
+        cfg.profiles.push(team.clone());
+        cfg.save(&paths).unwrap();
+        let text = std::fs::read_to_string(paths.config_file()).unwrap();
+        assert_eq!(text.matches("server = ").count(), 1, "{text}");
+        assert_eq!(ConfigFile::load(&paths).unwrap().find("t"), Some(&team));
+        let e =
+            Profile::team("t", "http://keyward.example.com", Environment::Production).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        assert!(e.message.starts_with("server:"), "{}", e.message);
+        assert!(
+            Profile::team(
+                "bad name!",
+                "https://k.example.com",
+                Environment::Production
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
     fn broken_config_is_an_error_with_a_hint() {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::under(dir.path());
