@@ -318,8 +318,60 @@ async fn every_kind_of_operation_through_the_team_client() {
     assert_eq!(e.code, ErrorCode::ConnectionRefused, "{e:?}");
     assert!(e.hint.contains("--offline"), "{}", e.hint);
 
+    // The server goes away and comes back on the same address: the event stream reconnects
+    // by itself (Last-Event-ID) and goes on with the next change.
+    let addr = running.addr;
     stop.cancel();
-    let _ = running.done.await;
+    tokio::time::timeout(Duration::from_secs(30), running.done)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+    let mut env2 = env.clone();
+    env2.insert(config::ENV_LISTEN.into(), addr.to_string());
+    let cfg = config::from_str(
+        "[lease]\nttl_secs = 4\nrenew_secs = 1\n",
+        &env2,
+        Need::Everything,
+    )
+    .unwrap();
+    let stop2 = CancellationToken::new();
+    let again = serve::start(
+        cfg,
+        ServeOptions {
+            client: None,
+            home: Some(tempfile::tempdir().unwrap().keep()),
+            replica: Some("team-client-again".into()),
+        },
+        stop2.clone(),
+    )
+    .await
+    .expect("the server starts again");
+    let before = events.last_event_id().map(str::to_string);
+    let again_rotated = settled(|| remote.key_rotate(reissued.new_key.id.clone()))
+        .await
+        .unwrap();
+    let mut seen = false;
+    for _ in 0..50 {
+        let ev = tokio::time::timeout(Duration::from_secs(60), events.next())
+            .await
+            .expect("an event within 60 s")
+            .unwrap();
+        // The rotated key as it is after the restart (its new prefix and suffix), not an
+        // older delta of the same id.
+        if ev.event == "keys"
+            && ev.data.contains(&again_rotated.id)
+            && ev.data.contains(&again_rotated.key_prefix)
+            && ev.data.contains(&again_rotated.key_suffix)
+        {
+            seen = true;
+            break;
+        }
+    }
+    assert!(seen, "no keys delta after the reconnect");
+    assert_ne!(events.last_event_id().map(str::to_string), before);
+    stop2.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(30), again.done).await;
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
