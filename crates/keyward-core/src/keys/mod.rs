@@ -23,7 +23,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::kinde::{
     CreateKeyRequest, CreatedKey, ListKeysQuery, validate_id, validate_name, validate_scope,
 };
-use crate::model::audit::{AuditAction, AuditOutcome};
+use crate::model::audit::AuditAction;
 use crate::model::history::ReissueLink;
 use crate::model::key::{
     CachedKeys, CreateKeyInput, KeyChanges, KeyFilter, KeyStatus, KeyView, NewKey, Owner, Reissued,
@@ -228,17 +228,18 @@ pub async fn create(ctx: &AppCtx, input: CreateKeyInput) -> Result<NewKey> {
         scope_ids,
     };
     let details = json!({ "api_id": input.api_id, "scopes": scope_keys, "owner": owner });
+    // The intent first: if it cannot be recorded, nothing is sent.
+    let intent =
+        audit::intent(ctx, AuditAction::Create, None, Some(&name), details.clone()).await?;
     let result = client.create_key(&req).await;
     let id = result.as_ref().ok().map(|c| c.id.as_str());
-    audit::record_result(
-        ctx,
-        AuditAction::Create,
-        id,
-        Some(&name),
-        result.as_ref().err(),
-        details,
-    )
-    .await;
+    let mut details = details;
+    if let Ok(c) = &result {
+        details["suffix"] = json!(c.key.prefix_suffix().1);
+    }
+    intent
+        .close(ctx, id, Some(&name), result.as_ref().err(), Some(details))
+        .await;
     let created = result?;
     // Into the local cache at once (best effort; the next sync would bring it anyway): the
     // leak scan and the alert rules know the key before any sync.
@@ -275,17 +276,30 @@ fn new_key(created: CreatedKey) -> NewKey {
 pub async fn rotate(ctx: &AppCtx, id: &str) -> Result<NewKey> {
     validate_id("key id", id)?;
     let client = ctx.client().await?;
-    let result = client.rotate_key(id).await;
     let name = cached_name(ctx, id).await;
-    audit::record_result(
+    // The intent first: if it cannot be recorded, nothing is sent.
+    let intent = audit::intent(
         ctx,
         AuditAction::Rotate,
         Some(id),
         name.as_deref(),
-        result.as_ref().err(),
         json!({}),
     )
-    .await;
+    .await?;
+    let result = client.rotate_key(id).await;
+    let details = result
+        .as_ref()
+        .ok()
+        .map(|c| json!({ "suffix": c.key.prefix_suffix().1 }));
+    intent
+        .close(
+            ctx,
+            Some(id),
+            name.as_deref(),
+            result.as_ref().err(),
+            details,
+        )
+        .await;
     let created = result?;
     if let Ok(store) = ctx.store().await {
         let key_id = created.id.clone();
@@ -339,21 +353,27 @@ pub async fn revoke_with(
                 "Run the revoke again for the keys that are left.",
             ))
         } else {
-            client.revoke_key(id).await
-        };
-        if !matches!(&result, Err(e) if e.code == ErrorCode::Cancelled) {
-            let err = result.as_ref().err();
             let name = cached_name(ctx, id).await;
-            audit::record_result(
+            // The intent first: if it cannot be recorded, this key's revoke is not sent.
+            match audit::intent(
                 ctx,
                 AuditAction::Revoke,
                 Some(id),
                 name.as_deref(),
-                err,
                 json!({}),
             )
-            .await;
-        }
+            .await
+            {
+                Err(e) => Err(e),
+                Ok(intent) => {
+                    let result = client.revoke_key(id).await;
+                    intent
+                        .close(ctx, Some(id), name.as_deref(), result.as_ref().err(), None)
+                        .await;
+                    result
+                }
+            }
+        };
         if result.is_ok()
             && let Ok(store) = ctx.store().await
         {
@@ -713,14 +733,19 @@ pub async fn reissue_with(ctx: &AppCtx, id: &str, opts: ReissueOptions) -> Resul
         },
         user_id: old.user_id.clone(),
     };
+    // The intent first: if it cannot be recorded, nothing is sent.
+    let intent = audit::intent(
+        ctx,
+        AuditAction::Reissue,
+        Some(id),
+        Some(&old.name),
+        json!({ "old_id": id, "new_name": input.name, "scopes": scopes }),
+    )
+    .await?;
     let result = crate::keys::create(ctx, input).await;
     let now = Utc::now();
     let store = ctx.store().await?;
-    let (outcome, err, new_id) = match &result {
-        Ok(k) => (AuditOutcome::Ok, None, Some(k.id.clone())),
-        Err(e) if e.code == ErrorCode::Ambiguous => (AuditOutcome::Ambiguous, Some(e), None),
-        Err(e) => (AuditOutcome::Failed, Some(e), None),
-    };
+    let new_id = result.as_ref().ok().map(|k| k.id.clone());
     let new_name = result.as_ref().ok().and_then(|k| k.name.clone());
     // To the millisecond, as the store keeps it.
     let old_expires_at = old_key_expires.map(|d| chrono::SubsecRound::trunc_subsecs(now + d, 3));
@@ -731,16 +756,15 @@ pub async fn reissue_with(ctx: &AppCtx, id: &str, opts: ReissueOptions) -> Resul
         "scopes": scopes,
         "old_expires_at": old_expires_at,
     });
-    audit::record(
-        ctx,
-        AuditAction::Reissue,
-        Some(id),
-        Some(&old.name),
-        outcome,
-        err,
-        details,
-    )
-    .await;
+    intent
+        .close(
+            ctx,
+            Some(id),
+            Some(&old.name),
+            result.as_ref().err(),
+            Some(details),
+        )
+        .await;
     let new_key = result?;
     let link = ReissueLink {
         old_id: id.to_string(),

@@ -70,7 +70,10 @@ impl AuditAction {
     }
 }
 
-/// How it ended. `ambiguous`: the request was sent but the answer was lost.
+/// How it ended. `ambiguous`: the request was sent but the answer was lost. `pending`: the
+/// intent, written before the request is sent; it becomes `ok` or `failed` once Kinde answers,
+/// and a row left pending (the process died while Kinde answered) is reconciled by the next
+/// sync as Keyward's own ambiguous action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
@@ -78,6 +81,7 @@ pub enum AuditOutcome {
     Ok,
     Failed,
     Ambiguous,
+    Pending,
 }
 
 impl AuditOutcome {
@@ -86,6 +90,7 @@ impl AuditOutcome {
             AuditOutcome::Ok => "ok",
             AuditOutcome::Failed => "failed",
             AuditOutcome::Ambiguous => "ambiguous",
+            AuditOutcome::Pending => "pending",
         }
     }
 
@@ -94,11 +99,12 @@ impl AuditOutcome {
             "ok" => AuditOutcome::Ok,
             "failed" => AuditOutcome::Failed,
             "ambiguous" => AuditOutcome::Ambiguous,
+            "pending" => AuditOutcome::Pending,
             other => {
                 return Err(Error::invalid_input(
                     "outcome",
                     format!("unknown outcome {other:?}"),
-                    "Use one of ok, failed, ambiguous.",
+                    "Use one of ok, failed, ambiguous, pending.",
                 ));
             }
         })
@@ -140,6 +146,18 @@ pub struct NewAudit<'a> {
     pub details: serde_json::Value,
     /// The member who did it (see [`AuditEntry::actor`]); `None` for the local admin.
     pub actor: Option<&'a str>,
+}
+
+/// How a `pending` audit row ends (see `Store::audit_close`).
+#[derive(Debug, Clone)]
+pub struct AuditClose<'a> {
+    /// `ok`, `failed` or `ambiguous` (never `pending`).
+    pub outcome: AuditOutcome,
+    pub key_id: Option<&'a str>,
+    pub key_name: Option<&'a str>,
+    pub error: Option<&'a Error>,
+    /// Replaces the intent's details when given.
+    pub details: Option<serde_json::Value>,
 }
 
 /// Filters of `audit_list`. Every field is optional; newest rows come first.

@@ -527,7 +527,7 @@ impl AlertEvidence for SqlEvidence<'_> {
         let actions = serde_json::to_string(actions).unwrap_or_else(|_| "[]".into());
         Ok(self.tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM audit WHERE profile = ?1 AND key_id = ?2 AND at >= ?3 \
-             AND outcome IN ('ok', 'ambiguous') \
+             AND outcome IN ('ok', 'ambiguous', 'pending') \
              AND action IN (SELECT value FROM json_each(?4)))",
             params![self.profile, self.key.id, since, actions],
             |r| r.get(0),

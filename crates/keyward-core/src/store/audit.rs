@@ -7,7 +7,9 @@ use super::db::SqliteStore;
 use super::rows::opt_time;
 use super::rows::{from_ms, to_ms};
 use crate::error::Result;
-use crate::model::audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, NewAudit};
+use crate::model::audit::{
+    AuditAction, AuditClose, AuditEntry, AuditFilter, AuditOutcome, NewAudit,
+};
 use crate::model::history::ReissueLink;
 
 impl SqliteStore {
@@ -38,6 +40,36 @@ impl SqliteStore {
             )?;
             Ok(c.last_insert_rowid())
         })
+    }
+
+    /// Closes the pending audit row `id` with Kinde's answer (see `Store::audit_close`).
+    pub fn audit_close(&self, id: i64, a: &AuditClose<'_>) -> Result<bool> {
+        let details = a.details.as_ref().map(|d| {
+            if d.is_null() {
+                "{}".to_string()
+            } else {
+                d.to_string()
+            }
+        });
+        let n = self.with_conn(|c| {
+            c.execute(
+                "UPDATE audit SET outcome = ?3, key_id = COALESCE(?4, key_id), \
+                 key_name = COALESCE(?5, key_name), error_code = ?6, error_message = ?7, \
+                 details = COALESCE(?8, details) \
+                 WHERE profile = ?1 AND id = ?2 AND outcome = 'pending'",
+                params![
+                    self.profile,
+                    id,
+                    a.outcome.as_str(),
+                    a.key_id,
+                    a.key_name,
+                    a.error.map(|e| e.code.as_str()),
+                    a.error.map(|e| e.message.as_str()),
+                    details
+                ],
+            )
+        })?;
+        Ok(n > 0)
     }
 
     /// Audit rows matching `f`, newest first.

@@ -23,7 +23,7 @@ use crate::error::Result;
 use crate::model::alert::{
     Alert, AlertEval, AlertFilter, AlertList, AlertRules, KeyMeta, Mute, MuteTarget, Policy,
 };
-use crate::model::audit::{AuditEntry, AuditFilter, NewAudit};
+use crate::model::audit::{AuditClose, AuditEntry, AuditFilter, NewAudit};
 use crate::model::history::{Bucket, BucketCount, HistoryPoint, KeyHistory, ReissueLink};
 use crate::model::key::{ApiKey, KeyFilter, KeyStatus, KeyView};
 use crate::model::sync::SyncRunRecord;
@@ -141,6 +141,11 @@ contract! {
     /// Appends one audit row. `details` must never carry a secret (callers pass ids, names,
     /// scopes and what a reconcile found).
     fn audit_append(&self, at: DateTime<Utc>, a: &NewAudit<'_>) -> Result<i64>;
+    /// Closes the `pending` audit row `id` (an intent written before a request to Kinde) with
+    /// the answer's `outcome`; `key_id` and `key_name` fill in what the intent did not know
+    /// (kept when `None`), `details` replaces the intent's when given. `false` when no pending
+    /// row `id` of this profile exists (already closed, or unknown).
+    fn audit_close(&self, id: i64, c: &AuditClose<'_>) -> Result<bool>;
     /// Audit rows matching `f`, newest first.
     fn audit_list(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>>;
     /// Records an old → new re-issue (idempotent).
@@ -152,7 +157,8 @@ contract! {
     /// Sets (or clears) when the old key of the open re-issue `old_id` → `new_id` is revoked
     /// by the first sync after it; `false` when no such open re-issue exists.
     fn reissue_set_deadline(&self, old_id: &str, new_id: &str, old_expires_at: Option<DateTime<Utc>>) -> Result<bool>;
-    /// Ambiguous audit rows that no `reconcile` row answers yet, oldest first.
+    /// Ambiguous and pending audit rows that no `reconcile` row answers yet, oldest first (a
+    /// `pending` row left open is Keyward's own action whose answer was lost).
     fn ambiguous_pending(&self) -> Result<Vec<AuditEntry>>;
     /// Answers every pending ambiguous row from the cache, which the caller has just synced.
     /// Returns the `reconcile` rows written.

@@ -30,7 +30,7 @@ use super::{
 };
 use crate::error::{Error, ErrorCode};
 use crate::model::alert::{AlertFilter, AlertKind, MuteTarget, Policy};
-use crate::model::audit::{AuditAction, AuditFilter, AuditOutcome, NewAudit};
+use crate::model::audit::{AuditAction, AuditClose, AuditFilter, AuditOutcome, NewAudit};
 use crate::model::history::Bucket;
 use crate::model::key::{ApiKey, KeyFilter, KeyStatus, KeyType};
 
@@ -64,6 +64,8 @@ macro_rules! store_contract_tests {
             mutes_acks_policy_and_key_meta_round_trip,
             reissue_deadline_is_kept_on_the_open_link,
             ambiguous_create_is_reconciled_once_from_the_cache,
+            a_pending_intent_is_closed_once_with_the_answer,
+            a_pending_intent_never_closed_is_reconciled_as_keywards_own,
             a_fresh_store_is_sound_and_empty,
         );
     };
@@ -1009,6 +1011,155 @@ pub fn ambiguous_create_is_reconciled_once_from_the_cache(db: &dyn ContractDb) {
     assert_eq!(create.key_id.as_deref(), Some("made"));
     let revoke = rows.iter().find(|r| r.details["of"] == "revoke").unwrap();
     assert_eq!(revoke.details["found"], "unknown");
+    assert!(s.ambiguous_pending().unwrap().is_empty());
+    assert!(
+        s.reconcile_from_cache(at + Duration::minutes(3))
+            .unwrap()
+            .is_empty(),
+        "answered once"
+    );
+}
+
+fn pending<'a>(action: AuditAction, key_id: Option<&'a str>, name: &'a str) -> NewAudit<'a> {
+    NewAudit {
+        action,
+        key_id,
+        key_name: Some(name),
+        outcome: AuditOutcome::Pending,
+        error: None,
+        details: json!({"api_id": "api_1"}),
+        actor: None,
+    }
+}
+
+/// An intent (`pending`) becomes `ok` with what Kinde returned, or `failed` with the error;
+/// only a pending row of this profile can be closed, and only once.
+pub fn a_pending_intent_is_closed_once_with_the_answer(db: &dyn ContractDb) {
+    let s = db.open("p");
+    let other = db.open("q");
+    let create = s
+        .audit_append(t0(), &pending(AuditAction::Create, None, "ci"))
+        .unwrap();
+    let rotate = s
+        .audit_append(t0(), &pending(AuditAction::Rotate, Some("k1"), "old"))
+        .unwrap();
+    let rows = s
+        .audit_list(&AuditFilter {
+            outcome: Some(AuditOutcome::Pending),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        !other
+            .audit_close(
+                create,
+                &AuditClose {
+                    outcome: AuditOutcome::Ok,
+                    key_id: Some("x"),
+                    key_name: None,
+                    error: None,
+                    details: None,
+                },
+            )
+            .unwrap(),
+        "another profile's row is not closed"
+    );
+    assert!(
+        s.audit_close(
+            create,
+            &AuditClose {
+                outcome: AuditOutcome::Ok,
+                key_id: Some("k_new"),
+                key_name: None,
+                error: None,
+                details: Some(json!({"api_id": "api_1", "suffix": "ab12"})),
+            },
+        )
+        .unwrap()
+    );
+    let err = Error::new(ErrorCode::NotFound, "no such key", "Sync.");
+    assert!(
+        s.audit_close(
+            rotate,
+            &AuditClose {
+                outcome: AuditOutcome::Failed,
+                key_id: None,
+                key_name: None,
+                error: Some(&err),
+                details: None,
+            },
+        )
+        .unwrap()
+    );
+    assert!(
+        !s.audit_close(
+            rotate,
+            &AuditClose {
+                outcome: AuditOutcome::Ok,
+                key_id: None,
+                key_name: None,
+                error: None,
+                details: None,
+            },
+        )
+        .unwrap(),
+        "closed once"
+    );
+    let all = s.audit_list(&AuditFilter::default()).unwrap();
+    assert_eq!(all.len(), 2, "closing writes no new row");
+    let c = all.iter().find(|r| r.id == create).unwrap();
+    assert_eq!(c.outcome, AuditOutcome::Ok);
+    assert_eq!(c.key_id.as_deref(), Some("k_new"));
+    assert_eq!(c.key_name.as_deref(), Some("ci"), "kept when not given");
+    assert_eq!(c.details["suffix"], "ab12");
+    assert_eq!(c.error_code, None);
+    let r = all.iter().find(|r| r.id == rotate).unwrap();
+    assert_eq!(r.outcome, AuditOutcome::Failed);
+    assert_eq!(r.key_id.as_deref(), Some("k1"));
+    assert_eq!(r.error_code.as_deref(), Some(ErrorCode::NotFound.as_str()));
+    assert_eq!(r.error_message.as_deref(), Some("no such key"));
+    assert_eq!(r.details["api_id"], "api_1", "kept when not given");
+    assert!(s.ambiguous_pending().unwrap().is_empty());
+}
+
+/// A pending row left open (the process died while Kinde answered) is reconciled once, as
+/// an ambiguous one is.
+pub fn a_pending_intent_never_closed_is_reconciled_as_keywards_own(db: &dyn ContractDb) {
+    let s = db.open("p");
+    let at = t0();
+    let id = s
+        .audit_append(at, &pending(AuditAction::Rotate, Some("k1"), "web"))
+        .unwrap();
+    let amb = s
+        .audit_append(
+            at + Duration::seconds(1),
+            &NewAudit {
+                outcome: AuditOutcome::Ambiguous,
+                ..pending(AuditAction::Revoke, Some("k2"), "api")
+            },
+        )
+        .unwrap();
+    let open = s.ambiguous_pending().unwrap();
+    assert_eq!(
+        open.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![id, amb],
+        "pending and ambiguous, oldest first"
+    );
+    s.apply_page(
+        Some(1),
+        at + Duration::minutes(1),
+        &[detail(key("k1", Some(0), None))],
+    )
+    .unwrap();
+    let rows = s.reconcile_from_cache(at + Duration::minutes(2)).unwrap();
+    assert_eq!(rows.len(), 2);
+    let r = rows
+        .iter()
+        .find(|r| r.details["reconciles"] == json!(id))
+        .unwrap();
+    assert_eq!(r.action, AuditAction::Reconcile);
+    assert_eq!(r.details["of"], "rotate");
     assert!(s.ambiguous_pending().unwrap().is_empty());
     assert!(
         s.reconcile_from_cache(at + Duration::minutes(3))

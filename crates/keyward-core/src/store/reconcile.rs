@@ -25,10 +25,16 @@ impl SqliteStore {
             let rows = st.query_map([&self.profile], |r| r.get(0))?;
             rows.collect()
         })?;
+        // A pending row never closed is Keyward's own action whose answer was lost.
         let mut rows = self.audit_list(&AuditFilter {
             outcome: Some(AuditOutcome::Ambiguous),
             ..Default::default()
         })?;
+        rows.extend(self.audit_list(&AuditFilter {
+            outcome: Some(AuditOutcome::Pending),
+            ..Default::default()
+        })?);
+        rows.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
         rows.retain(|r| !answered.contains(&r.id) && r.action != AuditAction::Reconcile);
         rows.reverse();
         Ok(rows)

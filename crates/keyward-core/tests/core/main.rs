@@ -32,6 +32,7 @@ mod sync {
 
 mod alerts;
 mod audit;
+mod audit_intent;
 mod config;
 mod demo;
 mod export;

@@ -548,7 +548,7 @@ impl AlertEvidence for PgEvidence<'_, '_> {
         Ok(self
             .query(
                 "SELECT EXISTS (SELECT 1 FROM audit WHERE profile = $1 AND key_id = $2 AND at >= $3 \
-                 AND outcome IN ('ok', 'ambiguous') AND action = ANY($4))",
+                 AND outcome IN ('ok', 'ambiguous', 'pending') AND action = ANY($4))",
                 &[&self.profile, &self.key.id, &since, &actions],
             )?
             .first()

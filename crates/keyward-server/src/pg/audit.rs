@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use keyward_core::error::Result;
-use keyward_core::model::audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, NewAudit};
+use keyward_core::model::audit::{
+    AuditAction, AuditClose, AuditEntry, AuditFilter, AuditOutcome, NewAudit,
+};
 use keyward_core::model::history::ReissueLink;
 use keyward_core::store::{from_ms, to_ms};
 use postgres::types::ToSql;
@@ -42,6 +44,35 @@ impl PgStore {
             )?
             .get(0))
         })
+    }
+
+    pub(crate) fn audit_close(&self, id: i64, a: &AuditClose<'_>) -> Result<bool> {
+        let details = a.details.as_ref().map(|d| {
+            if d.is_null() {
+                "{}".to_string()
+            } else {
+                d.to_string()
+            }
+        });
+        let n = self.with_conn(|c| {
+            Ok(c.execute(
+                "UPDATE audit SET outcome = $3, key_id = COALESCE($4, key_id), \
+                 key_name = COALESCE($5, key_name), error_code = $6, error_message = $7, \
+                 details = COALESCE($8, details) \
+                 WHERE profile = $1 AND id = $2 AND outcome = 'pending'",
+                &[
+                    &self.profile,
+                    &id,
+                    &a.outcome.as_str(),
+                    &a.key_id,
+                    &a.key_name,
+                    &a.error.map(|e| e.code.as_str()),
+                    &a.error.map(|e| e.message.as_str()),
+                    &details,
+                ],
+            )?)
+        })?;
+        Ok(n > 0)
     }
 
     pub(crate) fn audit_list(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
@@ -210,10 +241,16 @@ impl PgStore {
             .map(|r| r.get(0))
             .collect())
         })?;
+        // A pending row never closed is Keyward's own action whose answer was lost.
         let mut rows = self.audit_list(&AuditFilter {
             outcome: Some(AuditOutcome::Ambiguous),
             ..Default::default()
         })?;
+        rows.extend(self.audit_list(&AuditFilter {
+            outcome: Some(AuditOutcome::Pending),
+            ..Default::default()
+        })?);
+        rows.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
         rows.retain(|r| !answered.contains(&r.id) && r.action != AuditAction::Reconcile);
         rows.reverse();
         Ok(rows)

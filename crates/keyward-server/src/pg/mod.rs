@@ -34,7 +34,7 @@ use keyward_core::error::{Error, ErrorCode, Result};
 use keyward_core::model::alert::{
     Alert, AlertEval, AlertFilter, AlertList, AlertRules, KeyMeta, Mute, MuteTarget, Policy,
 };
-use keyward_core::model::audit::{AuditEntry, AuditFilter, NewAudit};
+use keyward_core::model::audit::{AuditClose, AuditEntry, AuditFilter, NewAudit};
 use keyward_core::model::history::{Bucket, BucketCount, HistoryPoint, KeyHistory, ReissueLink};
 use keyward_core::model::key::{ApiKey, KeyFilter, KeyStatus, KeyView};
 use keyward_core::model::sync::SyncRunRecord;
@@ -298,6 +298,7 @@ forward! {
     fn prefill_demo_history(&self, cutoff: DateTime<Utc>, plan: &dyn Fn(&[HistoryAnchor]) -> Vec<RawHistoryRow>) -> Result<PrefillOutcome>;
     fn demo_history_len(&self) -> Result<i64>;
     fn audit_append(&self, at: DateTime<Utc>, a: &NewAudit<'_>) -> Result<i64>;
+    fn audit_close(&self, id: i64, c: &AuditClose<'_>) -> Result<bool>;
     fn audit_list(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>>;
     fn reissue_open(&self, old_id: &str, new_id: &str, at: DateTime<Utc>, old_count_at_open: Option<i64>) -> Result<()>;
     fn reissue_close(&self, old_id: &str, at: DateTime<Utc>) -> Result<Vec<ReissueLink>>;
