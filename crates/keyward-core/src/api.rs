@@ -293,6 +293,21 @@ crate::operations!(api_ops {});
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn without_a_profile_the_operations_run_locally_as_before() {
+        let home = tempfile::tempdir().unwrap();
+        let ctx = AppCtx::new(
+            Some(home.path().to_path_buf()),
+            std::sync::Arc::new(crate::secret::keyring::MemoryStore::new()),
+        )
+        .unwrap();
+        let n = key_reissued_name(&ctx, "Billing".into()).await.unwrap();
+        assert!(n.starts_with("Billing (re-issued "), "{n}");
+        let e = key_show(&ctx, "api_key_1".into()).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::ProfileNotFound);
+        assert!(ctx.team_slot().get().is_none());
+    }
+
     #[test]
     fn the_age_of_a_kept_answer_reads_in_words() {
         let now = Utc::now();

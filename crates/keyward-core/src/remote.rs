@@ -98,6 +98,15 @@ impl RemoteClient {
     /// The client of the selected team profile's server, built on first use and then kept in
     /// the context (`None`: a Kinde profile or a sandbox).
     pub async fn of(ctx: &crate::ctx::AppCtx) -> Result<Option<RemoteClient>> {
+        if ctx.team_slot().get().is_none() {
+            // No profile yet: the operation runs locally and says so itself (nothing is kept,
+            // so a profile added later on this context is seen).
+            match ctx.profile().await {
+                Err(e) if e.code == ErrorCode::ProfileNotFound => return Ok(None),
+                Err(e) => return Err(e),
+                Ok(_) => {}
+            }
+        }
         let slot = ctx
             .team_slot()
             .get_or_try_init(|| async {
