@@ -23,7 +23,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::kinde::{
     CreateKeyRequest, CreatedKey, ListKeysQuery, validate_id, validate_name, validate_scope,
 };
-use crate::model::audit::AuditAction;
+use crate::model::audit::{AuditAction, AuditOutcome};
 use crate::model::history::ReissueLink;
 use crate::model::key::{
     CachedKeys, CreateKeyInput, KeyChanges, KeyFilter, KeyStatus, KeyView, NewKey, Owner, Reissued,
@@ -733,19 +733,16 @@ pub async fn reissue_with(ctx: &AppCtx, id: &str, opts: ReissueOptions) -> Resul
         },
         user_id: old.user_id.clone(),
     };
-    // The intent first: if it cannot be recorded, nothing is sent.
-    let intent = audit::intent(
-        ctx,
-        AuditAction::Reissue,
-        Some(id),
-        Some(&old.name),
-        json!({ "old_id": id, "new_name": input.name, "scopes": scopes }),
-    )
-    .await?;
+    // The request to Kinde is the create, whose own intent is written before it is sent
+    // (nothing is sent if it cannot be); the re-issue row links old and new keys after it.
     let result = crate::keys::create(ctx, input).await;
     let now = Utc::now();
     let store = ctx.store().await?;
-    let new_id = result.as_ref().ok().map(|k| k.id.clone());
+    let (outcome, err, new_id) = match &result {
+        Ok(k) => (AuditOutcome::Ok, None, Some(k.id.clone())),
+        Err(e) if e.code == ErrorCode::Ambiguous => (AuditOutcome::Ambiguous, Some(e), None),
+        Err(e) => (AuditOutcome::Failed, Some(e), None),
+    };
     let new_name = result.as_ref().ok().and_then(|k| k.name.clone());
     // To the millisecond, as the store keeps it.
     let old_expires_at = old_key_expires.map(|d| chrono::SubsecRound::trunc_subsecs(now + d, 3));
@@ -756,15 +753,16 @@ pub async fn reissue_with(ctx: &AppCtx, id: &str, opts: ReissueOptions) -> Resul
         "scopes": scopes,
         "old_expires_at": old_expires_at,
     });
-    intent
-        .close(
-            ctx,
-            Some(id),
-            Some(&old.name),
-            result.as_ref().err(),
-            Some(details),
-        )
-        .await;
+    audit::record(
+        ctx,
+        AuditAction::Reissue,
+        Some(id),
+        Some(&old.name),
+        outcome,
+        err,
+        details,
+    )
+    .await;
     let new_key = result?;
     let link = ReissueLink {
         old_id: id.to_string(),

@@ -256,3 +256,104 @@ fn fill(dir: &Path) {
     while f.write_all(&one).is_ok() {}
     let _ = f.sync_all();
 }
+
+const CHILD_URL: &str = "KW_INTENT_CHILD_URL";
+const CHILD_HOME: &str = "KW_INTENT_CHILD_HOME";
+const CHILD_KEY: &str = "KW_INTENT_CHILD_KEY";
+
+/// The child of `a_rotate_killed_while_kinde_answers_stays_keywards`: rotates one key and is
+/// killed while the (slow) sandbox answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by a_rotate_killed_while_kinde_answers_stays_keywards as a child process"]
+async fn child_rotate() {
+    let (Ok(url), Ok(home), Ok(key)) = (
+        std::env::var(CHILD_URL),
+        std::env::var(CHILD_HOME),
+        std::env::var(CHILD_KEY),
+    ) else {
+        return;
+    };
+    let defaults = Config::default();
+    let c = keyward_core::ctx::AppCtx::for_sandbox(
+        &url,
+        &defaults.client_id,
+        keyward_core::secret::Secret::new(defaults.client_secret.clone()),
+        Some(PathBuf::from(home)),
+    )
+    .unwrap();
+    let _ = keys::rotate(&c, &key).await;
+}
+
+/// (e) A rotate whose process is SIGKILLed while Kinde answers: its audit row stays
+/// `pending`; the next sync reconciles it as Keyward's own and raises no drift alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rotate_killed_while_kinde_answers_stays_keywards() {
+    let sb = sandbox(Config {
+        latency_ms: 1500,
+        ..Config::default()
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let (id, _) = prepared(&sb, home.path()).await;
+    assert_eq!(rotates(&sb), 0);
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "audit_intent::child_rotate",
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env(CHILD_URL, sb.base_url())
+        .env(CHILD_HOME, home.path())
+        .env(CHILD_KEY, &id)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The sandbox counts a request before its latency: kill while the rotate is answered.
+    loop {
+        if rotates(&sb) > 0 {
+            break;
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("the child ended ({st}) before its rotate reached the sandbox");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let c = ctx(&sb, home.path());
+    let rows = audit::list(&c, AuditFilter::default()).await.unwrap();
+    assert_eq!(rows[0].action, AuditAction::Rotate);
+    assert_eq!(rows[0].outcome, AuditOutcome::Pending, "{rows:?}");
+    assert_eq!(rows[0].key_id.as_deref(), Some(id.as_str()));
+    let pending_id = rows[0].id;
+    // The sandbox drops a handler whose client is gone; Kinde may well finish the rotate the
+    // dead process asked for: done here as Kinde would, so that the sync sees a new suffix.
+    assert!(sb.portal_rotate(&id));
+    // The next syncs call it Keyward's own: reconciled as rotated, no drift.
+    sync_ok(&c).await;
+    sync_ok(&c).await;
+    let rows = audit::list(&c, AuditFilter::default()).await.unwrap();
+    let answers: Vec<_> = rows
+        .iter()
+        .filter(|r| r.action == AuditAction::Reconcile && r.details["reconciles"] == pending_id)
+        .collect();
+    assert_eq!(answers.len(), 1, "reconciled once: {rows:?}");
+    assert_eq!(answers[0].details["found"], "rotated", "{:?}", answers[0]);
+    assert!(
+        !rows.iter().any(|r| r.action == AuditAction::OutsideKeyward),
+        "{rows:?}"
+    );
+    let alerts = keyward_core::alerts::list(&c, Default::default())
+        .await
+        .unwrap();
+    assert!(
+        !alerts
+            .alerts
+            .iter()
+            .any(|a| a.kind == keyward_core::model::alert::AlertKind::Drift),
+        "no drift alert: {:?}",
+        alerts.alerts
+    );
+}
