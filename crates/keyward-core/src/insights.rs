@@ -136,10 +136,14 @@ pub fn compute(store: &dyn Store, opts: InsightsOptions, now: DateTime<Utc>) -> 
                 verifications_total: 0,
                 verifications_recent: 0,
             });
-            g.keys += 1;
-            g.active_keys += u32::from(active(k));
-            g.verifications_total += k.view.key.verification_count.unwrap_or(0);
-            g.verifications_recent += recent_of(k);
+            // Counts come from the server: a huge or negative one never overflows a sum
+            // (saturating) nor lowers it (a negative count is taken as 0).
+            g.keys = g.keys.saturating_add(1);
+            g.active_keys = g.active_keys.saturating_add(u32::from(active(k)));
+            g.verifications_total = g
+                .verifications_total
+                .saturating_add(k.view.key.verification_count.unwrap_or(0).max(0));
+            g.verifications_recent = g.verifications_recent.saturating_add(recent_of(k).max(0));
         }
     }
     let sort_groups = |m: BTreeMap<Option<String>, GroupTotal>| {
@@ -239,4 +243,52 @@ pub async fn for_days(ctx: &AppCtx, recent_days: u32) -> Result<Insights> {
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::key::ApiKey;
+    use crate::store::{PageEntry, SqliteStore};
+
+    fn key(id: &str, count: i64) -> ApiKey {
+        ApiKey {
+            id: id.into(),
+            name: format!("name {id}"),
+            key_type: KeyType::Organization,
+            status: KeyStatus::Active,
+            key_prefix: "k_live".into(),
+            key_suffix: Some("abcd".into()),
+            created_on: None,
+            last_verified_on: None,
+            last_verified_ip: None,
+            created_by: None,
+            api_ids: vec!["api_1".into()],
+            scopes: vec!["read".into()],
+            verification_count: Some(count),
+            user_id: None,
+            org_code: Some("org_a".into()),
+        }
+    }
+
+    /// Two keys near `i64::MAX` (and one negative) sum to `i64::MAX`, no panic, no wrap.
+    #[test]
+    fn huge_counts_saturate_and_negative_ones_count_as_zero() {
+        let s = SqliteStore::open_in_memory("p").unwrap();
+        let now = Utc::now();
+        let page: Vec<PageEntry> = [key("a", i64::MAX - 1), key("b", i64::MAX - 1), key("c", -5)]
+            .into_iter()
+            .map(|key| PageEntry { key, detail: true })
+            .collect();
+        s.apply_page(Some(1), now, &page).unwrap();
+        let ins = compute(&s, InsightsOptions::default(), now).unwrap();
+        let org = ins
+            .by_org
+            .iter()
+            .find(|g| g.id.as_deref() == Some("org_a"))
+            .unwrap();
+        assert_eq!(org.keys, 3);
+        assert_eq!(org.verifications_total, i64::MAX);
+        assert!(org.verifications_recent >= 0);
+    }
 }
