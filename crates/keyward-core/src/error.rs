@@ -34,6 +34,9 @@ pub enum ErrorCode {
     Unauthenticated,
     /// 403: the M2M application lacks a scope (the message names it).
     MissingScope,
+    /// A Keyward Server refused the operation to this member's role (403 `forbidden`; the
+    /// message names the role it needs).
+    Forbidden,
     /// 404: the key / api / org / user does not exist.
     NotFound,
     /// 400 from Kinde: the request was refused as invalid.
@@ -88,6 +91,7 @@ impl ErrorCode {
             SecretMissing | KeyringUnavailable | InvalidClient | UnauthorizedClient
             | TokenRequestFailed | Unauthenticated => 3,
             MissingScope => 4,
+            Forbidden => 11,
             NotFound => 5,
             BadRequest => 6,
             RateLimited => 7,
@@ -113,6 +117,7 @@ fn code_name(c: ErrorCode) -> &'static str {
         TokenRequestFailed => "token_request_failed",
         Unauthenticated => "unauthenticated",
         MissingScope => "missing_scope",
+        Forbidden => "forbidden",
         NotFound => "not_found",
         BadRequest => "bad_request",
         RateLimited => "rate_limited",

@@ -325,18 +325,18 @@ pub fn decode_error(status: u16, body: &[u8]) -> Error {
             hint,
         );
     };
+    if b.code == "forbidden" {
+        let role = b.required_role.map(Role::as_str).unwrap_or("a higher role");
+        return Error::new(
+            FORBIDDEN,
+            format!("forbidden: {} (it needs the role {role})", b.message),
+            b.hint,
+        );
+    }
     if let Ok(code) = serde_json::from_value::<ErrorCode>(Value::String(b.code.clone())) {
         return Error::new(code, b.message, b.hint);
     }
     match b.code.as_str() {
-        "forbidden" => {
-            let role = b.required_role.map(Role::as_str).unwrap_or("a higher role");
-            Error::new(
-                FORBIDDEN,
-                format!("forbidden: {} (it needs the role {role})", b.message),
-                b.hint,
-            )
-        }
         "unauthorized" => Error::new(ErrorCode::Unauthenticated, b.message, b.hint),
         _ => Error::new(
             if status >= 500 {
@@ -350,10 +350,9 @@ pub fn decode_error(status: u16, body: &[u8]) -> Error {
     }
 }
 
-/// The code a 403 `forbidden` of a Keyward Server becomes: the core has no code of its own for
-/// it yet (see the report of C2), so it is the one 403 class the CLI has, exit 4; the message
-/// starts with `forbidden:` and names the role needed.
-pub const FORBIDDEN: ErrorCode = ErrorCode::MissingScope;
+/// The code a 403 `forbidden` of a Keyward Server becomes (CLI exit 11); the message starts
+/// with `forbidden:` and names the role needed.
+pub const FORBIDDEN: ErrorCode = ErrorCode::Forbidden;
 
 /// A Server-Sent Events parser over a response's body (`event:`, `id:`, `data:` lines, a
 /// blank line ends an event, `:` lines are comments).

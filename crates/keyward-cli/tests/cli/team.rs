@@ -5,7 +5,7 @@
 //! Members bob (operator) and carol (viewer): the profile added with the token checked (a bad
 //! token is refused with exit 3 and records nothing); list, create, rotate, revoke, alerts and
 //! audit (with the member names) and their exit codes; carol's revoke refused as `forbidden`
-//! with the role it needed (exit 4); with the server stopped, `--offline` answers from the
+//! with the role it needed (exit 11); with the server stopped, `--offline` answers from the
 //! answers kept here and says how old they are, and without it the command fails (exit 8).
 
 use std::collections::HashMap;
@@ -232,7 +232,7 @@ async fn team_profile_commands_members_exit_codes_and_offline() {
     let rotated_secret = o.stdout.trim().to_string();
     assert!(!rotated_secret.is_empty() && rotated_secret != first_secret);
 
-    // carol may read, not revoke: forbidden, with the role it needs, exit 4.
+    // carol may read, not revoke: forbidden, with the role it needs, exit 11.
     let o = run(as_member(&carol), &["keys", "show", &id], None);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let o = run(
@@ -240,8 +240,9 @@ async fn team_profile_commands_members_exit_codes_and_offline() {
         &["--json", "keys", "revoke", &id, "--yes"],
         None,
     );
-    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert_eq!(o.code, 11, "{}", o.stderr);
     let e = o.err_json();
+    assert_eq!(e["code"], "forbidden", "{e}");
     assert!(
         e["message"].as_str().unwrap().starts_with("forbidden:")
             && e["message"].as_str().unwrap().contains("operator"),

@@ -128,6 +128,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         InvalidInput | BadRequest | ProfileNotFound => StatusCode::BAD_REQUEST,
         NotFound => StatusCode::NOT_FOUND,
+        Forbidden => StatusCode::FORBIDDEN,
         ProfileExists | SyncInProgress | Cancelled => StatusCode::CONFLICT,
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
         InvalidClient | UnauthorizedClient | TokenRequestFailed | Unauthenticated

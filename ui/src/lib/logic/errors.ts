@@ -38,6 +38,7 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
   token_request_failed: "Kinde did not issue an access token",
   unauthenticated: "Kinde no longer accepts the access token",
   missing_scope: "The application lacks a Management API scope",
+  forbidden: "Your role on the Keyward Server does not allow this",
   not_found: "Kinde has no such item",
   bad_request: "Kinde refused the request",
   rate_limited: "Kinde is rate limiting requests",
