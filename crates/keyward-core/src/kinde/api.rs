@@ -17,6 +17,8 @@ use crate::model::key::{Api, ApiKey, Org, Owner, Scope, User, VerifyResult};
 use crate::secret::{OneTimeSecret, Secret};
 
 /// A guard against a server that pages forever.
+/// The most pages any listing follows: past it, the listing is an error, never taken as
+/// complete (100,000 pages of 500 keys is far beyond any real account).
 const MAX_PAGES: usize = 100_000;
 
 fn ctx(op: Operation) -> Ctx<'static> {
@@ -109,19 +111,21 @@ impl Client {
         for _ in 0..MAX_PAGES {
             let page = self.list_keys_page(&q).await?;
             let Some(last) = page.keys.last().map(|k| k.id.clone()) else {
+                // An empty page that says there is more does not advance.
+                if page.has_more {
+                    return Err(paging_loop("API keys"));
+                }
                 return Ok(out);
             };
-            let before = out.len();
             for k in page.keys {
-                if seen.insert(k.id.clone()) {
-                    out.push(k);
+                // A repeated id: the pages do not follow one another.
+                if !seen.insert(k.id.clone()) {
+                    return Err(paging_loop("API keys"));
                 }
+                out.push(k);
             }
             if !page.has_more {
                 return Ok(out);
-            }
-            if out.len() == before {
-                return Err(paging_loop("API keys"));
             }
             q.starting_after = Some(last);
         }

@@ -163,6 +163,20 @@ async fn sync_all(
     Ok(())
 }
 
+/// The most pages a sync's listing follows (as the client's own listings).
+const MAX_LIST_PAGES: u32 = 100_000;
+
+/// The error of a key listing that does not advance.
+fn listing_stuck() -> Error {
+    Error::new(
+        ErrorCode::UnexpectedResponse,
+        "Kinde's pagination of API keys did not advance (an empty page with more to come, \
+         a repeated key id, or more pages than the cap): the listing is incomplete and no key \
+         was marked gone",
+        "Try again; if it persists, report it with `keyward sync --json` output.",
+    )
+}
+
 /// Lists every page, writing each in one transaction while the next is requested.
 async fn list_all(
     client: &Client,
@@ -182,11 +196,19 @@ async fn list_all(
     loop {
         run.prog.pages += 1;
         run.prog.more_pages = page.has_more;
-        let keys: Vec<ApiKey> = page
-            .keys
-            .into_iter()
-            .filter(|k| seen.insert(k.id.clone()))
-            .collect();
+        // A listing that does not advance (an empty page that says there is more, a repeated
+        // id, more pages than any account has) is an error: it never counts as complete, so
+        // nothing is marked gone after it.
+        if run.prog.pages > MAX_LIST_PAGES || (page.keys.is_empty() && page.has_more) {
+            return Err(listing_stuck());
+        }
+        let mut keys: Vec<ApiKey> = Vec::with_capacity(page.keys.len());
+        for k in page.keys {
+            if !seen.insert(k.id.clone()) {
+                return Err(listing_stuck());
+            }
+            keys.push(k);
+        }
         run.prog.keys_seen += keys.len() as u64;
         let next_query = match (page.has_more, keys.last()) {
             (true, Some(last)) => Some(ListKeysQuery {
@@ -220,16 +242,7 @@ async fn list_all(
         run.prog.rev = out.rev;
         progress(run.prog.clone());
         match next? {
-            Some(next) => {
-                page = next?;
-                if page.keys.is_empty() && page.has_more {
-                    return Err(Error::new(
-                        ErrorCode::UnexpectedResponse,
-                        "Kinde's pagination of API keys did not advance",
-                        "Try again; if it persists, report it with `keyward sync --json` output.",
-                    ));
-                }
-            }
+            Some(next) => page = next?,
             None => return Ok(()),
         }
     }

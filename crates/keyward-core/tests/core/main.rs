@@ -37,6 +37,7 @@ mod config;
 mod demo;
 mod export;
 mod handover;
+mod paging;
 mod history;
 mod keys;
 mod profiles;
