@@ -379,6 +379,8 @@ fn drift(
                 || (m.seen_suffix.is_some() && m.seen_suffix != k.suffix);
             // Keyward's own change may have been audited after the listing that stored the
             // old state but before that listing's evaluation (a member's rotate during a sync).
+            // `audited` counts ok, ambiguous and pending rows: an intent whose answer was lost
+            // (the process died while Kinde answered) is Keyward's own, never drift.
             let since = seen_at.min(cursor) - OBSERVED_BEFORE_EVALUATION_MS;
             if rotated && !ev.audited(&["rotate", "reconcile"], since)? {
                 push(

@@ -357,3 +357,83 @@ async fn a_rotate_killed_while_kinde_answers_stays_keywards() {
         alerts.alerts
     );
 }
+
+/// The drift rule's evidence counts a `pending` rotate as Keyward's own (evaluated before any
+/// reconcile answers it), and a `failed` one not.
+#[test]
+fn a_pending_rotate_is_keywards_own_for_the_drift_rule() {
+    use chrono::{Duration, Utc};
+    use keyward_core::model::alert::{AlertKind, Policy};
+    use keyward_core::model::audit::NewAudit;
+    use keyward_core::model::key::{ApiKey, KeyStatus, KeyType};
+    use keyward_core::store::{PageEntry, SqliteStore};
+
+    let key = |id: &str, suffix: &str| ApiKey {
+        id: id.into(),
+        name: format!("n {id}"),
+        key_type: KeyType::Organization,
+        status: KeyStatus::Active,
+        key_prefix: "k_live".into(),
+        key_suffix: Some(suffix.into()),
+        created_on: None,
+        last_verified_on: None,
+        last_verified_ip: None,
+        created_by: None,
+        api_ids: vec!["api1".into()],
+        scopes: vec!["read:data".into()],
+        verification_count: Some(0),
+        user_id: None,
+        org_code: Some("org_a".into()),
+    };
+    let page = |keys: Vec<ApiKey>| -> Vec<PageEntry> {
+        keys.into_iter()
+            .map(|key| PageEntry { key, detail: true })
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(&dir.path().join("k.db"), "p").unwrap();
+    let policy = Policy::default();
+    let rules = keyward_core::alerts::rules::Rules { policy: &policy };
+    let t = Utc::now() - Duration::hours(1);
+    s.apply_page(
+        None,
+        t,
+        &page(vec![key("mine", "aaaa"), key("theirs", "bbbb")]),
+    )
+    .unwrap();
+    assert!(s.evaluate_alerts(&rules, t).unwrap().baseline);
+    let t1 = t + Duration::minutes(5);
+    for (id, outcome) in [
+        ("mine", AuditOutcome::Pending),
+        ("theirs", AuditOutcome::Failed),
+    ] {
+        s.audit_append(
+            t1,
+            &NewAudit {
+                action: AuditAction::Rotate,
+                key_id: Some(id),
+                key_name: None,
+                outcome,
+                error: None,
+                details: serde_json::json!({}),
+                actor: None,
+            },
+        )
+        .unwrap();
+    }
+    let t2 = t1 + Duration::minutes(1);
+    s.apply_page(
+        None,
+        t2,
+        &page(vec![key("mine", "cccc"), key("theirs", "dddd")]),
+    )
+    .unwrap();
+    let e = s.evaluate_alerts(&rules, t2).unwrap();
+    let drift: Vec<_> = e
+        .raised
+        .iter()
+        .filter(|a| a.kind == AlertKind::Drift)
+        .map(|a| a.key_id.as_deref())
+        .collect();
+    assert_eq!(drift, vec![Some("theirs")], "{:?}", e.raised);
+}
