@@ -33,7 +33,11 @@ install -m 0755 packaging/keyward-server/debian/postinst packaging/keyward-serve
   packaging/keyward-server/debian/postrm "$STAGE/DEBIAN/"
 
 # The shared libraries the binary links (glibc only: rustls, no OpenSSL).
-libc=$(ldd --version 2>/dev/null | head -n1 | grep -oE '[0-9]+\.[0-9]+$' || echo 2.31)
+# The glibc version from getconf, one line read whole by sed. (`ldd --version | head -n1` lost a
+# race: head closed the pipe, ldd died of SIGPIPE, pipefail failed the pipeline and the fallback
+# appended a second line to the version, so dpkg-deb refused the control file.)
+libc=$(getconf GNU_LIBC_VERSION 2>/dev/null | sed -n 's/^glibc \([0-9]\+\.[0-9]\+\).*/\1/p')
+[[ "$libc" =~ ^[0-9]+\.[0-9]+$ ]] || libc=2.31
 size_kb=$(du -sk "$STAGE/usr" "$STAGE/lib" | awk '{s+=$1} END {print s}')
 cat > "$STAGE/DEBIAN/control" <<CONTROL
 Package: keyward-server

@@ -97,6 +97,20 @@ class X:
         x.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
         x.XFree.argtypes = [ctypes.c_void_p]
         x.XCloseDisplay.argtypes = [ctypes.c_void_p]
+        # Xlib's default error handler prints and calls exit(): a window destroyed between
+        # XQueryTree and XGetWindowProperty (the webview makes and drops helper windows while
+        # it starts, and the app's window goes when it closes) would end pytest itself, with
+        # no test result. Errors are counted here instead, and the calls report failure.
+        self.x_errors = 0
+
+        def on_error(_dpy, _event):
+            self.x_errors += 1
+            return 0
+
+        self._on_error = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(on_error)
+        x.XSetErrorHandler.restype = ctypes.c_void_p
+        x.XSetErrorHandler.argtypes = [ctypes.c_void_p]
+        x.XSetErrorHandler(ctypes.cast(self._on_error, ctypes.c_void_p))
         self.x = x
         self.dpy = x.XOpenDisplay(None)
         assert self.dpy, "no X display"
