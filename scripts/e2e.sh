@@ -25,6 +25,9 @@ if [[ -z "${E2E_NO_BUILD:-}" ]]; then
   start=$(date +%s)
   cargo build -p keyward-app --features custom-protocol
   echo "e2e: app build took $(( $(date +%s) - start )) s"
+  # test_team.py's server (tests/e2e/team_harness.py): keyward-server, kinde-sandbox and the CLI.
+  echo "e2e: building keyward-server, kinde-sandbox and keyward for the team tests"
+  cargo build -p keyward-server -p kinde-sandbox -p keyward-cli
 fi
 APP="$ROOT/target/debug/keyward-app"
 [[ -x "$APP" ]] || { echo "e2e: $APP not built" >&2; exit 1; }
