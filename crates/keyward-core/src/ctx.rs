@@ -333,33 +333,98 @@ impl AppCtx {
     }
 }
 
+/// The largest `KEYWARD_CA_CERT` file read: a PEM root certificate is 1-3 KB, a whole bundle
+/// of public roots about 200 KB.
+pub const MAX_CA_CERT_BYTES: u64 = 1 << 20;
+
 /// `KEYWARD_CA_CERT`: a PEM file with one more trusted root (a TLS-inspecting proxy, or a
-/// sandbox started with `--tls`).
+/// sandbox started with `--tls`). Read only if it is a regular file of at most
+/// [`MAX_CA_CERT_BYTES`]: a FIFO (which would block for ever), a device such as `/dev/zero`
+/// (which never ends) or a huge file is refused at once.
 fn extra_root_cert() -> Result<Option<String>> {
+    use std::io::Read;
     let Some(path) = std::env::var_os(ENV_CA_CERT).filter(|p| !p.is_empty()) else {
         return Ok(None);
     };
-    let pem = std::fs::read_to_string(&path).map_err(|e| {
+    let shown = PathBuf::from(&path).display().to_string();
+    let io_error = |e: std::io::Error| {
         Error::new(
             ErrorCode::Io,
-            format!(
-                "cannot read {ENV_CA_CERT} ({}): {e}",
-                PathBuf::from(&path).display()
-            ),
+            format!("cannot read {ENV_CA_CERT} ({shown}): {e}"),
             format!("Point {ENV_CA_CERT} at a PEM certificate file, or unset it."),
         )
-    })?;
+    };
+    let not_a_file = |what: String| {
+        Error::new(
+            ErrorCode::InvalidInput,
+            format!("{ENV_CA_CERT} ({shown}) {what}"),
+            format!(
+                "Point {ENV_CA_CERT} at a regular PEM certificate file of at most {} KiB \
+                 (-----BEGIN CERTIFICATE-----), or unset it.",
+                MAX_CA_CERT_BYTES >> 10
+            ),
+        )
+    };
+    // The path's type first (this never opens it: a FIFO would block the open itself).
+    let meta = std::fs::metadata(&path).map_err(io_error)?;
+    if !meta.is_file() {
+        return Err(not_a_file(
+            "is not a regular file (a directory, a pipe or a device)".into(),
+        ));
+    }
+    if meta.len() > MAX_CA_CERT_BYTES {
+        return Err(not_a_file(format!(
+            "is {} bytes, more than any certificate file ({MAX_CA_CERT_BYTES} at most)",
+            meta.len()
+        )));
+    }
+    // Opened without blocking, checked again on the handle (the path may have been swapped),
+    // and read no further than the cap.
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.custom_flags(libc_nonblock());
+    }
+    let file = open.open(&path).map_err(io_error)?;
+    let meta = file.metadata().map_err(io_error)?;
+    if !meta.is_file() {
+        return Err(not_a_file(
+            "is not a regular file (a directory, a pipe or a device)".into(),
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CA_CERT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() as u64 > MAX_CA_CERT_BYTES {
+        return Err(not_a_file(format!(
+            "is larger than any certificate file ({MAX_CA_CERT_BYTES} bytes at most)"
+        )));
+    }
+    let pem = String::from_utf8(bytes).map_err(|_| not_a_file("is not text (PEM)".into()))?;
     if !pem.contains("-----BEGIN CERTIFICATE-----") {
         return Err(Error::new(
             ErrorCode::InvalidInput,
-            format!(
-                "{ENV_CA_CERT} ({}) is not a PEM certificate",
-                PathBuf::from(&path).display()
-            ),
+            format!("{ENV_CA_CERT} ({shown}) is not a PEM certificate"),
             format!("Point {ENV_CA_CERT} at a file that starts with -----BEGIN CERTIFICATE-----."),
         ));
     }
     Ok(Some(pem))
+}
+
+/// `O_NONBLOCK`: opening a FIFO for reading returns at once instead of waiting for a writer.
+#[cfg(unix)]
+fn libc_nonblock() -> i32 {
+    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+    {
+        0x0004
+    }
+    #[cfg(not(any(target_os = "macos", target_os = "ios", target_os = "freebsd")))]
+    {
+        0o4000
+    }
 }
 
 /// Runs blocking work (SQLite, files, keyring) on tokio's blocking pool.

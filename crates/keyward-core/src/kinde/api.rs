@@ -80,7 +80,6 @@ impl Client {
         }
         let what = "listing API keys";
         let body = self
-            .inner
             .send(
                 &ctx(Operation::ListKeys),
                 Method::GET,
@@ -194,7 +193,6 @@ impl Client {
             name: Some(req.name.trim()),
         };
         let bytes = self
-            .inner
             .send(&c, Method::POST, "/api/v1/api_keys", &[], Some(&body))
             .await?;
         new_key(&bytes, "creating an API key")
@@ -234,7 +232,6 @@ impl Client {
         }
         let body = json!({ "api_key": k });
         let bytes = self
-            .inner
             .send(
                 &ctx(Operation::VerifyKey),
                 Method::POST,
@@ -276,7 +273,6 @@ impl Client {
     pub async fn api_scopes(&self, api_id: &str) -> Result<Vec<Scope>> {
         validate_id("api id", api_id)?;
         let body = self
-            .inner
             .send(
                 &about(Operation::ApiScopes, api_id),
                 Method::GET,
@@ -360,10 +356,7 @@ impl Client {
             if let Some(t) = &token {
                 query.push(("next_token", t.clone()));
             }
-            let body = self
-                .inner
-                .send(&ctx(op), Method::GET, path, &query, None)
-                .await?;
+            let body = self.send(&ctx(op), Method::GET, path, &query, None).await?;
             let (items, next_token) = read(body).await?;
             let empty = items.is_empty();
             out.extend(items);
@@ -379,14 +372,30 @@ impl Client {
     /// `method /api/v1/api_keys/{id}`, with no query or body, once `id` is checked.
     async fn send_key(&self, op: Operation, method: Method, id: &str) -> Result<Vec<u8>> {
         validate_id("key id", id)?;
+        self.send(
+            &about(op, id),
+            method,
+            &format!("/api/v1/api_keys/{id}"),
+            &[],
+            None,
+        )
+        .await
+    }
+}
+
+impl Client {
+    /// One request under this client's budget (see [`Client::with_budget`]).
+    async fn send(
+        &self,
+        ctx: &Ctx<'_>,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Vec<u8>> {
+        let budget = self.request_budget();
         self.inner
-            .send(
-                &about(op, id),
-                method,
-                &format!("/api/v1/api_keys/{id}"),
-                &[],
-                None,
-            )
+            .send(&budget, ctx, method, path, query, body)
             .await
     }
 }

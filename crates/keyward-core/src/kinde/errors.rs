@@ -4,6 +4,8 @@ use std::error::Error as StdError;
 
 use reqwest::StatusCode;
 
+use super::budget::secs;
+use super::transport::{MAX_BODY_BYTES, MAX_ITEM_BODY_BYTES};
 use super::wire::{ErrorBody, OAuthError};
 use crate::error::{Error, ErrorCode};
 
@@ -68,6 +70,18 @@ impl Operation {
             self,
             Probe | Token | ListKeys | GetKey | ListApis | ApiScopes | ListOrgs | ListUsers
         )
+    }
+
+    /// The most bytes an answer to this operation may hold: a page of a listing gets
+    /// [`MAX_BODY_BYTES`], anything else (one key, a token, an error) [`MAX_ITEM_BODY_BYTES`].
+    pub fn max_body(self) -> usize {
+        use Operation::*;
+        match self {
+            ListKeys | ListApis | ApiScopes | ListOrgs | ListUsers => MAX_BODY_BYTES,
+            Probe | Token | GetKey | CreateKey | RotateKey | RevokeKey | VerifyKey => {
+                MAX_ITEM_BODY_BYTES
+            }
+        }
     }
 
     /// A failure after sending leaves these in doubt.
@@ -262,6 +276,64 @@ pub fn rate_limited(what: &str, retry_secs: Option<u64>) -> Error {
         ErrorCode::RateLimited,
         format!("Kinde is throttling requests ({what} got 429 Too Many Requests)"),
         format!("{when} Running fewer Keyward commands at once also helps."),
+    )
+}
+
+/// No complete answer (connect, headers and body) within `deadline`: `timeout`, or
+/// `ambiguous` for a write, which may have happened.
+pub fn deadline_error(ctx: &Ctx<'_>, host: &str, deadline: std::time::Duration) -> Error {
+    let what = ctx.op.describe();
+    let n = secs(deadline);
+    if ctx.op.writes() {
+        return Error::new(
+            ErrorCode::Ambiguous,
+            format!(
+                "{what}: no complete answer from {host} within {n} s after the request was \
+                 sent: it may or may not have happened in Kinde"
+            ),
+            ctx.check_hint(),
+        );
+    }
+    Error::new(
+        ErrorCode::Timeout,
+        format!("{what}: no complete answer from {host} within {n} s"),
+        "Check your network connection and proxy, then try again; a slow Kinde usually \
+         recovers within minutes (see https://status.kinde.com).",
+    )
+}
+
+/// An answer larger than the cap of its operation: not read further.
+pub fn too_large(ctx: &Ctx<'_>, host: &str, status: StatusCode) -> Error {
+    let what = ctx.op.describe();
+    let cap = ctx.op.max_body();
+    let hint = if ctx.op.writes() {
+        ctx.check_hint()
+    } else {
+        "Check that the profile's domain is your Kinde business domain \
+         (https://<business>.kinde.com) and that no proxy answers in its place; Kinde's answers \
+         are far smaller."
+            .to_string()
+    };
+    Error::new(
+        ErrorCode::UnexpectedResponse,
+        format!(
+            "{host}'s answer ({status}) to {what} is larger than {cap} bytes; it was not read \
+             further"
+        ),
+        hint,
+    )
+}
+
+/// A 429 that asked for a wait no real Kinde asks for (`asked` describes it).
+pub fn absurd_wait(what: &str, asked: &str) -> Error {
+    Error::new(
+        ErrorCode::RateLimited,
+        format!(
+            "Kinde answered {what} with 429 Too Many Requests and asked to wait {asked}; refusing"
+        ),
+        "That is not a wait Kinde asks for: check that the profile's domain is your Kinde \
+         business (https://<business>.kinde.com) and that no proxy answers in its place, then \
+         try again in a minute.",
     )
 }
 

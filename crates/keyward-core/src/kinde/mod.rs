@@ -20,6 +20,7 @@
 //! ```
 
 mod api;
+mod budget;
 mod errors;
 mod http;
 mod token;
@@ -32,8 +33,12 @@ use std::sync::Arc;
 
 use crate::error::Result;
 
+pub use budget::RetryBudget;
 pub use errors::{Operation, scope_hint};
-pub use transport::{server_http, server_transport_error};
+pub use transport::{
+    BodyError, MAX_BODY_BYTES, MAX_ITEM_BODY_BYTES, MAX_SANE_RESET_SECS, read_capped, server_http,
+    server_transport_error,
+};
 pub use types::{
     ClientConfig, ClientOptions, CreateKeyRequest, CreatedKey, KeysPage, ListKeysQuery,
     MAX_PAGE_SIZE, NEEDED_SCOPES, RequestCounts, ResponseCounts, TokenInfo,
@@ -44,6 +49,9 @@ pub use validate::{is_bidi_control, parse_base_url, validate_id, validate_name, 
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<http::Inner>,
+    /// The operation's retry budget when a caller set one ([`Client::with_budget`]); else each
+    /// request gets its own from the options.
+    budget: Option<RetryBudget>,
 }
 
 impl std::fmt::Debug for Client {
@@ -65,7 +73,37 @@ impl Client {
     pub fn with_options(cfg: ClientConfig, opts: ClientOptions) -> Result<Client> {
         Ok(Client {
             inner: Arc::new(http::Inner::new(cfg, opts)?),
+            budget: None,
         })
+    }
+
+    /// This client (sharing its token cache and counters) with every request under `budget`:
+    /// its deadline bounds them all, and each request gets at most its `max_attempts` tries,
+    /// counted together with any retry loop of the caller that holds the same budget.
+    pub fn with_budget(&self, budget: RetryBudget) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            budget: Some(budget),
+        }
+    }
+
+    /// The budget of one call made by a caller that may retry it (the sync): a
+    /// [`child`](RetryBudget::child) of this client's budget if it has one, else a fresh one
+    /// from the options (`1 + max_retries` attempts within `retry_deadline`).
+    pub fn call_budget(&self) -> RetryBudget {
+        let deadline = self.inner.opts.retry_deadline;
+        match &self.budget {
+            Some(b) => b.child(deadline),
+            None => RetryBudget::new(self.inner.opts.max_retries + 1, deadline),
+        }
+    }
+
+    /// The budget a request of this client goes under.
+    fn request_budget(&self) -> RetryBudget {
+        match &self.budget {
+            Some(b) => b.clone(),
+            None => self.call_budget(),
+        }
     }
 
     pub fn base_url(&self) -> &url::Url {
@@ -79,7 +117,11 @@ impl Client {
     /// Gets (or reuses) a token and describes it.
     pub async fn token_info(&self) -> Result<TokenInfo> {
         let i = &self.inner;
-        let t = i.token.get(&i.link, &i.client_id, &i.secret, None).await?;
+        let budget = self.request_budget();
+        let t = i
+            .token
+            .get(&i.link, &i.client_id, &i.secret, None, &budget)
+            .await?;
         Ok(t.info())
     }
 

@@ -8,8 +8,12 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use reqwest::header::{ACCEPT, DATE, HeaderMap};
 
-use super::errors::{Ctx, Operation, classify, token_error, transport_error};
-use super::transport::{Kind, Link, Pause, retriable};
+use super::budget::RetryBudget;
+use super::errors::{
+    Ctx, Operation, Transport, absurd_wait, classify, deadline_error, token_error, too_large,
+    transport_error,
+};
+use super::transport::{Kind, Link, Pause, Refusal, Tried, exchange, retriable};
 use super::types::TokenInfo;
 use super::wire::{TokenResponse, parse};
 use crate::error::{Error, ErrorCode, Result};
@@ -75,12 +79,14 @@ impl TokenCache {
     }
 
     /// A usable token. `rejected`: the token Kinde just answered 401 to; it is not reused.
+    /// A token request keeps within `budget`'s deadline (with attempts of its own).
     pub async fn get(
         &self,
         link: &Link,
         client_id: &str,
         secret: &Secret,
         rejected: Option<&Arc<Token>>,
+        budget: &RetryBudget,
     ) -> Result<Arc<Token>> {
         use std::sync::atomic::Ordering;
         if let Some(t) = self.cached(rejected) {
@@ -99,7 +105,8 @@ impl TokenCache {
             return Err(e);
         }
         self.attempts.fetch_add(1, Ordering::SeqCst);
-        match fetch(link, client_id, secret).await {
+        let budget = budget.child(budget.remaining());
+        match fetch(link, client_id, secret, &budget).await {
             Ok(t) => {
                 let t = Arc::new(t);
                 *self.failure.lock() = None;
@@ -158,7 +165,12 @@ fn margin(lifetime: Duration) -> Duration {
     (lifetime / 4).min(Duration::from_secs(60))
 }
 
-async fn fetch(inner: &Link, client_id: &str, secret: &Secret) -> Result<Token> {
+async fn fetch(
+    inner: &Link,
+    client_id: &str,
+    secret: &Secret,
+    budget: &RetryBudget,
+) -> Result<Token> {
     let ctx = Ctx {
         op: Operation::Token,
         subject: None,
@@ -172,45 +184,68 @@ async fn fetch(inner: &Link, client_id: &str, secret: &Secret) -> Result<Token> 
         ("client_secret", secret.expose()),
         ("audience", audience.as_str()),
     ];
-    let mut pause = Pause::new(inner);
+    let mut pause = Pause::new(inner, budget.clone());
     loop {
-        inner.await_cooldown().await;
+        let _ = tokio::time::timeout(budget.remaining(), inner.await_cooldown()).await;
+        let deadline = inner.try_deadline(budget);
+        if deadline.is_zero() {
+            return Err(budget.gave_up(deadline_error(&ctx, &inner.host, budget.limit())));
+        }
+        budget.take();
         inner.counts.add(Kind::Token);
         let sent = Instant::now();
-        let res = inner
+        let rb = inner
             .http
             .post(&url)
             .header(ACCEPT, "application/json")
-            .form(&form)
-            .send()
-            .await;
-        let resp = match res {
-            Ok(r) => r,
-            Err(e) => {
+            .form(&form);
+        let (status, headers, body) = match exchange(rb, ctx.op.max_body(), deadline).await {
+            Tried::Answer(s, h, b) => {
+                inner.counts.answered(s.as_u16());
+                (s, h, b)
+            }
+            Tried::TooLarge(s) => {
+                inner.counts.answered(s.as_u16());
+                return Err(too_large(&ctx, &inner.host, s));
+            }
+            Tried::NoAnswer(e) => {
                 inner.counts.unanswered();
                 let t = classify(&e);
-                if pause.backoff(retriable(t)).await {
-                    inner.counts.add(Kind::Retry);
-                    continue;
+                let err = if t == Transport::Timeout {
+                    deadline_error(&ctx, &inner.host, deadline)
+                } else {
+                    transport_error(&ctx, t, &inner.host, &e)
+                };
+                if !retriable(t) {
+                    return Err(err);
                 }
-                return Err(transport_error(&ctx, t, &inner.host, &e));
-            }
-        };
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = match resp.bytes().await {
-            Ok(b) => {
-                inner.counts.answered(status.as_u16());
-                b
-            }
-            Err(e) => {
-                inner.counts.unanswered();
-                let t = classify(&e);
                 if pause.backoff(true).await {
                     inner.counts.add(Kind::Retry);
                     continue;
                 }
-                return Err(transport_error(&ctx, t, &inner.host, &e));
+                return Err(budget.gave_up(err));
+            }
+            Tried::BodyFailed(e) => {
+                inner.counts.unanswered();
+                let t = classify(&e);
+                let err = if t == Transport::Timeout {
+                    deadline_error(&ctx, &inner.host, deadline)
+                } else {
+                    transport_error(&ctx, t, &inner.host, &e)
+                };
+                if pause.backoff(true).await {
+                    inner.counts.add(Kind::Retry);
+                    continue;
+                }
+                return Err(budget.gave_up(err));
+            }
+            Tried::Deadline => {
+                inner.counts.unanswered();
+                if pause.backoff(true).await {
+                    inner.counts.add(Kind::Retry);
+                    continue;
+                }
+                return Err(budget.gave_up(deadline_error(&ctx, &inner.host, deadline)));
             }
         };
         if status.as_u16() == 429 {
@@ -219,12 +254,21 @@ async fn fetch(inner: &Link, client_id: &str, secret: &Secret) -> Result<Token> 
                     inner.counts.add(Kind::Retry);
                     continue;
                 }
-                Err(secs) => return Err(token_error(status, &body, Some(secs))),
+                Err(Refusal::Wait(secs)) => return Err(token_error(status, &body, Some(secs))),
+                Err(Refusal::Budget(secs)) => {
+                    return Err(budget.gave_up(token_error(status, &body, Some(secs))));
+                }
+                Err(Refusal::Absurd(asked)) => {
+                    return Err(absurd_wait(ctx.op.describe(), &asked));
+                }
             }
         }
-        if status.is_server_error() && pause.backoff(true).await {
-            inner.counts.add(Kind::Retry);
-            continue;
+        if status.is_server_error() {
+            if pause.backoff(true).await {
+                inner.counts.add(Kind::Retry);
+                continue;
+            }
+            return Err(budget.gave_up(token_error(status, &body, None)));
         }
         if !status.is_success() {
             return Err(token_error(status, &body, None));

@@ -1,16 +1,98 @@
 //! The transport under the token cache and the endpoints: one HTTP client per Kinde domain,
-//! request counting (by kind, and answers by status code), the 429 cooldown, backoff with jitter and `RateLimit-Reset`.
+//! request counting (by kind, and answers by status code), the 429 cooldown, backoff with jitter and `RateLimit-Reset`,
+//! and bounded answers: every body is read in chunks up to a cap, within the try's deadline.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
+use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::redirect;
 
+use super::budget::{RetryBudget, secs};
 use super::errors::{Ctx, Operation, Transport, classify, transport_error};
 use super::types::{ClientConfig, ClientOptions, RequestCounts, ResponseCounts};
 use crate::error::{Error, ErrorCode, Result};
+
+/// The most bytes one answer of a listing may hold (a page of keys, APIs, scopes,
+/// organizations or users). A page of 500 keys is about 250 KB, and 500 APIs with their scopes
+/// expanded well under 1 MB: 4 MiB leaves a wide margin while an endless or hostile answer
+/// stops there instead of filling the memory.
+pub const MAX_BODY_BYTES: usize = 4 << 20;
+
+/// The most bytes any other answer may hold (one key, a token, a created key, an error body):
+/// each is a few KB. Kept small because the sync reads up to 64 key details at once.
+pub const MAX_ITEM_BODY_BYTES: usize = 256 << 10;
+
+/// A Retry-After or RateLimit-Reset above this many seconds is not a wait Kinde asks for: it
+/// is reported, never waited out or passed on as a hint.
+pub const MAX_SANE_RESET_SECS: u64 = 3600;
+
+/// How one try of a request ended.
+pub enum Tried {
+    /// A whole answer within the cap and the deadline.
+    Answer(StatusCode, HeaderMap, Vec<u8>),
+    /// No status line (refused, reset, DNS, TLS, timed out before the headers).
+    NoAnswer(reqwest::Error),
+    /// The headers came, then reading the body failed.
+    BodyFailed(reqwest::Error),
+    /// The answer is (or says it is) larger than the cap: not read further.
+    TooLarge(StatusCode),
+    /// No complete answer within the try's deadline.
+    Deadline,
+}
+
+/// Sends `rb` and reads its answer whole, at most `cap` bytes, all within `deadline` (reqwest's
+/// own timeout is set to it too; this one also bounds a body that drips forever).
+pub async fn exchange(rb: reqwest::RequestBuilder, cap: usize, deadline: Duration) -> Tried {
+    let run = async {
+        let mut resp = match rb.timeout(deadline).send().await {
+            Ok(r) => r,
+            Err(e) => return Tried::NoAnswer(e),
+        };
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        match read_capped(&mut resp, cap).await {
+            Ok(b) => Tried::Answer(status, headers, b),
+            Err(BodyError::TooLarge) => Tried::TooLarge(status),
+            Err(BodyError::Read(e)) => Tried::BodyFailed(e),
+        }
+    };
+    // A little slack so that reqwest's own timeout (with its classification) usually fires first.
+    match tokio::time::timeout(deadline + Duration::from_millis(500), run).await {
+        Ok(t) => t,
+        Err(_) => Tried::Deadline,
+    }
+}
+
+/// Why [`read_capped`] stopped.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Larger than the cap (by its Content-Length, or by what arrived).
+    TooLarge,
+    Read(reqwest::Error),
+}
+
+/// Reads a body in chunks, at most `cap` bytes: a Content-Length above the cap fails before
+/// anything is read, and an answer that grows past it stops there.
+pub async fn read_capped(
+    resp: &mut reqwest::Response,
+    cap: usize,
+) -> std::result::Result<Vec<u8>, BodyError> {
+    let declared = resp.content_length();
+    if declared.is_some_and(|n| n > cap as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut out = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(64 << 10));
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Read)? {
+        if out.len() + chunk.len() > cap {
+            return Err(BodyError::TooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
 
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
@@ -89,6 +171,8 @@ pub struct Link {
     pub host: String,
     pub counts: Counters,
     pub opts: ClientOptions,
+    /// The longest one try may take, connect, headers and body (`ClientConfig::timeout`).
+    pub timeout: Duration,
     /// After a 429, every request of this client waits until then (plus jitter).
     pub cooldown: parking_lot::Mutex<Option<Instant>>,
     /// 429 answers received (the sync's concurrency control reads it).
@@ -139,6 +223,7 @@ impl Link {
             host,
             counts: Counters::default(),
             opts,
+            timeout: nonzero(cfg.timeout),
             cooldown: parking_lot::Mutex::new(None),
             throttled: AtomicU64::new(0),
         })
@@ -163,6 +248,12 @@ impl Link {
                 Err(transport_error(&ctx, classify(&e), &self.host, &e))
             }
         }
+    }
+
+    /// The deadline of the next try under `budget`: the client's timeout, or less when the
+    /// operation's deadline comes first.
+    pub fn try_deadline(&self, budget: &RetryBudget) -> Duration {
+        self.timeout.min(budget.remaining())
     }
 
     /// Waits while a 429 told this client to hold off: one throttled call pauses them all.
@@ -199,43 +290,72 @@ fn jitter(opts: &ClientOptions) -> Duration {
     Duration::from_millis(rand::rng().random_range(0..=max))
 }
 
-/// Backoff and rate-limit waits of one call.
+/// Why a 429 is not waited out.
+pub enum Refusal {
+    /// A sane wait, but longer than this client waits, or after too many waits: seconds.
+    Wait(u64),
+    /// The wait would pass the operation's deadline or its attempts: seconds.
+    Budget(u64),
+    /// Not a wait Kinde asks for (above [`MAX_SANE_RESET_SECS`], or unreadable): described.
+    Absurd(String),
+}
+
+/// Backoff and rate-limit waits of one call, within its [`RetryBudget`].
 pub struct Pause<'a> {
     inner: &'a Link,
+    budget: RetryBudget,
     retries: u32,
     waits: u32,
 }
 
 impl<'a> Pause<'a> {
-    pub fn new(inner: &'a Link) -> Self {
+    pub fn new(inner: &'a Link, budget: RetryBudget) -> Self {
         Pause {
             inner,
+            budget,
             retries: 0,
             waits: 0,
         }
     }
 
-    /// Sleeps before a retry; `false` when no retry is allowed (any more).
+    /// Sleeps before a retry; `false` when no retry is allowed: `allowed` is false, or the
+    /// budget has no attempt left or no time for the wait and a try after it.
     pub async fn backoff(&mut self, allowed: bool) -> bool {
         let opts = &self.inner.opts;
-        if !allowed || self.retries >= opts.max_retries {
+        if !allowed {
             return false;
         }
         let factor = 1u32 << self.retries.min(10);
         let delay = opts.retry_base_delay.saturating_mul(factor) + jitter(opts);
+        if !self.budget.allows(delay) {
+            return false;
+        }
         self.retries += 1;
         tokio::time::sleep(delay).await;
         true
     }
 
-    /// Waits out a 429 (and makes the client's other calls wait too); `Err(seconds to wait)`
-    /// when it will not.
-    pub async fn rate_limit(&mut self, headers: &HeaderMap) -> std::result::Result<(), u64> {
+    /// Waits out a 429 (and makes the client's other calls wait too), at least
+    /// `min_rate_limit_wait` doubled on each wait (a reset of 0 is not "go now"); or says why
+    /// it will not.
+    pub async fn rate_limit(&mut self, headers: &HeaderMap) -> std::result::Result<(), Refusal> {
         let opts = &self.inner.opts;
-        let wait = reset_after(headers).unwrap_or(Duration::from_secs(1));
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let asked = match reset_after(headers) {
+            RateWait::Unsaid => Duration::ZERO,
+            RateWait::After(d) => d,
+            RateWait::Absurd(what) => return Err(Refusal::Absurd(what)),
+        };
+        let floor = opts
+            .min_rate_limit_wait
+            .saturating_mul(1u32 << self.waits.min(6));
+        let wait = asked.max(floor);
         if self.waits >= opts.max_rate_limit_waits || wait > opts.max_rate_limit_wait {
-            return Err(secs.max(1));
+            // The hint says what Kinde asked for (or the least this client would wait).
+            let asked = asked.max(opts.min_rate_limit_wait);
+            return Err(Refusal::Wait(secs(asked).max(1)));
+        }
+        if !self.budget.allows(wait) {
+            return Err(Refusal::Budget(secs(wait).max(1)));
         }
         self.waits += 1;
         tracing::info!(
@@ -249,39 +369,108 @@ impl<'a> Pause<'a> {
                 *c = Some(until);
             }
         }
-        self.inner.await_cooldown().await;
+        let _ = tokio::time::timeout(self.budget.remaining(), self.inner.await_cooldown()).await;
         Ok(())
     }
 }
 
+/// What a 429 asked for.
+#[derive(Debug, PartialEq)]
+pub enum RateWait {
+    /// No (usable) header: the client's own minimum wait.
+    Unsaid,
+    After(Duration),
+    /// Above [`MAX_SANE_RESET_SECS`], or not a number: described for the error.
+    Absurd(String),
+}
+
 /// `RateLimit-Reset` (seconds, or a Unix time), else `Retry-After` (seconds or an HTTP date).
-pub fn reset_after(headers: &HeaderMap) -> Option<Duration> {
-    let now = chrono::Utc::now().timestamp();
+/// A value that is not a sane wait is [`RateWait::Absurd`] unless the other header gives one.
+pub fn reset_after(headers: &HeaderMap) -> RateWait {
+    let now = chrono::Utc::now().timestamp() as f64;
     let text = |name: &str| {
         headers
             .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
     };
-    if let Some(v) = text("ratelimit-reset").and_then(|s| s.parse::<f64>().ok())
-        && v.is_finite()
-        && v >= 0.0
-    {
-        // Large values are absolute Unix times.
-        let secs = if v > 1.0e9 {
-            (v - now as f64).max(0.0)
-        } else {
-            v
+    let sane = |secs: f64| secs <= MAX_SANE_RESET_SECS as f64;
+    let mut absurd: Option<String> = None;
+    if let Some(v) = text("ratelimit-reset") {
+        match v.parse::<f64>() {
+            Ok(x) if x.is_finite() && x >= 0.0 => {
+                // Large values are absolute Unix times.
+                let secs = if x > 1.0e9 { (x - now).max(0.0) } else { x };
+                if sane(secs) {
+                    return RateWait::After(Duration::from_secs_f64(secs));
+                }
+                absurd = Some(format!(
+                    "about {} s (RateLimit-Reset: {})",
+                    magnitude(secs),
+                    shown(&v)
+                ));
+            }
+            _ => {
+                absurd = Some(format!(
+                    "\"{}\" (RateLimit-Reset), which is not a number of seconds",
+                    shown(&v)
+                ));
+            }
+        }
+    }
+    if let Some(v) = text(RETRY_AFTER.as_str()) {
+        let secs = match v.parse::<u64>() {
+            Ok(s) => Some(s as f64),
+            Err(_) => chrono::DateTime::parse_from_rfc2822(&v)
+                .ok()
+                .map(|at| (at.timestamp() as f64 - now).max(0.0)),
         };
-        return Some(Duration::from_secs_f64(secs.min(86_400.0)));
+        match secs {
+            Some(s) if sane(s) => return RateWait::After(Duration::from_secs_f64(s)),
+            Some(s) => {
+                absurd.get_or_insert(format!(
+                    "about {} s (Retry-After: {})",
+                    magnitude(s),
+                    shown(&v)
+                ));
+            }
+            None => {
+                absurd.get_or_insert(format!(
+                    "\"{}\" (Retry-After), which is neither seconds nor a date",
+                    shown(&v)
+                ));
+            }
+        }
     }
-    let ra = text(RETRY_AFTER.as_str())?;
-    if let Ok(secs) = ra.parse::<u64>() {
-        return Some(Duration::from_secs(secs.min(86_400)));
+    match absurd {
+        Some(a) => RateWait::Absurd(a),
+        None => RateWait::Unsaid,
     }
-    let at = chrono::DateTime::parse_from_rfc2822(ra).ok()?;
-    let secs = (at.timestamp() - now).clamp(0, 86_400) as u64;
-    Some(Duration::from_secs(secs))
+}
+
+/// A header value for a message: at most 40 printable characters.
+fn shown(v: &str) -> String {
+    v.chars()
+        .filter(|c| !c.is_control())
+        .take(40)
+        .collect::<String>()
+}
+
+/// A number of seconds as a person reads it: `86400`, or `10^12` / `2.5×10^13` when huge.
+pub fn magnitude(secs: f64) -> String {
+    if secs < 1.0e6 {
+        return format!("{secs:.0}");
+    }
+    let mut exp = secs.log10().floor();
+    let mut mant = (secs / 10f64.powf(exp) * 10.0).round() / 10.0;
+    if mant >= 10.0 {
+        mant /= 10.0;
+        exp += 1.0;
+    }
+    if (mant - 1.0).abs() < 0.05 {
+        format!("10^{exp:.0}")
+    } else {
+        format!("{mant:.1}×10^{exp:.0}")
+    }
 }
 
 /// The HTTP client of a team profile's Keyward Server (`crate::remote`): rustls, timeouts, no
@@ -360,21 +549,59 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
+    fn after(w: RateWait) -> Duration {
+        match w {
+            RateWait::After(d) => d,
+            other => panic!("not a wait: {other:?}"),
+        }
+    }
+
     #[test]
     fn reset_headers() {
         let mut h = HeaderMap::new();
-        assert_eq!(reset_after(&h), None);
+        assert_eq!(reset_after(&h), RateWait::Unsaid);
         h.insert("retry-after", HeaderValue::from_static("3"));
-        assert_eq!(reset_after(&h), Some(Duration::from_secs(3)));
+        assert_eq!(after(reset_after(&h)), Duration::from_secs(3));
         h.insert("ratelimit-reset", HeaderValue::from_static("2"));
-        assert_eq!(reset_after(&h), Some(Duration::from_secs(2)));
+        assert_eq!(after(reset_after(&h)), Duration::from_secs(2));
         h.insert("ratelimit-reset", HeaderValue::from_static("garbage"));
-        assert_eq!(reset_after(&h), Some(Duration::from_secs(3)));
+        assert_eq!(after(reset_after(&h)), Duration::from_secs(3));
+        h.insert("ratelimit-reset", HeaderValue::from_static("0"));
+        assert_eq!(after(reset_after(&h)), Duration::ZERO);
         let mut h = HeaderMap::new();
         let later = chrono::Utc::now() + chrono::Duration::seconds(30);
         let v = HeaderValue::from_str(&later.to_rfc2822()).unwrap();
         h.insert("retry-after", v);
-        let d = reset_after(&h).unwrap();
+        let d = after(reset_after(&h));
         assert!(d <= Duration::from_secs(31) && d >= Duration::from_secs(28));
+    }
+
+    #[test]
+    fn absurd_resets_are_described_not_waited() {
+        let one = |k: &'static str, v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(k, HeaderValue::from_static(v));
+            reset_after(&h)
+        };
+        let RateWait::Absurd(a) = one("ratelimit-reset", "1e12") else {
+            panic!("1e12 taken as a wait")
+        };
+        assert!(a.contains("10^12 s") && a.contains("1e12"), "{a}");
+        let RateWait::Absurd(a) = one("ratelimit-reset", "86401") else {
+            panic!("a day taken as a wait")
+        };
+        assert!(a.contains("86401 s"), "{a}");
+        assert!(
+            matches!(one("ratelimit-reset", "soon"), RateWait::Absurd(a) if a.contains("soon"))
+        );
+        assert!(matches!(one("ratelimit-reset", "-5"), RateWait::Absurd(_)));
+        assert!(matches!(one("ratelimit-reset", "NaN"), RateWait::Absurd(_)));
+        assert!(matches!(one("retry-after", "1e12"), RateWait::Absurd(_)));
+        assert_eq!(
+            one("ratelimit-reset", "3600"),
+            RateWait::After(Duration::from_secs(3600))
+        );
+        assert_eq!(magnitude(2.5e13), "2.5×10^13");
+        assert_eq!(magnitude(9.99e11), "10^12");
     }
 }

@@ -55,7 +55,8 @@ impl ClientConfig {
 pub struct ClientOptions {
     /// An extra trusted root certificate (PEM), e.g. the sandbox's self-signed one.
     pub root_cert_pem: Option<String>,
-    /// How many times a GET is re-sent after a 5xx or a network error.
+    /// How many times a GET is re-sent after a 5xx or a network error (and a 429 waited out:
+    /// one request gets at most `1 + max_retries` tries in all).
     pub max_retries: u32,
     /// First backoff delay; doubles each retry (plus jitter).
     pub retry_base_delay: Duration,
@@ -65,6 +66,12 @@ pub struct ClientOptions {
     pub max_rate_limit_wait: Duration,
     /// Largest random jitter added to a 429 wait and to backoffs.
     pub max_jitter: Duration,
+    /// The shortest wait after a 429, doubled at each further 429 of a request (a
+    /// `RateLimit-Reset: 0` is not "go now").
+    pub min_rate_limit_wait: Duration,
+    /// The total deadline of one request with all its retries and waits (when the caller set
+    /// no budget of its own: see [`super::Client::with_budget`]).
+    pub retry_deadline: Duration,
 }
 
 impl Default for ClientOptions {
@@ -76,6 +83,8 @@ impl Default for ClientOptions {
             max_rate_limit_waits: 3,
             max_rate_limit_wait: Duration::from_secs(65),
             max_jitter: Duration::from_millis(400),
+            min_rate_limit_wait: Duration::from_secs(1),
+            retry_deadline: Duration::from_secs(60),
         }
     }
 }

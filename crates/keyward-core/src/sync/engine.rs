@@ -248,6 +248,10 @@ async fn list_all(
     }
 }
 
+/// Detail requests that fail in a row (each after its own retry budget) before the sync stops
+/// asking: the keys stay owed, and the next sync fetches them.
+const DETAIL_FAILURES_TO_STOP: u32 = 3;
+
 /// Details written per transaction (at most; a batch also goes out after [`BATCH_AGE`]).
 const BATCH: usize = 250;
 const BATCH_AGE: Duration = Duration::from_millis(300);
@@ -278,13 +282,19 @@ async fn fetch_details(
     let mut gone: Vec<String> = Vec::new();
     let mut batch_since = Instant::now();
     let mut throttled_seen = client.throttled_count();
+    let mut failed_in_row = 0u32;
+    let mut stopped: Option<Error> = None;
     let cancelled = loop {
-        while inflight.len() < ctl.limit() {
+        while stopped.is_none() && inflight.len() < ctl.limit() {
             let Some(id) = pending.next() else { break };
             let c = client.clone();
             inflight.spawn(async move {
                 let t = Instant::now();
-                let r = with_retries(|| c.get_key(&id)).await;
+                let r = with_retries(&c, |c| {
+                    let id = id.clone();
+                    async move { c.get_key(&id).await }
+                })
+                .await;
                 (id, t.elapsed(), r)
             });
         }
@@ -296,8 +306,12 @@ async fn fetch_details(
         let Some(joined) = next else {
             break cancel.is_cancelled();
         };
-        let (id, rtt, r) =
-            joined.map_err(|e| Error::internal(format!("detail task failed: {e}")))?;
+        let (id, rtt, r) = match joined {
+            Ok(v) => v,
+            // Aborted once the sync stopped asking.
+            Err(e) if e.is_cancelled() => continue,
+            Err(e) => return Err(Error::internal(format!("detail task failed: {e}"))),
+        };
         let throttled = client.throttled_count();
         match &r {
             Err(e) if e.code == ErrorCode::RateLimited => ctl.on_throttled(),
@@ -310,15 +324,29 @@ async fn fetch_details(
         run.prog.concurrency = ctl.limit() as u32;
         match r {
             Ok(d) => {
+                failed_in_row = 0;
                 run.p.details_fetched += 1;
                 batch.push(d);
             }
             // Deleted between the listing and the detail.
-            Err(e) if e.code == ErrorCode::NotFound => gone.push(id),
-            Err(e) => run
-                .p
-                .errors
-                .push(format!("details of {id}: {} ({})", e.message, e.code)),
+            Err(e) if e.code == ErrorCode::NotFound => {
+                failed_in_row = 0;
+                gone.push(id);
+            }
+            Err(e) => {
+                if transient(e.code) {
+                    failed_in_row += 1;
+                }
+                // Kinde stopped answering: the rest stay owed for the next sync, rather than
+                // each waiting out its own budget.
+                if failed_in_row >= DETAIL_FAILURES_TO_STOP && stopped.is_none() {
+                    inflight.abort_all();
+                    stopped = Some(e.clone());
+                }
+                run.p
+                    .errors
+                    .push(format!("details of {id}: {} ({})", e.message, e.code));
+            }
         }
         if batch.len() >= BATCH || (!batch.is_empty() && batch_since.elapsed() >= BATCH_AGE) {
             writer.send(
@@ -332,6 +360,14 @@ async fn fetch_details(
         progress(run.prog.clone());
     };
     inflight.abort_all();
+    if let Some(e) = &stopped {
+        let owed = run.prog.details_total.saturating_sub(run.prog.details_done);
+        run.p.errors.push(format!(
+            "stopped fetching details after {DETAIL_FAILURES_TO_STOP} failures in a row ({}); \
+             {owed} details are still owed and the next sync fetches them",
+            e.code
+        ));
+    }
     writer.send(batch, gone, &run.p);
     let out = writer.finish().await?;
     run.changed.extend(out.changed);
@@ -440,7 +476,7 @@ async fn resolve_names(client: &Client, store: &Arc<dyn Store>) -> Result<()> {
         }
     };
     let orgs = if need_orgs {
-        let r = with_retries(|| client.list_orgs()).await;
+        let r = with_retries(client, |c| async move { c.list_orgs().await }).await;
         fetch(
             r.map(|v| v.into_iter().map(|o| (o.code, o.name)).collect()),
             &mut first_err,
@@ -449,7 +485,7 @@ async fn resolve_names(client: &Client, store: &Arc<dyn Store>) -> Result<()> {
         None
     };
     let users = if need_users {
-        let r = with_retries(|| client.list_users()).await;
+        let r = with_retries(client, |c| async move { c.list_users().await }).await;
         let r = r.map(|v| {
             v.into_iter()
                 .map(|u| (u.id.clone(), u.display_name()))
@@ -460,7 +496,7 @@ async fn resolve_names(client: &Client, store: &Arc<dyn Store>) -> Result<()> {
         None
     };
     let apis = if need_apis {
-        let r = with_retries(|| client.list_apis()).await;
+        let r = with_retries(client, |c| async move { c.list_apis().await }).await;
         fetch(
             r.map(|v| v.into_iter().map(|a| (a.id, a.name)).collect()),
             &mut first_err,
@@ -495,21 +531,39 @@ async fn resolve_names(client: &Client, store: &Arc<dyn Store>) -> Result<()> {
 }
 
 async fn list_page(client: &Client, q: &ListKeysQuery) -> Result<KeysPage> {
-    with_retries(|| client.list_keys_page(q)).await
+    with_retries(client, |c| {
+        let q = q.clone();
+        async move { c.list_keys_page(&q).await }
+    })
+    .await
 }
 
-/// Sync-level retries on top of the client's own (rate limits and transient failures).
-async fn with_retries<T, F, Fut>(mut f: F) -> Result<T>
+/// Sync-level retries (rate limits and transient failures) within ONE budget with the client's
+/// own retries: the call gets [`Client::call_budget`] (at most `1 + max_retries` requests in
+/// all, within the client's `retry_deadline` and any deadline of the whole operation), and the
+/// client's loop and this one draw attempts from it, so they never multiply.
+async fn with_retries<T, F, Fut>(client: &Client, mut f: F) -> Result<T>
 where
-    F: FnMut() -> Fut,
+    F: FnMut(Client) -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    let mut attempt = 0u32;
+    let budget = client.call_budget();
+    let c = client.with_budget(budget.clone());
+    let mut retries = 0u32;
     loop {
-        match f().await {
-            Err(e) if attempt < 3 && transient(e.code) => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+        match f(c.clone()).await {
+            Err(e) if transient(e.code) => {
+                let wait = Duration::from_millis(200 * u64::from(retries + 1));
+                if !budget.allows(wait) {
+                    // The client names the budget when it gave up on it; say it otherwise.
+                    return Err(if retries > 0 && !e.message.contains("gave up after") {
+                        budget.gave_up(e)
+                    } else {
+                        e
+                    });
+                }
+                retries += 1;
+                tokio::time::sleep(wait).await;
             }
             other => return other,
         }

@@ -15,6 +15,7 @@ pub use aimd::Concurrency;
 use crate::config::Settings;
 use crate::ctx::{AppCtx, blocking};
 use crate::error::{Error, Result};
+use crate::kinde::RetryBudget;
 use crate::model::sync::{
     CONCURRENCY_LIMIT, DEFAULT_MAX_CONCURRENCY, SyncOptions, SyncProgress, SyncRunRecord,
     SyncSummary,
@@ -33,7 +34,28 @@ pub async fn run(
     progress: impl Fn(SyncProgress) + Send + Sync,
     cancel: CancellationToken,
 ) -> Result<SyncSummary> {
-    run_profile(ctx, opts, &progress, &cancel, false).await
+    run_profile(ctx, opts, &progress, &cancel, false, None).await
+}
+
+/// The most tries of one request in [`run_quick`].
+pub const QUICK_ATTEMPTS: u32 = 2;
+
+/// The deadline of the whole of [`run_quick`]: Kinde's listing of an idle account takes a
+/// second or two; past this, the cache answers.
+pub const QUICK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// [`run`] with a short budget for the whole sync ([`QUICK_ATTEMPTS`] tries per request, all
+/// within [`QUICK_DEADLINE`]): the live part of a command that can answer from the cache
+/// (`keys list`), so that a slow or unreachable Kinde falls back to the cache in seconds, not
+/// minutes. The error names the attempts and the deadline.
+pub async fn run_quick(
+    ctx: &AppCtx,
+    opts: SyncOptions,
+    progress: impl Fn(SyncProgress) + Send + Sync,
+    cancel: CancellationToken,
+) -> Result<SyncSummary> {
+    let budget = RetryBudget::new(QUICK_ATTEMPTS, QUICK_DEADLINE);
+    run_profile(ctx, opts, &progress, &cancel, false, Some(budget)).await
 }
 
 /// [`run`], but when another sync of the profile is running, waits for it to end (until
@@ -44,20 +66,26 @@ pub async fn run_wait(
     progress: impl Fn(SyncProgress) + Send + Sync,
     cancel: CancellationToken,
 ) -> Result<SyncSummary> {
-    run_profile(ctx, opts, &progress, &cancel, true).await
+    run_profile(ctx, opts, &progress, &cancel, true, None).await
 }
 
 /// [`run`] or [`run_wait`]: the profile's settings into `opts`, the sync, the handover
-/// deadlines ([`crate::keys::handover::expire_due`]), then the alert rules.
+/// deadlines ([`crate::keys::handover::expire_due`]), then the alert rules. `budget`: one
+/// deadline for every request of the sync (none: each request gets the client's own).
 async fn run_profile(
     ctx: &AppCtx,
     opts: SyncOptions,
     progress: &(dyn Fn(SyncProgress) + Send + Sync),
     cancel: &CancellationToken,
     wait: bool,
+    budget: Option<RetryBudget>,
 ) -> Result<SyncSummary> {
     let opts = options(&ctx.settings().await?, opts)?;
     let client = ctx.client().await?;
+    let client = match budget {
+        Some(b) => client.with_budget(b),
+        None => client,
+    };
     let store = ctx.store().await?;
     let summary = run_store(&client, &store, opts, progress, cancel, wait).await?;
     // Old keys of re-issues whose deadline has passed are revoked now (before the alert rules
