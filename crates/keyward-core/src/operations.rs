@@ -98,6 +98,19 @@ macro_rules! operations {
                     };
                     $crate::keys::changed_since(ctx, since).await
                 }
+                /// One window of the keys table from the cache: the rows `offset..offset + limit`
+                /// (limit at most 1000) of the keys matching `query` in its order, how many match,
+                /// the change cursor and the per-status counts. The table never holds the whole list.
+                #[role(viewer)]
+                fn keys_window(ctx, query: $crate::model::key::KeyWindowQuery, offset: u32, limit: u32) -> $crate::model::key::KeyWindow {
+                    $crate::keys::rules::window(ctx, query, offset, limit).await
+                }
+                /// The ids of the cached keys matching `query` that are not revoked, in id order:
+                /// a selection of "every key matching", resolved for a bulk revoke.
+                #[role(viewer)]
+                fn keys_matching_revocable(ctx, query: $crate::model::key::KeyWindowQuery) -> Vec<String> {
+                    $crate::keys::rules::revocable_matching(ctx, query).await
+                }
                 /// One key, fresh from Kinde.
                 #[role(viewer)]
                 fn key_show(ctx, id: String) -> $crate::model::key::KeyView {

@@ -13,14 +13,18 @@
 //!   the rotation window.
 //! - **Search**: the query is split on whitespace into lower-cased terms; a key matches when
 //!   every term is found (case-insensitively, as a substring) in one of its name, key prefix,
-//!   key suffix, id, owner name or API name. A blank query matches every key.
+//!   key suffix, id, owner name or API name. A blank query matches every key. The keys table
+//!   asks the store for a window of the keys matching a query (`window`): there the same rule
+//!   is SQL (`store::view::window_where`, a trigram index), pinned by the same shared cases.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::config::Settings;
-use crate::model::key::{KeyStatus, KeyView};
+use crate::ctx::{AppCtx, blocking};
+use crate::error::Result;
+use crate::model::key::{KeyStatus, KeyView, KeyWindow, KeyWindowQuery};
 
 /// Windows that decide `stale` and `rotation_due`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -90,6 +94,34 @@ pub fn apply(v: &mut KeyView, w: Windows, now: DateTime<Utc>) {
     let can = flaggable(v.key.status, v.gone);
     v.stale = can && is_stale(v.key.last_verified_on, v.key.created_on, w.stale_days, now);
     v.rotation_due = can && is_rotation_due(v.rotated_on, v.key.created_on, w.rotation_days, now);
+}
+
+/// One window of the keys table (`keys_window`): the store answers with the search rule and
+/// the flag rules in SQL; the rows' flags are set here.
+pub async fn window(ctx: &AppCtx, q: KeyWindowQuery, offset: u32, limit: u32) -> Result<KeyWindow> {
+    let w = Windows::from(&ctx.settings().await?);
+    let store = ctx.store().await?;
+    let now = chrono::Utc::now();
+    let mut win = blocking(move || {
+        store.keys_window(&q, offset, limit, (w.stale_days, w.rotation_days), now)
+    })
+    .await?;
+    for v in &mut win.rows {
+        apply(v, w, now);
+    }
+    Ok(win)
+}
+
+/// The ids of the keys matching a query that can still be revoked (not revoked), in id
+/// order: "every key matching" of a bulk revoke, resolved here rather than in a front end.
+pub async fn revocable_matching(ctx: &AppCtx, q: KeyWindowQuery) -> Result<Vec<String>> {
+    let w = Windows::from(&ctx.settings().await?);
+    let store = ctx.store().await?;
+    let now = chrono::Utc::now();
+    blocking(move || {
+        store.keys_matching_ids(&q, true, (w.stale_days, w.rotation_days), now, u32::MAX)
+    })
+    .await
 }
 
 /// A parsed search query: its lower-cased terms.

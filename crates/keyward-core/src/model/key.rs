@@ -308,3 +308,91 @@ pub struct Handover {
     /// until the admin revokes it.
     pub old_expires_at: Option<DateTime<Utc>>,
 }
+
+/// A column the keys table sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum KeySortKey {
+    Name,
+    Owner,
+    Api,
+    Status,
+    Created,
+    #[default]
+    LastVerified,
+    Verifications,
+    /// Verifications over the last 7 days (the sparkline's sum).
+    Activity,
+}
+
+/// A sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum SortDir {
+    Asc,
+    #[default]
+    Desc,
+}
+
+/// A health flag the keys table filters by (see `keys::rules`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum KeyFlag {
+    Stale,
+    RotationDue,
+}
+
+/// Which cached keys the table shows, in which order: the search (the one search rule of
+/// `keys::rules`), the filters and the sort. Selecting "every key matching" is this query too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct KeyWindowQuery {
+    #[serde(default)]
+    pub search: Option<String>,
+    #[serde(default)]
+    pub status: Option<KeyStatus>,
+    #[serde(default)]
+    pub key_type: Option<KeyType>,
+    #[serde(default)]
+    pub org_code: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub api_id: Option<String>,
+    #[serde(default)]
+    pub flag: Option<KeyFlag>,
+    /// Ties are ordered by key id, in the same direction.
+    #[serde(default)]
+    pub sort: KeySortKey,
+    #[serde(default)]
+    pub dir: SortDir,
+}
+
+/// Keys of this profile per status (gone ones included): the table's header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct KeyCounts {
+    pub all: u32,
+    pub active: u32,
+    pub inactive: u32,
+    pub revoked: u32,
+}
+
+/// One window of the keys table (`keys_window`): the rows `offset..offset + rows.len()` of
+/// the keys matching a [`KeyWindowQuery`] in its order, how many match, the store's change cursor
+/// the rows reflect, and the header's counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct KeyWindow {
+    /// Keys matching the query.
+    pub total: u32,
+    pub offset: u32,
+    pub rows: Vec<KeyView>,
+    /// The store's change cursor, read before the rows.
+    #[ts(type = "number")]
+    pub rev: i64,
+    pub counts: KeyCounts,
+}

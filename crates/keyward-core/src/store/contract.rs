@@ -25,7 +25,7 @@ use crate::model::alert::{
 };
 use crate::model::audit::{AuditClose, AuditEntry, AuditFilter, NewAudit};
 use crate::model::history::{Bucket, BucketCount, HistoryPoint, KeyHistory, ReissueLink};
-use crate::model::key::{ApiKey, KeyFilter, KeyStatus, KeyView};
+use crate::model::key::{ApiKey, KeyFilter, KeyStatus, KeyView, KeyWindow, KeyWindowQuery};
 use crate::model::sync::SyncRunRecord;
 
 macro_rules! contract {
@@ -101,6 +101,16 @@ contract! {
     /// cursor, read first, so that a write racing this read is seen again next time rather
     /// than missed.
     fn keys_changed_since(&self, since_rev: i64, now: DateTime<Utc>) -> Result<(i64, Vec<KeyView>)>;
+    /// One window of the keys table: the rows `offset..offset + limit` (at most
+    /// [`super::view::MAX_WINDOW`]) of the keys matching `q` in its order, ties by id in the
+    /// same direction, with `spark_7d` filled; how many match; the change cursor, read first;
+    /// the per-status counts. The search is the one rule of `keys::rules`; the flags are its
+    /// rules with `flag_days` = (stale days, rotation days). Flags on the rows are left false
+    /// (the caller applies the rules).
+    fn keys_window(&self, q: &KeyWindowQuery, offset: u32, limit: u32, flag_days: (u32, u32), now: DateTime<Utc>) -> Result<KeyWindow>;
+    /// The ids of the keys matching `q` (search and filters; `revocable_only`: not revoked),
+    /// in id order, at most `cap`.
+    fn keys_matching_ids(&self, q: &KeyWindowQuery, revocable_only: bool, flag_days: (u32, u32), now: DateTime<Utc>, cap: u32) -> Result<Vec<String>>;
     /// All cached keys with row ids (insights, export).
     fn all_keys(&self) -> Result<Vec<CachedKey>>;
     /// Verifications per UTC day over the last 7 days (oldest first) of every key, one query.

@@ -32,7 +32,9 @@ use crate::error::{Error, ErrorCode};
 use crate::model::alert::{AlertFilter, AlertKind, MuteTarget, Policy};
 use crate::model::audit::{AuditAction, AuditClose, AuditFilter, AuditOutcome, NewAudit};
 use crate::model::history::Bucket;
-use crate::model::key::{ApiKey, KeyFilter, KeyStatus, KeyType};
+use crate::model::key::{
+    ApiKey, KeyFilter, KeyFlag, KeySortKey, KeyStatus, KeyType, KeyWindow, KeyWindowQuery, SortDir,
+};
 
 /// A fresh, empty database for one contract test. Every `open` is a new handle on the same
 /// database (as another process, or another replica, would have), for `profile`.
@@ -67,6 +69,10 @@ macro_rules! store_contract_tests {
             a_pending_intent_is_closed_once_with_the_answer,
             a_pending_intent_never_closed_is_reconciled_as_keywards_own,
             a_fresh_store_is_sound_and_empty,
+            keys_window_pages_in_order_with_ties_by_id,
+            keys_window_search_is_the_search_rule,
+            keys_window_filters_flags_and_counts,
+            keys_window_follows_a_change_with_its_rev,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
@@ -1184,4 +1190,309 @@ pub fn a_fresh_store_is_sound_and_empty(db: &dyn ContractDb) {
     assert!(s.owed_details().unwrap().is_empty());
     fn check<T: Send + Sync>() {}
     check::<Arc<dyn Store>>();
+}
+
+/// The flag windows of the window tests: 30 days stale, 90 days rotation.
+const FLAG_DAYS: (u32, u32) = (30, 90);
+
+fn window(s: &dyn Store, q: &KeyWindowQuery, offset: u32, limit: u32) -> KeyWindow {
+    s.keys_window(q, offset, limit, FLAG_DAYS, t0()).unwrap()
+}
+
+fn window_ids(s: &dyn Store, q: &KeyWindowQuery, offset: u32, limit: u32) -> Vec<String> {
+    window(s, q, offset, limit)
+        .rows
+        .into_iter()
+        .map(|k| k.key.id)
+        .collect()
+}
+
+fn sorted(sort: KeySortKey, dir: SortDir) -> KeyWindowQuery {
+    KeyWindowQuery {
+        sort,
+        dir,
+        ..Default::default()
+    }
+}
+
+/// 25 keys whose names, counts and dates tie in groups; another profile's keys never show.
+fn window_fixture(db: &dyn ContractDb) -> Arc<dyn Store> {
+    let s = db.open("p");
+    let entries: Vec<PageEntry> = (0..25)
+        .map(|i| {
+            let mut k = key(
+                &format!("k{:02}", (i * 7) % 25),
+                Some(i64::from(i % 4)),
+                (i % 3 != 0).then(|| t0() - Duration::days(i64::from(i % 5))),
+            );
+            k.name = format!("{} group", ["Beta", "alpha", "Gamma"][i as usize % 3]);
+            detail(k)
+        })
+        .collect();
+    s.apply_page(Some(1), t0(), &entries).unwrap();
+    let names: Vec<(String, Option<String>, Option<String>)> = (0..25)
+        .map(|i| {
+            (
+                format!("k{i:02}"),
+                (i % 2 == 0).then(|| format!("Owner {}", i % 3)),
+                Some(["API b", "api A"][i % 2].to_string()),
+            )
+        })
+        .collect();
+    s.set_names(&names).unwrap();
+    db.open("other")
+        .apply_page(Some(1), t0(), &keys_named("o", 0..5))
+        .unwrap();
+    s
+}
+
+pub fn keys_window_pages_in_order_with_ties_by_id(db: &dyn ContractDb) {
+    let s = window_fixture(db);
+    let sorts = [
+        KeySortKey::Name,
+        KeySortKey::Owner,
+        KeySortKey::Api,
+        KeySortKey::Status,
+        KeySortKey::Created,
+        KeySortKey::LastVerified,
+        KeySortKey::Verifications,
+        KeySortKey::Activity,
+    ];
+    for sort in sorts {
+        let asc = sorted(sort, SortDir::Asc);
+        let whole = window_ids(&*s, &asc, 0, 1000);
+        assert_eq!(whole.len(), 25, "{sort:?}");
+        let mut uniq = whole.clone();
+        uniq.sort();
+        uniq.dedup();
+        assert_eq!(uniq.len(), 25, "{sort:?}: every key once");
+        // Pages of 10 put together are the whole list: the order is total and stable.
+        let mut paged = Vec::new();
+        for off in [0, 10, 20] {
+            let w = window(&*s, &asc, off, 10);
+            assert_eq!((w.total, w.offset), (25, off));
+            paged.extend(w.rows.into_iter().map(|k| k.key.id));
+        }
+        assert_eq!(paged, whole, "{sort:?}: pages in order");
+        // Ties by id in the same direction: descending is ascending reversed, exactly.
+        let mut desc = window_ids(&*s, &sorted(sort, SortDir::Desc), 0, 1000);
+        desc.reverse();
+        assert_eq!(desc, whole, "{sort:?}: descending is ascending reversed");
+    }
+    // The name sort ignores case; ties are by id.
+    let by_name = window(&*s, &sorted(KeySortKey::Name, SortDir::Asc), 0, 1000);
+    let names: Vec<&str> = by_name.rows.iter().map(|k| k.key.name.as_str()).collect();
+    assert!(names[..8].iter().all(|n| *n == "alpha group"), "{names:?}");
+    assert!(names[8..17].iter().all(|n| *n == "Beta group"), "{names:?}");
+    let alpha: Vec<&str> = by_name.rows[..8]
+        .iter()
+        .map(|k| k.key.id.as_str())
+        .collect();
+    let mut alpha_sorted = alpha.clone();
+    alpha_sorted.sort_unstable();
+    assert_eq!(alpha, alpha_sorted, "ties by id");
+    // The count sort is by count; the rows carry their sparkline.
+    let by_count = window(&*s, &sorted(KeySortKey::Verifications, SortDir::Desc), 0, 5);
+    assert!(
+        by_count
+            .rows
+            .iter()
+            .all(|k| k.key.verification_count == Some(3)),
+        "the highest counts first"
+    );
+    assert!(by_count.rows.iter().all(|k| k.spark_7d.len() == 7));
+    // Past the end: no rows, the total still right. Too many rows at once: refused in words.
+    let w = window(&*s, &asc_name(), 30, 10);
+    assert_eq!((w.rows.len(), w.total), (0, 25));
+    let w = window(&*s, &asc_name(), 0, 0);
+    assert_eq!((w.rows.len(), w.total, w.counts.all), (0, 25, 25));
+    let e = s
+        .keys_window(&asc_name(), 0, 5000, FLAG_DAYS, t0())
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput, "{e:?}");
+    assert!(e.message.contains("5000"), "{e:?}");
+}
+
+fn asc_name() -> KeyWindowQuery {
+    sorted(KeySortKey::Name, SortDir::Asc)
+}
+
+/// The search rule's key (keys::rules::tests::view) and a decoy that no non-blank shared
+/// case finds.
+fn search_fixture(db: &dyn ContractDb) -> Arc<dyn Store> {
+    let s = db.open("p");
+    let mut k = key("api_key_0a1b2c", Some(1), None);
+    k.name = "Billing reconciler".into();
+    k.key_prefix = "k_live_Ab".into();
+    k.key_suffix = Some("wXyZ".into());
+    k.org_code = Some("org_acme".into());
+    let mut d = key("key_9f8e7d", Some(1), None);
+    d.name = "Payroll sync".into();
+    d.key_prefix = "k_test_Qq".into();
+    d.key_suffix = Some("mnop".into());
+    d.org_code = Some("org_globex".into());
+    s.apply_page(Some(1), t0(), &[detail(k), detail(d)])
+        .unwrap();
+    s.set_names(&[
+        (
+            "api_key_0a1b2c".into(),
+            Some("Acme Corp".into()),
+            Some("Billing API".into()),
+        ),
+        (
+            "key_9f8e7d".into(),
+            Some("Hooli".into()),
+            Some("Payments".into()),
+        ),
+    ])
+    .unwrap();
+    s
+}
+
+pub fn keys_window_search_is_the_search_rule(db: &dyn ContractDb) {
+    #[derive(serde::Deserialize)]
+    struct Case {
+        query: String,
+        matches: bool,
+    }
+    let cases: Vec<Case> = serde_json::from_str(include_str!("../keys/search_cases.json")).unwrap();
+    assert!(cases.len() >= 20);
+    let s = search_fixture(db);
+    for c in &cases {
+        let q = KeyWindowQuery {
+            search: Some(c.query.clone()),
+            ..asc_name()
+        };
+        let ids = window_ids(&*s, &q, 0, 100);
+        let blank = c.query.trim().is_empty();
+        let want: Vec<&str> = match (c.matches, blank) {
+            (true, true) => vec!["api_key_0a1b2c", "key_9f8e7d"],
+            (true, false) => vec!["api_key_0a1b2c"],
+            (false, _) => vec![],
+        };
+        assert_eq!(ids, want, "query {:?}: {}", c.query, "the shared case");
+        assert_eq!(
+            window(&*s, &q, 0, 0).total as usize,
+            want.len(),
+            "query {:?}: the total",
+            c.query
+        );
+        let mut revocable = s
+            .keys_matching_ids(&q, true, FLAG_DAYS, t0(), 1000)
+            .unwrap();
+        revocable.sort();
+        assert_eq!(revocable, want, "query {:?}: matching ids", c.query);
+    }
+    // The decoy is found by its own fields, and a renamed key by its new name only.
+    let q = |t: &str| KeyWindowQuery {
+        search: Some(t.into()),
+        ..asc_name()
+    };
+    assert_eq!(window_ids(&*s, &q("HOOLI pay"), 0, 10), ["key_9f8e7d"]);
+    s.set_names(&[("key_9f8e7d".into(), Some("Initech".into()), None)])
+        .unwrap();
+    assert!(window_ids(&*s, &q("hooli"), 0, 10).is_empty());
+    assert_eq!(window_ids(&*s, &q("initech"), 0, 10), ["key_9f8e7d"]);
+}
+
+pub fn keys_window_filters_flags_and_counts(db: &dyn ContractDb) {
+    let s = db.open("p");
+    let now = t0();
+    // a: created 100 days ago, never verified: stale and due. b: verified yesterday, created
+    // 100 days ago: due only. c: like a, but rotated by Keyward 3 days ago: stale only.
+    // d: like a but revoked: never flagged. e: like a but a user key of another API.
+    let a = key("a", Some(0), None);
+    let b = key("b", Some(2), Some(now - Duration::days(1)));
+    let c = key("c", Some(0), None);
+    let d = key("d", Some(0), None);
+    let mut e = key("e", Some(0), None);
+    e.key_type = KeyType::User;
+    e.user_id = Some("u_1".into());
+    e.org_code = None;
+    e.api_ids = vec!["api_2".into()];
+    s.apply_page(Some(1), now, &[a, b, c, d, e].map(detail))
+        .unwrap();
+    s.set_rotated_on("c", now - Duration::days(3)).unwrap();
+    s.set_status("d", KeyStatus::Revoked, now).unwrap();
+    let ids = |q: KeyWindowQuery| -> Vec<String> {
+        let mut v = window_ids(&*s, &q, 0, 100);
+        v.sort();
+        v
+    };
+    let base = asc_name;
+    let flag = |f| KeyWindowQuery {
+        flag: Some(f),
+        ..base()
+    };
+    assert_eq!(ids(flag(KeyFlag::Stale)), ["a", "c", "e"]);
+    assert_eq!(ids(flag(KeyFlag::RotationDue)), ["a", "b", "e"]);
+    let q = KeyWindowQuery {
+        status: Some(KeyStatus::Revoked),
+        ..base()
+    };
+    assert_eq!(ids(q), ["d"]);
+    let q = KeyWindowQuery {
+        key_type: Some(KeyType::User),
+        ..base()
+    };
+    assert_eq!(ids(q), ["e"]);
+    let q = KeyWindowQuery {
+        api_id: Some("api_1".into()),
+        ..base()
+    };
+    assert_eq!(ids(q), ["a", "b", "c", "d"]);
+    let q = KeyWindowQuery {
+        org_code: Some("org_a".into()),
+        flag: Some(KeyFlag::Stale),
+        ..base()
+    };
+    assert_eq!(ids(q), ["a", "c"]);
+    let q = KeyWindowQuery {
+        user_id: Some("u_1".into()),
+        ..base()
+    };
+    assert_eq!(ids(q), ["e"]);
+    let w = window(&*s, &base(), 0, 1);
+    assert_eq!(w.rows.len(), 1);
+    assert_eq!(
+        (
+            w.counts.all,
+            w.counts.active,
+            w.counts.inactive,
+            w.counts.revoked
+        ),
+        (5, 4, 0, 1)
+    );
+    // "Every key matching" for a bulk revoke leaves the revoked one out.
+    assert_eq!(
+        s.keys_matching_ids(&base(), true, FLAG_DAYS, now, 1000)
+            .unwrap(),
+        ["a", "b", "c", "e"]
+    );
+    assert_eq!(
+        s.keys_matching_ids(&base(), false, FLAG_DAYS, now, 2)
+            .unwrap(),
+        ["a", "b"]
+    );
+}
+
+pub fn keys_window_follows_a_change_with_its_rev(db: &dyn ContractDb) {
+    let s = db.open("p");
+    s.apply_page(Some(1), t0(), &keys_named("k", 0..12))
+        .unwrap();
+    let q = sorted(KeySortKey::Verifications, SortDir::Desc);
+    let before = window(&*s, &q, 0, 5);
+    assert_eq!(before.rev, s.current_rev().unwrap());
+    // One key's count changes: the delta names it, and the window shows it first.
+    let mut k = key("k00007", Some(50), Some(t0()));
+    k.name = "name k00007".into();
+    s.apply_page(Some(2), t0() + Duration::minutes(1), &[detail(k)])
+        .unwrap();
+    let (_, changed) = changed_ids(&*s, before.rev);
+    assert_eq!(changed, ["k00007"]);
+    let after = window(&*s, &q, 0, 5);
+    assert!(after.rev > before.rev);
+    assert_eq!(after.rows[0].key.id, "k00007");
+    assert_eq!(after.rows[0].key.verification_count, Some(50));
+    assert_eq!(after.total, 12);
 }

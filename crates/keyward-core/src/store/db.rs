@@ -24,6 +24,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_alert_summaries.sql"),
     include_str!("migrations/0008_handover_deadline.sql"),
     include_str!("migrations/0009_audit_actor.sql"),
+    include_str!("migrations/0011_keys_window.sql"),
 ];
 
 /// The schema version this build writes.

@@ -37,7 +37,7 @@ pub use keys::{DetailOutcome, KeyState, ListingOutcome, MissingNames, PageEntry,
 pub use lock::{INTERRUPTED, SyncLock, sync_in_progress};
 pub use rows::{from_ms, to_ms};
 pub use runs::RunProgress;
-pub use view::CachedKey;
+pub use view::{CachedKey, MAX_WINDOW, check_window, search_terms};
 
 #[cfg(test)]
 mod tests;

@@ -9,8 +9,13 @@ use super::db::SqliteStore;
 use super::rows::parse_type;
 use super::rows::{DAY_MS, to_ms};
 use super::rows::{opt_time, parse_status};
-use crate::error::Result;
-use crate::model::key::{ApiKey, KeyFilter, KeyView};
+use crate::error::{Error, Result};
+use crate::model::key::{
+    ApiKey, KeyCounts, KeyFilter, KeyFlag, KeySortKey, KeyView, KeyWindow, KeyWindowQuery, SortDir,
+};
+
+/// The most rows one window may ask for.
+pub const MAX_WINDOW: u32 = 1000;
 
 const COLUMNS: &str = "kid, id, name, key_type, status, key_prefix, key_suffix, created_on, \
     last_verified_on, last_verified_ip, created_by, api_ids, scopes, verification_count, \
@@ -141,6 +146,145 @@ impl SqliteStore {
         Ok((rev, keys.into_iter().map(|k| k.view).collect()))
     }
 
+    /// One window of the keys table: the rows `offset..offset + limit` of the keys matching
+    /// `q` in its order (ties by id in the same direction), with `spark_7d` filled for those
+    /// rows only, the number of matching keys, the store's change cursor (read first) and the
+    /// per-status counts. The search is the one rule of `keys::rules` in SQL (see
+    /// [`window_where`]); a flag filter is the rule's too, with the windows given in days.
+    /// The work is the window's, not the list's: the sorts have indexes, the search a trigram
+    /// index (terms of 1 or 2 characters scan).
+    pub fn keys_window(
+        &self,
+        q: &KeyWindowQuery,
+        offset: u32,
+        limit: u32,
+        flag_days: (u32, u32),
+        now: DateTime<Utc>,
+    ) -> Result<KeyWindow> {
+        check_window(offset, limit)?;
+        let rev = self.current_rev()?;
+        let today = to_ms(now).div_euclid(DAY_MS);
+        let (cond, mut args) = window_where(&self.profile, q, flag_days, now);
+        let (order, activity) = order_by(q);
+        let prefix: Vec<Box<dyn ToSql>> = if activity {
+            vec![Box::new(today - 6), Box::new(today)]
+        } else {
+            Vec::new()
+        };
+        let (mut keys, total, counts) = self.with_conn(|c| {
+            let total: i64 = {
+                let sql = format!("SELECT COUNT(*) FROM keys WHERE {cond}");
+                let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
+                c.prepare_cached(&sql)?
+                    .query_row(refs.as_slice(), |r| r.get(0))?
+            };
+            let keys: Vec<CachedKey> = if limit == 0 {
+                Vec::new()
+            } else {
+                // The activity sort reads the 7-day sums: its two bounds come first.
+                let sql = if activity {
+                    format!(
+                        "SELECT {COLUMNS}, (SELECT COALESCE(SUM(d.verifications), 0) FROM daily d \
+                         WHERE d.kid = keys.kid AND d.day BETWEEN ?1 AND ?2) AS act FROM keys \
+                         WHERE {cond} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+                    )
+                } else {
+                    format!(
+                        "SELECT {COLUMNS} FROM keys WHERE {cond} ORDER BY {order} \
+                         LIMIT {limit} OFFSET {offset}"
+                    )
+                };
+                let mut all: Vec<Box<dyn ToSql>> = Vec::new();
+                all.extend(prefix);
+                all.append(&mut args);
+                let refs: Vec<&dyn ToSql> = all.iter().map(|b| b.as_ref()).collect();
+                let mut st = c.prepare_cached(&sql)?;
+                let rows = st.query_map(refs.as_slice(), read_row)?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let mut counts = KeyCounts::default();
+            let mut st = c.prepare_cached(
+                "SELECT status, COUNT(*) FROM keys WHERE profile = ?1 GROUP BY status",
+            )?;
+            let mut rows = st.query([&self.profile])?;
+            while let Some(r) = rows.next()? {
+                let (status, n): (String, i64) = (r.get(0)?, r.get(1)?);
+                let n = u32::try_from(n).unwrap_or(u32::MAX);
+                counts.all = counts.all.saturating_add(n);
+                match status.as_str() {
+                    "active" => counts.active = n,
+                    "inactive" => counts.inactive = n,
+                    "revoked" => counts.revoked = n,
+                    _ => {}
+                }
+            }
+            Ok((keys, total, counts))
+        })?;
+        let kids: Vec<i64> = keys.iter().map(|k| k.kid).collect();
+        let spark = self.spark_7d_of(now, &kids)?;
+        for k in &mut keys {
+            k.view.spark_7d = spark.get(&k.kid).cloned().unwrap_or_else(|| vec![0; 7]);
+        }
+        Ok(KeyWindow {
+            total: u32::try_from(total).unwrap_or(u32::MAX),
+            offset,
+            rows: keys.into_iter().map(|k| k.view).collect(),
+            rev,
+            counts,
+        })
+    }
+
+    /// The ids of the keys matching `q` (search and filters; `revocable_only`: not revoked),
+    /// in id order, at most `cap`: "every key matching" resolved here, not in a front end.
+    pub fn keys_matching_ids(
+        &self,
+        q: &KeyWindowQuery,
+        revocable_only: bool,
+        flag_days: (u32, u32),
+        now: DateTime<Utc>,
+        cap: u32,
+    ) -> Result<Vec<String>> {
+        let (cond, args) = window_where(&self.profile, q, flag_days, now);
+        let extra = if revocable_only {
+            " AND keys.status <> 'revoked'"
+        } else {
+            ""
+        };
+        let sql = format!("SELECT id FROM keys WHERE {cond}{extra} ORDER BY id LIMIT {cap}");
+        self.with_conn(|c| {
+            let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
+            let mut st = c.prepare(&sql)?;
+            let rows = st.query_map(refs.as_slice(), |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    /// Verifications per UTC day over the last 7 days of the keys `kids` only.
+    fn spark_7d_of(&self, now: DateTime<Utc>, kids: &[i64]) -> Result<HashMap<i64, Vec<i64>>> {
+        let today = to_ms(now).div_euclid(DAY_MS);
+        let first = today - 6;
+        self.with_conn(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT day, verifications FROM daily WHERE kid = ?1 AND day BETWEEN ?2 AND ?3",
+            )?;
+            let mut out: HashMap<i64, Vec<i64>> = HashMap::new();
+            for &kid in kids {
+                let mut rows = st.query(rusqlite::params![kid, first, today])?;
+                while let Some(r) = rows.next()? {
+                    let (day, n): (i64, i64) = (r.get(0)?, r.get(1)?);
+                    let slot = out.entry(kid).or_insert_with(|| vec![0; 7]);
+                    if let Some(v) = usize::try_from(day - first)
+                        .ok()
+                        .and_then(|i| slot.get_mut(i))
+                    {
+                        *v += n;
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// All cached keys with row ids (insights, export).
     pub fn all_keys(&self) -> Result<Vec<CachedKey>> {
         let sql = format!("SELECT {COLUMNS} FROM keys WHERE profile = ?1 ORDER BY id");
@@ -204,4 +348,139 @@ impl SqliteStore {
         })?;
         Ok(opt_time(ms))
     }
+}
+
+/// A window's bounds, or `invalid_input` in words.
+pub fn check_window(offset: u32, limit: u32) -> Result<()> {
+    if limit > MAX_WINDOW {
+        return Err(Error::invalid_input(
+            "limit",
+            format!("a window of {limit} rows is more than {MAX_WINDOW}"),
+            "Ask for the rows on screen plus some overscan, and ask again when scrolling.",
+        ));
+    }
+    if offset > i32::MAX as u32 {
+        return Err(Error::invalid_input(
+            "offset",
+            format!("offset {offset} is out of range"),
+            "Ask for an offset below the total.",
+        ));
+    }
+    Ok(())
+}
+
+/// Days to milliseconds, for the flag windows.
+fn days_ms(days: u32) -> i64 {
+    i64::from(days) * DAY_MS
+}
+
+/// The search rule's terms (keys::rules::Search's split and lower-casing).
+pub fn search_terms(search: Option<&str>) -> Vec<String> {
+    search
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// A term as one FTS5 phrase (a double quote doubled).
+fn phrase(t: &str) -> String {
+    format!("\"{}\"", t.replace('"', "\"\""))
+}
+
+/// The WHERE clause (anonymous `?` parameters, in order) of the keys of `profile` matching
+/// `q`:
+/// - the search: every term found, case-insensitively, as a substring of one of name, key
+///   prefix, key suffix, id, owner name or API name. Terms of 3 characters or more are phrases
+///   of one MATCH of the trigram index (a phrase matches within one column, so a term never
+///   spans two fields); shorter terms test each field with `instr`.
+/// - the filters: status, type, org, user, API (one of its API ids), and a flag: stale or
+///   rotation due, only for a key present and active (`keys::rules::flaggable`).
+pub fn window_where(
+    profile: &str,
+    q: &KeyWindowQuery,
+    (stale_days, rotation_days): (u32, u32),
+    now: DateTime<Utc>,
+) -> (String, Vec<Box<dyn ToSql>>) {
+    let mut sql = String::from("keys.profile = ?");
+    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(profile.to_string())];
+    let terms = search_terms(q.search.as_deref());
+    let (long, short): (Vec<&String>, Vec<&String>) =
+        terms.iter().partition(|t| t.chars().count() >= 3);
+    if !long.is_empty() {
+        let m: Vec<String> = long.iter().map(|t| phrase(t)).collect();
+        sql.push_str(" AND keys.kid IN (SELECT rowid FROM keys_fts WHERE keys_fts MATCH ?)");
+        args.push(Box::new(m.join(" AND ")));
+    }
+    for t in short {
+        sql.push_str(
+            " AND (instr(lower(keys.name), ?) > 0 OR instr(lower(keys.key_prefix), ?) > 0 \
+             OR instr(lower(keys.key_suffix), ?) > 0 OR instr(lower(keys.id), ?) > 0 \
+             OR instr(lower(keys.owner_name), ?) > 0 OR instr(lower(keys.api_name), ?) > 0)",
+        );
+        for _ in 0..6 {
+            args.push(Box::new(t.clone()));
+        }
+    }
+    if let Some(s) = q.status {
+        sql.push_str(" AND keys.status = ?");
+        args.push(Box::new(s.as_str()));
+    }
+    if let Some(t) = q.key_type {
+        sql.push_str(" AND keys.key_type = ?");
+        args.push(Box::new(t.as_str()));
+    }
+    if let Some(o) = &q.org_code {
+        sql.push_str(" AND keys.org_code = ?");
+        args.push(Box::new(o.clone()));
+    }
+    if let Some(u) = &q.user_id {
+        sql.push_str(" AND keys.user_id = ?");
+        args.push(Box::new(u.clone()));
+    }
+    if let Some(a) = &q.api_id {
+        sql.push_str(" AND EXISTS (SELECT 1 FROM json_each(keys.api_ids) WHERE value = ?)");
+        args.push(Box::new(a.clone()));
+    }
+    match q.flag {
+        Some(KeyFlag::Stale) => {
+            sql.push_str(
+                " AND keys.gone = 0 AND keys.status = 'active' \
+                 AND COALESCE(keys.last_verified_on, keys.created_on) < ?",
+            );
+            args.push(Box::new(to_ms(now) - days_ms(stale_days)));
+        }
+        Some(KeyFlag::RotationDue) => {
+            sql.push_str(
+                " AND keys.gone = 0 AND keys.status = 'active' \
+                 AND COALESCE(keys.rotated_on, keys.created_on) < ?",
+            );
+            args.push(Box::new(to_ms(now) - days_ms(rotation_days)));
+        }
+        None => {}
+    }
+    (sql, args)
+}
+
+/// The ORDER BY of a query (ties by id in the same direction; the indexes of migration 0011
+/// serve both directions), and whether it reads the 7-day activity (`act`).
+fn order_by(q: &KeyWindowQuery) -> (String, bool) {
+    let dir = match q.dir {
+        SortDir::Asc => "ASC",
+        SortDir::Desc => "DESC",
+    };
+    let col = match q.sort {
+        KeySortKey::Name => "keys.name COLLATE NOCASE",
+        KeySortKey::Owner => "keys.owner_name COLLATE NOCASE",
+        KeySortKey::Api => "keys.api_name COLLATE NOCASE",
+        KeySortKey::Status => "keys.status",
+        KeySortKey::Created => "keys.created_on",
+        KeySortKey::LastVerified => "keys.last_verified_on",
+        KeySortKey::Verifications => "keys.verification_count",
+        KeySortKey::Activity => "act",
+    };
+    (
+        format!("{col} {dir}, keys.id {dir}"),
+        q.sort == KeySortKey::Activity,
+    )
 }

@@ -36,7 +36,7 @@ use keyward_core::model::alert::{
 };
 use keyward_core::model::audit::{AuditClose, AuditEntry, AuditFilter, NewAudit};
 use keyward_core::model::history::{Bucket, BucketCount, HistoryPoint, KeyHistory, ReissueLink};
-use keyward_core::model::key::{ApiKey, KeyFilter, KeyStatus, KeyView};
+use keyward_core::model::key::{ApiKey, KeyFilter, KeyStatus, KeyView, KeyWindow, KeyWindowQuery};
 use keyward_core::model::sync::SyncRunRecord;
 use keyward_core::store::{
     CachedKey, DetailOutcome, HistoryAnchor, KeyState, ListingOutcome, MissingNames, PageEntry,
@@ -283,6 +283,8 @@ forward! {
     fn list_keys(&self, filter: &KeyFilter, now: DateTime<Utc>) -> Result<Vec<KeyView>>;
     fn get_key(&self, id: &str, now: DateTime<Utc>) -> Result<Option<KeyView>>;
     fn keys_changed_since(&self, since_rev: i64, now: DateTime<Utc>) -> Result<(i64, Vec<KeyView>)>;
+    fn keys_window(&self, q: &KeyWindowQuery, offset: u32, limit: u32, flag_days: (u32, u32), now: DateTime<Utc>) -> Result<KeyWindow>;
+    fn keys_matching_ids(&self, q: &KeyWindowQuery, revocable_only: bool, flag_days: (u32, u32), now: DateTime<Utc>, cap: u32) -> Result<Vec<String>>;
     fn all_keys(&self) -> Result<Vec<CachedKey>>;
     fn spark_7d(&self, now: DateTime<Utc>) -> Result<HashMap<i64, Vec<i64>>>;
     fn last_sync_at(&self) -> Result<Option<DateTime<Utc>>>;

@@ -4,8 +4,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use keyward_core::error::Result;
-use keyward_core::model::key::{ApiKey, KeyFilter, KeyView};
-use keyward_core::store::{CachedKey, to_ms};
+use keyward_core::model::key::{
+    ApiKey, KeyCounts, KeyFilter, KeyFlag, KeySortKey, KeyView, KeyWindow, KeyWindowQuery, SortDir,
+};
+use keyward_core::store::{CachedKey, check_window, search_terms, to_ms};
 use postgres::types::ToSql;
 
 use super::{DAY_MS, PgStore, opt_time, parse_status, parse_type};
@@ -125,6 +127,183 @@ impl PgStore {
             k.view.spark_7d = spark.get(&k.kid).cloned().unwrap_or_else(|| vec![0; 7]);
         }
         Ok((rev, keys.into_iter().map(|k| k.view).collect()))
+    }
+
+    /// The core's `keys_window` (store/view.rs in core): the same search rule (every term a
+    /// substring of one of name, prefix, suffix, id, owner name, API name, any case), filters,
+    /// flags and order (case-insensitive, nulls first ascending, ties by id in the same
+    /// direction). No trigram index here: a server's table is the team's, not 100,000 keys
+    /// per keystroke of one admin's webview.
+    pub(crate) fn keys_window(
+        &self,
+        q: &KeyWindowQuery,
+        offset: u32,
+        limit: u32,
+        flag_days: (u32, u32),
+        now: DateTime<Utc>,
+    ) -> Result<KeyWindow> {
+        check_window(offset, limit)?;
+        let rev = self.current_rev()?;
+        let today = to_ms(now).div_euclid(DAY_MS);
+        let (cond, mut args) = self.window_where(q, flag_days, now);
+        let dir = match q.dir {
+            SortDir::Asc => "ASC NULLS FIRST",
+            SortDir::Desc => "DESC NULLS LAST",
+        };
+        let iddir = match q.dir {
+            SortDir::Asc => "ASC",
+            SortDir::Desc => "DESC",
+        };
+        let col = match q.sort {
+            KeySortKey::Name => "lower(keys.name) COLLATE \"C\"".to_string(),
+            KeySortKey::Owner => "lower(keys.owner_name) COLLATE \"C\"".to_string(),
+            KeySortKey::Api => "lower(keys.api_name) COLLATE \"C\"".to_string(),
+            KeySortKey::Status => "keys.status COLLATE \"C\"".to_string(),
+            KeySortKey::Created => "keys.created_on".to_string(),
+            KeySortKey::LastVerified => "keys.last_verified_on".to_string(),
+            KeySortKey::Verifications => "keys.verification_count".to_string(),
+            KeySortKey::Activity => {
+                args.push(Box::new(today - 6));
+                args.push(Box::new(today));
+                format!(
+                    "(SELECT COALESCE(SUM(d.verifications), 0) FROM daily d WHERE d.kid = keys.kid \
+                     AND d.day BETWEEN ${} AND ${})",
+                    args.len() - 1,
+                    args.len()
+                )
+            }
+        };
+        let n_cond = args.len() - usize::from(q.sort == KeySortKey::Activity) * 2;
+        let (mut keys, total, counts) = self.with_conn(|c| {
+            let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b.as_ref()).collect();
+            let total: i64 = c
+                .query_one(
+                    &format!("SELECT COUNT(*) FROM keys WHERE {cond}"),
+                    &refs[..n_cond],
+                )?
+                .get(0);
+            let keys: Vec<CachedKey> = if limit == 0 {
+                Vec::new()
+            } else {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM keys WHERE {cond} ORDER BY {col} {dir}, \
+                     keys.id COLLATE \"C\" {iddir} LIMIT {limit} OFFSET {offset}"
+                );
+                c.query(&sql, &refs)?.iter().map(read_row).collect()
+            };
+            let mut counts = KeyCounts::default();
+            for r in c.query(
+                "SELECT status, COUNT(*) FROM keys WHERE profile = $1 GROUP BY status",
+                &[&self.profile],
+            )? {
+                let (status, n): (String, i64) = (r.get(0), r.get(1));
+                let n = u32::try_from(n).unwrap_or(u32::MAX);
+                counts.all = counts.all.saturating_add(n);
+                match status.as_str() {
+                    "active" => counts.active = n,
+                    "inactive" => counts.inactive = n,
+                    "revoked" => counts.revoked = n,
+                    _ => {}
+                }
+            }
+            Ok((keys, total, counts))
+        })?;
+        let spark = self.spark_7d(now)?;
+        for k in &mut keys {
+            k.view.spark_7d = spark.get(&k.kid).cloned().unwrap_or_else(|| vec![0; 7]);
+        }
+        Ok(KeyWindow {
+            total: u32::try_from(total).unwrap_or(u32::MAX),
+            offset,
+            rows: keys.into_iter().map(|k| k.view).collect(),
+            rev,
+            counts,
+        })
+    }
+
+    pub(crate) fn keys_matching_ids(
+        &self,
+        q: &KeyWindowQuery,
+        revocable_only: bool,
+        flag_days: (u32, u32),
+        now: DateTime<Utc>,
+        cap: u32,
+    ) -> Result<Vec<String>> {
+        let (cond, args) = self.window_where(q, flag_days, now);
+        let extra = if revocable_only {
+            " AND keys.status <> 'revoked'"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT id FROM keys WHERE {cond}{extra} ORDER BY id COLLATE \"C\" LIMIT {cap}"
+        );
+        self.with_conn(|c| {
+            let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b.as_ref()).collect();
+            Ok(c.query(&sql, &refs)?.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    /// The WHERE clause (`$n` parameters) of the keys matching `q`: see the core's
+    /// `window_where`.
+    fn window_where(
+        &self,
+        q: &KeyWindowQuery,
+        (stale_days, rotation_days): (u32, u32),
+        now: DateTime<Utc>,
+    ) -> (String, Vec<Box<dyn ToSql + Sync>>) {
+        let mut sql = String::from("keys.profile = $1");
+        let mut args: Vec<Box<dyn ToSql + Sync>> = vec![Box::new(self.profile.clone())];
+        for t in search_terms(q.search.as_deref()) {
+            args.push(Box::new(t));
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND (strpos(lower(keys.name), ${n}) > 0 OR strpos(lower(keys.key_prefix), ${n}) > 0 \
+                 OR strpos(lower(keys.key_suffix), ${n}) > 0 OR strpos(lower(keys.id), ${n}) > 0 \
+                 OR strpos(lower(keys.owner_name), ${n}) > 0 OR strpos(lower(keys.api_name), ${n}) > 0)"
+            ));
+        }
+        let mut push = |sql: &mut String, cond: &str, v: Box<dyn ToSql + Sync>| {
+            args.push(v);
+            sql.push_str(&cond.replace("$?", &format!("${}", args.len())));
+        };
+        if let Some(s) = q.status {
+            push(&mut sql, " AND keys.status = $?", Box::new(s.as_str()));
+        }
+        if let Some(t) = q.key_type {
+            push(&mut sql, " AND keys.key_type = $?", Box::new(t.as_str()));
+        }
+        if let Some(o) = &q.org_code {
+            push(&mut sql, " AND keys.org_code = $?", Box::new(o.clone()));
+        }
+        if let Some(u) = &q.user_id {
+            push(&mut sql, " AND keys.user_id = $?", Box::new(u.clone()));
+        }
+        if let Some(a) = &q.api_id {
+            push(
+                &mut sql,
+                " AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(keys.api_ids::jsonb) AS e(v) \
+                 WHERE e.v = $?)",
+                Box::new(a.clone()),
+            );
+        }
+        let day = |d: u32| i64::from(d) * DAY_MS;
+        match q.flag {
+            Some(KeyFlag::Stale) => push(
+                &mut sql,
+                " AND NOT keys.gone AND keys.status = 'active' \
+                 AND COALESCE(keys.last_verified_on, keys.created_on) < $?",
+                Box::new(to_ms(now) - day(stale_days)),
+            ),
+            Some(KeyFlag::RotationDue) => push(
+                &mut sql,
+                " AND NOT keys.gone AND keys.status = 'active' \
+                 AND COALESCE(keys.rotated_on, keys.created_on) < $?",
+                Box::new(to_ms(now) - day(rotation_days)),
+            ),
+            None => {}
+        }
+        (sql, args)
     }
 
     pub(crate) fn all_keys(&self) -> Result<Vec<CachedKey>> {

@@ -5,7 +5,7 @@ import type * as T from "./ipc-types";
 export { Channel };
 export type * from "./ipc-types";
 
-export const COMMANDS = ["app_status", "profile_add", "profile_update", "profile_select", "profile_remove", "profile_test", "demo_start", "demo_leave", "settings_set", "keys_list", "sync_start", "sync_cancel", "sync_state", "export_to", "clipboard_copy", "clipboard_clear", "copy_text", "notify_state", "notify_test", "scan_pick_folder", "scan_paths", "about", "open_data_folder", "keys_changed_since", "key_show", "key_create", "key_rotate", "key_reissue", "key_reissued_name", "keys_revoke", "canary_create", "handovers_list", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "key_history", "insights", "audit_list", "alerts_list", "alerts_ack", "alerts_mute", "alerts_unmute", "alert_mutes", "policy_show", "policy_set", "key_expires_set", "canary_mark", "leak_remediate"] as const;
+export const COMMANDS = ["app_status", "profile_add", "profile_update", "profile_select", "profile_remove", "profile_test", "demo_start", "demo_leave", "settings_set", "keys_list", "sync_start", "sync_cancel", "sync_state", "export_to", "clipboard_copy", "clipboard_clear", "copy_text", "notify_state", "notify_test", "scan_pick_folder", "scan_paths", "about", "open_data_folder", "keys_changed_since", "keys_window", "keys_matching_revocable", "key_show", "key_create", "key_rotate", "key_reissue", "key_reissued_name", "keys_revoke", "canary_create", "handovers_list", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "key_history", "insights", "audit_list", "alerts_list", "alerts_ack", "alerts_mute", "alerts_unmute", "alert_mutes", "policy_show", "policy_set", "key_expires_set", "canary_mark", "leak_remediate"] as const;
 
 /**
  * What the window shows: the welcome screen, a profile or the demo.
@@ -104,6 +104,17 @@ export const openDataFolder = (): Promise<string> => invoke("open_data_folder", 
  * cursor: a sync's delta for the table.
  */
 export const keysChangedSince = (sinceRev: number): Promise<T.KeyChanges> => invoke("keys_changed_since", { since_rev: sinceRev });
+/**
+ * One window of the keys table from the cache: the rows `offset..offset + limit`
+ * (limit at most 1000) of the keys matching `query` in its order, how many match,
+ * the change cursor and the per-status counts. The table never holds the whole list.
+ */
+export const keysWindow = (query: T.KeyWindowQuery, offset: number, limit: number): Promise<T.KeyWindow> => invoke("keys_window", { query, offset, limit });
+/**
+ * The ids of the cached keys matching `query` that are not revoked, in id order:
+ * a selection of "every key matching", resolved for a bulk revoke.
+ */
+export const keysMatchingRevocable = (query: T.KeyWindowQuery): Promise<Array<string>> => invoke("keys_matching_revocable", { query });
 /**
  * One key, fresh from Kinde.
  */
