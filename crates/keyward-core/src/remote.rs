@@ -17,12 +17,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::kinde::{server_http, server_transport_error};
+use crate::kinde::{BodyError, read_capped, server_http, server_transport_error};
 use crate::model::sync::{SyncProgress, SyncSummary};
 use crate::operations::Role;
 use crate::secret::Secret;
 
-/// The most a server's answer may hold (a keys list of 10,000 keys is about 10 MB).
+/// The most a server's answer may hold (a keys list of 10,000 keys is about 10 MB); also the
+/// most one Server-Sent Event (or one of its lines) may hold.
 pub const MAX_BODY: usize = 64 << 20;
 
 /// `GET /api/v1/me`: who the token belongs to.
@@ -202,7 +203,7 @@ impl RemoteClient {
         while let Some(ev) = reader
             .next()
             .await
-            .map_err(|e| server_transport_error(&self.host, name, true, &e))?
+            .map_err(|e| e.into_error(&self.host, name, true))?
         {
             match ev.event.as_str() {
                 "done" => return ev.json(),
@@ -248,31 +249,46 @@ impl RemoteClient {
     /// The answer's JSON, or its error body as an [`Error`].
     async fn answer(&self, what: &str, mut resp: reqwest::Response) -> Result<Value> {
         let status = resp.status().as_u16();
-        let mut body = Vec::new();
-        loop {
-            match resp.chunk().await {
-                Ok(Some(c)) => {
-                    if body.len() + c.len() > MAX_BODY {
-                        return Err(Error::new(
-                            ErrorCode::UnexpectedResponse,
-                            format!(
-                                "the Keyward Server's answer to {what} is larger than {} MiB",
-                                MAX_BODY >> 20
-                            ),
-                            "Check the profile's server address: this is not what a Keyward \
-                             Server answers.",
-                        ));
-                    }
-                    body.extend_from_slice(&c);
-                }
-                Ok(None) => break,
-                Err(e) => return Err(server_transport_error(&self.host, what, false, &e)),
+        // A Content-Length above the cap fails before anything is read.
+        let body = match read_capped(&mut resp, MAX_BODY).await {
+            Ok(b) => b,
+            Err(BodyError::TooLarge) => return Err(too_large(what)),
+            Err(BodyError::Read(e)) => {
+                return Err(server_transport_error(&self.host, what, false, &e));
             }
-        }
+        };
         if (200..300).contains(&status) {
             return serde_json::from_slice(&body).map_err(|e| bad_answer(what, &e));
         }
         Err(decode_error(status, &body))
+    }
+}
+
+/// An answer or an event larger than [`MAX_BODY`].
+fn too_large(what: &str) -> Error {
+    Error::new(
+        ErrorCode::UnexpectedResponse,
+        format!(
+            "the Keyward Server's answer to {what} is larger than {MAX_BODY} bytes; it was not \
+             read further"
+        ),
+        "Check the profile's server address: this is not what a Keyward Server answers.",
+    )
+}
+
+/// Why an event stream stopped.
+enum SseFail {
+    Read(reqwest::Error),
+    /// A line or an event larger than [`MAX_BODY`].
+    TooLarge,
+}
+
+impl SseFail {
+    fn into_error(self, host: &str, what: &str, writes: bool) -> Error {
+        match self {
+            SseFail::Read(e) => server_transport_error(host, what, writes, &e),
+            SseFail::TooLarge => too_large(what),
+        }
     }
 }
 
@@ -377,8 +393,9 @@ impl SseReader {
         }
     }
 
-    /// The next whole event; `None` when the stream ended.
-    async fn next(&mut self) -> std::result::Result<Option<ServerEvent>, reqwest::Error> {
+    /// The next whole event; `None` when the stream ended. A line or an event larger than
+    /// [`MAX_BODY`] ends the stream with an error (memory stays bounded).
+    async fn next(&mut self) -> std::result::Result<Option<ServerEvent>, SseFail> {
         loop {
             while let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=pos).collect();
@@ -387,14 +404,15 @@ impl SseReader {
                 if let Some(ev) = self.parser.line(line) {
                     return Ok(Some(ev));
                 }
-            }
-            match self.resp.chunk().await? {
-                Some(c) => {
-                    self.buf.extend_from_slice(&c);
-                    if self.buf.len() > MAX_BODY {
-                        self.buf.clear();
-                    }
+                if self.parser.cur.data.len() > MAX_BODY {
+                    return Err(SseFail::TooLarge);
                 }
+            }
+            if self.buf.len() > MAX_BODY {
+                return Err(SseFail::TooLarge);
+            }
+            match self.resp.chunk().await.map_err(SseFail::Read)? {
+                Some(c) => self.buf.extend_from_slice(&c),
                 None => return Ok(None),
             }
         }
@@ -507,13 +525,8 @@ impl EventStream {
                 }
                 Err(e) => {
                     self.reader = None;
-                    self.fail(server_transport_error(
-                        &self.client.host,
-                        "events",
-                        false,
-                        &e,
-                    ))
-                    .await?;
+                    self.fail(e.into_error(&self.client.host, "events", false))
+                        .await?;
                 }
             }
         }
