@@ -11,9 +11,11 @@ use keyward_core::model::key::{CachedKeys, KeyFilter};
 use keyward_core::model::leak::ScanReport;
 use keyward_core::model::sync::{SyncProgress, SyncSummary};
 use keyward_core::profiles::{ProfileDraft, ProfileUpdate};
-use keyward_core::{export, keys, leaks, profiles};
+use keyward_core::remote::Me;
+use keyward_core::{export, leaks, profiles};
 
 use crate::declare::declare_commands;
+use crate::team::{NewTeamProfile, TeamDraft, TeamEdit, TeamStatus};
 use crate::types::{AboutInfo, AppStatus, NewProfile, NotifyState, SyncState};
 
 keyward_core::operations!(declare_commands {
@@ -29,14 +31,22 @@ keyward_core::operations!(declare_commands {
     fn profile_remove(app, shell, name: String) -> AppStatus { profiles::remove(&shell.base()?, &name).await?; shell.profile_removed(&name).await?; shell.status().await }
     /// The connection doctor on credentials typed in the Connect form (nothing saved).
     fn profile_test(app, shell, draft: ProfileDraft) -> DoctorReport { profiles::test(&shell.base()?, Some(draft)).await }
+    /// "Test connection" of a Keyward Server: the member and role its token belongs to (nothing saved).
+    fn team_check(app, shell, draft: TeamDraft) -> Me { keyward_core::api::team_check(&shell.base()?, &draft.server, &draft.token).await }
+    /// Saves a team profile (its server; the member's token goes to the OS keyring, after `/api/v1/me` accepted it) and opens it.
+    fn team_profile_add(app, shell, input: NewTeamProfile) -> AppStatus { let name = profiles::add_team(&shell.base()?, &input.name, &input.server, Some(input.token), None, true).await?.0.info.profile.name; shell.open_profile(&name).await?; shell.status().await }
+    /// Edits a team profile (its server, a new token into the OS keyring; checked with the server first) and re-opens it if it is open.
+    fn team_profile_update(app, shell, name: String, edit: TeamEdit) -> AppStatus { keyward_core::api::team_update(&shell.base()?, &name, edit.server.as_deref(), edit.token).await?; if shell.status().await?.profile.as_deref() == Some(name.as_str()) { shell.open_profile(&name).await?; } shell.status().await }
+    /// The open team profile's member and role, and the least role of every operation (the UI disables what the role may not do).
+    fn team_status(app, shell) -> TeamStatus { Ok(crate::team::status(&shell).await) }
     /// Starts the embedded demo sandbox and opens it.
     fn demo_start(app, shell) -> AppStatus { shell.start_demo().await?; shell.status().await }
     /// Leaves the demo (one click): back to the default profile or the welcome screen.
     fn demo_leave(app, shell) -> AppStatus { shell.leave_demo().await?; shell.status().await }
     /// Saves the app settings (sync interval, stale and rotation windows).
     fn settings_set(app, shell, settings: keyward_core::config::Settings) -> AppStatus { shell.settings_set(settings).await?; shell.status().await }
-    /// Every key from the local store, after an incremental sync unless `offline`.
-    fn keys_list(app, shell, filter: KeyFilter, offline: bool) -> CachedKeys { let c = keys::list_cached(&*shell.ctx().await?, &filter, offline).await?; shell.note_cache(&c); Ok(c) }
+    /// Every key: from the local store, after an incremental sync unless `offline`; on a team profile, the team's list from its Keyward Server (the last one kept here when it is unreachable).
+    fn keys_list(app, shell, filter: KeyFilter, offline: bool) -> CachedKeys { shell.keys_list(&filter, offline).await }
     /// Syncs the open profile; progress arrives on the channel; `sync_cancel` stops it.
     fn sync_start(app, shell, full: bool; channel on_progress: SyncProgress) -> SyncSummary { shell.sync(&app, full, Some(on_progress)).await }
     /// Stops the running sync, if any.

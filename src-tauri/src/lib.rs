@@ -6,6 +6,7 @@ pub mod commands;
 mod declare;
 mod dialogs;
 mod shell;
+mod team;
 mod tray;
 pub mod tsgen;
 pub mod types;

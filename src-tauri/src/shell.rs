@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use keyward_core::ctx::AppCtx;
+use keyward_core::model::key::{CachedKeys, KeyFilter};
 use keyward_core::model::sync::{SyncOptions, SyncProgress, SyncSummary};
 use keyward_core::secret::keyring::SecretStore;
 use keyward_core::{Error, ErrorCode, Result};
@@ -15,7 +16,7 @@ use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
 
 use crate::types::{AppStatus, Mode, NotifyState, SyncState};
-use keyward_core::{alerts, demo, profiles, sync};
+use keyward_core::{demo, profiles, sync};
 
 /// Demo mode: the sandbox's seeded business with this many verifications per second.
 pub const DEMO_TRAFFIC_PER_SEC: f64 = 10.0;
@@ -53,6 +54,10 @@ pub struct Shell {
     /// Called with the settings once they are saved (the tray and the start at login follow
     /// `keep_watching`).
     on_settings_saved: Mutex<Option<SettingsHook>>,
+    /// Bumped whenever another session opens (the team watcher follows it).
+    session_gen: tokio::sync::watch::Sender<u64>,
+    /// The member of the open team profile, once its server said who it is.
+    team_member: Mutex<Option<keyward_core::remote::Me>>,
 }
 
 /// What [`Shell::on_settings_saved`] registers.
@@ -71,6 +76,8 @@ impl Shell {
             notified_upto: Mutex::new(None),
             notify: Mutex::new(NotifyState::default()),
             on_settings_saved: Mutex::new(None),
+            session_gen: tokio::sync::watch::channel(0).0,
+            team_member: Mutex::new(None),
         }
     }
 
@@ -136,6 +143,7 @@ impl Shell {
         shutdown(old).await;
         *self.sync.lock() = SyncState::default();
         *self.notified_upto.lock() = None;
+        self.session_changed();
         self.mark_alerts_seen().await;
         Ok(())
     }
@@ -230,6 +238,7 @@ impl Shell {
         shutdown(old).await;
         *self.sync.lock() = SyncState::default();
         *self.notified_upto.lock() = None;
+        self.session_changed();
         self.mark_alerts_seen().await;
         Ok(())
     }
@@ -241,6 +250,7 @@ impl Shell {
         shutdown(old).await;
         *self.sync.lock() = SyncState::default();
         *self.notified_upto.lock() = None;
+        self.session_changed();
         self.open_default().await
     }
 
@@ -255,6 +265,7 @@ impl Shell {
             self.cancel_sync();
             let old = std::mem::replace(&mut *self.session.write().await, Session::Welcome);
             shutdown(old).await;
+            self.session_changed();
             self.open_default().await?;
         }
         Ok(())
@@ -276,7 +287,12 @@ impl Shell {
         *self.on_settings_saved.lock() = Some(hook);
     }
 
+    /// The local background sync's interval (0: off). On a team profile it is always 0: the
+    /// team's server syncs, and the app follows its events (`team.rs`).
     pub async fn sync_interval_minutes(&self) -> u32 {
+        if self.is_team().await {
+            return 0;
+        }
         match self.base() {
             Ok(b) => b
                 .settings()
@@ -296,6 +312,7 @@ impl Shell {
     pub async fn sync_state_full(&self) -> SyncState {
         let mut s = self.sync_state();
         if s.last_sync.is_none()
+            && !self.is_team().await
             && let Ok(ctx) = self.ctx().await
             && let Ok(runs) = sync::runs(&ctx, 10).await
         {
@@ -306,6 +323,130 @@ impl Shell {
                 .max();
         }
         s
+    }
+
+    /// True when the open session is a team profile (on a Keyward Server).
+    pub async fn is_team(&self) -> bool {
+        match &*self.session.read().await {
+            Session::Profile { ctx, .. } => ctx.profile().await.is_ok_and(|p| p.is_team()),
+            _ => false,
+        }
+    }
+
+    /// `keys_list`: on a Kinde profile the local store (after an incremental sync unless
+    /// `offline`); on a team profile the team's whole list from its server (the server syncs;
+    /// `offline` is moot there), or the last list kept here when the server is unreachable.
+    pub async fn keys_list(&self, filter: &KeyFilter, offline: bool) -> Result<CachedKeys> {
+        let ctx = self.ctx().await?;
+        if !self.is_team().await {
+            let c = keyward_core::keys::list_cached(&ctx, filter, offline).await?;
+            self.note_cache(&c);
+            return Ok(c);
+        }
+        match keyward_core::api::team_keys(&ctx).await {
+            Ok(keys) => {
+                let now = Utc::now();
+                let synced_at = {
+                    let mut s = self.sync.lock();
+                    s.offline = false;
+                    s.last_error = None;
+                    *s.last_sync.get_or_insert(now)
+                };
+                Ok(CachedKeys {
+                    keys: keys.unwrap_or_default(),
+                    synced_at: Some(synced_at),
+                    from_cache_only: false,
+                    warning: None,
+                })
+            }
+            Err(e) if is_offline(e.code) => {
+                let kept: keyward_core::api::Cached<Vec<keyward_core::model::key::KeyView>> =
+                    keyward_core::api::cached(&ctx, keyward_core::api::KEYS_LIST)
+                        .await
+                        .map_err(|_| e.clone())?;
+                let warning = crate::team::unreachable_error(&e);
+                {
+                    let mut s = self.sync.lock();
+                    s.offline = true;
+                    s.last_error = Some(warning.clone());
+                }
+                Ok(CachedKeys {
+                    keys: kept.answer,
+                    synced_at: Some(kept.saved_at),
+                    from_cache_only: true,
+                    warning: Some(warning),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The receiver the team watcher waits on for another session.
+    pub fn session_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.session_gen.subscribe()
+    }
+
+    fn session_changed(&self) {
+        *self.team_member.lock() = None;
+        self.session_gen.send_modify(|g| *g += 1);
+    }
+
+    pub fn team_member_kept(&self) -> Option<keyward_core::remote::Me> {
+        self.team_member.lock().clone()
+    }
+
+    pub fn keep_team_member(&self, me: keyward_core::remote::Me) {
+        *self.team_member.lock() = Some(me);
+    }
+
+    /// The team's server cannot be reached (or refused the token): the status line says so.
+    pub fn team_unreachable(&self, app: &AppHandle, e: &Error) {
+        {
+            let mut s = self.sync.lock();
+            s.offline = true;
+            s.running = s.running && self.sync_cancel.lock().is_some();
+            s.last_error = Some(crate::team::unreachable_error(e));
+        }
+        crate::team::emit_state(app, self);
+    }
+
+    /// An event came from the team's server: it answers again; `changed_at`: the team's record
+    /// changed (the window fetches the delta); `running`: the server's sync started or ended.
+    pub fn team_seen(
+        &self,
+        app: &AppHandle,
+        changed_at: Option<chrono::DateTime<Utc>>,
+        running: Option<bool>,
+    ) {
+        let emit = {
+            let mut s = self.sync.lock();
+            let mut emit = s.offline || s.last_error.is_some();
+            s.offline = false;
+            s.last_error = None;
+            if let Some(t) = changed_at.or(s.last_sync.is_none().then(Utc::now)) {
+                s.last_sync = Some(s.last_sync.map_or(t, |x| x.max(t)));
+                emit = true;
+            }
+            // A sync this window started keeps its own running flag.
+            if let Some(r) = running
+                && self.sync_cancel.lock().is_none()
+                && s.running != r
+            {
+                s.running = r;
+                emit = true;
+            }
+            emit
+        };
+        if emit {
+            crate::team::emit_state(app, self);
+        }
+    }
+
+    /// New alerts on the team's server: the desktop hears of them as after a local sync.
+    pub async fn announce_team_alerts(&self, app: &AppHandle) {
+        if let Ok(ctx) = self.ctx().await {
+            self.announce_new_alerts(app, &ctx).await;
+        }
     }
 
     /// Remembers what `keys_list` said about the cache (age, Kinde unreachable).
@@ -356,17 +497,20 @@ impl Shell {
             full,
             ..Default::default()
         };
-        let result = sync::run(
-            &ctx,
-            options,
-            move |p| {
-                if let Some(ch) = &progress {
-                    let _ = ch.send(p);
-                }
-            },
-            token,
-        )
-        .await;
+        let send = move |p: SyncProgress| {
+            if let Some(ch) = &progress {
+                let _ = ch.send(p);
+            }
+        };
+        let result = if self.is_team().await {
+            // On a team profile "Sync now" asks the team's server (its progress streamed).
+            tokio::select! {
+                r = keyward_core::api::team_sync(&ctx, send) => r.and_then(|s| s.ok_or_else(|| Error::internal("not a team profile"))),
+                () = token.cancelled() => Err(Error::new(ErrorCode::Cancelled, "the sync was cancelled here", "The Keyward Server may finish it; its result shows when it does.")),
+            }
+        } else {
+            sync::run(&ctx, options, send, token).await
+        };
         *self.sync_cancel.lock() = None;
         {
             let mut s = self.sync.lock();
@@ -401,7 +545,7 @@ impl Shell {
             limit: Some(200),
             ..Default::default()
         };
-        let Ok(list) = alerts::list(ctx, filter).await else {
+        let Ok(list) = keyward_core::api::alerts_list(ctx, filter).await else {
             return;
         };
         let newest = list.alerts.iter().map(|a| a.id).max().unwrap_or(0);
@@ -451,7 +595,7 @@ impl Shell {
             limit: Some(200),
             ..Default::default()
         };
-        if let Ok(list) = alerts::list(&ctx, filter).await {
+        if let Ok(list) = keyward_core::api::alerts_list(&ctx, filter).await {
             *self.notified_upto.lock() = Some(list.alerts.iter().map(|a| a.id).max().unwrap_or(0));
         }
     }

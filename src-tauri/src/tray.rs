@@ -89,6 +89,9 @@ pub fn started_hidden(args: impl IntoIterator<Item = String>) -> bool {
 /// and keeps the tray's line current. (Whether the window shows at start is `run`'s: hidden
 /// when started at login with the setting on, see [`started_hidden`].)
 pub fn setup(app: &AppHandle, on: bool) {
+    // On a team profile the app follows its server's events (started here, once, with the
+    // tray: both watch the open session for as long as the app runs).
+    crate::team::spawn_watcher(app.clone());
     app.manage(Watch::default());
     app.state::<Watch>().on.store(on, Ordering::SeqCst);
     if on {
@@ -276,7 +279,8 @@ async fn refresh(app: &AppHandle) {
                 limit: Some(1),
                 ..Default::default()
             };
-            keyward_core::alerts::list(&ctx, filter)
+            // On a team profile: the team server's open alerts.
+            keyward_core::api::alerts_list(&ctx, filter)
                 .await
                 .ok()
                 .map(|l| l.open_total)

@@ -245,6 +245,116 @@ pub async fn team_sync(
     }
 }
 
+/// "Test connection" of a Keyward Server: who `token` belongs to on `server` (`GET
+/// /api/v1/me`); nothing is saved. Errors name their field: `server: …` (a bad URL, http to a
+/// host that is not loopback), a network code (unreachable), `unauthenticated` (a bad or
+/// revoked token).
+pub async fn team_check(
+    ctx: &AppCtx,
+    server: &str,
+    token: &crate::secret::Secret,
+) -> Result<crate::remote::Me> {
+    let token = crate::secret::Secret::new(token.expose().trim().to_string());
+    let client = crate::remote::RemoteClient::new(
+        server,
+        token,
+        ctx.client_options().root_cert_pem.as_deref(),
+    )?;
+    client.me().await
+}
+
+/// The member the selected team profile's token belongs to; `None` on a Kinde profile.
+pub async fn team_member(ctx: &AppCtx) -> Result<Option<crate::remote::Me>> {
+    match crate::remote::RemoteClient::of(ctx).await? {
+        Some(r) => r.me().await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Edits the team profile `name`: a new server address and/or a new personal token (to the
+/// OS keyring). The pair is checked with `GET /api/v1/me` first, and nothing changes if that
+/// fails; when config.toml cannot be written the previous token is put back. A default profile
+/// stays the default. Answers the member the token belongs to.
+pub async fn team_update(
+    ctx: &AppCtx,
+    name: &str,
+    server: Option<&str>,
+    token: Option<crate::secret::Secret>,
+) -> Result<crate::remote::Me> {
+    use crate::secret::{Secret, keyring};
+    let mut cfg = ctx.load_config().await?;
+    let Some(old) = cfg.find(name).cloned() else {
+        return Err(crate::config::profile_not_found(name, &cfg));
+    };
+    let Some(old_server) = old.server.clone() else {
+        return Err(Error::invalid_input(
+            "profile",
+            format!("{name:?} is a Kinde profile, not a team profile"),
+            "Edit its Kinde domain, client id or secret instead.",
+        ));
+    };
+    let profile = crate::config::Profile::team(
+        name,
+        server.map_or(old_server.as_str(), str::trim),
+        old.environment,
+    )?;
+    let new_token = match token {
+        Some(t) if t.expose().trim().is_empty() => {
+            return Err(Error::invalid_input(
+                "token",
+                "is empty",
+                "Paste the kwp_… token that `keyward-server member add` printed, or leave it \
+                 out to keep the stored one.",
+            ));
+        }
+        Some(t) => Some(Secret::new(t.expose().trim().to_string())),
+        None => None,
+    };
+    let before = keyring::get_blocking(ctx.secrets(), name).await?;
+    let token = match (&new_token, &before) {
+        (Some(t), _) | (None, Some(t)) => t.clone(),
+        (None, None) => {
+            return Err(Error::invalid_input(
+                "token",
+                "none is stored for this profile",
+                "Paste the member's kwp_… token.",
+            ));
+        }
+    };
+    let server_url = profile.server.clone().unwrap_or_default();
+    let me = team_check(ctx, &server_url, &token).await?;
+    if let Some(t) = new_token {
+        keyring::set_blocking(ctx.secrets(), name, t).await?;
+    }
+    for p in &mut cfg.profiles {
+        if p.name == name {
+            *p = profile.clone();
+        }
+    }
+    if let Err(e) = ctx.save_config(cfg).await {
+        let restored = match before {
+            Some(b) => keyring::set_blocking(ctx.secrets(), name, b).await,
+            None => keyring::delete_blocking(ctx.secrets(), name).await,
+        };
+        if let Err(r) = restored {
+            tracing::warn!(code = %r.code, "could not put back the previous token of {name:?}: {}", r.message);
+        }
+        return Err(e);
+    }
+    if server_url != old_server {
+        // Another server's answers are not this one's.
+        let kept = ctx.paths().data_dir.join("team").join(name);
+        let _ = blocking(move || {
+            std::fs::remove_dir_all(&kept).or_else(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(Error::io("removing the kept team answers", &e)),
+            })
+        })
+        .await;
+    }
+    Ok(me)
+}
+
 /// Runs `name` with JSON arguments, on the team server or locally (the JSON form of the
 /// functions below).
 pub async fn call(ctx: &AppCtx, name: &str, args: Value) -> Result<Value> {
@@ -306,6 +416,74 @@ mod tests {
         let e = key_show(&ctx, "api_key_1".into()).await.unwrap_err();
         assert_eq!(e.code, ErrorCode::ProfileNotFound);
         assert!(ctx.team_slot().get().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_team_profile_edit_is_checked_with_the_server_before_anything_changes() {
+        use crate::secret::{Secret, keyring};
+        let home = tempfile::tempdir().unwrap();
+        let secrets = std::sync::Arc::new(crate::secret::keyring::MemoryStore::new());
+        let ctx = AppCtx::new(Some(home.path().to_path_buf()), secrets.clone()).unwrap();
+        // Port 9 on loopback: nothing listens there.
+        crate::profiles::add_team(
+            &ctx,
+            "team",
+            "http://127.0.0.1:9",
+            Some(Secret::new("kwp_old")),
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+        let before = std::fs::read_to_string(ctx.paths().config_file()).ok();
+        // http to a host that is not loopback: refused at the server field, nothing sent.
+        let e = team_update(&ctx, "team", Some("http://keyward.example.com"), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        assert!(e.message.starts_with("server:"), "{}", e.message);
+        let e = team_update(&ctx, "team", None, Some(Secret::new("  ")))
+            .await
+            .unwrap_err();
+        assert!(e.message.starts_with("token:"), "{}", e.message);
+        // A new token the server cannot confirm (unreachable): nothing changes.
+        let e = team_update(&ctx, "team", None, Some(Secret::new("kwp_new")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e.code,
+                ErrorCode::ConnectionRefused | ErrorCode::Network | ErrorCode::Timeout
+            ),
+            "{e:?}"
+        );
+        assert!(!e.message.contains("kwp_new"), "{}", e.message);
+        let kept = keyring::get_blocking(secrets.clone(), "team")
+            .await
+            .unwrap();
+        assert_eq!(kept.unwrap().expose(), "kwp_old");
+        assert_eq!(
+            std::fs::read_to_string(ctx.paths().config_file()).ok(),
+            before
+        );
+        // A Kinde profile is not edited here.
+        crate::profiles::add(
+            &ctx,
+            crate::profiles::ProfileInput {
+                name: "kinde".into(),
+                domain: "mybiz.kinde.com".into(),
+                client_id: "0123456789abcdef0123456789abcdef".into(),
+                environment: None,
+            },
+            Some(Secret::new("s")),
+        )
+        .await
+        .unwrap();
+        let e = team_update(&ctx, "kinde", None, Some(Secret::new("kwp_x")))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        assert!(e.message.contains("not a team profile"), "{}", e.message);
     }
 
     #[test]

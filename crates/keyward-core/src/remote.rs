@@ -26,8 +26,9 @@ use crate::secret::Secret;
 /// most one Server-Sent Event (or one of its lines) may hold.
 pub const MAX_BODY: usize = 64 << 20;
 
-/// `GET /api/v1/me`: who the token belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `GET /api/v1/me`: who the token belongs to (the app's header shows the name and role).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Me {
     pub name: String,
     pub role: Role,
@@ -243,6 +244,7 @@ impl RemoteClient {
             reader: None,
             last_id: last_event_id,
             failures: 0,
+            retries: 5,
         }
     }
 
@@ -462,16 +464,28 @@ pub struct EventStream {
     reader: Option<SseReader>,
     last_id: Option<String>,
     failures: u32,
+    /// Broken connections retried in a row before [`EventStream::next`] answers the error.
+    retries: u32,
 }
 
 impl EventStream {
+    /// Retries at most `n` broken connections in a row inside [`EventStream::next`] (default
+    /// 5; 0: the first failure is answered at once, so that a caller can say "unreachable"
+    /// and resume later with [`EventStream::last_event_id`]).
+    #[must_use]
+    pub fn retries(mut self, n: u32) -> EventStream {
+        self.retries = n;
+        self
+    }
+
     /// The id of the last event read (give it to [`RemoteClient::events`] to resume).
     pub fn last_event_id(&self) -> Option<&str> {
         self.last_id.as_deref()
     }
 
     /// The next event. A broken connection is retried (1 s, then up to 10 s apart); after 5
-    /// failures in a row the error is answered. An error answer (401, 403…) is not retried.
+    /// failures in a row (see [`EventStream::retries`]) the error is answered. An error answer
+    /// (401, 403…) is not retried.
     pub async fn next(&mut self) -> Result<ServerEvent> {
         loop {
             if self.reader.is_none() {
@@ -534,7 +548,8 @@ impl EventStream {
 
     async fn fail(&mut self, e: Error) -> Result<()> {
         self.failures += 1;
-        if self.failures > 5 {
+        if self.failures > self.retries {
+            self.failures = 0;
             return Err(e);
         }
         let wait = Duration::from_secs(u64::from(self.failures.min(10)).max(1));

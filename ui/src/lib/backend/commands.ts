@@ -5,7 +5,7 @@ import type * as T from "./ipc-types";
 export { Channel };
 export type * from "./ipc-types";
 
-export const COMMANDS = ["app_status", "profile_add", "profile_update", "profile_select", "profile_remove", "profile_test", "demo_start", "demo_leave", "settings_set", "keys_list", "sync_start", "sync_cancel", "sync_state", "export_to", "clipboard_copy", "clipboard_clear", "copy_text", "notify_state", "notify_test", "scan_pick_folder", "scan_paths", "about", "open_data_folder", "keys_changed_since", "keys_window", "keys_matching_revocable", "key_show", "key_create", "key_rotate", "key_reissue", "key_reissued_name", "keys_revoke", "canary_create", "handovers_list", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "key_history", "insights", "audit_list", "alerts_list", "alerts_ack", "alerts_mute", "alerts_unmute", "alert_mutes", "policy_show", "policy_set", "key_expires_set", "canary_mark", "leak_remediate"] as const;
+export const COMMANDS = ["app_status", "profile_add", "profile_update", "profile_select", "profile_remove", "profile_test", "team_check", "team_profile_add", "team_profile_update", "team_status", "demo_start", "demo_leave", "settings_set", "keys_list", "sync_start", "sync_cancel", "sync_state", "export_to", "clipboard_copy", "clipboard_clear", "copy_text", "notify_state", "notify_test", "scan_pick_folder", "scan_paths", "about", "open_data_folder", "keys_changed_since", "keys_window", "keys_matching_revocable", "key_show", "key_create", "key_rotate", "key_reissue", "key_reissued_name", "keys_revoke", "canary_create", "handovers_list", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "key_history", "insights", "audit_list", "alerts_list", "alerts_ack", "alerts_mute", "alerts_unmute", "alert_mutes", "policy_show", "policy_set", "key_expires_set", "canary_mark", "leak_remediate"] as const;
 
 /**
  * What the window shows: the welcome screen, a profile or the demo.
@@ -32,6 +32,22 @@ export const profileRemove = (name: string): Promise<T.AppStatus> => invoke("pro
  */
 export const profileTest = (draft: T.ProfileDraft): Promise<T.DoctorReport> => invoke("profile_test", { draft });
 /**
+ * "Test connection" of a Keyward Server: the member and role its token belongs to (nothing saved).
+ */
+export const teamCheck = (draft: T.TeamDraft): Promise<T.Me> => invoke("team_check", { draft });
+/**
+ * Saves a team profile (its server; the member's token goes to the OS keyring, after `/api/v1/me` accepted it) and opens it.
+ */
+export const teamProfileAdd = (input: T.NewTeamProfile): Promise<T.AppStatus> => invoke("team_profile_add", { input });
+/**
+ * Edits a team profile (its server, a new token into the OS keyring; checked with the server first) and re-opens it if it is open.
+ */
+export const teamProfileUpdate = (name: string, edit: T.TeamEdit): Promise<T.AppStatus> => invoke("team_profile_update", { name, edit });
+/**
+ * The open team profile's member and role, and the least role of every operation (the UI disables what the role may not do).
+ */
+export const teamStatus = (): Promise<T.TeamStatus> => invoke("team_status", {});
+/**
  * Starts the embedded demo sandbox and opens it.
  */
 export const demoStart = (): Promise<T.AppStatus> => invoke("demo_start", {});
@@ -44,7 +60,7 @@ export const demoLeave = (): Promise<T.AppStatus> => invoke("demo_leave", {});
  */
 export const settingsSet = (settings: T.Settings): Promise<T.AppStatus> => invoke("settings_set", { settings });
 /**
- * Every key from the local store, after an incremental sync unless `offline`.
+ * Every key: from the local store, after an incremental sync unless `offline`; on a team profile, the team's list from its Keyward Server (the last one kept here when it is unreachable).
  */
 export const keysList = (filter: T.KeyFilter, offline: boolean): Promise<T.CachedKeys> => invoke("keys_list", { filter, offline });
 /**
