@@ -65,6 +65,8 @@ pub enum ErrorCode {
     Database,
     /// The database was written by a newer Keyward.
     DatabaseTooNew,
+    /// The disk holding the local database is full (the message names it); reads still work.
+    DiskFull,
     /// Reading or writing a local file failed.
     Io,
     /// Another sync of the same profile is running (the app or another CLI); try again when
@@ -97,7 +99,7 @@ impl ErrorCode {
             RateLimited => 7,
             Dns | Tls | ConnectionRefused | Timeout | Network | Offline | ServerError => 8,
             Ambiguous => 9,
-            Database | DatabaseTooNew | Io | SyncInProgress => 10,
+            Database | DatabaseTooNew | DiskFull | Io | SyncInProgress => 10,
             Cancelled => 130,
             UnexpectedResponse | Internal => 1,
         }
@@ -131,6 +133,7 @@ fn code_name(c: ErrorCode) -> &'static str {
         Network => "network",
         Database => "database",
         DatabaseTooNew => "database_too_new",
+        DiskFull => "disk_full",
         Io => "io",
         SyncInProgress => "sync_in_progress",
         Cancelled => "cancelled",

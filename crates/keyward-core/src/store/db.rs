@@ -70,8 +70,48 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
+        .map_err(|e| file_err(path, e))?;
+        match Self::init(conn, profile, Some(path.to_path_buf())) {
+            Err(e) if e.code == ErrorCode::Database && no_space_left(path) => {
+                Self::open_on_full_disk(path, profile).map_err(|_| disk_full(path))
+            }
+            other => other,
+        }
+    }
+
+    /// The database on a full disk: SQLite cannot grow the WAL's shared-memory index there, so
+    /// every ordinary open fails with "disk I/O error". The file is opened read-only and
+    /// `immutable` (no lock, no `-shm`), so reads answer from what the file holds (everything
+    /// but the frames of a WAL left behind by a crash), and every write fails with `disk_full`.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the one place the database is opened"
+    )]
+    fn open_on_full_disk(path: &Path, profile: &str) -> Result<SqliteStore> {
+        let uri = immutable_uri(path).ok_or_else(|| disk_full(path))?;
+        let conn = Connection::open_with_flags(
+            uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
         .map_err(db_err)?;
-        Self::init(conn, profile, Some(path.to_path_buf()))
+        conn.execute_batch("PRAGMA query_only=ON;")
+            .map_err(db_err)?;
+        if user_version(&conn)? != SCHEMA_VERSION {
+            // A migration would have to write.
+            return Err(disk_full(path));
+        }
+        tracing::warn!(
+            "the disk holding {} is full: the local database is open read-only",
+            path.display()
+        );
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            profile: profile.to_string(),
+            path: Some(path.to_path_buf()),
+            sync_flag: Default::default(),
+        })
     }
 
     /// An in-memory store (tests, demo mode without persistence).
@@ -92,9 +132,18 @@ impl SqliteStore {
             .join(DB_FILE)
     }
 
+    /// Configures and, when its schema is older than this build's, migrates. A database that
+    /// is current is only read here (`user_version`): opening never waits on another process's
+    /// write.
     fn init(mut conn: Connection, profile: &str, path: Option<PathBuf>) -> Result<SqliteStore> {
         configure(&conn)?;
-        migrate(&mut conn)?;
+        let current = user_version(&conn)?;
+        if current > SCHEMA_VERSION {
+            return Err(too_new(current));
+        }
+        if current < SCHEMA_VERSION {
+            migrate(&mut conn)?;
+        }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             profile: profile.to_string(),
@@ -111,13 +160,30 @@ impl SqliteStore {
         self.path.as_deref()
     }
 
+    /// A SQLite error of this store as Keyward's: a full disk says which disk.
+    pub(crate) fn err(&self, e: rusqlite::Error) -> Error {
+        match &self.path {
+            Some(p) => file_err(p, e),
+            None => db_err(e),
+        }
+    }
+
+    /// [`SqliteStore::err`] for an error already converted (by `?` inside a transaction).
+    fn err_of(&self, e: Error) -> Error {
+        match &self.path {
+            Some(p) if e.code == ErrorCode::Database && no_space_left(p) => disk_full(p),
+            Some(p) if e.code == ErrorCode::DiskFull => disk_full(p),
+            _ => e,
+        }
+    }
+
     /// Runs `f` with the connection (reads, or writes that manage their own transaction).
     pub(crate) fn with_conn<T>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T> {
         let conn = self.conn.lock();
-        f(&conn).map_err(db_err)
+        f(&conn).map_err(|e| self.err(e))
     }
 
     /// Runs `f` in one IMMEDIATE transaction, committed when `f` succeeds.
@@ -128,9 +194,9 @@ impl SqliteStore {
         let mut conn = self.conn.lock();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db_err)?;
-        let out = f(&tx).map_err(db_err)?;
-        tx.commit().map_err(db_err)?;
+            .map_err(|e| self.err(e))?;
+        let out = f(&tx).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
         Ok(out)
     }
 
@@ -143,9 +209,9 @@ impl SqliteStore {
         let mut conn = self.conn.lock();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db_err)?;
-        let out = f(&tx)?;
-        tx.commit().map_err(db_err)?;
+            .map_err(|e| self.err(e))?;
+        let out = f(&tx).map_err(|e| self.err_of(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
         Ok(out)
     }
 
@@ -188,12 +254,21 @@ pub(crate) fn safe_name(profile: &str) -> String {
 }
 
 /// Connection settings, in one place: WAL, `synchronous=NORMAL`, `busy_timeout`, foreign keys.
+/// WAL is set only on a database that is not in it yet (setting it takes a lock; a database
+/// stays in WAL once set), so opening a current database writes nothing.
 pub fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
-    // In-memory databases answer "memory"; that is fine.
-    let _mode: String = conn
-        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+    // Read first: the mode of a database in WAL is known once its header has been read.
+    user_version(conn)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .map_err(db_err)?;
+    // In-memory databases answer "memory"; that is fine.
+    if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(db_err)?;
+    }
     conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
         .map_err(db_err)?;
     Ok(())
@@ -220,6 +295,12 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     tx.commit().map_err(db_err)
 }
 
+/// The schema version a database records (a read: no lock beyond a reader's).
+fn user_version(conn: &Connection) -> Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db_err)
+}
+
 fn too_new(found: i64) -> Error {
     Error::new(
         ErrorCode::DatabaseTooNew,
@@ -243,7 +324,7 @@ pub fn db_err(e: rusqlite::Error) -> Error {
             "The local database is damaged. Move it aside and run `keyward sync` to rebuild \
              the cache (the audit log lives in the same file)."
         }
-        Some(C::DiskFull) => "The disk is full. Free some space and try again.",
+        Some(C::DiskFull) => return disk_full_unnamed(),
         Some(C::ReadOnly) | Some(C::CannotOpen) | Some(C::PermissionDenied) => {
             "Check that Keyward's data directory exists and that you may write to it \
              (KEYWARD_HOME overrides it)."
@@ -251,6 +332,74 @@ pub fn db_err(e: rusqlite::Error) -> Error {
         _ => "This is probably a bug in Keyward. Please report it with the steps that led here.",
     };
     Error::new(ErrorCode::Database, format!("local database: {e}"), hint)
+}
+
+/// A SQLite error on the database at `path`: SQLITE_FULL, and the "disk I/O error" or
+/// "readonly" that a full disk also gives (SQLite cannot grow the WAL's shared-memory index),
+/// are `disk_full` naming the disk; anything else as [`db_err`].
+fn file_err(path: &Path, e: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::DiskFull) => disk_full(path),
+        Some(C::SystemIoFailure) | Some(C::ReadOnly) if no_space_left(path) => disk_full(path),
+        _ => db_err(e),
+    }
+}
+
+/// `disk_full`: the disk holding the database at `path` is full.
+pub(crate) fn disk_full(path: &Path) -> Error {
+    let dir = path.parent().unwrap_or(path);
+    Error::new(
+        ErrorCode::DiskFull,
+        format!("the disk holding {} is full", dir.display()),
+        format!(
+            "Free some space on the disk that holds {} (or set KEYWARD_HOME to a folder on \
+             another disk), then try again. Reading the local data keeps working meanwhile; \
+             nothing was written.",
+            dir.display()
+        ),
+    )
+}
+
+fn disk_full_unnamed() -> Error {
+    Error::new(
+        ErrorCode::DiskFull,
+        "the disk holding the local database is full",
+        "Free some space on the disk that holds Keyward's data directory (KEYWARD_HOME \
+         overrides it), then try again.",
+    )
+}
+
+/// True when the file system holding `path` has no room for a small write: a probe (a
+/// temporary file beside it, 64 KiB, synced, then deleted). Only asked after an error.
+fn no_space_left(path: &Path) -> bool {
+    use std::io::Write;
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return false;
+    };
+    let full = |e: &std::io::Error| e.kind() == std::io::ErrorKind::StorageFull;
+    match tempfile::tempfile_in(dir) {
+        Err(e) => full(&e),
+        Ok(mut f) => f
+            .write_all(&[0u8; 64 * 1024])
+            .and_then(|()| f.sync_all())
+            .is_err_and(|e| full(&e)),
+    }
+}
+
+/// `file:<path>?mode=ro&immutable=1` with the path percent-encoded (`None`: not UTF-8).
+fn immutable_uri(path: &Path) -> Option<String> {
+    let raw = path.to_str()?;
+    let mut out = String::from("file:");
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out.push_str("?mode=ro&immutable=1");
+    Some(out)
 }
 
 impl From<rusqlite::Error> for Error {

@@ -44,3 +44,4 @@ mod profiles;
 mod rules_agree;
 mod scopes_contract;
 mod store;
+mod store_faults;

@@ -134,7 +134,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         InvalidClient | UnauthorizedClient | TokenRequestFailed | Unauthenticated
         | MissingScope | ServerError | UnexpectedResponse | Ambiguous | Dns | Tls
         | ConnectionRefused | Timeout | Network | Offline => StatusCode::BAD_GATEWAY,
-        Database | DatabaseTooNew => StatusCode::SERVICE_UNAVAILABLE,
+        Database | DatabaseTooNew | DiskFull => StatusCode::SERVICE_UNAVAILABLE,
         SecretMissing | KeyringUnavailable | Io | Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
