@@ -5,8 +5,9 @@
 // The state is cut by concern; each module imports only those below it:
 //   session  ->  keys, alerts, directory, secret  ->  report  ->  sync  ->  ui
 import * as backend from "../backend/commands";
-import type { AppStatus, Environment } from "../backend/commands";
+import type { AppStatus, Environment, TeamStatus } from "../backend/commands";
 import { PROFILE_CODES, toCoreError, type CoreError } from "../logic/errors";
+import { allows, whyNot } from "../logic/team";
 import { ui } from "./ui.svelte";
 import { sync } from "./sync.svelte";
 import { attempt, report } from "./report";
@@ -22,6 +23,8 @@ class Session {
   /** The open profile itself is wrong (Kinde refused its secret or client id, its domain does
    * not resolve): Settings shows it in words and offers to fix the profile. */
   problem = $state<CoreError | null>(null);
+  /** On a team profile: the member, the role, and the least role of every operation. */
+  team = $state<TeamStatus | null>(null);
 
   get demo(): boolean {
     return this.status?.mode === "demo";
@@ -32,6 +35,44 @@ class Session {
     if (!s) return "production";
     if (s.mode === "demo") return "demo";
     return s.profiles.find((x) => x.name === s.profile)?.environment ?? "production";
+  }
+
+  /** The open profile is a team profile (on a Keyward Server). */
+  get isTeam(): boolean {
+    const s = this.status;
+    return !!s && s.mode === "profile" && !!s.profiles.find((x) => x.name === s.profile)?.server;
+  }
+
+  /** Whether the member's role may run `op` (always, off a team; the server checks too). */
+  can(op: string): boolean {
+    const m = this.team?.member;
+    return !this.isTeam || !m || allows(this.team?.roles ?? {}, m.role, op);
+  }
+
+  /** Why the member may not run `op` ("Viewers cannot revoke keys: ask an admin for an
+   * operator role"), for a disabled action's title; `null` when it may. */
+  why(op: string): string | null {
+    const m = this.team?.member;
+    if (!this.isTeam || !m) return null;
+    return whyNot(this.team?.roles ?? {}, m.role, op);
+  }
+
+  /** The attributes of an action button gated by `op`: when the role may not, its reason as
+   * the title and its description (`aria-describedby` of the reason Shell.svelte renders);
+   * else the button's own `title`. Spread it on the button, with `disabled={… || !session.can(op)}`. */
+  gate(op: string, title?: string): { title?: string; "aria-describedby"?: string } {
+    const why = this.why(op);
+    if (why) return { title: why, "aria-describedby": `why-${op}` };
+    return title ? { title } : {};
+  }
+
+  /** Asks Rust who the member of the open team profile is. */
+  async refreshTeam(): Promise<void> {
+    try {
+      this.team = await backend.teamStatus();
+    } catch {
+      /* the header simply shows no member */
+    }
   }
 
   async boot(): Promise<void> {
@@ -61,6 +102,7 @@ class Session {
     this.status = s;
     if (changed) {
       this.problem = null;
+      this.team = null;
       keys.reset();
       directory.reset();
       secret.done();
@@ -71,12 +113,14 @@ class Session {
   }
 
   async #afterOpen(): Promise<void> {
+    void this.refreshTeam();
     void directory.load();
     await sync.refresh();
     const cached = await keys.load(true);
     void alerts.refresh();
-    // First open of a profile (no local cache yet): fill it from Kinde.
-    if (!cached || keys.list.length === 0) await this.runSync(false);
+    // First open of a profile (no local cache yet): fill it from Kinde. A team profile's list
+    // comes from its server, which syncs by itself.
+    if ((!cached || keys.list.length === 0) && !this.isTeam) await this.runSync(false);
   }
 
   /** Opens a saved profile. */
@@ -129,7 +173,16 @@ class Session {
    * the OS keyring): the core edits it in place, so a failure leaves the profile as it was, and
    * a default profile stays the default. The open profile is opened afresh with them. */
   async updateProfile(name: string, update: backend.ProfileUpdate): Promise<AppStatus> {
-    const st = await backend.profileUpdate(name, update);
+    return this.#reopened(name, await backend.profileUpdate(name, update));
+  }
+
+  /** Saves a team profile's new server address and/or token (checked with the server first;
+   * the token goes to the OS keyring), then opens it afresh. */
+  async updateTeamProfile(name: string, edit: backend.TeamEdit): Promise<AppStatus> {
+    return this.#reopened(name, await backend.teamProfileUpdate(name, edit));
+  }
+
+  #reopened(name: string, st: AppStatus): AppStatus {
     // The same name: setStatus sees no change of profile, so start it afresh here.
     if (st.profile === name) this.status = null;
     this.setStatus(st);
