@@ -44,12 +44,17 @@ export function paletteActions(): Action[] {
   const act = (id: string, title: string, icon: IconName, detail: string, run: () => void, shortcut?: string): void => {
     out.push({ id: `action:${id}`, kind: "action", title, icon, detail, run, ...(shortcut ? { shortcut } : {}) });
   };
-  act("create-key", "Create key", "plus", "a new API key with scopes, for an org or a user", () => {
-    ui.go({ name: "keys" });
-    ui.creating = true;
-  }, "N");
+  // On a team profile, what the member's role may not do is not offered.
+  if (session.can("key_create")) {
+    act("create-key", "Create key", "plus", "a new API key with scopes, for an org or a user", () => {
+      ui.go({ name: "keys" });
+      ui.creating = true;
+    }, "N");
+  }
   if (sync.running) act("sync-cancel", "Cancel the sync", "sync", "stop the running sync", () => void sync.cancel());
-  else {
+  else if (session.isTeam) {
+    if (session.can("sync_start")) act("sync", "Sync now", "sync", "ask the Keyward Server to sync now", () => void session.runSync(false));
+  } else {
     act("sync", "Sync now", "sync", "fetch what changed in Kinde", () => void session.runSync(false));
     act("sync-full", "Full sync", "sync", "re-read every key's details from Kinde", () => void session.runSync(true));
   }
@@ -62,7 +67,7 @@ export function paletteActions(): Action[] {
   act("export-keys", "Export keys (CSV)", "list", "every key, to a file you choose", () => void exportTo("keys"));
   act("export-history", "Export verification history (CSV)", "chart", "Keyward's local history, to a file", () => void exportTo("history"));
   act("export-audit", "Export the audit log (CSV)", "list", "to a file you choose", () => void exportTo("audit"));
-  act("add-profile", "Add a Kinde profile", "plus", "connect another Kinde business", () => ui.go({ name: "add-profile" }));
+  act("add-profile", "Add a profile", "plus", "connect another Kinde business or a team's Keyward Server", () => ui.go({ name: "add-profile" }));
   const st = session.status;
   for (const p of st?.profiles ?? []) {
     if (!session.demo && p.name === st?.profile) continue;
