@@ -11,7 +11,8 @@ use super::rows::{DAY_MS, to_ms};
 use super::rows::{opt_time, parse_status};
 use crate::error::{Error, Result};
 use crate::model::key::{
-    ApiKey, KeyCounts, KeyFilter, KeyFlag, KeySortKey, KeyView, KeyWindow, KeyWindowQuery, SortDir,
+    ApiKey, KeyCounts, KeyFilter, KeyFlag, KeySortKey, KeyStatus, KeyView, KeyWindow,
+    KeyWindowQuery, SortDir,
 };
 
 /// The most rows one window may ask for.
@@ -171,12 +172,34 @@ impl SqliteStore {
         } else {
             Vec::new()
         };
+        let plain = unfiltered(q);
         let (mut keys, total, counts) = self.with_conn(|c| {
-            let total: i64 = {
-                let sql = format!("SELECT COUNT(*) FROM keys WHERE {cond}");
-                let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
-                c.prepare_cached(&sql)?
-                    .query_row(refs.as_slice(), |r| r.get(0))?
+            let mut counts = KeyCounts::default();
+            let mut st = c.prepare_cached("SELECT status, n FROM key_counts WHERE profile = ?1")?;
+            let mut rows = st.query([&self.profile])?;
+            while let Some(r) = rows.next()? {
+                let (status, n): (String, i64) = (r.get(0)?, r.get(1)?);
+                let n = u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+                counts.all = counts.all.saturating_add(n);
+                match status.as_str() {
+                    "active" => counts.active = n,
+                    "inactive" => counts.inactive = n,
+                    "revoked" => counts.revoked = n,
+                    _ => {}
+                }
+            }
+            // Without a search or a filter (but the status) the counts are the total.
+            let total: i64 = match plain {
+                Some(None) => i64::from(counts.all),
+                Some(Some(KeyStatus::Active)) => i64::from(counts.active),
+                Some(Some(KeyStatus::Inactive)) => i64::from(counts.inactive),
+                Some(Some(KeyStatus::Revoked)) => i64::from(counts.revoked),
+                None => {
+                    let sql = format!("SELECT COUNT(*) FROM {cond}");
+                    let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
+                    c.prepare_cached(&sql)?
+                        .query_row(refs.as_slice(), |r| r.get(0))?
+                }
             };
             let keys: Vec<CachedKey> = if limit == 0 {
                 Vec::new()
@@ -185,12 +208,11 @@ impl SqliteStore {
                 let sql = if activity {
                     format!(
                         "SELECT {COLUMNS}, (SELECT COALESCE(SUM(d.verifications), 0) FROM daily d \
-                         WHERE d.kid = keys.kid AND d.day BETWEEN ?1 AND ?2) AS act FROM keys \
-                         WHERE {cond} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+                         WHERE d.kid = keys.kid AND d.day BETWEEN ?1 AND ?2) AS act FROM {cond} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
                     )
                 } else {
                     format!(
-                        "SELECT {COLUMNS} FROM keys WHERE {cond} ORDER BY {order} \
+                        "SELECT {COLUMNS} FROM {cond} ORDER BY {order} \
                          LIMIT {limit} OFFSET {offset}"
                     )
                 };
@@ -202,22 +224,6 @@ impl SqliteStore {
                 let rows = st.query_map(refs.as_slice(), read_row)?;
                 rows.collect::<rusqlite::Result<_>>()?
             };
-            let mut counts = KeyCounts::default();
-            let mut st = c.prepare_cached(
-                "SELECT status, COUNT(*) FROM keys WHERE profile = ?1 GROUP BY status",
-            )?;
-            let mut rows = st.query([&self.profile])?;
-            while let Some(r) = rows.next()? {
-                let (status, n): (String, i64) = (r.get(0)?, r.get(1)?);
-                let n = u32::try_from(n).unwrap_or(u32::MAX);
-                counts.all = counts.all.saturating_add(n);
-                match status.as_str() {
-                    "active" => counts.active = n,
-                    "inactive" => counts.inactive = n,
-                    "revoked" => counts.revoked = n,
-                    _ => {}
-                }
-            }
             Ok((keys, total, counts))
         })?;
         let kids: Vec<i64> = keys.iter().map(|k| k.kid).collect();
@@ -250,7 +256,7 @@ impl SqliteStore {
         } else {
             ""
         };
-        let sql = format!("SELECT id FROM keys WHERE {cond}{extra} ORDER BY id LIMIT {cap}");
+        let sql = format!("SELECT id FROM {cond}{extra} ORDER BY id LIMIT {cap}");
         self.with_conn(|c| {
             let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
             let mut st = c.prepare(&sql)?;
@@ -369,6 +375,19 @@ pub fn check_window(offset: u32, limit: u32) -> Result<()> {
     Ok(())
 }
 
+/// `Some(status filter)` when `q` has no search and no filter but the status: its total is
+/// one of the counts.
+fn unfiltered(q: &KeyWindowQuery) -> Option<Option<KeyStatus>> {
+    let blank = search_terms(q.search.as_deref()).is_empty();
+    (blank
+        && q.key_type.is_none()
+        && q.org_code.is_none()
+        && q.user_id.is_none()
+        && q.api_id.is_none()
+        && q.flag.is_none())
+    .then_some(q.status)
+}
+
 /// Days to milliseconds, for the flag windows.
 fn days_ms(days: u32) -> i64 {
     i64::from(days) * DAY_MS
@@ -388,8 +407,8 @@ fn phrase(t: &str) -> String {
     format!("\"{}\"", t.replace('"', "\"\""))
 }
 
-/// The WHERE clause (anonymous `?` parameters, in order) of the keys of `profile` matching
-/// `q`:
+/// What follows `FROM` (anonymous `?` parameters, in order) in a query of the keys of
+/// `profile` matching `q`:
 /// - the search: every term found, case-insensitively, as a substring of one of name, key
 ///   prefix, key suffix, id, owner name or API name. Terms of 3 characters or more are phrases
 ///   of one MATCH of the trigram index (a phrase matches within one column, so a term never
@@ -402,16 +421,23 @@ pub fn window_where(
     (stale_days, rotation_days): (u32, u32),
     now: DateTime<Utc>,
 ) -> (String, Vec<Box<dyn ToSql>>) {
-    let mut sql = String::from("keys.profile = ?");
-    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(profile.to_string())];
     let terms = search_terms(q.search.as_deref());
     let (long, short): (Vec<&String>, Vec<&String>) =
         terms.iter().partition(|t| t.chars().count() >= 3);
-    if !long.is_empty() {
+    let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+    let mut sql = if long.is_empty() {
+        String::from("keys WHERE keys.profile = ?")
+    } else {
+        // The trigram index's hits drive the query (CROSS JOIN keeps them the outer loop):
+        // a search costs its hits, not a walk of a sort's index over every key.
         let m: Vec<String> = long.iter().map(|t| phrase(t)).collect();
-        sql.push_str(" AND keys.kid IN (SELECT rowid FROM keys_fts WHERE keys_fts MATCH ?)");
         args.push(Box::new(m.join(" AND ")));
-    }
+        String::from(
+            "(SELECT rowid AS fts_kid FROM keys_fts WHERE keys_fts MATCH ?) AS m CROSS JOIN keys \
+             WHERE keys.kid = m.fts_kid AND keys.profile = ?",
+        )
+    };
+    args.push(Box::new(profile.to_string()));
     for t in short {
         sql.push_str(
             " AND (instr(lower(keys.name), ?) > 0 OR instr(lower(keys.key_prefix), ?) > 0 \
@@ -483,4 +509,137 @@ fn order_by(q: &KeyWindowQuery) -> (String, bool) {
         format!("{col} {dir}, keys.id {dir}"),
         q.sort == KeySortKey::Activity,
     )
+}
+
+#[cfg(test)]
+mod scale {
+    #![allow(clippy::unwrap_used, reason = "a measurement")]
+
+    use std::time::Instant;
+
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::*;
+    use crate::model::key::{KeyStatus, KeyType};
+    use crate::store::PageEntry;
+
+    /// The window at 150, 10,000 and 100,000 keys: prints the figures (no timed assertion).
+    /// `cargo test -p keyward-core --release --lib store::view::scale -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement: run it with --ignored --nocapture"]
+    fn window_figures_at_scale() {
+        let now = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+        let words = [
+            "billing", "payroll", "search", "ingest", "mobile", "reports", "botany",
+        ];
+        for n in [150usize, 10_000, 100_000] {
+            let dir = tempfile::tempdir().unwrap();
+            let s = SqliteStore::open(&dir.path().join("k.db"), "p").unwrap();
+            let entries: Vec<PageEntry> = (0..n)
+                .map(|i| PageEntry {
+                    key: ApiKey {
+                        id: format!("api_key_{i:08x}"),
+                        name: format!("{} {} {i}", words[i % 7], words[(i / 7) % 7]),
+                        key_type: KeyType::Organization,
+                        status: [KeyStatus::Active, KeyStatus::Inactive, KeyStatus::Revoked][i % 3],
+                        key_prefix: format!("k_live_{:02x}", i % 251),
+                        key_suffix: Some(format!("{:04x}", (i * 7919) % 65521)),
+                        created_on: Some(now - Duration::days((i % 400) as i64)),
+                        last_verified_on: Some(now - Duration::minutes((i * 13 % 100_000) as i64)),
+                        last_verified_ip: None,
+                        created_by: None,
+                        api_ids: vec![format!("api_{}", i % 5)],
+                        scopes: vec![],
+                        verification_count: Some((i * 31 % 1000) as i64),
+                        user_id: None,
+                        org_code: Some(format!("org_{}", i % 50)),
+                    },
+                    detail: true,
+                })
+                .collect();
+            for chunk in entries.chunks(5000) {
+                s.apply_page(Some(1), now, chunk).unwrap();
+            }
+            let time = |label: &str, q: &KeyWindowQuery, offset: u32| {
+                let runs = 20;
+                let mut ms: Vec<f64> = (0..runs)
+                    .map(|_| {
+                        let t = Instant::now();
+                        let w = s.keys_window(q, offset, 60, (30, 90), now).unwrap();
+                        std::hint::black_box(w);
+                        t.elapsed().as_secs_f64() * 1000.0
+                    })
+                    .collect();
+                ms.sort_by(f64::total_cmp);
+                println!(
+                    "n={n:>6} {label:<40} p50 {:>7.2} ms  max {:>7.2} ms",
+                    ms[runs / 2],
+                    ms[runs - 1]
+                );
+            };
+            let base = KeyWindowQuery::default();
+            let q = |search: &str| KeyWindowQuery {
+                search: Some(search.into()),
+                ..KeyWindowQuery::default()
+            };
+            time("first page, last verified desc", &base, 0);
+            time(
+                "last page (offset n-60)",
+                &base,
+                (n as u32).saturating_sub(60),
+            );
+            time("middle page", &base, (n / 2) as u32);
+            for t in [
+                "b",
+                "bo",
+                "bot",
+                "bota",
+                "botan",
+                "botany",
+                "botany bil",
+                "zzzz",
+            ] {
+                time(&format!("search {t:?}"), &q(t), 0);
+            }
+            for sort in [
+                KeySortKey::Name,
+                KeySortKey::Verifications,
+                KeySortKey::Activity,
+            ] {
+                time(
+                    &format!("sort {sort:?} asc"),
+                    &KeyWindowQuery {
+                        sort,
+                        dir: SortDir::Asc,
+                        ..base.clone()
+                    },
+                    0,
+                );
+            }
+            time(
+                "filter status=inactive",
+                &KeyWindowQuery {
+                    status: Some(KeyStatus::Inactive),
+                    ..base.clone()
+                },
+                0,
+            );
+            time(
+                "filter stale",
+                &KeyWindowQuery {
+                    flag: Some(KeyFlag::Stale),
+                    ..base.clone()
+                },
+                0,
+            );
+            time(
+                "filter org_7",
+                &KeyWindowQuery {
+                    org_code: Some("org_7".into()),
+                    ..base.clone()
+                },
+                0,
+            );
+        }
+    }
 }
