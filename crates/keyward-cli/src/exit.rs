@@ -23,8 +23,16 @@ pub fn usage_error(e: clap::Error, cli: clap::Command) -> ! {
     ) {
         e.exit()
     }
-    let wants_json = std::env::args().any(|a| a == "--json");
-    let (message, hint) = usage_parts(&e.to_string(), &usage_of_subcommand(cli));
+    // `args_os`: an argument that is not UTF-8 is clap's error to report, not a panic here.
+    let wants_json = std::env::args_os().any(|a| a == "--json");
+    let (mut message, mut hint) = usage_parts(&e.to_string(), &usage_of_subcommand(cli));
+    if e.kind() == ErrorKind::InvalidUtf8 {
+        message = "an argument is not valid UTF-8 text".into();
+        hint = format!(
+            "Give names, searches, profiles and file names as UTF-8 text (check the terminal's \
+             or the script's encoding). {hint}"
+        );
+    }
     exit_with(
         &Error::new(ErrorCode::InvalidInput, message, hint),
         wants_json,
@@ -51,11 +59,14 @@ pub fn exit_with(e: &Error, json: bool) -> ! {
 fn usage_of_subcommand(mut cmd: clap::Command) -> String {
     cmd.build();
     let mut cur = &cmd;
-    for a in std::env::args().skip(1) {
+    for a in std::env::args_os().skip(1) {
+        let Some(a) = a.to_str() else {
+            continue;
+        };
         if a.starts_with('-') {
             continue;
         }
-        match cur.find_subcommand(&a) {
+        match cur.find_subcommand(a) {
             Some(sub) => cur = sub,
             None => break,
         }

@@ -33,7 +33,8 @@ use commands::{alerts, directory, doctor, history, keys, profile, scan, sync};
                   and diagnose keys and connections.\n\nConfig and data live in the platform \
                   dirs, or under $KEYWARD_HOME. Client secrets live in the OS keyring; \
                   KEYWARD_CLIENT_SECRET overrides it (and is never stored). \
-                  KEYWARD_CA_CERT names a PEM file with one more trusted root certificate."
+                  KEYWARD_CA_CERT names a PEM file with one more trusted root certificate.",
+    after_long_help = EXIT_CODES
 )]
 struct Cli {
     /// The profile to use (default: KEYWARD_PROFILE, then the default or only profile).
@@ -45,6 +46,23 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// The exit codes, shown by `keyward --help` (and in crates/keyward-cli/README.md).
+const EXIT_CODES: &str = "Exit codes:
+  0    success
+  1    findings: a doctor found a problem, `keys verify` says invalid, `alerts` has open
+       high/critical alerts, `scan` found secrets; an unexpected answer; a bug
+  2    invalid input (also a non-UTF-8 argument), unknown profile, a confirmation refused
+  3    credentials (secret missing, keyring unavailable, invalid_client, unauthorized_client)
+  4    missing_scope          5  not_found          6  bad_request       7  rate_limited
+  8    network (DNS, TLS, refused, timeout, offline, server error)
+  9    ambiguous: a create, rotate or revoke may or may not have happened
+  10   local database or file; sync_in_progress
+  11   forbidden (a team server refused it to your role)
+  12   secret_not_delivered: a new secret could not be written to standard output (a full
+       disk, a closed pipe); the key at Kinde has a secret nobody holds: rotate it again
+  13   `scan` read no file at all (everything given was skipped): not a clean scan
+  130  cancelled";
 
 /// Every top-level command, group by group (each group's file declares its own).
 #[derive(Debug, Subcommand)]

@@ -98,6 +98,31 @@ pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     Ok(())
 }
 
+/// `value` as pretty JSON text, with its final newline.
+pub fn json_text<T: Serialize + ?Sized>(value: &T) -> Result<String> {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::internal(format!("encoding JSON output: {e}")))?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// Writes `text` to stdout and makes sure it left the process: `write_all`, then `flush`,
+/// and when stdout is a regular file, `fsync` (a full disk may only say so there). Every
+/// failure is returned: a closed pipe (EPIPE), `/dev/full` or a full disk (ENOSPC). For a
+/// one-time secret, which must never be lost silently; `text` is written as it is (the
+/// caller escapes what needs it).
+pub fn out_checked(text: &str) -> std::io::Result<()> {
+    use std::os::fd::AsFd as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    let file = std::fs::File::from(out.as_fd().try_clone_to_owned()?);
+    if file.metadata().is_ok_and(|m| m.file_type().is_file()) {
+        file.sync_data()?;
+    }
+    Ok(())
+}
+
 /// Prints `value` as pretty JSON when `json`, else runs `human`.
 pub fn emit<T: Serialize + ?Sized>(json: bool, value: &T, human: impl FnOnce(&T)) -> Result<()> {
     if json {

@@ -138,53 +138,16 @@ pub async fn scan(
     paths: Vec<PathBuf>,
     opts: crate::leaks::scan::ScanOptions,
 ) -> Result<crate::model::leak::ScanReport> {
-    use crate::model::leak::{ScanFinding, ScanMatch, ScanReport};
     if crate::remote::RemoteClient::of(ctx).await?.is_none() {
         return crate::leaks::scan(ctx, paths, opts).await;
     }
-    let (hits, stats) = blocking(move || crate::leaks::scan::scan_paths(&paths, opts)).await?;
-    let keys = if hits.is_empty() {
+    let walked = blocking(move || crate::leaks::scan::walk(&paths, opts)).await?;
+    let keys = if walked.hits.is_empty() {
         Vec::new()
     } else {
         team_keys(ctx).await?.unwrap_or_default()
     };
-    let mut matched = 0;
-    let findings = hits
-        .into_iter()
-        .map(|hit| {
-            let matches: Vec<ScanMatch> = keys
-                .iter()
-                .filter(|v| {
-                    v.key.key_prefix == hit.key_prefix
-                        && v.key.key_suffix.as_deref() == Some(hit.key_suffix.as_str())
-                })
-                .map(|v| ScanMatch {
-                    key_id: v.key.id.clone(),
-                    name: v.key.name.clone(),
-                    owner_name: v.owner_name.clone(),
-                    org_code: v.key.org_code.clone(),
-                    user_id: v.key.user_id.clone(),
-                    scopes: v.key.scopes.clone(),
-                    status: v.key.status,
-                    last_verified_on: v.key.last_verified_on,
-                    gone: v.gone,
-                })
-                .collect();
-            if !matches.is_empty() {
-                matched += 1;
-            }
-            ScanFinding {
-                unique: matches.len() == 1,
-                matches,
-                hit,
-            }
-        })
-        .collect();
-    Ok(ScanReport {
-        findings,
-        stats,
-        matched,
-    })
+    Ok(crate::leaks::report(walked, keys.iter()))
 }
 
 /// `export` to `path`: on a team profile the keys and the audit log as the team's server

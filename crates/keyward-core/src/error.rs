@@ -72,6 +72,9 @@ pub enum ErrorCode {
     /// Another sync of the same profile is running (the app or another CLI); try again when
     /// it ends.
     SyncInProgress,
+    /// A one-time secret (a created, rotated or re-issued key's) could not be written out: the
+    /// key at Kinde now has a secret nobody holds (the message names the key; rotate it again).
+    SecretNotDelivered,
     /// The operation was cancelled by the user.
     Cancelled,
     /// Offline: Kinde unreachable; cached data is being shown.
@@ -100,6 +103,7 @@ impl ErrorCode {
             Dns | Tls | ConnectionRefused | Timeout | Network | Offline | ServerError => 8,
             Ambiguous => 9,
             Database | DatabaseTooNew | DiskFull | Io | SyncInProgress => 10,
+            SecretNotDelivered => 12,
             Cancelled => 130,
             UnexpectedResponse | Internal => 1,
         }
@@ -136,6 +140,7 @@ fn code_name(c: ErrorCode) -> &'static str {
         DiskFull => "disk_full",
         Io => "io",
         SyncInProgress => "sync_in_progress",
+        SecretNotDelivered => "secret_not_delivered",
         Cancelled => "cancelled",
         Offline => "offline",
         Internal => "internal",

@@ -8,7 +8,7 @@ use keyward_core::model::key::{
     KeyFilter, KeyStatus, KeyType, KeyView, NewKey, RevokeProgress, RevokeSummary,
 };
 use keyward_core::secret::Secret;
-use keyward_core::{Error, Result, api, keys};
+use keyward_core::{Error, ErrorCode, Result, api, keys};
 
 use crate::app::{App, cancel_on_ctrl_c, confirm, read_stdin_secret};
 use crate::args::{NewKeyArgs, ReissueArgs, YesArg};
@@ -280,10 +280,13 @@ async fn revoke(app: &App, ids: &[String]) -> Result<RevokeSummary> {
 }
 
 /// A new key's secret, shown once: on stdout alone (so it can be piped), with what it is and
-/// the warning on stderr; the whole `NewKey` as JSON with `--json`.
+/// the warning on stderr; the whole `NewKey` as JSON with `--json`. The write is checked to the
+/// end (see [`deliver`]): a secret that did not reach stdout is `secret_not_delivered`.
 pub fn print_new_key(app: &App, k: &NewKey, verb: &str) -> Result<()> {
     if app.json {
-        return output::print_json(k);
+        deliver(&output::json_text(k)?, &[&k.id])?;
+        note_audit_pending(k, verb);
+        return Ok(());
     }
     let name = k
         .name
@@ -296,9 +299,51 @@ pub fn print_new_key(app: &App, k: &NewKey, verb: &str) -> Result<()> {
         k.key_prefix,
         k.key_suffix
     );
-    outln!("{}", k.key.expose());
+    deliver(&format!("{}\n", output::escape(k.key.expose())), &[&k.id])?;
     errln!("warning: {}", k.warning);
+    note_audit_pending(k, verb);
     Ok(())
+}
+
+/// Writes text holding one-time secrets to stdout, checked to the end (write, flush, and
+/// fsync for a file): if it fails, the keys in `key_ids` have secrets nobody holds, and the
+/// error says so (`secret_not_delivered`, exit 12) with the command that mends it.
+pub fn deliver(text: &str, key_ids: &[&str]) -> Result<()> {
+    output::out_checked(text).map_err(|e| {
+        let (which, them) = match key_ids {
+            [one] => (format!("key {one}"), "it".to_string()),
+            many => (format!("keys {}", many.join(", ")), "each".to_string()),
+        };
+        let rotate = key_ids
+            .iter()
+            .map(|id| format!("`keyward keys rotate {id} --yes`"))
+            .collect::<Vec<_>>()
+            .join(", then ");
+        Error::new(
+            ErrorCode::SecretNotDelivered,
+            format!(
+                "the new secret of {which} was NOT delivered: standard output could not be \
+                 written ({e}). The {which} at Kinde now has a secret nobody holds"
+            ),
+            format!(
+                "Rotate {them} again with standard output going somewhere that can be written \
+                 (not a full disk or a closed pipe): {rotate}. Its clients cannot use the lost \
+                 secret."
+            ),
+        )
+    })
+}
+
+/// Says on stderr (also with `--json`) when the action's audit row could not be closed.
+fn note_audit_pending(k: &NewKey, verb: &str) {
+    if k.audit_pending {
+        errln!(
+            "note: the audit row of this {} of {} could not be closed: it stays pending, and \
+             the next `keyward sync` records it as Keyward's own action.",
+            verb.to_lowercase(),
+            k.id
+        );
+    }
 }
 
 fn owner(k: &KeyView) -> String {
@@ -461,13 +506,15 @@ async fn reissue(app: &App, a: ReissueArgs) -> Result<i32> {
     print_reissued(app, &r)
 }
 
-/// A re-issue's new key (the secret on standard output, once) and what happens to the old one.
+/// A re-issue's new key (the secret on standard output, once, checked: see [`deliver`]) and
+/// what happens to the old one.
 fn print_reissued(app: &App, r: &keyward_core::model::key::Reissued) -> Result<i32> {
+    let k = &r.new_key;
     if app.json {
-        output::print_json(&r)?;
+        deliver(&output::json_text(&r)?, &[&k.id])?;
+        note_audit_pending(k, "create");
         return Ok(0);
     }
-    let k = &r.new_key;
     errln!(
         "Re-issued {} as {}. Secret {}…{}:",
         r.old_id,
@@ -475,8 +522,9 @@ fn print_reissued(app: &App, r: &keyward_core::model::key::Reissued) -> Result<i
         k.key_prefix,
         k.key_suffix
     );
-    outln!("{}", k.key.expose());
+    deliver(&format!("{}\n", output::escape(k.key.expose())), &[&k.id])?;
     errln!("warning: {}", k.warning);
+    note_audit_pending(k, "create");
     match r.link.old_expires_at {
         Some(at) => errln!(
             "The old key keeps working until the first sync after {} UTC (while Keyward runs), \

@@ -1,18 +1,21 @@
 //! `keyward scan PATH...`: find Kinde key secrets in files, match them to known keys, and
-//! optionally rotate or re-issue each uniquely matched active key (leak remediation).
+//! optionally rotate or re-issue a matched active key once a person confirms it (leak
+//! remediation). Exit 1: secrets found; 13: no file was read.
 
 use std::path::PathBuf;
 
+use std::io::IsTerminal;
+
 use clap::Subcommand;
-use keyward_core::Result;
 use keyward_core::leaks::scan::{ScanOptions, SecretHit};
 use keyward_core::model::key::KeyStatus;
-use keyward_core::model::leak::{LeakAction, ScanReport};
+use keyward_core::model::leak::{LeakAction, MatchCertainty, ScanMatch, ScanReport};
+use keyward_core::{Error, ErrorCode, Result};
 
-use super::keys::print_new_key;
+use super::keys::{deliver, print_new_key};
 use crate::app::{App, confirm};
 use crate::args::YesArg;
-use crate::output::{self, Table, ago, opt, outln};
+use crate::output::{self, Table, ago, errln, opt, outln};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -21,10 +24,12 @@ pub enum Command {
     Scan {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Rotate each uniquely matched active key (asks first; --yes in scripts).
+        /// Rotate each active key that a found string may belong to. A match rests on the
+        /// last 4 characters of a secret (all Kinde keeps), so each one is asked on a terminal,
+        /// naming that doubt; --yes does not skip it, and without a terminal nothing is done.
         #[arg(long, conflicts_with = "reissue")]
         rotate: bool,
-        /// Re-issue each uniquely matched active key instead (the old one keeps working).
+        /// Re-issue each such key instead (the old one keeps working), asked the same way.
         #[arg(long)]
         reissue: bool,
         #[command(flatten)]
@@ -54,6 +59,9 @@ pub async fn run(cmd: Command, app: &App) -> Result<i32> {
     }
 }
 
+/// Exit code of a scan that read no file at all (everything given was skipped): not clean.
+pub const READ_NOTHING: i32 = 13;
+
 async fn scan(
     app: &App,
     paths: Vec<PathBuf>,
@@ -66,44 +74,101 @@ async fn scan(
         ..ScanOptions::default()
     };
     let report = keyward_core::api::scan(&app.ctx, paths, opts).await?;
+    let read_nothing = report.stats.files == 0;
     let Some(action) = action else {
         app.emit(&report, print_scan)?;
-        return Ok(if report.findings.is_empty() { 0 } else { 1 });
+        return Ok(if read_nothing {
+            READ_NOTHING
+        } else if report.findings.is_empty() {
+            0
+        } else {
+            1
+        });
     };
     if !app.json {
         print_scan(&report);
     }
-    // One action per uniquely matched, active key, with every place it was found.
-    let mut by_key: Vec<(String, Vec<SecretHit>)> = Vec::new();
-    for f in report.findings.iter().filter(|f| f.unique) {
+    // One candidate per active key that a found string may belong to, with every place. A
+    // string matching several keys names none of them: it is left to a person.
+    let mut by_key: Vec<(&ScanMatch, Vec<SecretHit>)> = Vec::new();
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.certainty == MatchCertainty::Possible && f.matches.len() == 1)
+    {
         let m = &f.matches[0];
         if m.status != KeyStatus::Active || m.gone {
             continue;
         }
-        match by_key.iter_mut().find(|(k, _)| *k == m.key_id) {
+        match by_key.iter_mut().find(|(k, _)| k.key_id == m.key_id) {
             Some((_, hits)) => hits.push(f.hit.clone()),
-            None => by_key.push((m.key_id.clone(), vec![f.hit.clone()])),
+            None => by_key.push((m, vec![f.hit.clone()])),
         }
     }
     let verb = match action {
         LeakAction::Rotate => "Rotate",
         LeakAction::Reissue => "Re-issue",
     };
+    // Every match rests on 4 characters (Kinde keeps no more of a secret), so a person must
+    // confirm each one, having read the doubt; `--yes` cannot stand in for that. Without a
+    // terminal nothing is done at all.
+    if !by_key.is_empty() && !std::io::stdin().is_terminal() {
+        let ids: Vec<&str> = by_key.iter().map(|(m, _)| m.key_id.as_str()).collect();
+        return Err(Error::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "{} only possible: the string found matches by the last 4 characters of the \
+                 secret, which any string can end with; nothing was {} without a person's \
+                 confirmation{}",
+                if ids.len() == 1 {
+                    format!("the match to key {} is", ids[0])
+                } else {
+                    format!("the matches to keys {} are", ids.join(", "))
+                },
+                if action == LeakAction::Rotate {
+                    "rotated"
+                } else {
+                    "re-issued"
+                },
+                if yes {
+                    " (--yes does not confirm a possible match)"
+                } else {
+                    ""
+                },
+            ),
+            format!(
+                "Run the scan on a terminal and answer for each key, or check the file and \
+                 rotate the key yourself: `keyward keys rotate {} --yes`.",
+                ids[0]
+            ),
+        ));
+    }
+    let _ = yes;
     let mut done = Vec::new();
-    for (key_id, hits) in &by_key {
+    for (m, hits) in &by_key {
+        let places: Vec<String> = hits
+            .iter()
+            .map(|h| format!("{}:{}", h.path, h.line))
+            .collect();
         confirm(
             &format!(
-                "{verb} {key_id}? Its secret was found in {} place(s){}.",
-                hits.len(),
+                "Key {} ({}) matched only by the last 4 characters of its secret (…{}): the \
+                 string at {} may not be its secret at all, only a string that ends the same \
+                 way. {verb} {} anyway{}?",
+                m.key_id,
+                m.name,
+                hits[0].key_suffix,
+                places.join(", "),
+                m.key_id,
                 if action == LeakAction::Rotate {
-                    "; the current secret stops working at once"
+                    " (its current secret stops working at once)"
                 } else {
                     ""
                 }
             ),
-            yes,
+            false,
         )?;
-        let r = keyward_core::api::leak_remediate(&app.ctx, key_id.clone(), action, hits.clone())
+        let r = keyward_core::api::leak_remediate(&app.ctx, m.key_id.clone(), action, hits.clone())
             .await?;
         if !app.json {
             print_new_key(app, &r.new_key, verb)?;
@@ -111,51 +176,94 @@ async fn scan(
         done.push(r);
     }
     if app.json {
-        output::print_json(&serde_json::json!({ "report": report, "remediated": done }))?;
+        let ids: Vec<&str> = done.iter().map(|r| r.new_key.id.as_str()).collect();
+        let text = output::json_text(&serde_json::json!({ "report": report, "remediated": done }))?;
+        if ids.is_empty() {
+            output::out_checked(&text)
+                .map_err(|e| keyward_core::Error::io("writing the report", &e))?;
+        } else {
+            deliver(&text, &ids)?;
+        }
     }
-    Ok(0)
+    Ok(if read_nothing { READ_NOTHING } else { 0 })
 }
 
 fn print_scan(r: &ScanReport) {
-    let mut t = Table::new(&[
-        "FILE",
-        "LINE",
-        "SECRET",
-        "KEY",
-        "NAME",
-        "OWNER",
-        "SCOPES",
-        "STATUS",
-        "LAST VERIFIED",
-        "UNIQUE",
-    ]);
-    for f in &r.findings {
-        let m = f.matches.first();
-        t.row(vec![
-            f.hit.path.clone(),
-            f.hit.line.to_string(),
-            f.hit.masked.clone(),
-            opt(m.map(|m| m.key_id.as_str())),
-            opt(m.map(|m| m.name.as_str())),
-            opt(m.and_then(|m| m.owner_name.as_deref().or(m.org_code.as_deref()))),
-            m.map_or("-".into(), |m| m.scopes.join(" ")),
-            opt(m.map(|m| m.status.as_str())),
-            ago(m.and_then(|m| m.last_verified_on)),
-            match f.matches.len() {
-                0 => "no known key".into(),
-                1 => "yes".into(),
-                n => format!("no ({n} keys)"),
-            },
+    if !r.findings.is_empty() {
+        let mut t = Table::new(&[
+            "FILE",
+            "LINE",
+            "SECRET",
+            "KEY",
+            "NAME",
+            "OWNER",
+            "SCOPES",
+            "STATUS",
+            "LAST VERIFIED",
+            "MATCH",
         ]);
+        for f in &r.findings {
+            let m = f.matches.first();
+            t.row(vec![
+                f.hit.path.clone(),
+                f.hit.line.to_string(),
+                f.hit.masked.clone(),
+                opt(m.map(|m| m.key_id.as_str())),
+                opt(m.map(|m| m.name.as_str())),
+                opt(m.and_then(|m| m.owner_name.as_deref().or(m.org_code.as_deref()))),
+                m.map_or("-".into(), |m| m.scopes.join(" ")),
+                opt(m.map(|m| m.status.as_str())),
+                ago(m.and_then(|m| m.last_verified_on)),
+                match (f.hit.kinde_shaped, f.matches.len()) {
+                    (false, _) => "none: not a Kinde secret's length".into(),
+                    (true, 0) => "no known key".into(),
+                    (true, 1) => "possible (last 4 characters)".into(),
+                    (true, n) => format!("possible, {n} keys (last 4 characters)"),
+                },
+            ]);
+        }
+        t.print();
     }
-    t.print();
     let mb = r.stats.bytes as f64 / 1_048_576.0;
+    let skipped =
+        r.stats.not_regular + r.stats.unreadable + r.stats.skipped_binary + r.stats.skipped_large;
     outln!(
-        "{} secrets found ({} match a known key) in {} files, {mb:.1} MiB, {} ms. Found \
-         secrets were not verified.",
+        "{} secrets found ({} possibly a known key's) in {} files read, {mb:.1} MiB, {} ms; {} \
+         skipped ({} not regular, {} unreadable, {} binary, {} too large). Found secrets were \
+         not verified.",
         r.findings.len(),
         r.matched,
         r.stats.files,
-        r.stats.duration_ms
+        r.stats.duration_ms,
+        skipped,
+        r.stats.not_regular,
+        r.stats.unreadable,
+        r.stats.skipped_binary,
+        r.stats.skipped_large,
     );
+    const SHOWN: usize = 50;
+    for s in r.skipped.iter().take(SHOWN) {
+        outln!("skipped {}: {}", s.path, s.detail);
+    }
+    if skipped > SHOWN as u64 {
+        outln!(
+            "… and {} more skipped (`--json` lists up to 1000)",
+            skipped - SHOWN as u64
+        );
+    }
+    if r.stats.files == 0 {
+        errln!(
+            "warning: no file was read, so this is not a clean scan (exit {READ_NOTHING}). Give \
+             folders or regular text files."
+        );
+    } else if r
+        .findings
+        .iter()
+        .any(|f| f.certainty == MatchCertainty::Possible)
+    {
+        errln!(
+            "note: a match is only possible: Kinde keeps the last 4 characters of a secret, \
+             and any string can end with them."
+        );
+    }
 }

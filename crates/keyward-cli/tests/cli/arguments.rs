@@ -185,3 +185,69 @@ async fn a_tls_failure_on_a_first_keys_list_points_at_keyward_ca_cert() {
     assert!(hint.contains("KEYWARD_CA_CERT"), "{hint}");
     assert!(!hint.starts_with("Run `keyward sync` once"), "{hint}");
 }
+
+/// An argument that is not UTF-8 (`$'\xff'`) is `invalid_input` with a hint, exit 2, in both
+/// output modes: never a panic (exit 101). `--out` takes any path, so a non-UTF-8 file name
+/// gets as far as the missing profile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_utf8_argument_is_invalid_input_not_a_panic() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+    let env = Env::new(Config::default()).await;
+    let bad = || OsString::from_vec(vec![0xff]);
+    let cases: Vec<Vec<OsString>> = vec![
+        vec!["keys".into(), "list".into(), "--search".into(), bad()],
+        vec!["--profile".into(), bad(), "keys".into(), "list".into()],
+        vec![
+            "keys".into(),
+            "create".into(),
+            "--name".into(),
+            bad(),
+            "--api".into(),
+            "a".into(),
+        ],
+        vec!["keys".into(), "show".into(), bad()],
+    ];
+    for args in cases {
+        for json in [false, true] {
+            let mut c = env.bare();
+            if json {
+                c.arg("--json");
+            }
+            let o = c.args(&args).output().unwrap();
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+            if json {
+                let e: serde_json::Value = serde_json::from_str(stderr.trim()).unwrap();
+                assert_eq!(e["code"], "invalid_input");
+                assert_eq!(e["message"], "an argument is not valid UTF-8 text");
+                assert!(e["hint"].as_str().unwrap().contains("UTF-8"), "{e}");
+            } else {
+                assert!(
+                    stderr.contains("error[invalid_input]: an argument is not valid UTF-8 text"),
+                    "{stderr}"
+                );
+                assert!(stderr.contains("hint: Give names"), "{stderr}");
+            }
+        }
+    }
+    // KEYWARD_PROFILE, the environment's form of --profile.
+    let o = env
+        .bare()
+        .env("KEYWARD_PROFILE", bad())
+        .args(["keys", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    // --out is a path: any bytes are a name, and the command goes on (no profile here).
+    let mut c = env.bare();
+    let o = c
+        .args(["export", "keys", "--format", "csv", "--out"])
+        .arg(bad())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("error[profile_not_found]"), "{stderr}");
+}

@@ -5,9 +5,11 @@ mod support;
 
 mod alerts;
 mod arguments;
+mod delivery;
 mod files;
 mod keys;
 mod profiles;
+mod scan;
 mod sync;
 mod team;
 mod terminal;

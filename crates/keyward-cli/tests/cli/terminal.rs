@@ -115,7 +115,7 @@ async fn server_text_never_reaches_the_terminal_raw() {
     }
 }
 
-fn have_script() -> bool {
+pub fn have_script() -> bool {
     Command::new("script")
         .arg("--version")
         .output()
@@ -125,7 +125,7 @@ fn have_script() -> bool {
 /// Runs `keyward ARGS` on a pseudo-terminal and types `input` once the terminal shows
 /// `prompt` (typing earlier would be echoed by the terminal before keyward can turn echo off).
 /// Returns (exit code, everything the terminal showed).
-fn on_tty(env: &Env, args: &str, prompt: &str, input: &str, secret_env: bool) -> (i32, String) {
+pub fn on_tty(env: &Env, args: &str, prompt: &str, input: &str, secret_env: bool) -> (i32, String) {
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
     let bin = crate::support::keyward_bin();

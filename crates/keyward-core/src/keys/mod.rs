@@ -237,7 +237,7 @@ pub async fn create(ctx: &AppCtx, input: CreateKeyInput) -> Result<NewKey> {
     if let Ok(c) = &result {
         details["suffix"] = json!(c.key.prefix_suffix().1);
     }
-    intent
+    let closed = intent
         .close(ctx, id, Some(&name), result.as_ref().err(), Some(details))
         .await;
     let created = result?;
@@ -251,6 +251,7 @@ pub async fn create(ctx: &AppCtx, input: CreateKeyInput) -> Result<NewKey> {
         api_id: Some(input.api_id),
         scopes: scope_keys,
         owner: Some(owner),
+        audit_pending: !closed,
         ..new_key(created)
     })
 }
@@ -269,6 +270,7 @@ fn new_key(created: CreatedKey) -> NewKey {
         scopes: Vec::new(),
         owner: None,
         warning: ONE_TIME_WARNING.to_string(),
+        audit_pending: false,
     }
 }
 
@@ -291,7 +293,7 @@ pub async fn rotate(ctx: &AppCtx, id: &str) -> Result<NewKey> {
         .as_ref()
         .ok()
         .map(|c| json!({ "suffix": c.key.prefix_suffix().1 }));
-    intent
+    let closed = intent
         .close(
             ctx,
             Some(id),
@@ -308,7 +310,10 @@ pub async fn rotate(ctx: &AppCtx, id: &str) -> Result<NewKey> {
         // The new suffix, cached at once (the leak scan matches by prefix and suffix).
         crate::keys::cache_key(ctx, &store, &created.id).await;
     }
-    Ok(new_key(created))
+    Ok(NewKey {
+        audit_pending: !closed,
+        ..new_key(created)
+    })
 }
 
 /// Revokes one or many keys. Every id is checked before any request; then each key is revoked
@@ -735,9 +740,9 @@ pub async fn reissue_with(ctx: &AppCtx, id: &str, opts: ReissueOptions) -> Resul
     };
     // The request to Kinde is the create, whose own intent is written before it is sent
     // (nothing is sent if it cannot be); the re-issue row links old and new keys after it.
+    let store = ctx.store().await?;
     let result = crate::keys::create(ctx, input).await;
     let now = Utc::now();
-    let store = ctx.store().await?;
     let (outcome, err, new_id) = match &result {
         Ok(k) => (AuditOutcome::Ok, None, Some(k.id.clone())),
         Err(e) if e.code == ErrorCode::Ambiguous => (AuditOutcome::Ambiguous, Some(e), None),
@@ -772,10 +777,12 @@ pub async fn reissue_with(ctx: &AppCtx, id: &str, opts: ReissueOptions) -> Resul
         old_count_at_open: old.verification_count,
         old_expires_at,
     };
+    // The new key exists at Kinde and its secret is in hand: a failure to keep the link
+    // locally is logged, never returned (that would lose the one-time secret).
     {
         let (s, l) = (Arc::clone(&store), link.clone());
         let old = old.clone();
-        blocking(move || {
+        let kept = blocking(move || {
             s.apply_page(
                 None,
                 now,
@@ -790,7 +797,14 @@ pub async fn reissue_with(ctx: &AppCtx, id: &str, opts: ReissueOptions) -> Resul
             }
             Ok(())
         })
-        .await?;
+        .await;
+        if let Err(e) = kept {
+            tracing::warn!(
+                code = %e.code,
+                "could not keep the re-issue link of {id} locally: {}",
+                e.message
+            );
+        }
     }
     cache_key(ctx, &store, &new_key.id).await;
     Ok(Reissued {

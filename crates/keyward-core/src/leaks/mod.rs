@@ -6,11 +6,14 @@ pub mod scan;
 use crate::ctx::{AppCtx, blocking};
 use crate::error::Result;
 use crate::kinde::validate_id;
-use crate::model::leak::{LeakAction, LeakRemediation, ScanFinding, ScanMatch, ScanReport};
+use crate::model::key::KeyView;
+use crate::model::leak::{
+    LeakAction, LeakRemediation, MatchCertainty, ScanFinding, ScanMatch, ScanReport,
+};
 
-/// Scans files and folders for Kinde key secrets and matches them to the cached keys by
-/// prefix (first 6) and suffix (last 4). Never verifies a found secret (that would count as a
-/// verification) and never writes one anywhere.
+/// Scans files and folders for Kinde key secrets and matches them to the cached keys (see
+/// [`report`]). Never verifies a found secret (that would count as a verification) and never
+/// writes one anywhere.
 pub async fn scan(
     ctx: &AppCtx,
     paths: Vec<std::path::PathBuf>,
@@ -18,19 +21,31 @@ pub async fn scan(
 ) -> Result<ScanReport> {
     let store = ctx.store().await?;
     blocking(move || {
-        let (hits, stats) = crate::leaks::scan::scan_paths(&paths, opts)?;
-        let keys = if hits.is_empty() {
+        let walked = crate::leaks::scan::walk(&paths, opts)?;
+        let keys = if walked.hits.is_empty() {
             Vec::new()
         } else {
             store.all_keys()?
         };
-        let mut matched = 0;
-        let findings = hits
-            .into_iter()
-            .map(|hit| {
-                let matches: Vec<ScanMatch> = keys
-                    .iter()
-                    .map(|k| &k.view)
+        Ok(report(walked, keys.iter().map(|k| &k.view)))
+    })
+    .await
+}
+
+/// Matches what a walk found to `keys` by prefix (first 6, `k_live` for every key) and suffix
+/// (last 4). Only a string with the shape of a Kinde secret is matched at all, and a match is
+/// at best [`MatchCertainty::Possible`]: 4 characters are no proof (see [`MatchCertainty`]).
+pub fn report<'k>(
+    walked: crate::leaks::scan::Walked,
+    keys: impl Iterator<Item = &'k KeyView> + Clone,
+) -> ScanReport {
+    let mut matched = 0;
+    let findings = walked
+        .hits
+        .into_iter()
+        .map(|hit| {
+            let matches: Vec<ScanMatch> = if hit.kinde_shaped {
+                keys.clone()
                     .filter(|v| {
                         v.key.key_prefix == hit.key_prefix
                             && v.key.key_suffix.as_deref() == Some(hit.key_suffix.as_str())
@@ -46,24 +61,31 @@ pub async fn scan(
                         last_verified_on: v.key.last_verified_on,
                         gone: v.gone,
                     })
-                    .collect();
-                if !matches.is_empty() {
-                    matched += 1;
-                }
-                ScanFinding {
-                    unique: matches.len() == 1,
-                    matches,
-                    hit,
-                }
-            })
-            .collect();
-        Ok(ScanReport {
-            findings,
-            stats,
-            matched,
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if !matches.is_empty() {
+                matched += 1;
+            }
+            ScanFinding {
+                unique: matches.len() == 1,
+                certainty: if matches.is_empty() {
+                    MatchCertainty::None
+                } else {
+                    MatchCertainty::Possible
+                },
+                matches,
+                hit,
+            }
         })
-    })
-    .await
+        .collect();
+    ScanReport {
+        findings,
+        stats: walked.stats,
+        matched,
+        skipped: walked.skipped,
+    }
 }
 
 /// Rotates or re-issues a key whose secret was found in files, and records the leak (where,

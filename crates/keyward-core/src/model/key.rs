@@ -216,6 +216,11 @@ pub struct NewKey {
     pub owner: Option<Owner>,
     /// "Copy it now: Kinde will not show it again."
     pub warning: String,
+    /// The audit row of this action could not be closed with Kinde's answer: it stays
+    /// `pending`, and the next sync reconciles it as Keyward's own action (never as drift).
+    /// The action itself happened; front ends say so beside the secret.
+    #[serde(default)]
+    pub audit_pending: bool,
 }
 
 /// The per-key result of a (bulk) revoke.

@@ -21,6 +21,22 @@ pub struct ScanMatch {
     pub gone: bool,
 }
 
+/// How much a finding's match to a known key rests on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum MatchCertainty {
+    /// No known key matches, or the string cannot be a Kinde secret (its length or alphabet
+    /// differ from Kinde's), so it is matched to no key at all.
+    #[default]
+    None,
+    /// The string has the shape of a Kinde secret and a known key ends with the same 4
+    /// characters. Kinde keeps only the prefix (`k_live` for every key) and those 4
+    /// characters, so this is never proof: any string can end that way. Acting on it needs
+    /// a person's confirmation that names the doubt.
+    Possible,
+}
+
 /// One secret-shaped string found, and the known keys whose prefix and suffix it matches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -28,8 +44,12 @@ pub struct ScanFinding {
     #[serde(flatten)]
     pub hit: SecretHit,
     pub matches: Vec<ScanMatch>,
-    /// Exactly one known key matches.
+    /// Exactly one known key ends with these 4 characters. Even then the match is only
+    /// [`MatchCertainty::Possible`]: the suffix is no secret.
     pub unique: bool,
+    /// What the match rests on: always `possible` at best (see [`MatchCertainty`]).
+    #[serde(default)]
+    pub certainty: MatchCertainty,
 }
 
 /// What `scan` found. Secrets appear masked only; none was verified.
@@ -40,6 +60,39 @@ pub struct ScanReport {
     pub stats: ScanStats,
     /// Findings that match a known key.
     pub matched: u32,
+    /// Files not read, and why (at most [`SKIPPED_LISTED`]; `stats` has the full counts).
+    #[serde(default)]
+    pub skipped: Vec<SkippedFile>,
+}
+
+/// How many skipped files a report lists by name.
+pub const SKIPPED_LISTED: usize = 1000;
+
+/// Why a file was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum SkipReason {
+    /// Not a regular file: a FIFO, a device (`/dev/zero`), a socket. Never opened for reading
+    /// (a FIFO would block, a device never ends).
+    NotRegular,
+    /// It could not be opened or read (permissions, an I/O error).
+    Unreadable,
+    /// A NUL byte in its first 8 KiB: a binary file.
+    Binary,
+    /// Bigger than the size cap.
+    TooLarge,
+}
+
+/// A file the scan did not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SkippedFile {
+    pub path: String,
+    pub reason: SkipReason,
+    /// The reason in words ("a FIFO", "Permission denied (os error 13)", "20.0 MiB, over
+    /// the 16 MiB cap").
+    pub detail: String,
 }
 
 /// What to do about a leaked key.
@@ -98,6 +151,13 @@ pub struct SecretHit {
     pub key_prefix: String,
     /// Last 4 characters (what Kinde keeps as `key_suffix`).
     pub key_suffix: String,
+    /// The length and alphabet of a Kinde secret (`k_live_` and 32 letters and digits). A
+    /// string of another shape cannot be a Kinde secret and is matched to no key. Not in the
+    /// TypeScript type: front ends send hits back (`leak_remediate`) built from a finding, and
+    /// read the shape from the finding's `certainty`.
+    #[serde(default)]
+    #[ts(skip)]
+    pub kinde_shaped: bool,
 }
 
 /// What a scan walked.
@@ -114,6 +174,10 @@ pub struct ScanStats {
     pub skipped_large: u64,
     #[ts(type = "number")]
     pub unreadable: u64,
+    /// FIFOs, devices and sockets: never read.
+    #[ts(type = "number")]
+    #[serde(default)]
+    pub not_regular: u64,
     #[ts(type = "number")]
     pub duration_ms: u64,
 }

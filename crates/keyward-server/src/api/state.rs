@@ -135,7 +135,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | MissingScope | ServerError | UnexpectedResponse | Ambiguous | Dns | Tls
         | ConnectionRefused | Timeout | Network | Offline => StatusCode::BAD_GATEWAY,
         Database | DatabaseTooNew | DiskFull => StatusCode::SERVICE_UNAVAILABLE,
-        SecretMissing | KeyringUnavailable | Io | Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        SecretMissing | KeyringUnavailable | Io | SecretNotDelivered | Internal => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 }
 

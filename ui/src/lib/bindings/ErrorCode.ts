@@ -3,4 +3,4 @@
 /**
  * Stable, machine-readable error codes (serialized as snake_case strings).
  */
-export type ErrorCode = "invalid_input" | "profile_not_found" | "profile_exists" | "secret_missing" | "keyring_unavailable" | "invalid_client" | "unauthorized_client" | "token_request_failed" | "unauthenticated" | "missing_scope" | "forbidden" | "not_found" | "bad_request" | "rate_limited" | "server_error" | "unexpected_response" | "ambiguous" | "dns" | "tls" | "connection_refused" | "timeout" | "network" | "database" | "database_too_new" | "disk_full" | "io" | "sync_in_progress" | "cancelled" | "offline" | "internal";
+export type ErrorCode = "invalid_input" | "profile_not_found" | "profile_exists" | "secret_missing" | "keyring_unavailable" | "invalid_client" | "unauthorized_client" | "token_request_failed" | "unauthenticated" | "missing_scope" | "forbidden" | "not_found" | "bad_request" | "rate_limited" | "server_error" | "unexpected_response" | "ambiguous" | "dns" | "tls" | "connection_refused" | "timeout" | "network" | "database" | "database_too_new" | "disk_full" | "io" | "sync_in_progress" | "secret_not_delivered" | "cancelled" | "offline" | "internal";

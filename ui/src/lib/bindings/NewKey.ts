@@ -17,4 +17,10 @@ scopes: Array<string>, owner: Owner | null,
 /**
  * "Copy it now: Kinde will not show it again."
  */
-warning: string, };
+warning: string, 
+/**
+ * The audit row of this action could not be closed with Kinde's answer: it stays
+ * `pending`, and the next sync reconciles it as Keyward's own action (never as drift).
+ * The action itself happened; front ends say so beside the secret.
+ */
+audit_pending: boolean, };

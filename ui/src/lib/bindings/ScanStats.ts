@@ -3,4 +3,8 @@
 /**
  * What a scan walked.
  */
-export type ScanStats = { files: number, bytes: number, skipped_binary: number, skipped_large: number, unreadable: number, duration_ms: number, };
+export type ScanStats = { files: number, bytes: number, skipped_binary: number, skipped_large: number, unreadable: number, 
+/**
+ * FIFOs, devices and sockets: never read.
+ */
+not_regular: number, duration_ms: number, };
