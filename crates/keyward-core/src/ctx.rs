@@ -342,11 +342,17 @@ pub const MAX_CA_CERT_BYTES: u64 = 1 << 20;
 /// [`MAX_CA_CERT_BYTES`]: a FIFO (which would block for ever), a device such as `/dev/zero`
 /// (which never ends) or a huge file is refused at once.
 fn extra_root_cert() -> Result<Option<String>> {
-    use std::io::Read;
     let Some(path) = std::env::var_os(ENV_CA_CERT).filter(|p| !p.is_empty()) else {
         return Ok(None);
     };
-    let shown = PathBuf::from(&path).display().to_string();
+    read_root_cert(std::path::Path::new(&path)).map(Some)
+}
+
+/// Reads the PEM file of `KEYWARD_CA_CERT` at `path` (see [`extra_root_cert`]): a regular
+/// file of at most [`MAX_CA_CERT_BYTES`] holding a certificate, or a clear error at once.
+pub fn read_root_cert(path: &std::path::Path) -> Result<String> {
+    use std::io::Read;
+    let shown = path.display().to_string();
     let io_error = |e: std::io::Error| {
         Error::new(
             ErrorCode::Io,
@@ -366,7 +372,7 @@ fn extra_root_cert() -> Result<Option<String>> {
         )
     };
     // The path's type first (this never opens it: a FIFO would block the open itself).
-    let meta = std::fs::metadata(&path).map_err(io_error)?;
+    let meta = std::fs::metadata(path).map_err(io_error)?;
     if !meta.is_file() {
         return Err(not_a_file(
             "is not a regular file (a directory, a pipe or a device)".into(),
@@ -387,7 +393,7 @@ fn extra_root_cert() -> Result<Option<String>> {
         use std::os::unix::fs::OpenOptionsExt;
         open.custom_flags(libc_nonblock());
     }
-    let file = open.open(&path).map_err(io_error)?;
+    let file = open.open(path).map_err(io_error)?;
     let meta = file.metadata().map_err(io_error)?;
     if !meta.is_file() {
         return Err(not_a_file(
@@ -411,7 +417,7 @@ fn extra_root_cert() -> Result<Option<String>> {
             format!("Point {ENV_CA_CERT} at a file that starts with -----BEGIN CERTIFICATE-----."),
         ));
     }
-    Ok(Some(pem))
+    Ok(pem)
 }
 
 /// `O_NONBLOCK`: opening a FIFO for reading returns at once instead of waiting for a writer.

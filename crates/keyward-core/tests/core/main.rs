@@ -33,6 +33,8 @@ mod sync {
 mod alerts;
 mod audit;
 mod audit_intent;
+mod bounded_answers;
+mod client_fuzz;
 mod config;
 mod demo;
 mod export;
@@ -45,3 +47,4 @@ mod rules_agree;
 mod scopes_contract;
 mod store;
 mod store_faults;
+mod wild_server;
