@@ -107,14 +107,16 @@ test-package: package
 	bash packaging/keyward-server/test-deb.sh
 
 ## bench: sync, history and scan benchmarks (release; the scan bench compares with ripgrep), the
-## server's figures (bench-server), the keys table's JavaScript per keystroke, filter and sort at
-## 10,000 and 100,000 keys, and the real app at 150, 10,000 and 100,000 keys (paint, scroll, cold
-## start, memory)
+## server's figures (bench-server), team mode's (bench/team.sh: 10,000 keys listed through the
+## server vs the local store, a sandbox change to its delta at a connected app), the keys
+## table's JavaScript per keystroke, filter and sort at 10,000 and 100,000 keys, and the real
+## app at 150, 10,000 and 100,000 keys (paint, scroll, cold start, memory)
 bench: ui-deps
 	@command -v rg >/dev/null || { echo "installing ripgrep from Debian for the scan bench"; \
 	  (apt-get install -y ripgrep || sudo apt-get install -y ripgrep) >/dev/null; }
 	$(CARGO) bench -p keyward-core
 	bash bench/server.sh
+	bash bench/team.sh
 	$(NODE) cd ui && npx vitest bench --run
 	bash scripts/scale-bench.sh
 	bash scripts/release-bench.sh

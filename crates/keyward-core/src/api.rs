@@ -150,49 +150,37 @@ pub async fn scan(
     Ok(crate::leaks::report(walked, keys.iter()))
 }
 
-/// `export` to `path`: on a team profile the keys and the audit log as the team's server
-/// answers them, as JSON (the same shape as a local JSON export); else the local export.
+/// `export` to `path`: on a team profile the server renders the keys, history or audit log
+/// as CSV or JSON (`export_text`, the same file a local export writes) and this machine writes
+/// it; else the local export.
 pub async fn export(
     ctx: &AppCtx,
     what: crate::export::ExportWhat,
     format: crate::export::ExportFormat,
     path: &std::path::Path,
 ) -> Result<crate::export::ExportSummary> {
-    use crate::export::{ExportFormat, ExportSummary, ExportWhat};
     let Some(r) = crate::remote::RemoteClient::of(ctx).await? else {
         return crate::export::to_file(ctx, what, format, path).await;
     };
-    if format != ExportFormat::Json || what == ExportWhat::History {
+    if path.as_os_str().is_empty() {
         return Err(Error::invalid_input(
-            "export",
-            "on a team profile only the keys and the audit log export, as JSON, for now",
-            "Use --format json with keys or audit.",
+            "out",
+            "is empty",
+            "Give a file to write, e.g. --out keys.csv.",
         ));
     }
-    let (rows, bytes) = match what {
-        ExportWhat::Keys => {
-            let keys = team_keys(ctx).await?.unwrap_or_default();
-            (keys.len(), serde_json::to_vec_pretty(&keys))
-        }
-        _ => {
-            let rows = r
-                .audit_list(crate::model::audit::AuditFilter::default())
-                .await?;
-            (rows.len(), serde_json::to_vec_pretty(&rows))
-        }
-    };
-    let mut bytes = bytes.map_err(|e| Error::internal(format!("export as JSON: {e}")))?;
-    bytes.push(b'\n');
+    let out = r.export_text(what, format).await?;
     let target = path.to_path_buf();
+    let bytes = out.text.into_bytes();
     blocking(move || {
         crate::fsutil::write_atomic(&target, &bytes, crate::fsutil::Mode::KeepOrPrivate)
     })
     .await?;
-    Ok(ExportSummary {
+    Ok(crate::export::ExportSummary {
         what,
         format,
         path: path.display().to_string(),
-        rows: u32::try_from(rows).unwrap_or(u32::MAX),
+        rows: out.rows,
     })
 }
 

@@ -66,6 +66,18 @@ struct Table {
     rows: Vec<Vec<String>>,
 }
 
+/// An export as the text of its file (`export_text`: a team's server answers it, the member's
+/// machine writes the file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ExportText {
+    pub what: ExportWhat,
+    pub format: ExportFormat,
+    pub rows: u32,
+    /// The file's content: CSV (CRLF line ends) or pretty JSON, as [`export_to`] writes it.
+    pub text: String,
+}
+
 /// Writes `what` from `store` to `path` in `format`; returns how many rows were written.
 pub fn export_to(
     store: &dyn Store,
@@ -75,6 +87,24 @@ pub fn export_to(
     windows: Windows,
     now: DateTime<Utc>,
 ) -> Result<ExportSummary> {
+    let (bytes, rows) = render(store, what, format, windows, now)?;
+    crate::fsutil::write_atomic(path, &bytes, crate::fsutil::Mode::KeepOrPrivate)?;
+    Ok(ExportSummary {
+        what,
+        format,
+        path: path.display().to_string(),
+        rows,
+    })
+}
+
+/// `what` from `store` as the bytes of a file in `format`, and its number of rows.
+pub fn render(
+    store: &dyn Store,
+    what: ExportWhat,
+    format: ExportFormat,
+    windows: Windows,
+    now: DateTime<Utc>,
+) -> Result<(Vec<u8>, u32)> {
     let (json, table) = match what {
         ExportWhat::Keys => {
             let mut keys = store.list_keys(&KeyFilter::default(), now)?;
@@ -186,6 +216,7 @@ pub fn export_to(
                         csv_cell(&opt(&a.error_code)),
                         csv_cell(&opt(&a.error_message)),
                         csv_cell(&a.details.to_string()),
+                        csv_cell(&opt(&a.actor)),
                     ]
                 })
                 .collect();
@@ -200,22 +231,17 @@ pub fn export_to(
                 "error_code",
                 "error_message",
                 "details",
+                "actor",
             ];
             (to_json(&rows_in)?, Table { header, rows })
         }
     };
-    let rows = table.rows.len() as u32;
+    let rows = u32::try_from(table.rows.len()).unwrap_or(u32::MAX);
     let bytes = match format {
         ExportFormat::Json => json,
         ExportFormat::Csv => to_csv(&table)?,
     };
-    crate::fsutil::write_atomic(path, &bytes, crate::fsutil::Mode::KeepOrPrivate)?;
-    Ok(ExportSummary {
-        what,
-        format,
-        path: path.display().to_string(),
-        rows,
-    })
+    Ok((bytes, rows))
 }
 
 fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
@@ -257,4 +283,20 @@ pub async fn to_file(
     let store = ctx.store().await?;
     let path = path.to_path_buf();
     blocking(move || export_to(&*store, what, format, &path, windows, Utc::now())).await
+}
+
+/// Keys, history or the audit log of the profile as the text of a CSV or JSON file.
+pub async fn text(ctx: &AppCtx, what: ExportWhat, format: ExportFormat) -> Result<ExportText> {
+    let windows = Windows::from(&ctx.settings().await?);
+    let store = ctx.store().await?;
+    let (bytes, rows) =
+        blocking(move || render(&*store, what, format, windows, Utc::now())).await?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| Error::internal(format!("the export is not UTF-8: {e}")))?;
+    Ok(ExportText {
+        what,
+        format,
+        rows,
+        text,
+    })
 }

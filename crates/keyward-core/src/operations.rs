@@ -154,6 +154,22 @@ macro_rules! operations {
                 fn canary_create(ctx, input: $crate::model::key::CreateKeyInput) -> $crate::model::key::NewKey {
                     $crate::keys::create_canary(ctx, input).await
                 }
+                /// Verifies a pasted key with Kinde (it counts as one verification of that key).
+                #[role(viewer)]
+                fn key_verify(ctx, input: $crate::model::doctor::VerifyKeyInput) -> $crate::model::key::VerifyResult {
+                    $crate::keys::verify(ctx, &input.key).await
+                }
+                /// The recent sync runs of the profile, newest first (`limit`: 1 to 1000).
+                #[role(viewer)]
+                fn sync_runs(ctx, limit: u32) -> Vec<$crate::model::sync::SyncRunRecord> {
+                    $crate::sync::runs(ctx, limit).await
+                }
+                /// Keys, history or the audit log as the text of a CSV or JSON file (what
+                /// `export` writes; a team profile's member writes it on their machine).
+                #[role(viewer)]
+                fn export_text(ctx, what: $crate::export::ExportWhat, format: $crate::export::ExportFormat) -> $crate::export::ExportText {
+                    $crate::export::text(ctx, what, format).await
+                }
                 /// Open re-issues (handovers) and whether their old keys are safe to revoke.
                 #[role(viewer)]
                 fn handovers_list(ctx) -> Vec<$crate::model::key::Handover> {

@@ -8,7 +8,9 @@
 //! - an SSE client sees a key changed in the sandbox (outside Keyward) after the sync;
 //! - a revoked token fails at once; wrong tokens from one address get 429 after 5;
 //! - TLS with an rcgen certificate; plain HTTP on 0.0.0.0 refused;
-//! - `pg_dump` and the server's log hold none of the secrets of the run.
+//! - `pg_dump` and the server's log hold none of the secrets of the run: the members' tokens,
+//!   the Kinde client secret, the new secrets of a rotate, a create, a re-issue and a canary,
+//!   and the keys pasted to `key_verify` and `doctor_key`.
 
 mod support;
 
@@ -652,6 +654,69 @@ async fn the_team_api_roles_actor_throttle_and_no_secret_at_rest() {
             .iter()
             .any(|a| a["kind"] == "drift"),
         "no drift alert for a member's rotate: {alerts}"
+    );
+
+    // The other ways a secret passes through the server: the new secrets of a re-issue and a
+    // canary, and a pasted key sent to key_verify and doctor_key (a viewer may); each joins the
+    // secrets that the dump and the log are searched for below.
+    let (s, re) = c
+        .op(&operator, "key_reissue", json!({ "id": active[1] }))
+        .await;
+    assert_eq!(s, 200, "{re}");
+    secrets.push(
+        re["new_key"]["key"]
+            .as_str()
+            .expect("re-issued secret")
+            .to_string(),
+    );
+    let canary = json!({ "input": {
+        "name": "Team canary",
+        "api_id": model["api_ids"][0],
+        "scopes": [model["scopes"][0]],
+        "org_code": model["org_code"],
+        "user_id": model["user_id"],
+    } });
+    let (s, can) = c.op(&operator, "canary_create", canary).await;
+    assert_eq!(s, 200, "{can}");
+    secrets.push(can["key"].as_str().expect("canary secret").to_string());
+    let rotated_secret = secrets[secrets.len() - 4].clone();
+    let (s, v) = c
+        .op(
+            &viewer,
+            "key_verify",
+            json!({ "input": { "key": format!(" {rotated_secret}\n") } }),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v["is_valid"].as_bool(), v["key_id"].as_str()),
+        (Some(true), Some(rotated.as_str())),
+        "{v}"
+    );
+    let (s, d) = c
+        .op(
+            &viewer,
+            "doctor_key",
+            json!({ "input": { "key": secrets[secrets.len() - 3] } }),
+        )
+        .await;
+    assert_eq!(s, 200, "{d}");
+    let (s, runs) = c.op(&viewer, "sync_runs", json!({ "limit": 2 })).await;
+    assert_eq!(s, 200, "{runs}");
+    assert_eq!(runs.as_array().map(Vec::len), Some(2), "{runs}");
+    let (s, csv) = c
+        .op(
+            &viewer,
+            "export_text",
+            json!({ "what": "audit", "format": "csv" }),
+        )
+        .await;
+    assert_eq!(s, 200, "{csv}");
+    let text = csv["text"].as_str().unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains(",rotate,") && l.ends_with(",bob")),
+        "{text}"
     );
 
     // A bulk revoke streams its progress.

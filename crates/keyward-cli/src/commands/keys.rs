@@ -234,7 +234,8 @@ async fn keys_cmd(cmd: KeysCmd, app: &App) -> Result<i32> {
         KeysCmd::Reissue(a) => reissue(app, a).await,
         KeysCmd::Verify => {
             let key = Secret::new(read_stdin_secret("API key")?);
-            let r = keys::verify(&app.ctx, &key).await?;
+            let input = keyward_core::model::doctor::VerifyKeyInput { key };
+            let r = keyward_core::api::key_verify(&app.ctx, input).await?;
             app.emit(&r, |r| {
                 let mut t = Table::new(&["FIELD", "VALUE"]);
                 t.row(vec![

@@ -42,7 +42,8 @@ pub enum SyncCmd {
     /// The recent sync runs, newest first. A run whose process died (killed, crashed) shows
     /// as `interrupted`; `running` means a sync is running now.
     Status {
-        #[arg(long, default_value_t = 10)]
+        /// How many runs (1 or more).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
         limit: u32,
     },
 }
@@ -163,14 +164,8 @@ fn print_sync(s: &SyncSummary) {
 }
 
 async fn sync_status(app: &App, limit: u32) -> Result<i32> {
-    if app.ctx.is_team().await? {
-        return Err(keyward_core::Error::invalid_input(
-            "sync status",
-            "a team profile's syncs run on its Keyward Server, which keeps their runs",
-            "Its /healthz says when the last sync finished; `keyward sync` asks it for one now.",
-        ));
-    }
-    let runs = sync::runs(&app.ctx, limit).await?;
+    // On a team profile: the runs of the team's Keyward Server.
+    let runs = keyward_core::api::sync_runs(&app.ctx, limit).await?;
     app.emit(&runs, |runs| {
         if runs.is_empty() {
             errln!("No sync yet. Run `keyward sync`.");

@@ -4,7 +4,9 @@
 //!
 //! Members bob (operator) and carol (viewer): the profile added with the token checked (a bad
 //! token is refused with exit 3 and records nothing); list, create, rotate, revoke, alerts and
-//! audit (with the member names) and their exit codes; carol's revoke refused as `forbidden`
+//! audit (with the member names) and their exit codes; `keys verify`, `sync status` and the
+//! CSV and history exports as carol (the server verifies, keeps the runs and renders the
+//! files, with the member of each audit row); carol's revoke refused as `forbidden`
 //! with the role it needed (exit 11); with the server stopped, `--offline` answers from the
 //! answers kept here and says how old they are, and without it the command fails (exit 8).
 
@@ -232,6 +234,26 @@ async fn team_profile_commands_members_exit_codes_and_offline() {
     let rotated_secret = o.stdout.trim().to_string();
     assert!(!rotated_secret.is_empty() && rotated_secret != first_secret);
 
+    // keys verify on the team profile: the server verifies with the team's Kinde app (this
+    // machine holds no Kinde credentials); carol, a viewer, may. The rotated secret is valid
+    // and names the key (exit 0); the first one no longer is (exit 1).
+    let o = run(
+        as_member(&carol),
+        &["--json", "keys", "verify"],
+        Some(&rotated_secret),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v = o.json();
+    assert_eq!(v["is_valid"], true, "{v}");
+    assert_eq!(v["key_id"], id.as_str(), "{v}");
+    let o = run(
+        as_member(&carol),
+        &["--json", "keys", "verify"],
+        Some(&first_secret),
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(o.json()["is_valid"], false, "{}", o.stdout);
+
     // carol may read, not revoke: forbidden, with the role it needs, exit 11.
     let o = run(as_member(&carol), &["keys", "show", &id], None);
     assert_eq!(o.code, 0, "{}", o.stderr);
@@ -342,6 +364,76 @@ async fn team_profile_commands_members_exit_codes_and_offline() {
             .unwrap()
             .iter()
             .any(|k| k["id"] == id.as_str())
+    );
+
+    // sync status: the server's runs (carol may read them), newest first, the last one ok.
+    let o = run(
+        as_member(&carol),
+        &["--json", "sync", "status", "--limit", "3"],
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let runs = o.json();
+    let runs = runs.as_array().unwrap();
+    assert!((1..=3).contains(&runs.len()), "{runs:?}");
+    assert!(
+        runs.iter()
+            .any(|r| r["status"] == "ok" && r["keys_seen"].as_i64() >= Some(4)),
+        "{runs:?}"
+    );
+    let o = run(as_member(&carol), &["sync", "status"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.starts_with("RUN"), "{}", o.stdout);
+
+    // CSV exports and the history export, as carol: the server renders, this machine writes.
+    let export = |what: &str, format: &str| {
+        let out = scratch.path().join(format!("{what}.{format}"));
+        let o = run(
+            as_member(&carol),
+            &[
+                "--json",
+                "export",
+                what,
+                "--format",
+                format,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(o.code, 0, "{what} {format}: {}", o.stderr);
+        (o.json(), std::fs::read_to_string(&out).unwrap())
+    };
+    let (summary, csv) = export("keys", "csv");
+    assert!(csv.starts_with("id,name,type,status,"), "{csv}");
+    assert!(csv.contains(&format!("{id},team key,")), "{csv}");
+    assert_eq!(
+        summary["rows"].as_u64(),
+        Some(csv.split("\r\n").filter(|l| !l.is_empty()).count() as u64 - 1),
+        "{summary}"
+    );
+    let (_, csv) = export("audit", "csv");
+    let header = csv.split("\r\n").next().unwrap();
+    assert!(header.ends_with(",details,actor"), "{header}");
+    for action in ["create", "rotate", "revoke"] {
+        assert!(
+            csv.split("\r\n")
+                .any(|l| l.contains(&format!(",{action},{id},")) && l.ends_with(",bob")),
+            "{action} by bob: {csv}"
+        );
+    }
+    assert!(
+        csv.split("\r\n")
+            .any(|l| l.contains(",denied,") && l.ends_with(",carol")),
+        "{csv}"
+    );
+    let (summary, csv) = export("history", "csv");
+    assert!(csv.starts_with("key_id,at,verification_count,"), "{csv}");
+    assert!(summary["rows"].as_u64() >= Some(1), "{summary}");
+    let (_, json) = export("history", "json");
+    assert!(
+        serde_json::from_str::<Value>(&json).unwrap().is_array(),
+        "{json}"
     );
 
     // profile test on a team profile: the server's connection doctor.

@@ -90,3 +90,24 @@ impl DoctorKeyInput {
         }
     }
 }
+
+/// What `keys verify` sends to Kinde's verify endpoint: the key as pasted (surrounding
+/// whitespace is removed before it is sent).
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct VerifyKeyInput {
+    #[ts(type = "string")]
+    pub key: Secret,
+}
+
+/// On the wire to a team's server, which verifies the key with the team's Kinde credentials
+/// (the member's machine holds none), as `DoctorKeyInput` is (`remote.rs`): the pasted key is
+/// serialized only here, over TLS to the server, which never stores or logs it.
+impl Serialize for VerifyKeyInput {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("VerifyKeyInput", 1)?;
+        st.serialize_field("key", self.key.expose())?;
+        st.end()
+    }
+}
