@@ -1,6 +1,6 @@
 //! App-wide settings (plain data and its checks): the sync interval and concurrency, the stale and rotation windows, the
-//! handover quiet period, the default profile, the alerts announced on the desktop and whether
-//! the app keeps watching with its window closed.
+//! handover quiet period, the default profile, the alerts announced on the desktop, whether
+//! the app keeps watching with its window closed and how long raw history is kept.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -35,7 +35,22 @@ pub struct Settings {
     /// (last sync, open alerts; Open, Sync now, Quit), closing the window only hides it so that
     /// background syncs and alert notifications go on, and the app starts at login, hidden.
     pub keep_watching: bool,
+    /// Days a raw history sample is kept before it is rolled up into verifications per hour
+    /// (the day's last verification and addresses kept; per day after a year). Absent: 90.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub history_raw_days: Option<u32>,
 }
+
+/// Raw history retention when [`Settings::history_raw_days`] is absent, in days.
+pub const HISTORY_RAW_DAYS: u32 = 90;
+
+/// The shortest raw history retention: the spike rule's baseline reads a week before the
+/// newest rows, and a week more keeps every alert rule on raw rows.
+pub const HISTORY_RAW_DAYS_MIN: u32 = 14;
+
+/// The longest raw history retention (ten years).
+pub const HISTORY_RAW_DAYS_MAX: u32 = 3650;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -49,6 +64,7 @@ impl Default for Settings {
             sync_max_concurrency: DEFAULT_MAX_CONCURRENCY,
             sync_concurrency: None,
             keep_watching: false,
+            history_raw_days: None,
         }
     }
 }
@@ -75,6 +91,29 @@ impl Settings {
         if let Some(c) = self.sync_concurrency {
             check("sync_concurrency", c)?;
         }
-        Ok(())
+        self.check_history()
+    }
+
+    /// Checks the raw history retention (called with the sync settings, which save it).
+    pub fn check_history(&self) -> Result<()> {
+        let (min, max) = (HISTORY_RAW_DAYS_MIN, HISTORY_RAW_DAYS_MAX);
+        match self.history_raw_days {
+            Some(d) if !(min..=max).contains(&d) => Err(Error::invalid_input(
+                "history_raw_days",
+                format!("{d} is outside {min}..={max}"),
+                format!(
+                    "Give a whole number of days from {min} to {max} in [settings] in \
+                     config.toml, or leave history_raw_days out to keep {HISTORY_RAW_DAYS}."
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Days raw history is kept: the setting within its bounds, or the default.
+    pub fn history_raw_days(&self) -> u32 {
+        self.history_raw_days
+            .unwrap_or(HISTORY_RAW_DAYS)
+            .clamp(HISTORY_RAW_DAYS_MIN, HISTORY_RAW_DAYS_MAX)
     }
 }

@@ -91,3 +91,98 @@ pub struct PrefillSummary {
     /// its own) or `not_synced` (no key observed with verifications yet: sync first).
     pub skipped: Option<String>,
 }
+
+/// Days a rolled-up day keeps its verifications per hour before it is folded into one count
+/// per day (with its last verification and distinct addresses).
+pub const ROLLED_HOURS_DAYS: u32 = 365;
+
+/// What one roll-up of old history did (see `Store::roll_up_history`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollupSummary {
+    /// Raw samples rolled up into per-hour counts (and deleted).
+    pub samples_rolled: u64,
+    /// Key-days written to (or merged into) the per-hour roll-up.
+    pub days_rolled: u64,
+    /// Key-days folded from per-hour into per-day counts (older than [`ROLLED_HOURS_DAYS`]).
+    pub days_folded: u64,
+    /// Transactions committed (each bounded by the batch size).
+    pub transactions: u64,
+    /// False when nothing was due (the last complete roll-up reached the same days).
+    pub ran: bool,
+}
+
+/// A key's verifications over everything the store keeps (raw, per hour and per day) and
+/// its newest last verification (ms since the epoch).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryTotals {
+    pub verifications: i64,
+    pub last_verified_on: Option<i64>,
+}
+
+/// Verifications per hour of one UTC day, packed for storage: for each hour (0..=23) with
+/// verifications, the hour and its count as unsigned LEB128 varints, hours ascending.
+pub fn pack_hours(hours: &[i64; 24]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (h, &n) in hours.iter().enumerate() {
+        if n > 0 {
+            push_varint(&mut out, h as u64);
+            push_varint(&mut out, n as u64);
+        }
+    }
+    out
+}
+
+/// The inverse of [`pack_hours`]; a damaged tail is ignored (never a panic).
+pub fn unpack_hours(packed: &[u8]) -> [i64; 24] {
+    let mut out = [0i64; 24];
+    let mut it = packed.iter().copied();
+    while let (Some(h), Some(n)) = (read_varint(&mut it), read_varint(&mut it)) {
+        if let Some(slot) = usize::try_from(h).ok().and_then(|h| out.get_mut(h)) {
+            *slot = slot.saturating_add(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+    out
+}
+
+fn push_varint(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+fn read_varint(it: &mut impl Iterator<Item = u8>) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = it.next()?;
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hours_pack_and_unpack() {
+        let mut h = [0i64; 24];
+        h[0] = 1;
+        h[9] = 300;
+        h[23] = 1 << 40;
+        let p = pack_hours(&h);
+        assert_eq!(p.len(), 2 + 3 + 1 + 6);
+        assert_eq!(unpack_hours(&p), h);
+        assert_eq!(unpack_hours(&[]), [0; 24]);
+        // A damaged blob: an hour out of range and a truncated varint are skipped.
+        assert_eq!(unpack_hours(&[30, 5, 2, 0x80]), [0; 24]);
+    }
+}

@@ -8,6 +8,7 @@ use rusqlite::{OptionalExtension, ToSql, Transaction, params};
 use serde_json::Value;
 
 use super::db::SqliteStore;
+use super::history::{first_history_at, ips_until, verifications_in};
 use super::rows::opt_time;
 use super::rows::{from_ms, parse_status, to_ms};
 use crate::error::{Error, ErrorCode, Result};
@@ -487,10 +488,7 @@ impl AlertEvidence for SqlEvidence<'_> {
     }
 
     fn first_row_at(&self) -> Result<Option<i64>> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT MIN(at) FROM history WHERE kid = ?1")?
-            .query_row([self.key.kid], |r| r.get(0))?)
+        Ok(first_history_at(self.tx, self.key.kid)?)
     }
 
     fn last_row_until(&self, at: i64) -> Result<Option<RuleRow>> {
@@ -505,22 +503,12 @@ impl AlertEvidence for SqlEvidence<'_> {
     }
 
     fn ips_until(&self, at: i64) -> Result<HashSet<String>> {
-        let mut st = self.tx.prepare_cached(
-            "SELECT DISTINCT last_verified_ip FROM history WHERE kid = ?1 AND at <= ?2 \
-             AND last_verified_ip IS NOT NULL",
-        )?;
-        let rows = st.query_map(params![self.key.kid, at], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        // The key's address set, kept on write: it outlives the raw rows.
+        Ok(ips_until(self.tx, self.key.kid, at)?)
     }
 
     fn verifications_between(&self, after: i64, until: i64) -> Result<i64> {
-        Ok(self
-            .tx
-            .prepare_cached(
-                "SELECT COALESCE(SUM(delta), 0) FROM history WHERE kid = ?1 AND at > ?2 \
-                 AND at <= ?3",
-            )?
-            .query_row(params![self.key.kid, after, until], |r| r.get(0))?)
+        Ok(verifications_in(self.tx, self.key.kid, after, until)?)
     }
 
     fn audited(&self, actions: &[&str], since: i64) -> Result<bool> {

@@ -24,7 +24,9 @@ use crate::model::alert::{
     Alert, AlertEval, AlertFilter, AlertList, AlertRules, KeyMeta, Mute, MuteTarget, Policy,
 };
 use crate::model::audit::{AuditClose, AuditEntry, AuditFilter, NewAudit};
-use crate::model::history::{Bucket, BucketCount, HistoryPoint, KeyHistory, ReissueLink};
+use crate::model::history::{
+    Bucket, BucketCount, HistoryPoint, HistoryTotals, KeyHistory, ReissueLink, RollupSummary,
+};
 use crate::model::key::{ApiKey, KeyFilter, KeyStatus, KeyView, KeyWindow, KeyWindowQuery};
 use crate::model::sync::SyncRunRecord;
 
@@ -138,6 +140,19 @@ contract! {
     /// Number of history rows of this profile (tests, benches).
     fn history_len(&self) -> Result<i64>;
     fn bulk_insert_history(&self, rows: &[RawHistoryRow]) -> Result<()>;
+    /// Rolls up history older than `keep_raw_days` in transactions of about `batch` raw rows
+    /// each: a key's raw rows of whole UTC days (never the day of its newest row, which the
+    /// next observation is compared with) become verifications per hour with the day's last
+    /// verification and distinct addresses; rolled days older than a year are folded into
+    /// per-day counts. Charts, insights, the alert evidence and [`Store::history_totals`] read
+    /// the same before and after; a process killed during it loses nothing. `between` is
+    /// called after each committed transaction but the last, and stops the roll-up by
+    /// answering false (the next one goes on). Nothing runs when the last complete roll-up
+    /// reached the same days.
+    fn roll_up_history(&self, now: DateTime<Utc>, keep_raw_days: u32, batch: u32, between: &dyn Fn(&RollupSummary) -> bool) -> Result<RollupSummary>;
+    /// Every key's verifications over all history kept (raw, per hour, per day) and its
+    /// newest last verification, by row id (tests and benches).
+    fn history_totals(&self) -> Result<HashMap<i64, HistoryTotals>>;
     /// In one IMMEDIATE transaction: when no history row of this profile is older than
     /// `cutoff` and none is a demo row, reads every key's [`HistoryAnchor`] (keys first seen
     /// with `verification_count > 0`), asks `plan` for the rows to write, checks that each

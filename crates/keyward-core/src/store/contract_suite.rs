@@ -69,6 +69,8 @@ macro_rules! store_contract_tests {
             a_pending_intent_is_closed_once_with_the_answer,
             a_pending_intent_never_closed_is_reconciled_as_keywards_own,
             a_fresh_store_is_sound_and_empty,
+            roll_up_keeps_every_total_and_chart,
+            the_alert_evidence_outlives_the_raw_rows,
             keys_window_pages_in_order_with_ties_by_id,
             keys_window_search_is_the_search_rule,
             keys_window_filters_flags_and_counts,
@@ -1190,6 +1192,270 @@ pub fn a_fresh_store_is_sound_and_empty(db: &dyn ContractDb) {
     assert!(s.owed_details().unwrap().is_empty());
     fn check<T: Send + Sync>() {}
     check::<Arc<dyn Store>>();
+}
+
+/// Keys `a` (verified from three addresses in turn), `b` (one address) and `c` (never
+/// verified; a status change only) with a sample every 2 hours (17 minutes past) from `days`
+/// days before [`t0`] up to it, after a first sync an hour before. Returns that sync's time
+/// (every key's first sample).
+fn seed_old_history(s: &dyn Store, days: i64) -> i64 {
+    let start = t0() - Duration::days(days);
+    s.apply_page(
+        Some(1),
+        start - Duration::hours(1),
+        &[
+            detail(key("a", Some(0), None)),
+            detail(key("b", Some(0), None)),
+            detail(key("c", Some(0), None)),
+        ],
+    )
+    .unwrap();
+    let (a, b, c) = (
+        s.kid_of("a").unwrap().unwrap(),
+        s.kid_of("b").unwrap().unwrap(),
+        s.kid_of("c").unwrap().unwrap(),
+    );
+    let first = to_ms(start) + 17 * 60_000;
+    let mut rows = Vec::new();
+    let (mut na, mut nb) = (0i64, 0i64);
+    for i in 0..days * 12 {
+        let at = first + i * 2 * 3_600_000;
+        let da = (i * 7) % 5;
+        na += da;
+        rows.push(RawHistoryRow {
+            kid: a,
+            at,
+            verification_count: Some(na),
+            last_verified_on: Some(at - 60_000),
+            last_verified_ip: Some(format!("198.51.100.{}", (i / 100) % 3)),
+            status: KeyStatus::Active,
+            delta: da,
+        });
+        if i % 5 == 0 {
+            nb += 3;
+            rows.push(RawHistoryRow {
+                kid: b,
+                at,
+                verification_count: Some(nb),
+                last_verified_on: Some(at - 1_000),
+                last_verified_ip: Some("203.0.113.9".into()),
+                status: KeyStatus::Active,
+                delta: 3,
+            });
+        }
+    }
+    rows.push(RawHistoryRow {
+        kid: c,
+        at: first,
+        verification_count: Some(0),
+        last_verified_on: None,
+        last_verified_ip: None,
+        status: KeyStatus::Inactive,
+        delta: 0,
+    });
+    for chunk in rows.chunks(2000) {
+        s.bulk_insert_history(chunk).unwrap();
+    }
+    to_ms(start - Duration::hours(1))
+}
+
+/// Everything a chart, the insights or a total reads of history, at [`t0`].
+#[derive(Debug, PartialEq)]
+struct HistoryReads {
+    totals: Vec<(i64, crate::model::history::HistoryTotals)>,
+    days: Vec<Vec<i64>>,
+    hours: Vec<Vec<i64>>,
+    profile_days: Vec<i64>,
+    recent: Vec<(i64, i64)>,
+    after: Vec<i64>,
+}
+
+/// Asserts two [`HistoryReads`] equal, naming the first difference (not printing them whole);
+/// the hourly series from bucket `hours_from` on (days folded into one count have no hours).
+fn assert_same_reads(got: &HistoryReads, want: &HistoryReads, hours_from: usize) {
+    assert_eq!(got.totals, want.totals, "totals");
+    assert_eq!(got.recent, want.recent, "recent verifications");
+    assert_eq!(got.after, want.after, "verifications after");
+    let series = |name: &str, g: &[i64], w: &[i64]| {
+        assert_eq!(g.len(), w.len(), "{name}: length");
+        if let Some(i) = (0..g.len()).find(|&i| g[i] != w[i]) {
+            panic!(
+                "{name}: bucket {i} of {} is {} where it was {}",
+                g.len(),
+                g[i],
+                w[i]
+            );
+        }
+    };
+    series("profile days", &got.profile_days, &want.profile_days);
+    for k in 0..want.days.len() {
+        series(&format!("key {k} days"), &got.days[k], &want.days[k]);
+        series(
+            &format!("key {k} hours"),
+            &got.hours[k][hours_from..],
+            &want.hours[k][hours_from..],
+        );
+    }
+}
+
+fn history_reads(s: &dyn Store) -> HistoryReads {
+    let now = t0();
+    let kids: Vec<i64> = ["a", "b", "c"]
+        .iter()
+        .map(|k| s.kid_of(k).unwrap().unwrap())
+        .collect();
+    let counts = |v: Vec<crate::model::history::BucketCount>| -> Vec<i64> {
+        v.into_iter().map(|b| b.verifications).collect()
+    };
+    let mut totals: Vec<_> = s.history_totals().unwrap().into_iter().collect();
+    totals.sort_by_key(|t| t.0);
+    let mut recent: Vec<_> = s
+        .recent_verifications(now - Duration::days(30))
+        .unwrap()
+        .into_iter()
+        .collect();
+    recent.sort();
+    HistoryReads {
+        totals,
+        days: kids
+            .iter()
+            .map(|&k| {
+                counts(
+                    s.chart(k, Bucket::Day, now - Duration::days(500), now)
+                        .unwrap(),
+                )
+            })
+            .collect(),
+        hours: kids
+            .iter()
+            .map(|&k| {
+                counts(
+                    s.chart(k, Bucket::Hour, now - Duration::days(200), now)
+                        .unwrap(),
+                )
+            })
+            .collect(),
+        profile_days: counts(s.daily_totals(now - Duration::days(500), now).unwrap()),
+        recent,
+        // Whole days and hours (what the rules ask of old history), and one mid-hour.
+        after: [400, 200, 95, 30, 0]
+            .iter()
+            .map(|d| now - Duration::days(*d) - Duration::hours(12))
+            .chain([now - Duration::days(150) + Duration::minutes(17)])
+            .map(|t| s.verifications_after("a", t).unwrap())
+            .collect(),
+    }
+}
+
+pub fn roll_up_keeps_every_total_and_chart(db: &dyn ContractDb) {
+    let s = db.open("p");
+    seed_old_history(s.as_ref(), 200);
+    let before = history_reads(s.as_ref());
+    assert!(before.totals.iter().all(|(_, t)| t.verifications >= 0));
+    assert!(before.after[0] > before.after[2] && before.after[2] > 0);
+    let rows_before = s.history_len().unwrap();
+    let calls = RefCell::new(0u64);
+    let sum = s
+        .roll_up_history(t0(), 90, 100, &|p| {
+            *calls.borrow_mut() = p.transactions;
+            true
+        })
+        .unwrap();
+    assert!(sum.ran);
+    // 110 days of `a` (12 a day) and `b` (every fifth), whole days, 100 samples a batch.
+    assert!(sum.samples_rolled > 1500, "{sum:?}");
+    assert!(sum.transactions > 10, "{sum:?}");
+    assert_eq!(*calls.borrow(), sum.transactions - 1);
+    assert_eq!(sum.days_folded, 0);
+    let rows_after = s.history_len().unwrap();
+    assert_eq!(rows_after, rows_before - sum.samples_rolled as i64);
+    assert_same_reads(&history_reads(s.as_ref()), &before, 0);
+    // Raw points stay for the retention period; older ones are gone from the points.
+    let h = s
+        .key_history("a", Bucket::Day, t0() - Duration::days(150), t0())
+        .unwrap();
+    assert!(
+        h.points[0].at >= t0() - Duration::days(91),
+        "{:?}",
+        h.points[0]
+    );
+    // `c`'s samples are all on the day of its newest: kept raw, so the next observation is
+    // compared with it.
+    let c = s
+        .key_history("c", Bucket::Day, t0() - Duration::days(300), t0())
+        .unwrap();
+    assert_eq!(c.points.len(), 2);
+    assert_eq!(c.points[1].status, "inactive");
+    // Done for today: nothing runs again.
+    let again = s.roll_up_history(t0(), 90, 100, &|_| true).unwrap();
+    assert!(!again.ran);
+    // 300 days on, the days older than a year (before t0 - 65 days) are folded into one count
+    // each: the same reads, hours only where they are kept.
+    let later = s
+        .roll_up_history(t0() + Duration::days(300), 90, 1000, &|_| true)
+        .unwrap();
+    assert!(later.days_folded > 100, "{later:?}");
+    let mut after_fold = history_reads(s.as_ref());
+    // The mid-hour window (150 days back) now counts whole days only.
+    assert!(after_fold.after.pop() < before.after.last().copied());
+    let mut before = before;
+    before.after.pop();
+    assert_same_reads(&after_fold, &before, (200 - 64) * 24);
+}
+
+/// What the rules were told of key `a`: its addresses, where its history starts, and a
+/// week's verifications 150 days back.
+type Told = (std::collections::HashSet<String>, Option<i64>, i64);
+
+/// What the alert rules are told about key `a` by a store, recorded by a probe.
+struct EvidenceProbe {
+    seen: RefCell<Vec<Told>>,
+}
+
+impl crate::model::alert::AlertRules for EvidenceProbe {
+    fn raise(
+        &self,
+        key: &crate::model::alert::RuleKey,
+        _meta: Option<&crate::model::alert::RuleMeta>,
+        _cursor: Option<i64>,
+        now: i64,
+        ev: &dyn crate::model::alert::AlertEvidence,
+    ) -> crate::error::Result<Vec<crate::model::alert::Raise>> {
+        if key.id == "a" {
+            let week = 7 * 86_400_000;
+            let start = now - 150 * 86_400_000;
+            self.seen.borrow_mut().push((
+                ev.ips_until(now)?,
+                ev.first_row_at()?,
+                ev.verifications_between(start - start.rem_euclid(3_600_000), start + week)?,
+            ));
+        }
+        Ok(Vec::new())
+    }
+}
+
+pub fn the_alert_evidence_outlives_the_raw_rows(db: &dyn ContractDb) {
+    let s = db.open("p");
+    let first = seed_old_history(s.as_ref(), 200);
+    let probe = EvidenceProbe {
+        seen: RefCell::new(Vec::new()),
+    };
+    s.evaluate_alerts(&probe, t0()).unwrap();
+    s.roll_up_history(t0(), 90, 500, &|_| true).unwrap();
+    s.evaluate_alerts(&probe, t0()).unwrap();
+    let seen = probe.seen.into_inner();
+    assert_eq!(seen.len(), 2);
+    let (ips, first_at, week) = &seen[0];
+    // Every address `a` was verified from, the oldest only in rows rolled up since.
+    assert_eq!(ips.len(), 3, "{ips:?}");
+    assert_eq!(*first_at, Some(first));
+    assert!(*week > 0);
+    // After the roll-up: the same addresses, the history starts the same day, and a week's
+    // verifications 150 days ago (hour-aligned) are the same.
+    assert_eq!(&seen[1].0, ips);
+    let day = 86_400_000;
+    assert_eq!(seen[1].1, Some(first - first.rem_euclid(day)));
+    assert_eq!(seen[1].2, *week);
 }
 
 /// The flag windows of the window tests: 30 days stale, 90 days rotation.

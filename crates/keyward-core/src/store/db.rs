@@ -25,6 +25,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_handover_deadline.sql"),
     include_str!("migrations/0009_audit_actor.sql"),
     include_str!("migrations/0011_keys_window.sql"),
+    include_str!("migrations/0010_history_compact.sql"),
 ];
 
 /// The schema version this build writes.

@@ -1,16 +1,21 @@
 //! History queries: a key's time series and verifications per hour or day.
 
-use chrono::{DateTime, Utc};
-use rusqlite::params;
+use std::collections::{HashMap, HashSet};
 
-use rusqlite::Transaction;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::db::SqliteStore;
 use super::rows::opt_time;
 use super::rows::parse_status;
 use super::rows::{DAY_MS, from_ms, to_ms};
+
+const HOUR_MS: i64 = 3_600_000;
 use crate::error::{Error, ErrorCode, Result};
-use crate::model::history::{Bucket, BucketCount, HistoryPoint, KeyHistory};
+use crate::model::history::{
+    Bucket, BucketCount, HistoryPoint, HistoryTotals, KeyHistory, ROLLED_HOURS_DAYS, RollupSummary,
+    pack_hours, unpack_hours,
+};
 use crate::model::key::KeyStatus;
 
 /// `history.source` of rows observed from Kinde (the column's default).
@@ -34,7 +39,8 @@ pub(crate) fn insert_history(
 }
 
 /// One history row from `source` (`sync`, or `demo` for the demo sandbox's synthesized past)
-/// and its daily roll-up, in the caller's transaction.
+/// and its daily roll-up, in the caller's transaction: a compact sample (the address as an id,
+/// the status as a small integer), the key's address set and the day's verifications.
 pub(crate) fn insert_history_from(
     tx: &Transaction<'_>,
     kid: i64,
@@ -46,25 +52,37 @@ pub(crate) fn insert_history_from(
     delta: i64,
     source: &str,
 ) -> rusqlite::Result<()> {
+    let ip_id = match ip {
+        Some(ip) => Some(ip_id(tx, ip)?),
+        None => None,
+    };
     tx.prepare_cached(
-        "INSERT INTO history (kid, at, verification_count, last_verified_on, last_verified_ip, \
-         status, delta, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+        "INSERT INTO samples (kid, at, count, lvo_ago, ip_id, status, delta, demo) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
          ON CONFLICT (kid, at) DO UPDATE SET \
-         verification_count = excluded.verification_count, \
-         last_verified_on = excluded.last_verified_on, \
-         last_verified_ip = excluded.last_verified_ip, status = excluded.status, \
-         delta = history.delta + excluded.delta",
+         count = excluded.count, lvo_ago = excluded.lvo_ago, ip_id = excluded.ip_id, \
+         status = excluded.status, delta = samples.delta + excluded.delta",
     )?
     .execute(params![
         kid,
         at,
         count,
-        lvo,
-        ip,
-        status.as_str(),
+        lvo.map(|l| at - l),
+        ip_id,
+        status_code(status),
         delta,
-        source
+        (source == SOURCE_DEMO).then_some(1),
     ])?;
+    if let Some(ip_id) = ip_id {
+        tx.prepare_cached(
+            "INSERT INTO key_ips (kid, ip_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3) \
+             ON CONFLICT (kid, ip_id) DO UPDATE SET \
+             first_seen = MIN(first_seen, excluded.first_seen), \
+             last_seen = MAX(last_seen, excluded.last_seen) \
+             WHERE excluded.first_seen < first_seen OR excluded.last_seen > last_seen",
+        )?
+        .execute(params![kid, ip_id, at])?;
+    }
     if delta > 0 {
         tx.prepare_cached(
             "INSERT INTO daily (kid, day, verifications) VALUES (?1, ?2, ?3) \
@@ -74,6 +92,93 @@ pub(crate) fn insert_history_from(
         .execute(params![kid, at.div_euclid(DAY_MS), delta])?;
     }
     Ok(())
+}
+
+/// A key status as stored in `samples.status` (0 takes no bytes in a SQLite record).
+fn status_code(s: KeyStatus) -> i64 {
+    match s {
+        KeyStatus::Active => 0,
+        KeyStatus::Inactive => 1,
+        KeyStatus::Revoked => 2,
+    }
+}
+
+/// The id of an address in `ips`, added when new.
+fn ip_id(tx: &Transaction<'_>, ip: &str) -> rusqlite::Result<i64> {
+    if let Some(id) = tx
+        .prepare_cached("SELECT id FROM ips WHERE ip = ?1")?
+        .query_row([ip], |r| r.get(0))
+        .optional()?
+    {
+        return Ok(id);
+    }
+    tx.prepare_cached("INSERT INTO ips (ip) VALUES (?1)")?
+        .execute([ip])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Verifications of row id `kid` in `(after, until]` over everything kept: raw samples by
+/// their time; rolled-up hours and folded days when the whole hour or day lies in
+/// `[after, until]` (exact for hour-aligned windows, which is what the rules ask of old
+/// history; the current hour is never rolled up).
+pub(crate) fn verifications_in(
+    c: &Connection,
+    kid: i64,
+    after: i64,
+    until: i64,
+) -> rusqlite::Result<i64> {
+    let raw: i64 = c
+        .prepare_cached(
+            "SELECT COALESCE(SUM(delta), 0) FROM samples WHERE kid = ?1 AND at > ?2 AND at <= ?3",
+        )?
+        .query_row(params![kid, after, until], |r| r.get(0))?;
+    let mut rolled = 0i64;
+    let mut st = c.prepare_cached(
+        "SELECT day, hours FROM rolled_days WHERE kid = ?1 AND day BETWEEN ?2 AND ?3",
+    )?;
+    let mut rows = st.query(params![
+        kid,
+        after.div_euclid(DAY_MS),
+        until.div_euclid(DAY_MS)
+    ])?;
+    while let Some(r) = rows.next()? {
+        let day: i64 = r.get(0)?;
+        let hours = unpack_hours(&r.get::<_, Vec<u8>>(1)?);
+        for (h, n) in hours.iter().enumerate() {
+            let start = day * DAY_MS + h as i64 * HOUR_MS;
+            if start >= after && start.saturating_add(HOUR_MS) <= until {
+                rolled = rolled.saturating_add(*n);
+            }
+        }
+    }
+    let folded: i64 = c
+        .prepare_cached(
+            "SELECT COALESCE(SUM(verifications), 0) FROM daily WHERE kid = ?1 \
+             AND ips IS NOT NULL AND day * 86400000 >= ?2 AND day * 86400000 + 86400000 <= ?3",
+        )?
+        .query_row(params![kid, after, until], |r| r.get(0))?;
+    Ok(raw.saturating_add(rolled).saturating_add(folded))
+}
+
+/// When row id `kid`'s history starts: its first sample, or the first day rolled up or
+/// folded before it.
+pub(crate) fn first_history_at(c: &Connection, kid: i64) -> rusqlite::Result<Option<i64>> {
+    c.prepare_cached(
+        "SELECT MIN(v) FROM (SELECT MIN(at) AS v FROM samples WHERE kid = ?1 \
+         UNION ALL SELECT MIN(day) * 86400000 FROM rolled_days WHERE kid = ?1 \
+         UNION ALL SELECT MIN(day) * 86400000 FROM daily WHERE kid = ?1 AND ips IS NOT NULL)",
+    )?
+    .query_row([kid], |r| r.get(0))
+}
+
+/// Every address row id `kid` was verified from at or before `at` (the key's address set).
+pub(crate) fn ips_until(c: &Connection, kid: i64, at: i64) -> rusqlite::Result<HashSet<String>> {
+    let mut st = c.prepare_cached(
+        "SELECT i.ip FROM key_ips k JOIN ips i ON i.id = k.ip_id \
+         WHERE k.kid = ?1 AND k.first_seen <= ?2",
+    )?;
+    let rows = st.query_map(params![kid, at], |r| r.get(0))?;
+    rows.collect()
 }
 
 /// One synthetic history row for bulk loading (benchmarks, imports).
@@ -170,13 +275,32 @@ impl SqliteStore {
                      AND day BETWEEN ?2 AND ?3 ORDER BY day",
                 )?,
                 Bucket::Hour => c.prepare_cached(
-                    "SELECT at / 3600000, SUM(delta) FROM history WHERE kid = ?1 \
+                    "SELECT at / 3600000, SUM(delta) FROM samples WHERE kid = ?1 \
                      AND at >= ?2 * 3600000 AND at < (?3 + 1) * 3600000 \
                      GROUP BY at / 3600000 ORDER BY 1",
                 )?,
             };
-            let rows = st.query_map(params![kid, first, last], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
+            let rows = st.query_map(params![kid, first, last], |r| Ok((r.get(0)?, r.get(1)?)));
+            let mut sums: Vec<(i64, i64)> = rows?.collect::<rusqlite::Result<_>>()?;
+            if bucket == Bucket::Hour {
+                // Hours rolled up from samples older than the retention period.
+                let mut st = c.prepare_cached(
+                    "SELECT day, hours FROM rolled_days WHERE kid = ?1 AND day BETWEEN ?2 AND ?3",
+                )?;
+                let mut rows = st.query(params![kid, first.div_euclid(24), last.div_euclid(24)])?;
+                while let Some(r) = rows.next()? {
+                    let day: i64 = r.get(0)?;
+                    let hours = unpack_hours(&r.get::<_, Vec<u8>>(1)?);
+                    sums.extend(
+                        hours
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, n)| **n > 0)
+                            .map(|(h, n)| (day * 24 + h as i64, *n)),
+                    );
+                }
+            }
+            Ok(sums)
         })?;
         let len = usize::try_from(last - first + 1).unwrap_or(0);
         let mut out: Vec<BucketCount> = (0..len)
@@ -246,16 +370,13 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Verifications of one key after `after` (sum of history deltas).
+    /// Verifications of one key after `after` (raw samples by their time, rolled-up hours and
+    /// days by their start).
     pub fn verifications_after(&self, key_id: &str, after: DateTime<Utc>) -> Result<i64> {
-        self.with_conn(|c| {
-            c.query_row(
-                "SELECT COALESCE(SUM(h.delta), 0) FROM history h JOIN keys k ON k.kid = h.kid \
-                 WHERE k.profile = ?1 AND k.id = ?2 AND h.at > ?3",
-                params![self.profile, key_id, to_ms(after)],
-                |r| r.get(0),
-            )
-        })
+        let Some(kid) = self.kid_of(key_id)? else {
+            return Ok(0);
+        };
+        self.with_conn(|c| verifications_in(c, kid, to_ms(after), i64::MAX))
     }
 
     /// The whole history of this profile, in key then time order (export).
@@ -287,7 +408,7 @@ impl SqliteStore {
     pub fn history_len(&self) -> Result<i64> {
         self.with_conn(|c| {
             c.query_row(
-                "SELECT COUNT(*) FROM history h JOIN keys k ON k.kid = h.kid WHERE k.profile = ?1",
+                "SELECT COUNT(*) FROM samples h JOIN keys k ON k.kid = h.kid WHERE k.profile = ?1",
                 [&self.profile],
                 |r| r.get(0),
             )
@@ -322,4 +443,246 @@ fn not_cached(key_id: &str) -> Error {
         format!("key {key_id} is not in the local store"),
         "Run `keyward sync` first, and check the key id with `keyward keys list`.",
     )
+}
+
+/// One raw sample as the roll-up reads it.
+struct Sample {
+    at: i64,
+    lvo: Option<i64>,
+    ip_id: Option<i64>,
+    delta: i64,
+}
+
+impl SqliteStore {
+    /// Rolls up old history in transactions of at most about `batch` samples each: a key's
+    /// samples of whole UTC days older than `keep_raw_days` (except the day of its newest
+    /// sample, which the sync compares the next observation with) become verifications per
+    /// hour with the day's last verification and distinct addresses (`rolled_days`), and
+    /// rolled days older than [`ROLLED_HOURS_DAYS`] are folded into their day's row of
+    /// `daily`. Each transaction writes the roll-up and deletes what it rolled, so a process
+    /// killed between (or inside) them loses nothing and the next run goes on. `between` is
+    /// called after each committed transaction but the last; answering false stops here (the
+    /// next run goes on). Nothing runs when the last complete roll-up of this profile already
+    /// reached the same days.
+    pub fn roll_up_history(
+        &self,
+        now: DateTime<Utc>,
+        keep_raw_days: u32,
+        batch: u32,
+        between: &dyn Fn(&RollupSummary) -> bool,
+    ) -> Result<RollupSummary> {
+        let today = to_ms(now).div_euclid(DAY_MS);
+        let raw_before = today - i64::from(keep_raw_days.max(1));
+        let rolled_before = today - i64::from(ROLLED_HOURS_DAYS);
+        let batch = usize::try_from(batch.max(1)).unwrap_or(1);
+        let mut sum = RollupSummary::default();
+        let done: Option<(i64, i64)> = self.with_conn(|c| {
+            c.query_row(
+                "SELECT raw_before, rolled_before FROM history_rollup WHERE profile = ?1",
+                [&self.profile],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })?;
+        if done.is_some_and(|(r, f)| r >= raw_before && f >= rolled_before) {
+            return Ok(sum);
+        }
+        sum.ran = true;
+        let kids: Vec<i64> = self.with_conn(|c| {
+            let mut st = c.prepare("SELECT kid FROM keys WHERE profile = ?1 ORDER BY kid")?;
+            let rows = st.query_map([&self.profile], |r| r.get(0))?;
+            rows.collect()
+        })?;
+        let mut next = 0usize;
+        while next < kids.len() {
+            let mut rows_in_tx = 0usize;
+            self.with_tx(|tx| {
+                while rows_in_tx < batch && next < kids.len() {
+                    let kid = kids[next];
+                    match roll_key(tx, kid, raw_before, batch - rows_in_tx, rows_in_tx == 0)? {
+                        Some((samples, days)) if samples > 0 => {
+                            rows_in_tx += samples;
+                            sum.samples_rolled += samples as u64;
+                            sum.days_rolled += days as u64;
+                            // More of this key may be left: look again.
+                            continue;
+                        }
+                        Some(_) => {}
+                        // The budget of this transaction ends inside a day: go on in the next.
+                        None => break,
+                    }
+                    let folded = fold_key(tx, kid, rolled_before)?;
+                    rows_in_tx += folded;
+                    sum.days_folded += folded as u64;
+                    next += 1;
+                }
+                Ok(())
+            })?;
+            sum.transactions += 1;
+            if next < kids.len() && !between(&sum) {
+                // Stopped by the caller: the next run goes on from here.
+                return Ok(sum);
+            }
+        }
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO history_rollup (profile, raw_before, rolled_before) \
+                 VALUES (?1, ?2, ?3) ON CONFLICT (profile) DO UPDATE SET \
+                 raw_before = excluded.raw_before, rolled_before = excluded.rolled_before",
+                params![self.profile, raw_before, rolled_before],
+            )
+        })?;
+        Ok(sum)
+    }
+
+    /// Every key's verifications over everything kept and its newest last verification, by
+    /// row id (tests and benches: a roll-up must leave these as they were).
+    pub fn history_totals(&self) -> Result<HashMap<i64, HistoryTotals>> {
+        self.with_conn(|c| {
+            let mut st = c.prepare(
+                "SELECT kid, SUM(n), MAX(lvo) FROM ( \
+                 SELECT s.kid AS kid, s.delta AS n, s.at - s.lvo_ago AS lvo FROM samples s \
+                 UNION ALL SELECT r.kid, 0, r.last_verified_on FROM rolled_days r \
+                 UNION ALL SELECT d.kid, d.verifications, d.last_verified_on FROM daily d \
+                 WHERE d.ips IS NOT NULL) t WHERE kid IN (SELECT kid FROM keys WHERE profile = ?1) \
+                 GROUP BY kid",
+            )?;
+            let mut out: HashMap<i64, HistoryTotals> = st
+                .query_map([&self.profile], |r| {
+                    Ok((
+                        r.get(0)?,
+                        HistoryTotals {
+                            verifications: r.get(1)?,
+                            last_verified_on: r.get(2)?,
+                        },
+                    ))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            // The rolled-up hours' verifications.
+            let mut st = c.prepare(
+                "SELECT r.kid, r.hours FROM rolled_days r JOIN keys k ON k.kid = r.kid \
+                 WHERE k.profile = ?1",
+            )?;
+            let mut rows = st.query([&self.profile])?;
+            while let Some(r) = rows.next()? {
+                let n: i64 = unpack_hours(&r.get::<_, Vec<u8>>(1)?).iter().sum();
+                let t = out.entry(r.get(0)?).or_default();
+                t.verifications = t.verifications.saturating_add(n);
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// Rolls up the next whole days of row id `kid`'s samples before day `raw_before` (and before
+/// the day of its newest sample), at most `budget` samples unless one day alone has more and
+/// `alone` (nothing else in this transaction yet). `Some((samples, days))` rolled; `None`:
+/// the next day does not fit in `budget`.
+fn roll_key(
+    tx: &Transaction<'_>,
+    kid: i64,
+    raw_before: i64,
+    budget: usize,
+    alone: bool,
+) -> rusqlite::Result<Option<(usize, usize)>> {
+    let newest: Option<i64> = tx
+        .prepare_cached("SELECT MAX(at) FROM samples WHERE kid = ?1")?
+        .query_row([kid], |r| r.get(0))?;
+    let Some(newest) = newest else {
+        return Ok(Some((0, 0)));
+    };
+    let until = raw_before.min(newest.div_euclid(DAY_MS)) * DAY_MS;
+    let read = |limit: i64, until: i64| -> rusqlite::Result<Vec<Sample>> {
+        let mut st = tx.prepare_cached(
+            "SELECT at, at - lvo_ago, ip_id, delta FROM samples \
+             WHERE kid = ?1 AND at < ?2 ORDER BY at LIMIT ?3",
+        )?;
+        let rows = st.query_map(params![kid, until, limit], |r| {
+            Ok(Sample {
+                at: r.get(0)?,
+                lvo: r.get(1)?,
+                ip_id: r.get(2)?,
+                delta: r.get(3)?,
+            })
+        })?;
+        rows.collect()
+    };
+    let mut rows = read(
+        i64::try_from(budget).unwrap_or(i64::MAX).saturating_add(1),
+        until,
+    )?;
+    if rows.len() > budget {
+        // Keep whole days only: drop the day the budget cuts through.
+        let cut = rows[budget].at.div_euclid(DAY_MS);
+        rows.retain(|s| s.at.div_euclid(DAY_MS) < cut);
+        if rows.is_empty() {
+            if !alone {
+                return Ok(None);
+            }
+            // One day holds more samples than a batch: it goes in one transaction.
+            rows = read(i64::MAX, (cut + 1) * DAY_MS)?;
+        }
+    }
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        return Ok(Some((0, 0)));
+    };
+    let (first_at, last_at) = (first.at, last.at);
+    let mut days = 0usize;
+    let mut i = 0;
+    while i < rows.len() {
+        let day = rows[i].at.div_euclid(DAY_MS);
+        let mut hours = [0i64; 24];
+        let mut lvo: Option<i64> = None;
+        let mut ips = HashSet::new();
+        while i < rows.len() && rows[i].at.div_euclid(DAY_MS) == day {
+            let s = &rows[i];
+            let h = usize::try_from(s.at.rem_euclid(DAY_MS) / HOUR_MS).unwrap_or(0);
+            hours[h.min(23)] += s.delta.max(0);
+            lvo = lvo.max(s.lvo);
+            if let Some(ip) = s.ip_id {
+                ips.insert(ip);
+            }
+            i += 1;
+        }
+        let before: Option<(Vec<u8>, Option<i64>, i64)> = tx
+            .prepare_cached(
+                "SELECT hours, last_verified_on, ips FROM rolled_days WHERE kid = ?1 AND day = ?2",
+            )?
+            .query_row(params![kid, day], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let mut n_ips = ips.len() as i64;
+        if let Some((packed, old_lvo, old_ips)) = before {
+            // A sample written into a day already rolled up (rare): merge.
+            for (h, n) in unpack_hours(&packed).iter().enumerate() {
+                hours[h] += n;
+            }
+            lvo = lvo.max(old_lvo);
+            n_ips = n_ips.max(old_ips);
+        }
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO rolled_days (kid, day, hours, last_verified_on, ips) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![kid, day, pack_hours(&hours), lvo, n_ips])?;
+        days += 1;
+    }
+    tx.prepare_cached("DELETE FROM samples WHERE kid = ?1 AND at BETWEEN ?2 AND ?3")?
+        .execute(params![kid, first_at, last_at])?;
+    Ok(Some((rows.len(), days)))
+}
+
+/// Folds row id `kid`'s rolled days before day `rolled_before` into `daily` (which already
+/// counts their verifications): the day keeps its last verification and addresses. Returns
+/// how many.
+fn fold_key(tx: &Transaction<'_>, kid: i64, rolled_before: i64) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "INSERT INTO daily (kid, day, verifications, last_verified_on, ips) \
+         SELECT kid, day, 0, last_verified_on, ips FROM rolled_days \
+         WHERE kid = ?1 AND day < ?2 \
+         ON CONFLICT (kid, day) DO UPDATE SET \
+         last_verified_on = excluded.last_verified_on, ips = excluded.ips",
+    )?
+    .execute(params![kid, rolled_before])?;
+    tx.prepare_cached("DELETE FROM rolled_days WHERE kid = ?1 AND day < ?2")?
+        .execute(params![kid, rolled_before])
 }

@@ -94,6 +94,7 @@ async fn run_profile(
         tracing::warn!(code = %e.code, "handover deadlines: {}", e.message);
     }
     crate::alerts::after_sync(ctx, &store).await;
+    crate::history::after_sync(ctx, &store).await;
     Ok(summary)
 }
 

@@ -15,6 +15,7 @@ use postgres::Transaction;
 use postgres::types::ToSql;
 use serde_json::Value;
 
+use super::history::{FIRST_AT, IPS_UNTIL, VERIFICATIONS_IN};
 use super::{PgStore, R, Stmts, opt_time, parse_status};
 
 const ALERT_COLUMNS: &str =
@@ -500,10 +501,7 @@ impl AlertEvidence for PgEvidence<'_, '_> {
 
     fn first_row_at(&self) -> Result<Option<i64>> {
         Ok(self
-            .query(
-                "SELECT MIN(at) FROM history WHERE kid = $1",
-                &[&self.key.kid],
-            )?
+            .query(FIRST_AT, &[&self.key.kid])?
             .first()
             .and_then(|r| r.get(0)))
     }
@@ -520,12 +518,9 @@ impl AlertEvidence for PgEvidence<'_, '_> {
     }
 
     fn ips_until(&self, at: i64) -> Result<HashSet<String>> {
+        // The key's address set, kept on write: it outlives the history rows.
         Ok(self
-            .query(
-                "SELECT DISTINCT last_verified_ip FROM history WHERE kid = $1 AND at <= $2 \
-                 AND last_verified_ip IS NOT NULL",
-                &[&self.key.kid, &at],
-            )?
+            .query(IPS_UNTIL, &[&self.key.kid, &at])?
             .iter()
             .map(|r| r.get(0))
             .collect())
@@ -533,11 +528,7 @@ impl AlertEvidence for PgEvidence<'_, '_> {
 
     fn verifications_between(&self, after: i64, until: i64) -> Result<i64> {
         Ok(self
-            .query(
-                "SELECT COALESCE(SUM(delta), 0)::BIGINT FROM history WHERE kid = $1 AND at > $2 \
-                 AND at <= $3",
-                &[&self.key.kid, &after, &until],
-            )?
+            .query(VERIFICATIONS_IN, &[&self.key.kid, &after, &until])?
             .first()
             .map(|r| r.get(0))
             .unwrap_or(0))

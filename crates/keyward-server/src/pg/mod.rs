@@ -35,7 +35,9 @@ use keyward_core::model::alert::{
     Alert, AlertEval, AlertFilter, AlertList, AlertRules, KeyMeta, Mute, MuteTarget, Policy,
 };
 use keyward_core::model::audit::{AuditClose, AuditEntry, AuditFilter, NewAudit};
-use keyward_core::model::history::{Bucket, BucketCount, HistoryPoint, KeyHistory, ReissueLink};
+use keyward_core::model::history::{
+    Bucket, BucketCount, HistoryPoint, HistoryTotals, KeyHistory, ReissueLink, RollupSummary,
+};
 use keyward_core::model::key::{ApiKey, KeyFilter, KeyStatus, KeyView, KeyWindow, KeyWindowQuery};
 use keyward_core::model::sync::SyncRunRecord;
 use keyward_core::store::{
@@ -297,6 +299,8 @@ forward! {
     fn all_history(&self) -> Result<Vec<(String, HistoryPoint)>>;
     fn history_len(&self) -> Result<i64>;
     fn bulk_insert_history(&self, rows: &[RawHistoryRow]) -> Result<()>;
+    fn roll_up_history(&self, now: DateTime<Utc>, keep_raw_days: u32, batch: u32, between: &dyn Fn(&RollupSummary) -> bool) -> Result<RollupSummary>;
+    fn history_totals(&self) -> Result<HashMap<i64, HistoryTotals>>;
     fn prefill_demo_history(&self, cutoff: DateTime<Utc>, plan: &dyn Fn(&[HistoryAnchor]) -> Vec<RawHistoryRow>) -> Result<PrefillOutcome>;
     fn demo_history_len(&self) -> Result<i64>;
     fn audit_append(&self, at: DateTime<Utc>, a: &NewAudit<'_>) -> Result<i64>;
