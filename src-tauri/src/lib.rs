@@ -5,11 +5,13 @@ mod clipboard;
 pub mod commands;
 mod declare;
 mod dialogs;
+mod logfile;
 mod shell;
 mod team;
 mod tray;
 pub mod tsgen;
 pub mod types;
+mod webview;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tauri::Manager;
-use tauri_plugin_log::{RotationStrategy, Target, TargetKind};
+use tauri_plugin_log::{Target, TargetKind};
 
 pub use shell::Shell;
 
@@ -47,8 +49,10 @@ fn demo_dir(app: &tauri::AppHandle, home: Option<&PathBuf>) -> PathBuf {
 /// The identifier of debug builds (release: `app.keyward.desktop`, from tauri.conf.json).
 const DEV_IDENTIFIER: &str = "app.keyward.desktop.dev";
 
+/// The log file's name in the platform's log folder (Linux: ~/.local/share/<identifier>/logs).
+const LOG_NAME: &str = "Keyward";
 /// The log file's size cap: past it, the file is rotated.
-const LOG_MAX_BYTES: u128 = 1024 * 1024;
+const LOG_MAX_BYTES: u64 = 1024 * 1024;
 /// Rotated log files kept beside the current one (so at most 4 MiB of logs in all).
 const LOG_KEEP: usize = 3;
 
@@ -133,6 +137,9 @@ fn save_window_state_on_change(app: &tauri::AppHandle) {
 }
 
 pub fn run() {
+    let started = std::time::Instant::now();
+    let log_file = logfile::LogFile::new(LOG_NAME, LOG_MAX_BYTES, LOG_KEEP);
+    let log_dir_file = log_file.clone();
     let builder = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             // Arguments are not logged: they are the user's, and could hold anything.
@@ -141,8 +148,9 @@ pub fn run() {
             tray::open_window(app);
         }))
         .plugin(
-            // The platform log folder (Linux: ~/.local/share/<identifier>/logs), one file of at
-            // most LOG_MAX_BYTES and LOG_KEEP older ones; stdout too, for `make run`.
+            // The platform log folder (Linux: ~/.local/share/<identifier>/logs, 0700), one file
+            // of at most LOG_MAX_BYTES and LOG_KEEP older ones, all 0600 (logfile.rs); stdout
+            // too, for `make run`.
             tauri_plugin_log::Builder::new()
                 .level(log::LevelFilter::Info)
                 // D-Bus chatter (the single-instance handshake, a second launch's message with its
@@ -151,11 +159,16 @@ pub fn run() {
                 .level_for("tracing::span", log::LevelFilter::Warn)
                 .clear_targets()
                 .target(Target::new(TargetKind::Stdout))
-                .target(Target::new(TargetKind::LogDir { file_name: None }))
-                .max_file_size(LOG_MAX_BYTES)
-                .rotation_strategy(RotationStrategy::KeepSome(LOG_KEEP))
+                .target(Target::new(TargetKind::Dispatch(
+                    tauri_plugin_log::fern::Dispatch::new().chain(
+                        tauri_plugin_log::fern::Output::writer(log_file.writer(), "\n"),
+                    ),
+                )))
                 .build(),
         )
+        // Navigation outside the app's origin refused; a webview closed by
+        // the web side (WebDriver) closes its window.
+        .plugin(webview::plugin())
         // Place and size only: whether the window shows is decided at start-up (it is created
         // hidden; `setup` shows it unless Keyward was started at login to sit in the tray).
         .plugin(
@@ -176,8 +189,16 @@ pub fn run() {
                 .arg(tray::AUTOSTART_ARG)
                 .build(),
         )
-        .setup(|app| {
+        .setup(move |app| {
             let handle = app.handle().clone();
+            match app.path().app_log_dir() {
+                Ok(dir) => {
+                    if let Err(e) = log_dir_file.open_in(&dir) {
+                        eprintln!("Keyward: no log file: {} ({})", e.message, e.code);
+                    }
+                }
+                Err(e) => eprintln!("Keyward: no log folder: {e}"),
+            }
             log::info!(
                 "Keyward {} starting ({})",
                 app.package_info().version,
@@ -220,6 +241,7 @@ pub fn run() {
             tray::setup(&handle, keep_watching);
             save_window_state_on_change(&handle);
             spawn_background_sync(handle);
+            log::info!("set up in {} ms", started.elapsed().as_millis());
             Ok(())
         })
         .invoke_handler(commands::handler());
