@@ -5,7 +5,7 @@ import type * as T from "./ipc-types";
 export { Channel };
 export type * from "./ipc-types";
 
-export const COMMANDS = ["app_status", "profile_add", "profile_update", "profile_select", "profile_remove", "profile_test", "team_check", "team_profile_add", "team_profile_update", "team_status", "demo_start", "demo_leave", "settings_set", "keys_list", "sync_start", "sync_cancel", "sync_state", "export_to", "clipboard_copy", "clipboard_clear", "copy_text", "notify_state", "notify_test", "scan_pick_folder", "scan_paths", "about", "open_data_folder", "keys_changed_since", "keys_window", "keys_matching_revocable", "key_show", "key_create", "key_rotate", "key_reissue", "key_reissued_name", "keys_revoke", "canary_create", "handovers_list", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "key_history", "insights", "audit_list", "alerts_list", "alerts_ack", "alerts_mute", "alerts_unmute", "alert_mutes", "policy_show", "policy_set", "key_expires_set", "canary_mark", "leak_remediate"] as const;
+export const COMMANDS = ["app_status", "profile_add", "profile_update", "profile_select", "profile_remove", "profile_test", "team_check", "team_profile_add", "team_profile_update", "team_status", "demo_start", "demo_leave", "settings_set", "keys_list", "sync_start", "sync_cancel", "sync_state", "export_to", "clipboard_copy", "clipboard_clear", "copy_text", "notify_state", "notify_test", "scan_pick_folder", "scan_paths", "about", "open_data_folder", "keys_changed_since", "keys_window", "keys_matching_revocable", "key_show", "key_create", "key_rotate", "key_reissue", "key_reissued_name", "keys_revoke", "canary_create", "key_verify", "sync_runs", "export_text", "handovers_list", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "key_history", "insights", "audit_list", "alerts_list", "alerts_ack", "alerts_mute", "alerts_unmute", "alert_mutes", "policy_show", "policy_set", "key_expires_set", "canary_mark", "leak_remediate"] as const;
 
 /**
  * What the window shows: the welcome screen, a profile or the demo.
@@ -162,6 +162,19 @@ export const keysRevoke = (ids: Array<string>): Promise<T.RevokeSummary> => invo
  * Creates a key marked as a canary; the secret is shown once.
  */
 export const canaryCreate = (input: T.CreateKeyInput): Promise<T.NewKey> => invoke("canary_create", { input });
+/**
+ * Verifies a pasted key with Kinde (it counts as one verification of that key).
+ */
+export const keyVerify = (input: T.VerifyKeyInput): Promise<T.VerifyResult> => invoke("key_verify", { input });
+/**
+ * The recent sync runs of the profile, newest first (`limit`: 1 to 1000).
+ */
+export const syncRuns = (limit: number): Promise<Array<T.SyncRunRecord>> => invoke("sync_runs", { limit });
+/**
+ * Keys, history or the audit log as the text of a CSV or JSON file (what
+ * `export` writes; a team profile's member writes it on their machine).
+ */
+export const exportText = (what: T.ExportWhat, format: T.ExportFormat): Promise<T.ExportText> => invoke("export_text", { what, format });
 /**
  * Open re-issues (handovers) and whether their old keys are safe to revoke.
  */
