@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::kinde::{Client, ClientConfig, ClientOptions};
 use crate::secret::Secret;
 use crate::secret::keyring::{MemoryStore, SecretStore};
-use crate::store::{SqliteStore, Store};
+use crate::store::{SqliteStore, Store, StoreOwner};
 
 /// An extra trusted root certificate (PEM file path) for every Kinde connection.
 pub const ENV_CA_CERT: &str = "KEYWARD_CA_CERT";
@@ -320,16 +320,77 @@ impl AppCtx {
 
     /// The local store of the selected profile, opened (and migrated) on first use on the
     /// blocking pool, then shared. All `Store` methods block: call them via [`blocking`].
+    ///
+    /// A profile's store records the business it belongs to (its Kinde domain, or a team
+    /// profile's server): one recorded for another business (config.toml edited by hand, or a
+    /// name reused) is archived (`data/archive/<profile>-<time>/`) and a fresh one started, so
+    /// two businesses never share keys, alerts or history. A sandbox's store is not bound (its
+    /// address changes at every start).
     pub async fn store(&self) -> Result<Arc<dyn Store>> {
         self.store
             .get_or_try_init(|| async {
                 let profile = self.profile().await?;
                 let path = self.store_path(&profile);
-                let store = blocking(move || SqliteStore::open(&path, &profile.name)).await?;
+                let owner = (self.fixed.as_ref() != Some(&profile)).then(|| owner_of(&profile));
+                let data_dir = self.paths.data_dir.clone();
+                let store =
+                    blocking(move || open_bound(&data_dir, &path, &profile.name, owner)).await?;
                 Ok(Arc::new(store) as Arc<dyn Store>)
             })
             .await
             .cloned()
+    }
+}
+
+/// The business a profile's store belongs to.
+pub fn owner_of(profile: &Profile) -> StoreOwner {
+    match &profile.server {
+        Some(server) => StoreOwner {
+            domain: String::new(),
+            server: Some(server.clone()),
+        },
+        None => StoreOwner {
+            domain: profile.domain.clone(),
+            server: None,
+        },
+    }
+}
+
+/// Opens the store of profile `name` at `path` for `owner` (`None`: not bound). A store
+/// recorded for another business is archived and a fresh one started; one with no record gets
+/// `owner` (best effort: a store that cannot be written, on a full disk, still answers reads).
+fn open_bound(
+    data_dir: &std::path::Path,
+    path: &std::path::Path,
+    name: &str,
+    owner: Option<StoreOwner>,
+) -> Result<SqliteStore> {
+    let store = SqliteStore::open(path, name)?;
+    let Some(owner) = owner else {
+        return Ok(store);
+    };
+    match store.owner()? {
+        Some(o) if o == owner => Ok(store),
+        None => {
+            if let Err(e) = store.bind_owner(&owner, chrono::Utc::now()) {
+                tracing::warn!(code = %e.code, "could not record the business of profile {name:?}'s store: {}", e.message);
+            }
+            Ok(store)
+        }
+        Some(other) => {
+            drop(store);
+            let archived = SqliteStore::archive(data_dir, name)?;
+            tracing::warn!(
+                "profile {name:?} is now {}, but its local data was {}'s: moved to {} and \
+                 started afresh",
+                owner.describe(),
+                other.describe(),
+                archived.as_deref().unwrap_or(path).display()
+            );
+            let store = SqliteStore::open(path, name)?;
+            store.bind_owner(&owner, chrono::Utc::now())?;
+            Ok(store)
+        }
     }
 }
 

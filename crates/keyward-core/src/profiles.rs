@@ -9,6 +9,7 @@ use crate::doctor;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::doctor::DoctorReport;
 use crate::secret::Secret;
+use crate::store::SqliteStore;
 
 /// What `profile add` takes (the secret travels separately).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -65,6 +66,10 @@ pub struct ProfileRemoved {
     pub name: String,
     /// The keyring entry was deleted (or there was none).
     pub secret_deleted: bool,
+    /// Where its local data (cached keys, history, alerts, audit log) was moved, a dated folder
+    /// under the data directory's `archive/`; `None` when it had none. A profile added later
+    /// under the same name starts empty.
+    pub archived_to: Option<String>,
     /// Set when the keyring could not be reached: the entry may still be there.
     pub warning: Option<String>,
 }
@@ -137,6 +142,9 @@ pub async fn add(
             ),
         ));
     }
+    // Data left under this name (a profile removed before removal archived it) is another
+    // business's, or may be: it goes to the archive, and the new profile starts empty.
+    archive_data(ctx, &profile.name).await?;
     let source = match secret {
         Some(s) => {
             let trimmed = Secret::new(s.expose().trim().to_string());
@@ -224,6 +232,7 @@ pub async fn add_team(
     } else {
         None
     };
+    archive_data(ctx, &profile.name).await?;
     if stored {
         crate::secret::keyring::set_blocking(ctx.secrets(), &profile.name, token).await?;
     }
@@ -261,6 +270,9 @@ pub async fn add_team(
 /// changes; config.toml is then written atomically, so the profile is either the old one or the
 /// new one, never missing. When the keyring refuses the secret nothing changes; when config.toml
 /// cannot be written the previous secret is put back. A default profile stays the default.
+/// A new domain is another business: the profile's local data (cached keys, history, alerts,
+/// audit log) is moved to the archive (`archive/<name>-<time>/` under the data directory), and
+/// the next sync starts from an empty store.
 pub async fn update(ctx: &AppCtx, name: &str, upd: ProfileUpdate) -> Result<ProfileInfo> {
     let mut cfg = ctx.load_config().await?;
     let Some(old) = cfg.find(name).cloned() else {
@@ -322,7 +334,30 @@ pub async fn update(ctx: &AppCtx, name: &str, upd: ProfileUpdate) -> Result<Prof
         }
         return Err(e);
     }
+    if profile.domain != old.domain {
+        match archive_data(ctx, name).await {
+            Ok(Some(to)) => tracing::info!(
+                "profile {name:?} moved from {} to {}: its local data was archived to {}",
+                old.domain,
+                profile.domain,
+                to.display()
+            ),
+            Ok(None) => {}
+            // The store still records the old domain: opening it archives it then.
+            Err(e) => {
+                tracing::warn!(code = %e.code, "could not archive the local data of {name:?}: {}", e.message)
+            }
+        }
+    }
     Ok(info(&cfg, &profile, ctx.selected_name()))
+}
+
+/// Moves the local data kept under profile `name` to the archive (see
+/// [`SqliteStore::archive`]); `None` when there was none.
+async fn archive_data(ctx: &AppCtx, name: &str) -> Result<Option<std::path::PathBuf>> {
+    let data_dir = ctx.paths().data_dir.clone();
+    let name = name.to_string();
+    crate::ctx::blocking(move || SqliteStore::archive(&data_dir, &name)).await
 }
 
 /// Every profile in config.toml (a sandbox context lists its demo profile too).
@@ -349,8 +384,11 @@ pub async fn list(ctx: &AppCtx) -> Result<Vec<ProfileInfo>> {
     Ok(out)
 }
 
-/// Removes a profile from config.toml and deletes its keyring entry. The local database is
-/// kept. A keyring that cannot be reached does not stop the removal; the result says so.
+/// Removes a profile from config.toml and deletes its keyring entry. Its local data (cached
+/// keys, history, alerts, audit log) is moved to a dated folder under the data directory's
+/// `archive/` (nothing is lost, and a profile added later under the same name starts empty);
+/// a team profile's kept answers are deleted. A keyring that cannot be reached, or data that
+/// cannot be moved, does not stop the removal; the result says so.
 pub async fn remove(ctx: &AppCtx, name: &str) -> Result<ProfileRemoved> {
     let mut cfg = ctx.load_config().await?;
     if cfg.find(name).is_none() {
@@ -369,22 +407,34 @@ pub async fn remove(ctx: &AppCtx, name: &str) -> Result<ProfileRemoved> {
         Err(e) => Err(Error::io("removing the kept team answers", &e)),
     })
     .await;
-    let (secret_deleted, warning) =
-        match crate::secret::keyring::delete_blocking(ctx.secrets(), name).await {
-            Ok(()) => (true, None),
-            Err(e) => (
-                false,
-                Some(format!(
-                    "The profile is removed, but its keyring entry could not be deleted ({}). \
+    let mut warnings = Vec::new();
+    let archived_to = match archive_data(ctx, name).await {
+        Ok(to) => to.map(|p| p.display().to_string()),
+        Err(e) => {
+            warnings.push(format!(
+                "The profile is removed, but its local data could not be moved to the archive \
+                 ({}). A profile added again as {name:?} moves it first.",
+                e.message
+            ));
+            None
+        }
+    };
+    let secret_deleted = match crate::secret::keyring::delete_blocking(ctx.secrets(), name).await {
+        Ok(()) => true,
+        Err(e) => {
+            warnings.push(format!(
+                "The profile is removed, but its keyring entry could not be deleted ({}). \
                  Delete the entry `keyward`/`{name}` in your OS keyring by hand if it exists.",
-                    e.message
-                )),
-            ),
-        };
+                e.message
+            ));
+            false
+        }
+    };
     Ok(ProfileRemoved {
         name: name.to_string(),
         secret_deleted,
-        warning,
+        archived_to,
+        warning: (!warnings.is_empty()).then(|| warnings.join(" ")),
     })
 }
 

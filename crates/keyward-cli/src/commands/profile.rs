@@ -243,6 +243,13 @@ pub async fn run(cmd: Command, app: &App) -> Result<i32> {
             let removed = profiles::remove(&app.ctx, &name).await?;
             app.emit(&removed, |r| {
                 outln!("Removed profile {}.", r.name);
+                if let Some(to) = &r.archived_to {
+                    outln!(
+                        "Its local data (cached keys, history, alerts, audit log) was moved to {to}; \
+                         a profile added again as {} starts empty.",
+                        r.name
+                    );
+                }
                 if let Some(w) = &r.warning {
                     errln!("warning: {w}");
                 }

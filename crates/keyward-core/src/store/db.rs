@@ -26,6 +26,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_audit_actor.sql"),
     include_str!("migrations/0011_keys_window.sql"),
     include_str!("migrations/0010_history_compact.sql"),
+    include_str!("migrations/0012_store_owner.sql"),
 ];
 
 /// The schema version this build writes.
@@ -127,10 +128,7 @@ impl SqliteStore {
 
     /// The conventional database path of a profile under Keyward's data directory.
     pub fn path_for(data_dir: &Path, profile: &str) -> PathBuf {
-        data_dir
-            .join("profiles")
-            .join(safe_name(profile))
-            .join(DB_FILE)
+        Self::dir_for(data_dir, profile).join(DB_FILE)
     }
 
     /// Configures and, when its schema is older than this build's, migrates. A database that
@@ -237,6 +235,109 @@ impl SqliteStore {
     /// The schema version recorded in the database.
     pub fn schema_version(&self) -> Result<i64> {
         self.with_conn(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+    }
+}
+
+/// The business a profile's store belongs to: its Kinde domain, or a team profile's server.
+/// Recorded in the store (`store_owner`); a store is never used for another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOwner {
+    /// The Kinde base URL (`https://mybiz.kinde.com`); empty on a team profile.
+    pub domain: String,
+    /// A team profile's Keyward Server.
+    pub server: Option<String>,
+}
+
+impl StoreOwner {
+    /// "mybiz.kinde.com" or "the Keyward Server https://…", for messages.
+    pub fn describe(&self) -> String {
+        match &self.server {
+            Some(s) => format!("the Keyward Server {s}"),
+            None => self.domain.clone(),
+        }
+    }
+}
+
+impl SqliteStore {
+    /// The business this profile's rows belong to (`None`: not recorded yet, a store from
+    /// before the record or a new one).
+    pub fn owner(&self) -> Result<Option<StoreOwner>> {
+        use rusqlite::OptionalExtension;
+        self.with_conn(|c| {
+            c.query_row(
+                "SELECT domain, server FROM store_owner WHERE profile = ?1",
+                [&self.profile],
+                |r| {
+                    Ok(StoreOwner {
+                        domain: r.get(0)?,
+                        server: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// Records the business this profile's rows belong to.
+    pub fn bind_owner(&self, owner: &StoreOwner, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO store_owner (profile, domain, server, bound_at) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (profile) DO UPDATE SET \
+                 domain = excluded.domain, server = excluded.server, bound_at = excluded.bound_at",
+                rusqlite::params![
+                    self.profile,
+                    owner.domain,
+                    owner.server,
+                    super::rows::to_ms(at)
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+}
+
+impl SqliteStore {
+    /// The folder that holds the store of `profile` under `data_dir` (see [`Self::path_for`]).
+    pub fn dir_for(data_dir: &Path, profile: &str) -> PathBuf {
+        data_dir.join("profiles").join(safe_name(profile))
+    }
+
+    /// Moves the store of `profile` (its whole folder: the database, its WAL and lock files)
+    /// to `data_dir/archive/<profile>-<UTC time>/`, so that nothing of it is used again and
+    /// nothing is lost. `None` when the profile has no store.
+    pub fn archive(data_dir: &Path, profile: &str) -> Result<Option<PathBuf>> {
+        let dir = Self::dir_for(data_dir, profile);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&format!("checking {}", dir.display()), &e)),
+        }
+        let root = data_dir.join("archive");
+        crate::fsutil::private_dir(&root)?;
+        let base = format!(
+            "{}-{}",
+            safe_name(profile),
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        );
+        for n in 1..100 {
+            let to = if n == 1 {
+                root.join(&base)
+            } else {
+                root.join(format!("{base}-{n}"))
+            };
+            if std::fs::symlink_metadata(&to).is_ok() {
+                continue;
+            }
+            std::fs::rename(&dir, &to).map_err(|e| {
+                Error::io(&format!("moving {} to {}", dir.display(), to.display()), &e)
+            })?;
+            return Ok(Some(to));
+        }
+        Err(Error::internal(format!(
+            "no free archive folder name under {}",
+            root.display()
+        )))
     }
 }
 

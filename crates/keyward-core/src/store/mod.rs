@@ -30,7 +30,9 @@ mod runs;
 mod view;
 
 pub use contract::Store;
-pub use db::{BUSY_TIMEOUT, DB_FILE, SCHEMA_VERSION, SqliteStore, configure, db_err, migrate};
+pub use db::{
+    BUSY_TIMEOUT, DB_FILE, SCHEMA_VERSION, SqliteStore, StoreOwner, configure, db_err, migrate,
+};
 pub use demo::{HistoryAnchor, PrefillOutcome};
 pub use history::RawHistoryRow;
 pub use keys::{DetailOutcome, KeyState, ListingOutcome, MissingNames, PageEntry, PageOutcome};

@@ -42,6 +42,7 @@ mod handover;
 mod history;
 mod keys;
 mod paging;
+mod profile_binding;
 mod profiles;
 mod rules_agree;
 mod scopes_contract;

@@ -9,6 +9,12 @@ export type ProfileRemoved = { name: string,
  */
 secret_deleted: boolean, 
 /**
+ * Where its local data (cached keys, history, alerts, audit log) was moved, a dated folder
+ * under the data directory's `archive/`; `None` when it had none. A profile added later
+ * under the same name starts empty.
+ */
+archived_to: string | null, 
+/**
  * Set when the keyring could not be reached: the entry may still be there.
  */
 warning: string | null, };
