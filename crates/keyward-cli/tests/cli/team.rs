@@ -9,6 +9,8 @@
 //! files, with the member of each audit row); carol's revoke refused as `forbidden`
 //! with the role it needed (exit 11); with the server stopped, `--offline` answers from the
 //! answers kept here and says how old they are, and without it the command fails (exit 8).
+//! No token or key secret of the run is in a file kept here, in the server's database (every
+//! row of every table) or in its log.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -41,7 +43,7 @@ fn server_cmd(env: &HashMap<String, String>, home: &std::path::Path) -> StdComma
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("KEYWARD_HOME", home)
-        .env("KEYWARD_SERVER_LOG", "warn")
+        .env("KEYWARD_SERVER_LOG", "info")
         .envs(env)
         .stdin(Stdio::null());
     c
@@ -131,11 +133,13 @@ async fn team_profile_commands_members_exit_codes_and_offline() {
     })
     .await
     .unwrap();
+    // The server's log (stderr) is kept, to be searched for the run's secrets at the end.
+    let server_log = server_home.path().join("serve.log");
     let server = Server(
         server_cmd(&server_env, server_home.path())
             .arg("serve")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&server_log).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -480,6 +484,40 @@ async fn team_profile_commands_members_exit_codes_and_offline() {
             );
         }
     }
+    // Nor does the server's database (every row of every table, as text) or its log: the
+    // members' tokens, the secrets bob created and rotated, the one carol pasted to verify.
+    let db_name = db.rsplit('/').next().unwrap().to_string();
+    let tables = cluster
+        .psql(
+            &db_name,
+            "SELECT string_agg(quote_ident(table_name), ' ') FROM information_schema.tables \
+             WHERE table_schema = 'public'",
+        )
+        .unwrap();
+    assert!(
+        tables.contains("members") && tables.contains("audit"),
+        "{tables}"
+    );
+    let mut dump = String::new();
+    for t in tables.split(' ') {
+        dump += &cluster
+            .psql(&db_name, &format!("SELECT {t}::text FROM {t}"))
+            .unwrap();
+    }
+    assert!(
+        dump.contains("bob") && dump.contains(&id),
+        "the rows were read"
+    );
+    let logged = std::fs::read_to_string(&server_log).unwrap();
+    assert!(logged.contains("operation"), "the log was kept: {logged}");
+    for s in [&bob, &carol, &first_secret, &rotated_secret] {
+        assert!(
+            !dump.contains(s.as_str()),
+            "a secret in the server's database"
+        );
+        assert!(!logged.contains(s.as_str()), "a secret in the server's log");
+    }
+
     // Removing the profile removes what was kept for it.
     let kept = env.home().join("data/team/team");
     assert!(kept.is_dir());
