@@ -146,6 +146,9 @@ class TeamServer:
         self.work = tempfile.mkdtemp(prefix="keyward-e2e-team-")
         self.server_log = os.path.join(self.work, "server.log")
         self.tokens = {}
+        # Every secret of the run (the tokens, the Kinde client secret; a test adds each key
+        # secret it sees): none may be in the database's dump or the server's log.
+        self.secrets = []
         self.roles = dict(MEMBERS)
         self.base_url = ""
         self.sandbox_url = ""
@@ -174,6 +177,8 @@ class TeamServer:
         for name, role in MEMBERS:
             r = self._server("member", "add", name, "--role", role, "--json", check=True)
             self.tokens[name] = json.loads(r.stdout)["token"]
+            self.secrets.append(self.tokens[name])
+        self.secrets.append(self.client_secret)
         log = open(self.server_log, "w")
         self.server = subprocess.Popen([server_bin(), "serve"], env=self._server_env(), cwd=self.work,
                                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)

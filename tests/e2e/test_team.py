@@ -3,7 +3,9 @@ kinde-sandbox and keyward-server on loopback, members alice and bob (operators) 
 (viewer)).
 
 - the CLI with carol's token: a revoke is refused with `forbidden` (exit 11) naming the role it
-  needs, the key stays active, and the refusal is in the team's audit log under carol's name.
+  needs, the key stays active, and the refusal is in the team's audit log under carol's name;
+- last: no secret of the run (`team.secrets`: the tokens, the Kinde client secret, and every key
+  secret a test adds) is in the server's database dump or its log.
 - the app, three instances at once (each its own HOME, KEYWARD_HOME, session bus and Secret
   Service): the Connect screen's Keyward Server choice (a bad URL and a bad token each an error at
   its field; the good token shows the member and role); operator alice rotates a key in her window
@@ -29,7 +31,7 @@ from selenium.webdriver.common.options import ArgOptions
 
 from conftest import ART, SHOTS
 from harness import free_port, wait_port
-from team_harness import TeamServer
+from team_harness import EMPTY_API_ID, EMPTY_ORG_CODE, TeamServer
 
 APP = os.environ.get("KEYWARD_APP", "")
 
@@ -299,3 +301,29 @@ def test_app_team_mode_connect_roles_and_live_deltas(team):
     finally:
         for m in members.values():
             m.close()
+
+
+def test_cli_create_and_rotate_as_an_operator_name_the_member(team):
+    team.cli_profile("bob")
+    args = ["--json", "keys", "create", "--name", "e2e team key", "--api", EMPTY_API_ID,
+            "--scope", "read:data", "--org", EMPTY_ORG_CODE]
+    r = team.cli(args, member="bob")
+    assert r.returncode == 0, r.stderr
+    created = json.loads(r.stdout)
+    team.secrets.append(created["key"])
+    r = team.cli(["keys", "rotate", created["id"], "--yes"], member="bob")
+    assert r.returncode == 0, r.stderr
+    team.secrets.append(r.stdout.strip())
+    status, rows = team.op("audit_list", {"filter": {"key_id": created["id"]}}, member="carol")
+    assert status == 200, rows
+    assert {(r["action"], r["actor"]) for r in rows} >= {("create", "bob"), ("rotate", "bob")}, rows
+
+
+# Keep last in this file: it searches for every secret the tests above saw.
+def test_zz_no_secret_in_the_servers_database_or_log(team):
+    dump, log = team.pg_dump(), team.log()
+    assert "CREATE TABLE public.members" in dump, "the dump is the server's"
+    assert "operation" in log, "the server's log was kept"
+    for s in team.secrets:
+        assert s not in dump, "a secret in the server's database"
+        assert s not in log, "a secret in the server's log"
