@@ -31,7 +31,7 @@ from selenium.webdriver.common.options import ArgOptions
 
 from conftest import ART, SHOTS
 from harness import free_port, wait_port
-from team_harness import EMPTY_API_ID, EMPTY_ORG_CODE, TeamServer
+from team_harness import EMPTY_API_ID, EMPTY_ORG_CODE, TeamServer, server_bin
 
 APP = os.environ.get("KEYWARD_APP", "")
 
@@ -298,6 +298,30 @@ def test_app_team_mode_connect_roles_and_live_deltas(team):
         assert status == 200, alerts
         drift = [x for x in alerts["alerts"] if x["kind"] == "drift" and x.get("key_id") == key_id]
         assert drift == [], drift
+
+        # Sync now on a team profile asks the server (alice is an operator): it runs there, its
+        # progress streamed, and the status line says so.
+        status_a = a.find("sync-status")
+        before = status_a.get_attribute("data-last-sync")
+        a.click("sync-button")
+        poll(lambda: a.find("sync-status").get_attribute("data-running") == "false"
+             and a.find("sync-status").get_attribute("data-last-sync") != before, 60, "alice's Sync now")
+        assert not a.d.find_elements(By.CSS_SELECTOR, tid("toast-error")), "Sync now failed"
+
+        # The server goes away: bob's window says so and keeps its keys; it comes back: the
+        # stream resumes by itself.
+        team.server.terminate()
+        team.server.wait(20)
+        poll(lambda: b.find("sync-status").get_attribute("data-offline") == "true", 20, "bob's status line offline")
+        assert b.find("sync-offline-text").text == "Server unreachable, retrying…"
+        assert b.row(key_id) is not None or b.find("audit-table")
+        b.shot("team-server-unreachable")
+        log = open(team.server_log, "a")
+        team.server = subprocess.Popen([server_bin(), "serve"], env=team._server_env(), cwd=team.work,
+                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_port(team.port, 60)
+        poll(lambda: b.find("sync-status").get_attribute("data-offline") == "false", 60, "bob's status line back online")
     finally:
         for m in members.values():
             m.close()
