@@ -103,9 +103,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path
+    // The temporary name starts with at most 32 characters of the target's, so that a target
+    // name near NAME_MAX (255 bytes) still has a temporary file: `.{32 chars}.{6 random}.tmp`.
+    let name: String = path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| n.to_string_lossy().chars().take(32).collect())
         .unwrap_or_else(|| "keyward".into());
     let io = |e: &std::io::Error| {
         Error::new(
@@ -304,6 +306,26 @@ mod tests {
         assert_eq!(mode(&p), 0o600);
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "newer");
         assert!(leftovers(d.path()).is_empty());
+    }
+
+    #[test]
+    fn a_target_name_near_name_max_is_written() {
+        let d = tempfile::tempdir().unwrap();
+        // 245 and 255 bytes (NAME_MAX), ASCII and multi-byte: the temporary name stays short.
+        let names = [
+            format!("{}.csv", "a".repeat(241)),
+            format!("{}.csv", "b".repeat(251)),
+            format!("{}.csv", "é".repeat(125)),
+        ];
+        for n in &names {
+            assert!((245..=255).contains(&n.len()), "{}", n.len());
+            let p = d.path().join(n);
+            write_atomic(&p, b"x,y\n", Mode::KeepOrPrivate).unwrap();
+            assert_eq!(std::fs::read(&p).unwrap(), b"x,y\n");
+            write_atomic(&p, b"z\n", Mode::KeepOrPrivate).unwrap();
+            assert_eq!(std::fs::read(&p).unwrap(), b"z\n");
+        }
+        assert!(leftovers(d.path()).is_empty(), "{:?}", leftovers(d.path()));
     }
 
     #[test]

@@ -48,7 +48,8 @@ pub struct AlertsArgs {
     /// Include acknowledged and muted alerts.
     #[arg(long)]
     all: bool,
-    #[arg(long, default_value_t = 500)]
+    /// How many alerts at most (1 or more).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     limit: u32,
     /// On a team profile: the last alerts the Keyward Server gave on this machine, with how
     /// old they are, without asking it.

@@ -51,7 +51,8 @@ pub enum Command {
         /// Only failed and ambiguous rows.
         #[arg(long)]
         failed: bool,
-        #[arg(long, default_value_t = 100)]
+        /// How many rows at most (1 or more).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
         limit: u32,
         /// On a team profile: the last audit log the Keyward Server gave on this machine, with
         /// how old it is, without asking it.
@@ -64,6 +65,7 @@ pub enum Command {
         what: WhatArg,
         #[arg(long, value_enum)]
         format: FormatArg,
+        /// The file to write (replaced atomically), or `-` for standard output.
         #[arg(long)]
         out: PathBuf,
     },
@@ -130,11 +132,43 @@ pub async fn run(cmd: Command, app: &App) -> Result<i32> {
                 FormatArg::Csv => ExportFormat::Csv,
                 FormatArg::Json => ExportFormat::Json,
             };
+            if out.as_os_str() == "-" {
+                return export_to_stdout(app, what, format).await;
+            }
             let s = api::export(&app.ctx, what, format, &out).await?;
             app.emit(&s, |s| outln!("Wrote {} rows to {}", s.rows, s.path))?;
             Ok(0)
         }
     }
+}
+
+/// `export --out -`: the file's bytes on standard output (and nothing else there), the count
+/// on stderr. The export is written as usual into a private temporary folder, then copied out
+/// and removed; the write to stdout is checked to the end.
+async fn export_to_stdout(app: &App, what: ExportWhat, format: ExportFormat) -> Result<i32> {
+    use std::os::unix::fs::DirBuilderExt;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!("keyward-export-{}-{nanos}", std::process::id()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| keyward_core::Error::io("making a temporary folder for the export", &e))?;
+    let file = dir.join("export");
+    let r = async {
+        let s = api::export(&app.ctx, what, format, &file).await?;
+        let bytes = std::fs::read(&file)
+            .map_err(|e| keyward_core::Error::io("reading the export back", &e))?;
+        Ok::<_, keyward_core::Error>((s, bytes))
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let (s, bytes) = r?;
+    crate::output::out_checked(&String::from_utf8_lossy(&bytes))
+        .map_err(|e| keyward_core::Error::io("writing the export to standard output", &e))?;
+    app.note(format!("Wrote {} rows to standard output", s.rows));
+    Ok(0)
 }
 
 async fn history(app: &App, id: &str, bucket: BucketArg, since: Option<&str>) -> Result<i32> {

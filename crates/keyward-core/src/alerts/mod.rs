@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Settings;
 use crate::ctx::{AppCtx, blocking};
-use crate::error::Result;
+use crate::error::{Error, ErrorCode, Result};
 use crate::kinde::validate_id;
 use crate::model::alert::{
     Alert, AlertEval, AlertFilter, AlertList, KeyMeta, Mute, MuteTarget, Policy, PolicyView,
@@ -77,10 +77,10 @@ pub async fn ack_many(ctx: &AppCtx, ids: &[u32]) -> Result<Vec<Alert>> {
 
 /// Mutes a key or a kind (its open alerts too). Returns how many open alerts it muted.
 pub async fn mute(ctx: &AppCtx, target: MuteTarget) -> Result<u32> {
-    if let MuteTarget::Key { key_id } = &target {
-        validate_id("key id", key_id)?;
-    }
     let store = ctx.store().await?;
+    if let MuteTarget::Key { key_id } = &target {
+        known_key(&store, key_id).await?;
+    }
     let n = blocking(move || store.alert_mute(&target, Utc::now())).await?;
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
@@ -125,18 +125,36 @@ pub async fn policy_set(ctx: &AppCtx, policy: Policy) -> Result<PolicyView> {
 /// Sets (or clears with `None`) a key's local "expires on" date. When the date comes, an
 /// alert offers a rotate, a re-issue or a revoke; nothing happens on its own.
 pub async fn expires_set(ctx: &AppCtx, id: &str, on: Option<DateTime<Utc>>) -> Result<KeyMeta> {
-    validate_id("key id", id)?;
     let store = ctx.store().await?;
+    known_key(&store, id).await?;
     let id = id.to_string();
     blocking(move || store.set_expires_on(&id, on)).await
 }
 
 /// Marks (or unmarks) an existing key as a canary (demo mode marks the demo's canary key).
 pub async fn canary_mark(ctx: &AppCtx, id: &str, canary: bool) -> Result<KeyMeta> {
-    validate_id("key id", id)?;
     let store = ctx.store().await?;
+    known_key(&store, id).await?;
     let id = id.to_string();
     blocking(move || store.set_canary(&id, canary)).await
+}
+
+/// Checks that `id` is a well-formed key id that the store knows (from a sync, or a create or
+/// rotate through Keyward): a mark, a date or a mute on a mistyped id would never apply to
+/// anything (a mistyped canary never trips), so it is `not_found`, with a hint to sync.
+async fn known_key(store: &Arc<dyn Store>, id: &str) -> Result<()> {
+    validate_id("key id", id)?;
+    let (s, key) = (Arc::clone(store), id.to_string());
+    let found = blocking(move || s.get_key(&key, Utc::now())).await?;
+    if found.is_none() {
+        return Err(Error::new(
+            ErrorCode::NotFound,
+            format!("no key {id} is known here"),
+            "Check the id (`keyward keys list --offline`), or run `keyward sync` first if the \
+             key was created outside Keyward.",
+        ));
+    }
+    Ok(())
 }
 
 /// The keys marked as canaries (and keys with an expiry date).

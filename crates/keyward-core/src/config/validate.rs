@@ -234,6 +234,14 @@ pub fn normalize_domain(input: &str) -> Result<url::Url> {
             ));
         }
     }
+    // Port 0 is no port a server listens on (a client would connect nowhere).
+    if url.port() == Some(0) {
+        return Err(Error::invalid_input(
+            "domain",
+            "port 0 is not a port a server can listen on",
+            hint,
+        ));
+    }
     // Rebuild so the result is exactly scheme://host[:port]/.
     let mut base = url::Url::parse(&format!("{}://{host_str}", url.scheme()))
         .map_err(|e| Error::invalid_input("domain", e, hint))?;
@@ -378,6 +386,15 @@ mod tests {
                 e.message
             );
             assert!(!e.message.contains("port"), "{bad}: {}", e.message);
+        }
+        // Port 0 is refused, whatever the host.
+        for bad in [
+            "http://127.0.0.1:0",
+            "https://mybiz.kinde.com:0",
+            "localhost:0",
+        ] {
+            let e = normalize_domain(bad).unwrap_err();
+            assert!(e.message.contains("port 0"), "{bad}: {}", e.message);
         }
         // A port is still a port.
         assert_eq!(

@@ -231,7 +231,10 @@ pub async fn create(ctx: &AppCtx, input: CreateKeyInput) -> Result<NewKey> {
     // The intent first: if it cannot be recorded, nothing is sent.
     let intent =
         audit::intent(ctx, AuditAction::Create, None, Some(&name), details.clone()).await?;
-    let result = client.create_key(&req).await;
+    let result = client
+        .create_key(&req)
+        .await
+        .map_err(answered_without_secret);
     let id = result.as_ref().ok().map(|c| c.id.as_str());
     let mut details = details;
     if let Ok(c) = &result {
@@ -254,6 +257,24 @@ pub async fn create(ctx: &AppCtx, input: CreateKeyInput) -> Result<NewKey> {
         audit_pending: !closed,
         ..new_key(created)
     })
+}
+
+/// A create or rotate that Kinde answered with success but without the new key (no `key`, no
+/// `api_key`, or not JSON at all) may well have happened: it is `ambiguous` (audited so, and
+/// reconciled), never a plain failure.
+fn answered_without_secret(e: Error) -> Error {
+    if e.code != ErrorCode::UnexpectedResponse {
+        return e;
+    }
+    Error::new(
+        ErrorCode::Ambiguous,
+        format!(
+            "{}: Kinde answered, so the change may have happened, but no secret came back",
+            e.message
+        ),
+        "Run `keyward sync`, then look for the key in `keyward keys list`: if it is there, \
+         rotate it to get a secret you hold (`keyward keys rotate ID`); if not, try again.",
+    )
 }
 
 /// A new secret as the front ends show it, with the one-time warning; the key's name, API,
@@ -288,7 +309,7 @@ pub async fn rotate(ctx: &AppCtx, id: &str) -> Result<NewKey> {
         json!({}),
     )
     .await?;
-    let result = client.rotate_key(id).await;
+    let result = client.rotate_key(id).await.map_err(answered_without_secret);
     let details = result
         .as_ref()
         .ok()
@@ -818,7 +839,16 @@ pub async fn reissue_with(ctx: &AppCtx, id: &str, opts: ReissueOptions) -> Resul
 /// canary: any verification of it is a critical alert. The secret is shown once.
 pub async fn create_canary(ctx: &AppCtx, input: CreateKeyInput) -> Result<NewKey> {
     // `create` caches the new key in the store.
-    let key = crate::keys::create(ctx, input).await?;
-    crate::alerts::canary_mark(ctx, &key.id, true).await?;
+    let mut key = crate::keys::create(ctx, input).await?;
+    // The key exists and its secret is in hand: a failed mark is said beside the secret,
+    // never returned (that would lose the one-time secret).
+    if let Err(e) = crate::alerts::canary_mark(ctx, &key.id, true).await {
+        tracing::warn!(code = %e.code, "could not mark {} as a canary: {}", key.id, e.message);
+        key.warning = format!(
+            "{} It could NOT be marked as a canary ({}): run `keyward sync`, then `keyward \
+             canary mark {}`.",
+            key.warning, e.message, key.id
+        );
+    }
     Ok(key)
 }

@@ -31,6 +31,7 @@ mod sync {
 }
 
 mod alerts;
+mod answer_without_key;
 mod audit;
 mod audit_intent;
 mod bounded_answers;
@@ -48,4 +49,5 @@ mod rules_agree;
 mod scopes_contract;
 mod store;
 mod store_faults;
+mod unknown_ids;
 mod wild_server;
