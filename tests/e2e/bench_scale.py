@@ -147,23 +147,36 @@ def rows(d) -> int:
     return int(attr(d, "keys-table", "data-count") or 0)
 
 
-# Input event to the second animation frame after it (the frame that shows the result painted).
+# Input event to the frame painted with the new query's rows: the table asks the core for its
+# window (keys_window), and data-window-seq changes when the rows of a new query arrive; then the
+# second animation frame (the one that shows them painted). -1 after 20 s without new rows.
+WAIT_ROWS = """
+const table = document.querySelector('[data-testid="keys-table"]');
+const before = table.getAttribute('data-window-seq');
+const t = performance.now();
+const obs = new MutationObserver(() => {
+  if (table.getAttribute('data-window-seq') === before) return;
+  obs.disconnect();
+  requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() - t)));
+});
+obs.observe(table, { attributes: true, attributeFilter: ['data-window-seq'] });
+setTimeout(() => { obs.disconnect(); done(-1); }, 20000);
+"""
+
 TIMED_INPUT = """
 const done = arguments[arguments.length - 1];
 const [sel, value] = [arguments[0], arguments[1]];
 const el = document.querySelector(sel);
-const t = performance.now();
+""" + WAIT_ROWS + """
 el.value = value;
 el.dispatchEvent(new Event(el.tagName === 'SELECT' ? 'change' : 'input', { bubbles: true }));
-requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() - t)));
 """
 
 TIMED_CLICK = """
 const done = arguments[arguments.length - 1];
 const el = [...document.querySelectorAll('[data-testid="keys-table"] .th.sortable')].find(b => b.textContent.trim().startsWith(arguments[0]));
-const t = performance.now();
+""" + WAIT_ROWS + """
 el.click();
-requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() - t)));
 """
 
 def median(xs):

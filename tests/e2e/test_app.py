@@ -129,7 +129,7 @@ def open_key_by_search(d, text):
     search = find(d, "key-search")
     search.clear()
     search.send_keys(text)
-    wait(d, lambda: row_count(d) >= 1, 10, f"a row for {text}")
+    wait(d, lambda: find(d, "keys-table").get_attribute("data-window-search") == text and row_count(d) >= 1, 10, f"a row for {text}")
     rows = d.find_elements(By.CSS_SELECTOR, tid("key-row"))
     rows[0].click()
     find(d, "key-detail")
@@ -669,7 +669,12 @@ def test_bulk_revoke(driver):
     search.clear()
     sel = find(d, "filter-status")
     sel.send_keys("Active")
-    wait(d, lambda: row_count(d) > 3, 10, "active keys")
+
+    def active_rows():
+        rows = d.find_elements(By.CSS_SELECTOR, tid("key-row"))
+        return row_count(d) > 3 and rows and all(r.get_attribute("data-status") == "active" for r in rows)
+
+    wait(d, active_rows, 10, "active keys")
     rows = d.find_elements(By.CSS_SELECTOR, tid("key-row"))
     for r in rows[:2]:
         r.find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()

@@ -4,6 +4,7 @@
 import type { KeyView } from "../bindings/KeyView";
 import type { KeyStatus } from "../bindings/KeyStatus";
 import type { KeyType } from "../bindings/KeyType";
+import type { KeyWindowQuery } from "../bindings/KeyWindowQuery";
 
 export type KeyQuery = {
   search: string;
@@ -228,4 +229,40 @@ export type OldKeyLifetime = (typeof OLD_KEY_LIFETIMES)[number]["value"];
 export function oldKeyDeadline(lifetime: OldKeyLifetime, now: number): string | null {
   const l = OLD_KEY_LIFETIMES.find((x) => x.value === lifetime);
   return l && l.ms > 0 ? new Date(now + l.ms).toISOString() : null;
+}
+
+/** The rows of the keys table as the table reads them: how many, and the row at an index if
+ * its window has arrived (the table draws a placeholder row until then). */
+export interface RowSource {
+  readonly length: number;
+  at(i: number): KeyView | undefined;
+}
+
+/** A row source over an array (tests, small lists). */
+export function arrayRows(rows: ReadonlyArray<KeyView>): RowSource {
+  return { length: rows.length, at: (i) => rows[i] };
+}
+
+/** The table's search, filters and sort as the core's `keys_window` takes them. */
+export function windowQuery(q: KeyQuery, sort: Sort): KeyWindowQuery {
+  const s = q.search.trim();
+  return {
+    search: s === "" ? null : s,
+    status: q.status === "" ? null : q.status,
+    key_type: q.keyType === "" ? null : q.keyType,
+    org_code: q.org === "" ? null : q.org,
+    user_id: q.user === "" ? null : q.user,
+    api_id: q.api === "" ? null : q.api,
+    flag: q.flag === "" ? null : q.flag,
+    sort: sort.key,
+    dir: sort.dir,
+  };
+}
+
+/** The rows to ask for when rows `start..end` are on screen: whole pages of `page` rows
+ * around them (the overscan), so that scrolling a little asks for nothing. */
+export function pageSpan(start: number, end: number, page: number): { offset: number; limit: number } {
+  const first = Math.max(0, Math.floor(start / page) * page - page);
+  const last = Math.ceil(Math.max(end, start + 1) / page) * page + page;
+  return { offset: first, limit: last - first };
 }

@@ -1,0 +1,51 @@
+// The keys table's window requests (logic/keys.ts): the query the core's keys_window takes, and
+// the pages asked for around the rows on screen.
+import { describe, expect, it } from "vitest";
+import { emptyQuery, pageSpan, windowQuery } from "./keys";
+
+describe("windowQuery", () => {
+  it("sends no filter for the empty query, the sort as it is", () => {
+    expect(windowQuery(emptyQuery(), { key: "last_verified", dir: "desc" })).toEqual({
+      search: null,
+      status: null,
+      key_type: null,
+      org_code: null,
+      user_id: null,
+      api_id: null,
+      flag: null,
+      sort: "last_verified",
+      dir: "desc",
+    });
+  });
+  it("trims the search and keeps every filter", () => {
+    const q = { ...emptyQuery(), search: "  bill ing ", status: "active" as const, keyType: "user" as const, org: "org_a", user: "u_1", api: "api_2", flag: "rotation_due" as const };
+    expect(windowQuery(q, { key: "name", dir: "asc" })).toEqual({
+      search: "bill ing",
+      status: "active",
+      key_type: "user",
+      org_code: "org_a",
+      user_id: "u_1",
+      api_id: "api_2",
+      flag: "rotation_due",
+      sort: "name",
+      dir: "asc",
+    });
+  });
+});
+
+describe("pageSpan", () => {
+  it("asks for whole pages around the screen, at most three of them", () => {
+    expect(pageSpan(0, 30, 100)).toEqual({ offset: 0, limit: 200 });
+    expect(pageSpan(250, 280, 100)).toEqual({ offset: 100, limit: 300 });
+    for (let start = 0; start < 5000; start += 37) {
+      const { offset, limit } = pageSpan(start, start + 30, 100);
+      expect(offset).toBeLessThanOrEqual(start);
+      expect(offset + limit).toBeGreaterThanOrEqual(start + 30);
+      expect(limit).toBeLessThanOrEqual(400);
+      expect(offset % 100).toBe(0);
+    }
+  });
+  it("asks for one row's page when nothing is on screen yet", () => {
+    expect(pageSpan(0, 0, 100)).toEqual({ offset: 0, limit: 200 });
+  });
+});
