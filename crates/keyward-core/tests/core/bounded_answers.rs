@@ -86,8 +86,36 @@ fn assert_nothing_gone(s: &Arc<dyn Store>) {
     );
 }
 
+/// Runs [`endless_listing_case`] in a child run of this test binary, so that the peak RSS it
+/// measures is its own (the other tests of the binary run beside it otherwise).
+#[test]
+fn an_endless_chunked_listing_stops_at_the_cap_with_memory_bounded() {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "bounded_answers::endless_listing_case",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("KEYWARD_ENDLESS_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("endless answer: done"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An endless chunked answer to the listing; does nothing unless run as the child above.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_endless_chunked_listing_stops_at_the_cap_with_memory_bounded() {
+async fn endless_listing_case() {
+    if std::env::var_os("KEYWARD_ENDLESS_CHILD").is_none() {
+        return;
+    }
     let w = wild(|req, _| match req.path() {
         "/oauth2/token" => token_ok(),
         _ => Answer::with(200, Body::Endless),
@@ -127,6 +155,7 @@ async fn an_endless_chunked_listing_stops_at_the_cap_with_memory_bounded() {
         w.written() >> 20,
         grew >> 20
     );
+    println!("endless answer: done");
 }
 
 #[tokio::test]
