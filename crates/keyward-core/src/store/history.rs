@@ -686,3 +686,176 @@ fn fold_key(tx: &Transaction<'_>, kid: i64, rolled_before: i64) -> rusqlite::Res
     tx.prepare_cached("DELETE FROM rolled_days WHERE kid = ?1 AND day < ?2")?
         .execute(params![kid, rolled_before])
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::disallowed_methods,
+        reason = "a database of the schema before is built by hand, then migrated"
+    )]
+
+    use rusqlite::Connection;
+
+    use super::super::db::MIGRATIONS;
+    use super::*;
+    use crate::store::Store;
+
+    /// The migrations up to the compact history (0010, the tenth in the list).
+    const BEFORE: usize = 9;
+
+    #[test]
+    fn a_database_with_history_in_the_format_before_migrates_with_the_same_charts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyward.db");
+        let day = DAY_MS;
+        let t0 = 20_000 * day + 12 * HOUR_MS;
+        {
+            let mut c = Connection::open(&path).unwrap();
+            let tx = c.transaction().unwrap();
+            for sql in &MIGRATIONS[..BEFORE] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.execute_batch(&format!("PRAGMA user_version = {BEFORE}"))
+                .unwrap();
+            tx.execute(
+                "INSERT INTO keys (kid, profile, id, name, key_type, status, key_prefix, \
+                 first_seen, last_synced) VALUES (1, 'p', 'k', 'n', 'organization', 'active', \
+                 'kk', 0, 0), (2, 'p', 'j', 'm', 'user', 'revoked', 'kk', 0, 0)",
+                [],
+            )
+            .unwrap();
+            // The old writer: a row per change, its daily roll-up in the same transaction.
+            let mut n = 0;
+            for i in 0..300i64 {
+                let at = t0 - 40 * day + i * 3 * HOUR_MS + 60_000;
+                let d = i % 4;
+                n += d;
+                let (kid, ip, status, source) = match i % 10 {
+                    0 => (2, None, "revoked", "sync"),
+                    1 => (1, Some("10.0.0.9"), "inactive", "demo"),
+                    _ => (1, Some("10.0.0.1"), "active", "sync"),
+                };
+                tx.execute(
+                    "INSERT INTO history (kid, at, verification_count, last_verified_on, \
+                     last_verified_ip, status, delta, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, \
+                     ?7, ?8)",
+                    params![kid, at, n, at - 5_000, ip, status, d, source],
+                )
+                .unwrap();
+                if d > 0 {
+                    tx.execute(
+                        "INSERT INTO daily (kid, day, verifications) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (kid, day) DO UPDATE SET \
+                         verifications = daily.verifications + excluded.verifications",
+                        params![kid, at.div_euclid(day), d],
+                    )
+                    .unwrap();
+                }
+            }
+            tx.commit().unwrap();
+        }
+        // What the charts read before, straight from the old table.
+        let (old_points, old_hours): (Vec<String>, Vec<(i64, i64)>) = {
+            let c = Connection::open(&path).unwrap();
+            let mut st = c
+                .prepare(
+                    "SELECT kid, at, verification_count, last_verified_on, last_verified_ip, \
+                     status, delta, source FROM history ORDER BY kid, at",
+                )
+                .unwrap();
+            let points = st
+                .query_map([], |r| {
+                    Ok(format!(
+                        "{:?}",
+                        (
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, Option<i64>>(2)?,
+                            r.get::<_, Option<i64>>(3)?,
+                            r.get::<_, Option<String>>(4)?,
+                            r.get::<_, String>(5)?,
+                            r.get::<_, i64>(6)?,
+                            r.get::<_, String>(7)?,
+                        )
+                    ))
+                })
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            let mut st = c
+                .prepare(
+                    "SELECT at / 3600000, SUM(delta) FROM history WHERE kid = 1 \
+                     GROUP BY at / 3600000 HAVING SUM(delta) > 0 ORDER BY 1",
+                )
+                .unwrap();
+            let hours = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            (points, hours)
+        };
+        let s = SqliteStore::open(&path, "p").unwrap();
+        assert_eq!(
+            s.schema_version().unwrap(),
+            crate::store::SCHEMA_VERSION,
+            "migrated"
+        );
+        // The view reads every row as it was written.
+        let points: Vec<String> = s
+            .with_conn(|c| {
+                let mut st = c.prepare(
+                    "SELECT kid, at, verification_count, last_verified_on, last_verified_ip, \
+                     status, delta, source FROM history ORDER BY kid, at",
+                )?;
+                st.query_map([], |r| {
+                    Ok(format!(
+                        "{:?}",
+                        (
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, Option<i64>>(2)?,
+                            r.get::<_, Option<i64>>(3)?,
+                            r.get::<_, Option<String>>(4)?,
+                            r.get::<_, String>(5)?,
+                            r.get::<_, i64>(6)?,
+                            r.get::<_, String>(7)?,
+                        )
+                    ))
+                })?
+                .collect()
+            })
+            .unwrap();
+        assert_eq!(points.len(), 300);
+        assert_eq!(points, old_points);
+        // The same hourly chart, and the same days (daily is untouched), then after a roll-up.
+        let now = from_ms(t0).unwrap();
+        let since = now - chrono::Duration::days(41);
+        let hours = |s: &SqliteStore| -> Vec<(i64, i64)> {
+            s.chart(1, Bucket::Hour, since, now)
+                .unwrap()
+                .iter()
+                .filter(|b| b.verifications > 0)
+                .map(|b| (to_ms(b.start) / HOUR_MS, b.verifications))
+                .collect()
+        };
+        assert_eq!(hours(&s), old_hours);
+        let days = s.chart(1, Bucket::Day, since, now).unwrap();
+        let total: i64 = old_hours.iter().map(|h| h.1).sum();
+        assert_eq!(days.iter().map(|b| b.verifications).sum::<i64>(), total);
+        // Both addresses of key 1 are its address set; key 2 has none.
+        let ips = s.with_conn(|c| ips_until(c, 1, i64::MAX)).unwrap();
+        assert_eq!(ips.len(), 2);
+        assert!(
+            s.with_conn(|c| ips_until(c, 2, i64::MAX))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(s.demo_history_len().unwrap(), 30);
+        let r = Store::roll_up_history(&s, now, 14, 50, &|_| true).unwrap();
+        assert!(r.samples_rolled > 100, "{r:?}");
+        assert_eq!(hours(&s), old_hours);
+        let after = s.chart(1, Bucket::Day, since, now).unwrap();
+        assert_eq!(after, days);
+    }
+}

@@ -41,6 +41,7 @@ mod demo;
 mod export;
 mod handover;
 mod history;
+mod history_rollup;
 mod keys;
 mod paging;
 mod profile_binding;
