@@ -182,7 +182,27 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T> {
         let conn = self.conn.lock();
+        // A write outside a transaction waits as long as a transaction would.
+        let wait = if NO_WAIT.get() {
+            Duration::ZERO
+        } else {
+            BUSY_TIMEOUT
+        };
+        conn.busy_timeout(wait).map_err(db_err)?;
         f(&conn).map_err(|e| self.err(e))
+    }
+
+    /// BEGIN IMMEDIATE: waits up to [`BUSY_TIMEOUT`] for another writer, or not at all inside
+    /// [`without_waiting`].
+    fn begin<'c>(&self, conn: &'c mut Connection) -> Result<Transaction<'c>> {
+        let wait = if NO_WAIT.get() {
+            Duration::ZERO
+        } else {
+            BUSY_TIMEOUT
+        };
+        conn.busy_timeout(wait).map_err(db_err)?;
+        conn.transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))
     }
 
     /// Runs `f` in one IMMEDIATE transaction, committed when `f` succeeds.
@@ -191,9 +211,7 @@ impl SqliteStore {
         f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
         let mut conn = self.conn.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.err(e))?;
+        let tx = self.begin(&mut conn)?;
         let out = f(&tx).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(out)
@@ -206,9 +224,7 @@ impl SqliteStore {
         f: impl FnOnce(&Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut conn = self.conn.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.err(e))?;
+        let tx = self.begin(&mut conn)?;
         let out = f(&tx).map_err(|e| self.err_of(e))?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(out)
@@ -339,6 +355,27 @@ impl SqliteStore {
             root.display()
         )))
     }
+}
+
+thread_local! {
+    /// Set by [`without_waiting`] on the thread that runs it.
+    static NO_WAIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every write transaction it opens on this thread failing at once (`database`,
+/// "database is locked") instead of waiting up to [`BUSY_TIMEOUT`] while another connection
+/// writes. For a write that a read does on the side and may skip (the alert evaluation before
+/// `keyward alerts` lists them): a read never waits on a writer. Call it inside the blocking
+/// closure, where the store runs.
+pub fn without_waiting<T>(f: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            NO_WAIT.set(self.0);
+        }
+    }
+    let _restore = Restore(NO_WAIT.replace(true));
+    f()
 }
 
 /// A profile name as a file name: `[A-Za-z0-9._-]`, anything else as `_`.

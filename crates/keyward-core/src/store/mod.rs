@@ -32,6 +32,7 @@ mod view;
 pub use contract::Store;
 pub use db::{
     BUSY_TIMEOUT, DB_FILE, SCHEMA_VERSION, SqliteStore, StoreOwner, configure, db_err, migrate,
+    without_waiting,
 };
 pub use demo::{HistoryAnchor, PrefillOutcome};
 pub use history::RawHistoryRow;

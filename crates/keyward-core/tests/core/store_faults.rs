@@ -12,10 +12,11 @@ use std::time::Instant;
 
 use crate::support::{ctx, org_key, sandbox, sync_ok};
 use keyward_core::ErrorCode;
-use keyward_core::ctx::AppCtx;
+use keyward_core::ctx::{AppCtx, blocking};
 use keyward_core::model::alert::{AlertFilter, AlertKind, MuteTarget};
 use keyward_core::model::audit::AuditFilter;
 use keyward_core::model::key::KeyFilter;
+use keyward_core::store::without_waiting;
 use keyward_core::{alerts, audit, keys, sync};
 use kinde_sandbox::Config;
 
@@ -97,9 +98,43 @@ async fn reads_answer_at_once_while_another_connection_holds_a_write() {
     );
     assert_eq!(during, before);
 
-    // The writer still holds its transaction, and commits it afterwards.
+    // A write that a read does on the side (the alert evaluation before `keyward alerts`)
+    // does not wait either inside `without_waiting`: it fails at once, and is skipped.
+    let store = c.store().await.unwrap();
+    let started = Instant::now();
+    let side = blocking(move || {
+        without_waiting(|| {
+            store.alert_mute(
+                &MuteTarget::Kind {
+                    kind: AlertKind::Stale,
+                },
+                chrono::Utc::now(),
+            )
+        })
+    })
+    .await
+    .unwrap_err();
+    println!(
+        "a side write during a held write gave up in {} ms",
+        started.elapsed().as_millis()
+    );
+    assert_eq!(side.code, ErrorCode::Database);
+    assert!(side.message.contains("locked"), "{}", side.message);
+    assert_eq!(reads(&c).await.unwrap(), before);
+
+    // The writer still holds its transaction, and commits it afterwards; the store waits for
+    // a writer again outside `without_waiting`.
     writer.execute_batch("COMMIT").unwrap();
     assert_eq!(reads(&c).await.unwrap(), before);
+    alerts::mute(
+        &c,
+        MuteTarget::Kind {
+            kind: AlertKind::Stale,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(alerts::mutes(&c).await.unwrap().len(), 1);
 }
 
 /// A tmpfs of `size` mounted on a fresh folder, unmounted on drop; `None` (with the reason
