@@ -311,16 +311,21 @@ impl Shell {
     /// synced yet.
     pub async fn sync_state_full(&self) -> SyncState {
         let mut s = self.sync_state();
+        if self.is_team().await {
+            // A team profile: the last sync is the server's (its sync runs); the tray says it.
+            if let Ok(ctx) = self.ctx().await
+                && let Ok(runs) = keyward_core::api::sync_runs(&ctx, 10).await
+                && let Some(t) = last_finished(&runs)
+            {
+                s.last_sync = Some(t);
+            }
+            return s;
+        }
         if s.last_sync.is_none()
-            && !self.is_team().await
             && let Ok(ctx) = self.ctx().await
             && let Ok(runs) = sync::runs(&ctx, 10).await
         {
-            s.last_sync = runs
-                .iter()
-                .filter(|r| r.status == "ok" || r.status == "partial")
-                .filter_map(|r| r.finished_at)
-                .max();
+            s.last_sync = last_finished(&runs);
         }
         s
     }
@@ -639,6 +644,16 @@ impl Shell {
         }
         c.1.take()
     }
+}
+
+/// When the newest of `runs` that finished (ok or partial) finished.
+fn last_finished(
+    runs: &[keyward_core::model::sync::SyncRunRecord],
+) -> Option<chrono::DateTime<Utc>> {
+    runs.iter()
+        .filter(|r| r.status == "ok" || r.status == "partial")
+        .filter_map(|r| r.finished_at)
+        .max()
 }
 
 /// Network-class errors mean "show the cache and an offline banner".
