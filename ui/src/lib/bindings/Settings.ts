@@ -42,4 +42,9 @@ sync_concurrency: number | null,
  * (last sync, open alerts; Open, Sync now, Quit), closing the window only hides it so that
  * background syncs and alert notifications go on, and the app starts at login, hidden.
  */
-keep_watching: boolean, };
+keep_watching: boolean, 
+/**
+ * Days a raw history sample is kept before it is rolled up into verifications per hour
+ * (the day's last verification and addresses kept; per day after a year). Absent: 90.
+ */
+history_raw_days?: number, };
