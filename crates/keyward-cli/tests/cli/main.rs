@@ -10,6 +10,7 @@ mod files;
 mod keys;
 mod profiles;
 mod scan;
+mod small;
 mod sync;
 mod team;
 mod terminal;
