@@ -5,7 +5,7 @@ use std::error::Error as StdError;
 use reqwest::StatusCode;
 
 use super::budget::secs;
-use super::transport::{MAX_BODY_BYTES, MAX_ITEM_BODY_BYTES};
+use super::types::{MAX_BODY_BYTES, MAX_ITEM_BODY_BYTES};
 use super::wire::{ErrorBody, OAuthError};
 use crate::error::{Error, ErrorCode};
 

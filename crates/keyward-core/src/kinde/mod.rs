@@ -35,13 +35,11 @@ use crate::error::Result;
 
 pub use budget::RetryBudget;
 pub use errors::{Operation, scope_hint};
-pub use transport::{
-    BodyError, MAX_BODY_BYTES, MAX_ITEM_BODY_BYTES, MAX_SANE_RESET_SECS, read_capped, server_http,
-    server_transport_error,
-};
+pub use transport::{BodyError, read_capped, server_http, server_transport_error};
 pub use types::{
     ClientConfig, ClientOptions, CreateKeyRequest, CreatedKey, KeysPage, ListKeysQuery,
-    MAX_PAGE_SIZE, NEEDED_SCOPES, RequestCounts, ResponseCounts, TokenInfo,
+    MAX_BODY_BYTES, MAX_ITEM_BODY_BYTES, MAX_PAGE_SIZE, MAX_SANE_RESET_SECS, NEEDED_SCOPES,
+    RequestCounts, ResponseCounts, TokenInfo,
 };
 pub use validate::{is_bidi_control, parse_base_url, validate_id, validate_name, validate_scope};
 

@@ -12,22 +12,10 @@ use reqwest::redirect;
 
 use super::budget::{RetryBudget, secs};
 use super::errors::{Ctx, Operation, Transport, classify, transport_error};
-use super::types::{ClientConfig, ClientOptions, RequestCounts, ResponseCounts};
+use super::types::{
+    ClientConfig, ClientOptions, MAX_SANE_RESET_SECS, RequestCounts, ResponseCounts,
+};
 use crate::error::{Error, ErrorCode, Result};
-
-/// The most bytes one answer of a listing may hold (a page of keys, APIs, scopes,
-/// organizations or users). A page of 500 keys is about 250 KB, and 500 APIs with their scopes
-/// expanded well under 1 MB: 4 MiB leaves a wide margin while an endless or hostile answer
-/// stops there instead of filling the memory.
-pub const MAX_BODY_BYTES: usize = 4 << 20;
-
-/// The most bytes any other answer may hold (one key, a token, a created key, an error body):
-/// each is a few KB. Kept small because the sync reads up to 64 key details at once.
-pub const MAX_ITEM_BODY_BYTES: usize = 256 << 10;
-
-/// A Retry-After or RateLimit-Reset above this many seconds is not a wait Kinde asks for: it
-/// is reported, never waited out or passed on as a hint.
-pub const MAX_SANE_RESET_SECS: u64 = 3600;
 
 /// How one try of a request ended.
 pub enum Tried {
