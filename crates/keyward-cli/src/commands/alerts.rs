@@ -236,7 +236,7 @@ async fn alerts(app: &App, a: AlertsArgs) -> Result<i32> {
         }
     } else {
         // Time-based policies (an expiry date reached) need no sync to fire.
-        alerts::evaluate(&app.ctx).await?;
+        alerts::evaluate_if_free(&app.ctx).await?;
         alerts::list(&app.ctx, filter).await?
     };
     app.emit(&list, print_alerts)?;

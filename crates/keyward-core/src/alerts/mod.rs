@@ -50,6 +50,27 @@ pub async fn evaluate(ctx: &AppCtx) -> Result<AlertEval> {
     blocking(move || store.evaluate_alerts(&rules::Rules { policy: &policy }, Utc::now())).await
 }
 
+/// [`evaluate`] before a read (`keyward alerts`): it never waits on another process's write
+/// and never fails the read. While another process writes (a sync evaluates when it ends) or
+/// the disk is full, it is skipped.
+pub async fn evaluate_if_free(ctx: &AppCtx) -> Result<()> {
+    let store = ctx.store().await?;
+    let policy = effective_policy(ctx, &store).await?;
+    let done = blocking(move || {
+        crate::store::without_waiting(|| {
+            store.evaluate_alerts(&rules::Rules { policy: &policy }, Utc::now())
+        })
+    })
+    .await;
+    match done {
+        Err(e) if matches!(e.code, ErrorCode::Database | ErrorCode::DiskFull) => {
+            tracing::info!(code = %e.code, "alerts not evaluated before the list: {}", e.message);
+            Ok(())
+        }
+        other => other.map(|_| ()),
+    }
+}
+
 /// Alerts, the most severe first and then the newest, with the count of open high/critical
 /// ones.
 pub async fn list(ctx: &AppCtx, filter: AlertFilter) -> Result<AlertList> {
