@@ -694,11 +694,12 @@ mod tests {
         reason = "a database of the schema before is built by hand, then migrated"
     )]
 
-    use rusqlite::Connection;
+    use rusqlite::{Connection, params};
 
-    use super::super::db::MIGRATIONS;
-    use super::*;
-    use crate::store::Store;
+    use crate::model::history::Bucket;
+    use crate::store::db::{MIGRATIONS, SCHEMA_VERSION, SqliteStore};
+    use crate::store::history::{HOUR_MS, ips_until};
+    use crate::store::rows::{DAY_MS, from_ms, to_ms};
 
     /// The migrations up to the compact history (0010, the tenth in the list).
     const BEFORE: usize = 9;
@@ -796,11 +797,7 @@ mod tests {
             (points, hours)
         };
         let s = SqliteStore::open(&path, "p").unwrap();
-        assert_eq!(
-            s.schema_version().unwrap(),
-            crate::store::SCHEMA_VERSION,
-            "migrated"
-        );
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION, "migrated");
         // The view reads every row as it was written.
         let points: Vec<String> = s
             .with_conn(|c| {
@@ -852,7 +849,7 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(s.demo_history_len().unwrap(), 30);
-        let r = Store::roll_up_history(&s, now, 14, 50, &|_| true).unwrap();
+        let r = s.roll_up_history(now, 14, 50, &|_| true).unwrap();
         assert!(r.samples_rolled > 100, "{r:?}");
         assert_eq!(hours(&s), old_hours);
         let after = s.chart(1, Bucket::Day, since, now).unwrap();
