@@ -369,7 +369,7 @@ impl Shell {
                     keyward_core::api::cached(&ctx, keyward_core::api::KEYS_LIST)
                         .await
                         .map_err(|_| e.clone())?;
-                let warning = crate::team::unreachable_error(&e);
+                let warning = unreachable_error(&e);
                 {
                     let mut s = self.sync.lock();
                     s.offline = true;
@@ -410,9 +410,9 @@ impl Shell {
             let mut s = self.sync.lock();
             s.offline = true;
             s.running = s.running && self.sync_cancel.lock().is_some();
-            s.last_error = Some(crate::team::unreachable_error(e));
+            s.last_error = Some(unreachable_error(e));
         }
-        crate::team::emit_state(app, self);
+        emit_state(app, self);
     }
 
     /// An event came from the team's server: it answers again; `changed_at`: the team's record
@@ -443,7 +443,7 @@ impl Shell {
             emit
         };
         if emit {
-            crate::team::emit_state(app, self);
+            emit_state(app, self);
         }
     }
 
@@ -691,4 +691,22 @@ async fn shutdown(old: Session) {
     if let Session::Demo { sandbox, .. } = old {
         sandbox.shutdown().await;
     }
+}
+
+/// The status line's error while the server cannot be reached.
+pub fn unreachable_error(e: &Error) -> Error {
+    match e.code {
+        ErrorCode::Unauthenticated | ErrorCode::Forbidden | ErrorCode::SecretMissing => e.clone(),
+        _ => Error::new(
+            ErrorCode::Network,
+            format!("Server unreachable, retrying… ({})", e.message),
+            "The keys shown are the last the Keyward Server sent; they update once it answers \
+             again.",
+        ),
+    }
+}
+
+/// Emits the status line (the same event a local sync emits).
+pub fn emit_state(app: &AppHandle, shell: &Shell) {
+    let _ = app.emit(crate::tsgen::SYNC_STATE_EVENT, shell.sync_state());
 }

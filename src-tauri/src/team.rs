@@ -18,7 +18,7 @@ use keyward_core::remote::{Me, RemoteClient, ServerEvent};
 use keyward_core::secret::Secret;
 use keyward_core::{Error, ErrorCode};
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager};
 use ts_rs::TS;
 
 use crate::shell::Shell;
@@ -187,19 +187,6 @@ async fn on_event(app: &AppHandle, shell: &Shell, ev: &ServerEvent) {
     }
 }
 
-/// The status line's error while the server cannot be reached.
-pub fn unreachable_error(e: &Error) -> Error {
-    match e.code {
-        ErrorCode::Unauthenticated | ErrorCode::Forbidden | ErrorCode::SecretMissing => e.clone(),
-        _ => Error::new(
-            ErrorCode::Network,
-            format!("Server unreachable, retrying… ({})", e.message),
-            "The keys shown are the last the Keyward Server sent; they update once it answers \
-             again.",
-        ),
-    }
-}
-
 /// The member of the open team profile, if any (asked once per session, then kept).
 pub async fn status(shell: &Shell) -> TeamStatus {
     let mut st = TeamStatus {
@@ -237,11 +224,6 @@ pub async fn status(shell: &Shell) -> TeamStatus {
     st
 }
 
-/// Emits the status line (the same event a local sync emits).
-pub fn emit_state(app: &AppHandle, shell: &Shell) {
-    let _ = app.emit(crate::tsgen::SYNC_STATE_EVENT, shell.sync_state());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,7 +240,7 @@ mod tests {
 
     #[test]
     fn an_unreachable_server_reads_as_retrying_and_a_refused_token_as_itself() {
-        let e = unreachable_error(&Error::new(
+        let e = crate::shell::unreachable_error(&Error::new(
             ErrorCode::ConnectionRefused,
             "nothing listens on 127.0.0.1:9",
             "h",
@@ -269,7 +251,11 @@ mod tests {
             "{}",
             e.message
         );
-        let e = unreachable_error(&Error::new(ErrorCode::Unauthenticated, "revoked", "h"));
+        let e = crate::shell::unreachable_error(&Error::new(
+            ErrorCode::Unauthenticated,
+            "revoked",
+            "h",
+        ));
         assert_eq!(e.code, ErrorCode::Unauthenticated);
     }
 }

@@ -530,7 +530,7 @@ pub async fn list_cached(ctx: &AppCtx, filter: &KeyFilter, offline: bool) -> Res
 /// a `sync_in_progress` warning) if it has been synced before; a first sync is waited for.
 async fn sync_for_list(ctx: &AppCtx) -> Result<()> {
     let quick = || {
-        crate::sync::run(
+        crate::sync::run_quick(
             ctx,
             SyncOptions::default(),
             |_| {},

@@ -521,7 +521,7 @@ mod scale {
 
     use super::*;
     use crate::model::key::{KeyStatus, KeyType};
-    use crate::store::PageEntry;
+    use crate::store::keys::PageEntry;
 
     /// The window at 150, 10,000 and 100,000 keys: prints the figures (no timed assertion).
     /// `cargo test -p keyward-core --release --lib store::view::scale -- --ignored --nocapture`
