@@ -171,6 +171,27 @@ fn unknown_value(what: &str, field: &str, value: &str) -> Error {
     )
 }
 
+/// The largest verification count taken from Kinde: 10^15 (a million verifications a second
+/// for 31 years). Sums over every key stay far from `i64::MAX`, and a count beyond it is a
+/// broken answer, not traffic.
+pub const MAX_VERIFICATION_COUNT: i64 = 1_000_000_000_000_000;
+
+/// A key's verification count as Kinde sent it, checked: never negative, never absurd.
+fn checked_count(count: Option<i64>, key: &str, what: &str) -> Result<Option<i64>> {
+    match count {
+        Some(n) if !(0..=MAX_VERIFICATION_COUNT).contains(&n) => Err(Error::new(
+            ErrorCode::UnexpectedResponse,
+            format!(
+                "Kinde's answer to {what} gives {key} a verification_count of {n}, outside 0 to \
+                 {MAX_VERIFICATION_COUNT}"
+            ),
+            "Nothing was recorded from this answer. Check that the profile's domain points at \
+             Kinde's Management API; if it does, please report this.",
+        )),
+        n => Ok(n),
+    }
+}
+
 impl WireKey {
     pub fn into_model(self, what: &str) -> Result<ApiKey> {
         let id = self
@@ -189,6 +210,7 @@ impl WireKey {
                 .ok_or_else(|| missing(what, "status"))?,
             what,
         )?;
+        let verification_count = checked_count(self.verification_count, &id, what)?;
         Ok(ApiKey {
             id,
             name: self.name.unwrap_or_default(),
@@ -202,7 +224,7 @@ impl WireKey {
             created_by: self.created_by,
             api_ids: self.api_ids.unwrap_or_default(),
             scopes: self.scopes.unwrap_or_default(),
-            verification_count: self.verification_count,
+            verification_count,
             user_id: self.user_id.filter(|s| !s.is_empty()),
             org_code: self.organization_id.filter(|s| !s.is_empty()),
         })
@@ -216,6 +238,7 @@ impl VerifyResponse {
             None | Some("") => None,
             Some(s) => Some(key_status(s, what)?),
         };
+        let verification_count = checked_count(self.verification_count, "the key", what)?;
         Ok(VerifyResult {
             is_valid,
             key_id: self.key_id.filter(|s| !s.is_empty()),
@@ -224,7 +247,7 @@ impl VerifyResponse {
             org_code: self.org_code.filter(|s| !s.is_empty()),
             user_id: self.user_id.filter(|s| !s.is_empty()),
             last_verified_on: self.last_verified_on.as_deref().and_then(parse_date),
-            verification_count: self.verification_count,
+            verification_count,
             note: VERIFY_NOTE.to_string(),
         })
     }
@@ -402,6 +425,35 @@ mod tests {
         assert_eq!(k.org_code.as_deref(), Some("org_1"));
         assert_eq!(k.verification_count, Some(42));
         assert_eq!(k.key_type, KeyType::Organization);
+    }
+
+    #[test]
+    fn a_negative_or_absurd_verification_count_is_refused() {
+        for n in [-1_i64, MAX_VERIFICATION_COUNT + 1, i64::MAX] {
+            let body = format!(
+                r#"{{"id":"api_key_1","type":"user","status":"active","verification_count":{n}}}"#
+            );
+            let k: WireKey = parse(body.as_bytes(), "t").unwrap();
+            let e = k.into_model("t").unwrap_err();
+            assert_eq!(e.code, ErrorCode::UnexpectedResponse, "{n}");
+            assert!(e.message.contains(&n.to_string()), "{}", e.message);
+        }
+        let ok: WireKey = parse(
+            format!(r#"{{"id":"a","type":"user","status":"active","verification_count":{MAX_VERIFICATION_COUNT}}}"#)
+                .as_bytes(),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            ok.into_model("t").unwrap().verification_count,
+            Some(MAX_VERIFICATION_COUNT)
+        );
+        let v: VerifyResponse =
+            parse(br#"{"is_valid":true,"verification_count":-5}"#, "t").unwrap();
+        assert_eq!(
+            v.into_model("t").unwrap_err().code,
+            ErrorCode::UnexpectedResponse
+        );
     }
 
     #[test]
