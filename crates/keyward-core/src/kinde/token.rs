@@ -79,7 +79,8 @@ impl TokenCache {
     }
 
     /// A usable token. `rejected`: the token Kinde just answered 401 to; it is not reused.
-    /// A token request keeps within `budget`'s deadline (with attempts of its own).
+    /// A token request keeps within `budget`'s deadline (with attempts of its own, which a
+    /// failure then counts against `budget`).
     pub async fn get(
         &self,
         link: &Link,
@@ -102,10 +103,12 @@ impl TokenCache {
         if self.attempts.load(Ordering::SeqCst) != seen
             && let Some(e) = self.failure.lock().clone()
         {
+            budget.take();
             return Err(e);
         }
         self.attempts.fetch_add(1, Ordering::SeqCst);
-        let budget = budget.child(budget.remaining());
+        let parent = budget;
+        let budget = parent.child(parent.remaining());
         match fetch(link, client_id, secret, &budget).await {
             Ok(t) => {
                 let t = Arc::new(t);
@@ -114,6 +117,11 @@ impl TokenCache {
                 Ok(t)
             }
             Err(e) => {
+                // The failed tries count against the operation's budget too: a caller that
+                // retries (the sync) must not start the token's tries over until its deadline.
+                for _ in 0..budget.attempts().max(1) {
+                    parent.take();
+                }
                 *self.failure.lock() = Some(e.clone());
                 Err(e)
             }

@@ -283,6 +283,31 @@ async fn a_hanging_server_costs_one_budget_not_nested_retries() {
 }
 
 #[tokio::test]
+async fn a_failing_token_endpoint_costs_one_budget_too() {
+    // The token's own tries used to run under a budget of their own, so the sync's loop saw
+    // no attempt spent and asked again until the 60 s deadline (a keyward-server against an
+    // unreachable Kinde logged its first "sync failed" after a minute).
+    let w = wild(|req, _| match req.path() {
+        "/oauth2/token" => Answer::close(),
+        _ => Answer::json(500, "{}"),
+    })
+    .await;
+    let c = with_timeout(&w.base(), Duration::from_millis(500), fast());
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_with_three(dir.path());
+    let e = full_sync(&c, &s).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Network, "{e:?}");
+    assert!(e.message.contains("allows 4 attempts"), "{}", e.message);
+    let tries = w.count("POST", "/oauth2/token");
+    assert!(
+        (1..=4).contains(&tries),
+        "{tries} token requests for one budget of 4"
+    );
+    assert_eq!(w.count("GET", KEYS), 0);
+    assert_nothing_gone(&s);
+}
+
+#[tokio::test]
 async fn a_429_storm_with_a_reset_of_0_still_waits() {
     let w = wild(|req, _| match req.path() {
         "/oauth2/token" => token_ok(),
