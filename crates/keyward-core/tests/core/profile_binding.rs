@@ -12,7 +12,7 @@ use keyward_core::ctx::{AppCtx, blocking};
 use keyward_core::kinde::ListKeysQuery;
 use keyward_core::model::alert::{AlertFilter, AlertKind};
 use keyward_core::model::audit::{AuditAction, AuditFilter};
-use keyward_core::model::key::KeyFilter;
+use keyward_core::model::key::{KeyFilter, KeyStatus};
 use keyward_core::profiles::{self, ProfileInput, ProfileUpdate};
 use keyward_core::secret::Secret;
 use keyward_core::secret::keyring::MemoryStore;
@@ -118,7 +118,15 @@ async fn ids_of(sb: &Sandbox) -> BTreeSet<String> {
 async fn with_history_of(home: &Path, secrets: &Arc<MemoryStore>, name: &str, a: &Sandbox) {
     let ctx = on(home, secrets, name);
     sync_ok(&ctx).await;
-    let victim = ids_of(a).await.into_iter().next().unwrap();
+    // An active key: a revoked one cannot be rotated (the sandbox's data has both).
+    let victim = client(a)
+        .list_keys_all(&ListKeysQuery::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.status == KeyStatus::Active)
+        .expect("an active key")
+        .id;
     client(a).rotate_key(&victim).await.unwrap();
     sync_ok(&ctx).await;
     let h = held(&ctx).await;
