@@ -165,8 +165,9 @@ fn show_tray(app: &AppHandle) {
         );
         return;
     }
-    if let Err(e) = build_tray(app) {
-        log::warn!("could not show the tray icon: {e}");
+    match build_tray(app) {
+        Ok(()) => log::info!("tray icon shown"),
+        Err(e) => log::warn!("could not show the tray icon: {e}"),
     }
 }
 

@@ -310,14 +310,44 @@ class TrayMenu:
                          f"int32:{ids[0]}", "string:clicked", "variant:int32:0", "uint32:0") is not None, f"clicking {label!r}"
 
 
-def tray_menu(s):
-    """The tray's menu, once the app has put it on the bus (None before)."""
-    names = dbus_send(s, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.ListNames") or ""
-    for name in re.findall(r'string "(:[0-9.]+)"', names):
+def bus_names(s):
+    """[(unique name, pid)] of the connections on the scratch session bus."""
+    out = dbus_send(s, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.ListNames") or ""
+    names = []
+    for name in re.findall(r'string "(:[0-9.]+)"', out):
+        pid = dbus_send(s, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                        "org.freedesktop.DBus.GetConnectionUnixProcessID", f"string:{name}") or ""
+        m = re.search(r"uint32 (\d+)", pid)
+        names.append((name, int(m.group(1)) if m else None))
+    return names
+
+
+def tray_menu(s, pid):
+    """The tray's menu, once the app (process `pid`) has put it on the bus with its items (None
+    before). Only the app's own connections are asked: a stalled other client (the monitor, the
+    accessibility bus) cannot use up the wait."""
+    for name, owner in bus_names(s):
+        if owner != pid:
+            continue
         if dbus_send(s, name, TRAY_PATH, "org.freedesktop.DBus.Introspectable.Introspect"):
             menu = TrayMenu(s, name)
             return menu if len(menu.items()) >= 4 else None
     return None
+
+
+def tray_diagnosis(s, pid):
+    """What the bus shows of the tray, for a failure's message and the artifacts."""
+    lines = [f"app pid {pid}"]
+    for name, owner in bus_names(s):
+        intro = dbus_send(s, name, TRAY_PATH, "org.freedesktop.DBus.Introspectable.Introspect") if owner == pid else None
+        lines.append(f"{name} pid={owner} tray_path={'yes' if intro else 'no'}")
+        if intro:
+            layout = dbus_send(s, name, TRAY_PATH + "/Menu", "com.canonical.dbusmenu.GetLayout",
+                               "int32:0", "int32:-1", "array:string:label")
+            lines.append(f"  GetLayout: {(layout or 'no answer')[:2000]}")
+    with open(os.path.join(ART, f"tray-{os.path.basename(s.dir)}-bus.txt"), "w") as f:
+        f.write("\n".join(lines))
+    return "\n".join(lines)
 
 
 def app_output(s):
@@ -445,7 +475,11 @@ def test_tray_started_at_login_stays_hidden_and_its_menu_opens_syncs_and_quits(x
         # The window is created hidden and never shown: no X window of it, or an unmapped one.
         hidden = xdisplay.app_window(proc.pid)
         assert hidden is None or not xdisplay.viewable(hidden), "started at login, the window is shown"
-        menu = poll(lambda: tray_menu(s), 30, "the tray's menu on the session bus")
+        try:
+            menu = poll(lambda: tray_menu(s, proc.pid), 60, "the tray's menu on the session bus")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{tray_diagnosis(s, proc.pid)}\n--- app log ---\n"
+                                 + "\n".join(l for l in app_output(s).splitlines() if "mesa" not in l)[-3000:]) from None
         labels = menu.labels()
         assert ["Open Keyward", "Sync now", "Quit"] == [l for l in labels if l in ("Open Keyward", "Sync now", "Quit")], labels
         status = labels[0]
