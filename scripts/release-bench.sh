@@ -14,6 +14,10 @@
 # Builds the packages and the hello world first (scripts/package.sh; the hello world offline into
 # target/tauri-hello, its own workspace); RELEASE_BENCH_NO_BUILD=1 uses the last ones;
 # BENCH_SKIP=cli,cold,idle skips phases; BENCH_RUNS, BENCH_IDLE_SECS: see scripts/release_bench.py.
+# WebKit's compositing: Keyward ships with WebKit's hardware acceleration policy set to "never"
+# (src-tauri/src/webview.rs); the cold and idle phases also run once with WebKit's own policy
+# (KEYWARD_WEBKIT_ACCEL=webkit) and print both side by side, so that the shipped choice is
+# measured against the other in the same run; BENCH_ACCEL_VARIANT=0 skips that variant.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -51,10 +55,56 @@ RPM=$(ls -t target/release/bundle/rpm/*.rpm 2>/dev/null | head -n1 || true)
 export DEB="${DEB:+$ROOT/$DEB}" RPM="${RPM:+$ROOT/$RPM}"
 unset KEYWARD_CLIENT_SECRET KEYWARD_PROFILE
 rm -f target/release-bench/release-*.json
+# The apps' own logs (Keyward's start-up timing lines), then their scratch homes go: the next
+# phase starts from nothing.
+keep_app_logs() {
+  local d
+  for d in "$WORK"/cold "$WORK"/idle-keyward; do
+    [[ -d "$d" ]] || continue
+    cat "$d"/home/.local/share/app.keyward.desktop/logs/*.log > "target/release-bench/$1$(basename "$d")-app.log" 2>/dev/null || true
+    rm -rf "$d"
+  done
+}
+run_phase() {
+  # Each phase in its own D-Bus session and X server: the app is single-instance per session.
+  dbus-run-session -- xvfb-run -a -s "-screen 0 1440x900x24" "$VENV/bin/python" scripts/release_bench.py "$1"
+}
+if [[ "${BENCH_ACCEL_VARIANT:-1}" != 0 ]]; then
+  for phase in cold idle; do
+    if [[ ",${BENCH_SKIP:-}," == *",$phase,"* ]]; then continue; fi
+    echo "release-bench: $phase, Keyward with WebKit's own hardware acceleration policy (KEYWARD_WEBKIT_ACCEL=webkit)"
+    KEYWARD_WEBKIT_ACCEL=webkit run_phase "$phase"
+    mv "target/release-bench/release-$phase.json" "target/release-bench/accel-webkit-$phase.json"
+    for f in "$WORK"/*.log; do [[ -e "$f" ]] && mv "$f" "${f%.log}-accel-webkit.log"; done
+    keep_app_logs "accel-webkit-"
+  done
+fi
 for phase in cli cold idle; do
   if [[ ",${BENCH_SKIP:-}," == *",$phase,"* ]]; then continue; fi
-  # Each phase in its own D-Bus session and X server: the app is single-instance per session.
-  dbus-run-session -- xvfb-run -a -s "-screen 0 1440x900x24" "$VENV/bin/python" scripts/release_bench.py "$phase"
+  run_phase "$phase"
 done
+keep_app_logs ""
 "$VENV/bin/python" scripts/release_bench.py report
+if [[ "${BENCH_ACCEL_VARIANT:-1}" != 0 ]]; then
+  "$VENV/bin/python" - target/release-bench <<'PY'
+import json, os, sys
+d = sys.argv[1]
+def load(name):
+    p = os.path.join(d, name)
+    return json.load(open(p)) if os.path.exists(p) else None
+print()
+print("WebKit's hardware acceleration policy (src-tauri/src/webview.rs), each variant against the hello world of its own phase run:")
+print(f"  {'figure':<44} {'never (shipped)':>22} {'WebKit default':>22}")
+cn, cw = load("release-cold.json"), load("accel-webkit-cold.json")
+if cn and cw:
+    f = lambda c: f"{c['cold_start_median_s']:.2f} s = {c['cold_start_median_s'] / c['hello_median_s']:.2f}x"
+    print(f"  {'launch to painted table (median; x hello)':<44} {f(cn):>22} {f(cw):>22}")
+im, iw = load("release-idle.json"), load("accel-webkit-idle.json")
+if im and iw:
+    f = lambda m: f"{m['pss_mib']:.0f} MiB = {m['pss_mib'] / m['hello']['pss_mib']:.2f}x"
+    print(f"  {'idle PSS of the process tree (x hello)':<44} {f(im):>22} {f(iw):>22}")
+    w = lambda m: f"{m['processes'].get('WebKitWebProces', {}).get('pss_mib', 0):.0f} MiB"
+    print(f"  {'  of which the web process':<44} {w(im):>22} {w(iw):>22}")
+PY
+fi
 echo "release-bench: raw figures and logs in target/release-bench"

@@ -15,8 +15,9 @@ mod webview;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tauri::Manager;
 use tauri_plugin_log::{Target, TargetKind};
@@ -136,8 +137,36 @@ fn save_window_state_on_change(app: &tauri::AppHandle) {
     });
 }
 
+/// When the process started (near enough: `run`'s first line), for the start-up's timing lines.
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+fn since_start_ms() -> u128 {
+    STARTED.get_or_init(Instant::now).elapsed().as_millis()
+}
+
+/// Commands whose arrival is logged with its time since start (the window's first questions).
+const TIMED_COMMANDS: u32 = 8;
+
+/// The invoke handler, logging when the window's first [`TIMED_COMMANDS`] commands arrive
+/// (their names only: arguments can hold anything).
+fn timed(
+    handler: impl Fn(tauri::ipc::Invoke<tauri::Wry>) -> bool + Send + Sync + 'static,
+) -> impl Fn(tauri::ipc::Invoke<tauri::Wry>) -> bool + Send + Sync + 'static {
+    let seen = AtomicU32::new(0);
+    move |invoke| {
+        if seen.fetch_add(1, Ordering::Relaxed) < TIMED_COMMANDS {
+            log::info!(
+                "command {} at {} ms",
+                invoke.message.command(),
+                since_start_ms()
+            );
+        }
+        handler(invoke)
+    }
+}
+
 pub fn run() {
-    let started = std::time::Instant::now();
+    STARTED.get_or_init(Instant::now);
     let log_file = logfile::LogFile::new(LOG_NAME, LOG_MAX_BYTES, LOG_KEEP);
     let log_dir_file = log_file.clone();
     let builder = tauri::Builder::default()
@@ -200,9 +229,17 @@ pub fn run() {
                 Err(e) => eprintln!("Keyward: no log folder: {e}"),
             }
             log::info!(
-                "Keyward {} starting ({})",
+                "Keyward {} starting ({}) at {} ms",
                 app.package_info().version,
-                app.config().identifier
+                app.config().identifier,
+                since_start_ms()
+            );
+            // The window first: its page loads while the session opens.
+            let accel = webview::Accel::from_env();
+            let window = webview::create_main_window(&handle, accel)?;
+            log::info!(
+                "window created at {} ms (WebKit compositing: {accel:?})",
+                since_start_ms()
             );
             let home = home_dir(&handle);
             let demo = demo_dir(&handle, home.as_ref());
@@ -217,34 +254,59 @@ pub fn run() {
             });
             // The window is created hidden (tauri.conf.json): shown now, before the session
             // opens, unless Keyward was started at login to keep watching from the tray.
-            if let Some(w) = app.get_webview_window("main") {
-                if keep_watching && tray::started_hidden(std::env::args()) {
-                    log::info!(
-                        "started at login: the window stays hidden, Keyward watches from the tray"
-                    );
-                } else {
-                    let _ = w.show();
-                }
-            }
-            // `keyward-app --demo` (what `make run` does) opens straight on the demo sandbox.
-            let opened = if std::env::args().any(|a| a == "--demo") {
-                tauri::async_runtime::block_on(shell.start_demo())
+            if keep_watching && tray::started_hidden(std::env::args()) {
+                log::info!(
+                    "started at login: the window stays hidden, Keyward watches from the tray"
+                );
             } else {
-                tauri::async_runtime::block_on(shell.open_default())
-            };
-            if let Err(e) = opened {
-                log::warn!("could not open the session: {} ({})", e.message, e.code);
+                let _ = window.show();
             }
+            // The session opens in the background: the main thread goes back to the window
+            // (its page, the IPC), and the commands that read the session wait for it.
+            let opening = shell.opening();
             let hook_app = handle.clone();
             shell.on_settings_saved(Box::new(move |s| tray::apply(&hook_app, s.keep_watching)));
             app.manage(shell);
+            // `keyward-app --demo` (what `make run` does) opens straight on the demo sandbox.
+            let demo_mode = std::env::args().any(|a| a == "--demo");
+            let open_app = handle.clone();
+            tauri::async_runtime::spawn(async move {
+                let t = std::time::Instant::now();
+                let shell = open_app.state::<Shell>();
+                let opened = if demo_mode {
+                    shell.start_demo().await
+                } else {
+                    shell.open_default().await
+                };
+                drop(opening);
+                match opened {
+                    Ok(()) => log::info!(
+                        "session opened in {} ms (at {} ms)",
+                        t.elapsed().as_millis(),
+                        since_start_ms()
+                    ),
+                    Err(e) => log::warn!("could not open the session: {} ({})", e.message, e.code),
+                }
+            });
             tray::setup(&handle, keep_watching);
             save_window_state_on_change(&handle);
             spawn_background_sync(handle);
-            log::info!("set up in {} ms", started.elapsed().as_millis());
+            log::info!("set up at {} ms", since_start_ms());
             Ok(())
         })
-        .invoke_handler(commands::handler());
+        .on_page_load(|webview, payload| {
+            // The scheme and host only: a URL's path and query can carry anything.
+            let url = payload.url();
+            log::info!(
+                "page load {:?} in the {} window ({}://{}) at {} ms",
+                payload.event(),
+                webview.label(),
+                url.scheme(),
+                url.host_str().unwrap_or(""),
+                since_start_ms()
+            );
+        })
+        .invoke_handler(timed(commands::handler()));
     let mut context = tauri::generate_context!();
     if cfg!(debug_assertions) {
         // A dev build is a different app to the OS: its own config, data, window state and

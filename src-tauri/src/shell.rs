@@ -58,6 +58,19 @@ pub struct Shell {
     session_gen: tokio::sync::watch::Sender<u64>,
     /// The member of the open team profile, once its server said who it is.
     team_member: Mutex<Option<keyward_core::remote::Me>>,
+    /// False while the start-up session opens in the background ([`Shell::opening`]): the
+    /// window is up by then, and whatever reads the session waits for it.
+    opened: tokio::sync::watch::Sender<bool>,
+}
+
+/// Held while the start-up session opens: the session's readers wait until it is dropped
+/// (also when the opening fails or panics).
+pub struct Opening(tokio::sync::watch::Sender<bool>);
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
 }
 
 /// What [`Shell::on_settings_saved`] registers.
@@ -78,7 +91,24 @@ impl Shell {
             on_settings_saved: Mutex::new(None),
             session_gen: tokio::sync::watch::channel(0).0,
             team_member: Mutex::new(None),
+            opened: tokio::sync::watch::channel(true).0,
         }
+    }
+
+    /// Marks the start-up session as opening (in the background, after the window is up):
+    /// [`Shell::ctx`], [`Shell::status`], [`Shell::is_demo`] and [`Shell::is_team`] wait until
+    /// the returned guard is dropped, so that the window's first questions get the opened
+    /// session, never the welcome screen of a session not opened yet.
+    pub fn opening(&self) -> Opening {
+        self.opened.send_replace(false);
+        Opening(self.opened.clone())
+    }
+
+    /// Waits for the start-up session (at once when it is open).
+    async fn started(&self) {
+        let mut rx = self.opened.subscribe();
+        // The sender lives as long as the shell: this only ends when opened.
+        let _ = rx.wait_for(|open| *open).await;
     }
 
     /// A context with no profile selected: profiles, settings, and "Test connection".
@@ -88,6 +118,12 @@ impl Shell {
 
     /// The context of the open session, or an error that says to open one.
     pub async fn ctx(&self) -> Result<Arc<AppCtx>> {
+        self.started().await;
+        self.current_ctx().await
+    }
+
+    /// [`Shell::ctx`] without waiting for the start-up session (the opening itself uses it).
+    async fn current_ctx(&self) -> Result<Arc<AppCtx>> {
         match &*self.session.read().await {
             Session::Profile { ctx, .. } | Session::Demo { ctx, .. } => Ok(ctx.clone()),
             Session::Welcome => Err(Error::new(
@@ -99,11 +135,13 @@ impl Shell {
     }
 
     pub async fn is_demo(&self) -> bool {
+        self.started().await;
         matches!(&*self.session.read().await, Session::Demo { .. })
     }
 
     /// What the window should show.
     pub async fn status(&self) -> Result<AppStatus> {
+        self.started().await;
         let base = self.base()?;
         let settings = base.settings().await?;
         let profiles = profiles::list(&base).await?;
@@ -332,6 +370,7 @@ impl Shell {
 
     /// True when the open session is a team profile (on a Keyward Server).
     pub async fn is_team(&self) -> bool {
+        self.started().await;
         match &*self.session.read().await {
             Session::Profile { ctx, .. } => ctx.profile().await.is_ok_and(|p| p.is_team()),
             _ => false,
@@ -593,7 +632,9 @@ impl Shell {
 
     /// Alerts already in the store when a session opens are not news: mark them seen.
     async fn mark_alerts_seen(&self) {
-        let Ok(ctx) = self.ctx().await else { return };
+        let Ok(ctx) = self.current_ctx().await else {
+            return;
+        };
         let filter = keyward_core::model::alert::AlertFilter {
             include_acknowledged: true,
             include_muted: true,

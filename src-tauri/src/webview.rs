@@ -3,7 +3,100 @@
 //! created and every navigation it starts.
 
 use tauri::plugin::TauriPlugin;
-use tauri::{Manager, Runtime, Url};
+use tauri::{Manager, Runtime, Url, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
+
+/// The app's window (tauri.conf.json's `main`, which has `create: false`: [`create_main_window`]
+/// creates it).
+pub const MAIN: &str = "main";
+
+/// Whether WebKit composites the page on the GPU (its "hardware acceleration policy"), read from
+/// `KEYWARD_WEBKIT_ACCEL` (the bench compares both in one run): `webkit` leaves WebKit's own
+/// policy (on demand); anything else, or nothing, is [`Accel::Never`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accel {
+    /// Never composited: a table and a few charts need no GPU layers, and under Xvfb (or with
+    /// no GPU) WebKit's compositing is done in software at a cost of about 140 MiB of memory
+    /// in the web process (`make bench`: idle PSS of the process tree).
+    Never,
+    /// WebKit's default policy.
+    WebKitDefault,
+}
+
+impl Accel {
+    pub fn parse(value: Option<&str>) -> Accel {
+        match value.map(str::trim) {
+            Some("webkit") => Accel::WebKitDefault,
+            _ => Accel::Never,
+        }
+    }
+
+    pub fn from_env() -> Accel {
+        Accel::parse(std::env::var("KEYWARD_WEBKIT_ACCEL").ok().as_deref())
+    }
+}
+
+/// Creates the app's window from its config. On Linux with [`Accel::Never`], the webview is
+/// created on no page (wry loads nothing for `about:blank`, so no web process starts), gets
+/// its hardware acceleration policy through WebKitGTK's own settings, and only then is sent to
+/// the app's page: WebKitGTK (2.50) ends the web process when the policy changes after a load
+/// started (measured: a crash at start-up, and a reload in a new process broke the WebDriver
+/// session that had started the app).
+pub fn create_main_window<R: Runtime>(
+    app: &tauri::AppHandle<R>,
+    accel: Accel,
+) -> Result<WebviewWindow<R>, Box<dyn std::error::Error>> {
+    let mut config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == MAIN)
+        .cloned()
+        .ok_or("tauri.conf.json has no main window")?;
+    let later = if cfg!(target_os = "linux") && accel == Accel::Never {
+        let page = app_page(app)?;
+        config.url = WebviewUrl::External(Url::parse("about:blank")?);
+        Some(page)
+    } else {
+        None
+    };
+    let window = WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    if let Some(page) = later {
+        never_composite(&window)?;
+        window.navigate(page)?;
+    }
+    Ok(window)
+}
+
+/// The app's page, as Tauri resolves `WebviewUrl::App("index.html")` on Linux: the dev
+/// server in a dev build (no embedded assets), else the `tauri` scheme.
+fn app_page<R: Runtime>(app: &tauri::AppHandle<R>) -> Result<Url, Box<dyn std::error::Error>> {
+    if tauri::is_dev()
+        && let Some(dev) = &app.config().build.dev_url
+    {
+        return Ok(dev.clone());
+    }
+    Ok(Url::parse("tauri://localhost/")?)
+}
+
+#[cfg(target_os = "linux")]
+fn never_composite<R: Runtime>(window: &WebviewWindow<R>) -> tauri::Result<()> {
+    window.with_webview(|pw| {
+        use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
+        match WebViewExt::settings(&pw.inner()) {
+            Some(s) => {
+                s.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+                log::info!("WebKit hardware acceleration policy: never");
+            }
+            None => log::warn!("the webview has no settings: WebKit's policy stays"),
+        }
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn never_composite<R: Runtime>(_window: &WebviewWindow<R>) -> tauri::Result<()> {
+    Ok(())
+}
 
 /// Whether `url` is the app's own page: `tauri://localhost` (Linux and macOS),
 /// `http(s)://tauri.localhost` (Windows), or in a dev build (no embedded assets) the dev
@@ -50,10 +143,8 @@ pub fn plugin<R: Runtime>() -> TauriPlugin<R> {
 /// webview and nothing else: the window stayed, empty, and the app ran on. The window is closed
 /// with it here, so that the app ends as when its window is closed.
 ///
-/// WebKit's hardware acceleration policy is not set here: WebKitGTK (2.50) ends the web process
-/// when the policy changes after the page started, and Tauri has no hook between the webview's
-/// creation and its first load (measured: the web process crashed at start-up, and a reload in
-/// a new process broke the WebDriver session that had started the app).
+/// WebKit's hardware acceleration policy is not set here, when the page may have started
+/// loading: [`create_main_window`] sets it before the first load.
 #[cfg(target_os = "linux")]
 fn configure<R: Runtime>(webview: &tauri::Webview<R>) {
     let window = webview.window();
@@ -80,6 +171,14 @@ mod tests {
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn webkit_composites_only_when_asked() {
+        assert_eq!(Accel::parse(None), Accel::Never);
+        assert_eq!(Accel::parse(Some("")), Accel::Never);
+        assert_eq!(Accel::parse(Some("never")), Accel::Never);
+        assert_eq!(Accel::parse(Some(" webkit ")), Accel::WebKitDefault);
     }
 
     #[test]
