@@ -86,6 +86,11 @@ pub struct Insights {
     pub top_keys: Vec<KeyInsight>,
     pub stale: Vec<KeyInsight>,
     pub rotation_due: Vec<KeyInsight>,
+    /// Verifications of every key per UTC day over the last 7 days, oldest first (today
+    /// last): the insights chart, summed in the store rather than over every key in a front end.
+    #[serde(default)]
+    #[ts(type = "Array<number>")]
+    pub per_day_7d: Vec<i64>,
 }
 
 /// Computes the insights of `store` at `now`.
@@ -213,6 +218,11 @@ pub fn compute(store: &dyn Store, opts: InsightsOptions, now: DateTime<Utc>) -> 
         top_keys,
         stale,
         rotation_due,
+        per_day_7d: store
+            .daily_totals(now - Duration::days(6), now)?
+            .into_iter()
+            .map(|b| b.verifications)
+            .collect(),
     })
 }
 
@@ -290,5 +300,6 @@ mod tests {
         assert_eq!(org.keys, 3);
         assert_eq!(org.verifications_total, i64::MAX);
         assert!(org.verifications_recent >= 0);
+        assert_eq!(ins.per_day_7d.len(), 7, "one total per day, today last");
     }
 }

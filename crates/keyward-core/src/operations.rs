@@ -116,6 +116,13 @@ macro_rules! operations {
                 fn key_show(ctx, id: String) -> $crate::model::key::KeyView {
                     $crate::keys::show(ctx, &id).await
                 }
+                /// The cached keys of `ids` (at most 1000; unknown ids left out), from the store
+                /// alone: the names and masked secrets of the keys a screen shows, and one key's
+                /// page before Kinde answers. No screen holds the whole list.
+                #[role(viewer)]
+                fn keys_by_ids(ctx, ids: Vec<String>) -> Vec<$crate::model::key::KeyView> {
+                    $crate::keys::cached_by_ids(ctx, ids).await
+                }
                 /// Creates a key; its secret is in the answer, once.
                 #[role(operator)]
                 fn key_create(ctx, input: $crate::model::key::CreateKeyInput) -> $crate::model::key::NewKey {
@@ -361,6 +368,7 @@ mod tests {
             assert!(role_of(name).is_some(), "{name} has no role");
         }
         assert_eq!(role_of("keys_changed_since"), Some(Role::Viewer));
+        assert_eq!(role_of("keys_by_ids"), Some(Role::Viewer));
         assert_eq!(role_of("key_rotate"), Some(Role::Operator));
         assert_eq!(role_of("alerts_ack"), Some(Role::Operator));
         assert_eq!(role_of("policy_set"), Some(Role::Admin));

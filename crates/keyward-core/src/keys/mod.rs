@@ -465,6 +465,45 @@ pub async fn changed_since(ctx: &AppCtx, since_rev: i64) -> Result<KeyChanges> {
     Ok(KeyChanges { rev, keys })
 }
 
+/// At most this many ids in one [`cached_by_ids`] call.
+pub const MAX_BY_IDS: usize = 1000;
+
+/// The cached views of the keys `ids` (at most [`MAX_BY_IDS`]), from the store alone (no request
+/// to Kinde), with their flags: what a screen needs to name the keys it shows (audit rows,
+/// handovers, mutes, a key's page) without the whole list. In the order asked, each id once;
+/// an id the store does not hold is left out.
+pub async fn cached_by_ids(ctx: &AppCtx, ids: Vec<String>) -> Result<Vec<KeyView>> {
+    if ids.len() > MAX_BY_IDS {
+        return Err(Error::invalid_input(
+            "ids",
+            format!("{} ids asked at once, at most {MAX_BY_IDS}", ids.len()),
+            "Ask for the keys on screen, in batches of at most 1000 ids.",
+        ));
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let windows = Windows::from(&ctx.settings().await?);
+    let store = ctx.store().await?;
+    let now = Utc::now();
+    let mut seen = HashSet::new();
+    let ids: Vec<String> = ids.into_iter().filter(|i| seen.insert(i.clone())).collect();
+    let mut keys = blocking(move || {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in &ids {
+            if let Some(v) = store.get_key(id, now)? {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    for v in &mut keys {
+        rules::apply(v, windows, now);
+    }
+    Ok(keys)
+}
+
 /// `keys list` from the store: an incremental sync first (unless `offline`), then the cache.
 /// When Kinde is unreachable the cache answers, with its age and the error as a warning.
 pub async fn list_cached(ctx: &AppCtx, filter: &KeyFilter, offline: bool) -> Result<CachedKeys> {

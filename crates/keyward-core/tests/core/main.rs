@@ -43,6 +43,7 @@ mod handover;
 mod history;
 mod history_rollup;
 mod keys;
+mod keys_by_ids;
 mod paging;
 mod profile_binding;
 mod profiles;

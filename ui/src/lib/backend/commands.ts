@@ -5,7 +5,7 @@ import type * as T from "./ipc-types";
 export { Channel };
 export type * from "./ipc-types";
 
-export const COMMANDS = ["app_status", "profile_add", "profile_update", "profile_select", "profile_remove", "profile_test", "team_check", "team_profile_add", "team_profile_update", "team_status", "demo_start", "demo_leave", "settings_set", "keys_list", "sync_start", "sync_cancel", "sync_state", "export_to", "clipboard_copy", "clipboard_clear", "copy_text", "notify_state", "notify_test", "scan_pick_folder", "scan_paths", "about", "open_data_folder", "keys_changed_since", "keys_window", "keys_matching_revocable", "key_show", "key_create", "key_rotate", "key_reissue", "key_reissued_name", "keys_revoke", "canary_create", "key_verify", "sync_runs", "export_text", "handovers_list", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "key_history", "insights", "audit_list", "alerts_list", "alerts_ack", "alerts_mute", "alerts_unmute", "alert_mutes", "policy_show", "policy_set", "key_expires_set", "canary_mark", "leak_remediate"] as const;
+export const COMMANDS = ["app_status", "profile_add", "profile_update", "profile_select", "profile_remove", "profile_test", "team_check", "team_profile_add", "team_profile_update", "team_status", "demo_start", "demo_leave", "settings_set", "keys_list", "sync_start", "sync_cancel", "sync_state", "export_to", "clipboard_copy", "clipboard_clear", "copy_text", "notify_state", "notify_test", "scan_pick_folder", "scan_paths", "about", "open_data_folder", "keys_changed_since", "keys_window", "keys_matching_revocable", "key_show", "keys_by_ids", "key_create", "key_rotate", "key_reissue", "key_reissued_name", "keys_revoke", "canary_create", "key_verify", "sync_runs", "export_text", "handovers_list", "apis_list", "orgs_list", "users_list", "doctor_key", "doctor_connection", "key_history", "insights", "audit_list", "alerts_list", "alerts_ack", "alerts_mute", "alerts_unmute", "alert_mutes", "policy_show", "policy_set", "key_expires_set", "canary_mark", "leak_remediate"] as const;
 
 /**
  * What the window shows: the welcome screen, a profile or the demo.
@@ -135,6 +135,12 @@ export const keysMatchingRevocable = (query: T.KeyWindowQuery): Promise<Array<st
  * One key, fresh from Kinde.
  */
 export const keyShow = (id: string): Promise<T.KeyView> => invoke("key_show", { id });
+/**
+ * The cached keys of `ids` (at most 1000; unknown ids left out), from the store
+ * alone: the names and masked secrets of the keys a screen shows, and one key's
+ * page before Kinde answers. No screen holds the whole list.
+ */
+export const keysByIds = (ids: Array<string>): Promise<Array<T.KeyView>> => invoke("keys_by_ids", { ids });
 /**
  * Creates a key; its secret is in the answer, once.
  */

@@ -3,4 +3,9 @@ import type { GroupTotal } from "./GroupTotal";
 import type { InsightsOptions } from "./InsightsOptions";
 import type { KeyInsight } from "./KeyInsight";
 
-export type Insights = { generated_at: string, last_sync: string | null, options: InsightsOptions, keys: number, active_keys: number, by_org: Array<GroupTotal>, by_api: Array<GroupTotal>, top_keys: Array<KeyInsight>, stale: Array<KeyInsight>, rotation_due: Array<KeyInsight>, };
+export type Insights = { generated_at: string, last_sync: string | null, options: InsightsOptions, keys: number, active_keys: number, by_org: Array<GroupTotal>, by_api: Array<GroupTotal>, top_keys: Array<KeyInsight>, stale: Array<KeyInsight>, rotation_due: Array<KeyInsight>, 
+/**
+ * Verifications of every key per UTC day over the last 7 days, oldest first (today
+ * last): the insights chart, summed in the store rather than over every key in a front end.
+ */
+per_day_7d: Array<number>, };

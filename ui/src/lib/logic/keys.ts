@@ -1,6 +1,7 @@
-// Client-side filtering and sorting of the key list. The whole list (10,000 keys) is held in
-// memory. The list is sorted once per sort (or list) change; a search only filters the sorted
-// list, against lower-cased haystacks built once per list load.
+// The keys table's query, sort and window arithmetic. The app never holds the whole list: the
+// table asks the core for windows (`windowQuery`, `pageSpan`). The filter and sort functions
+// here are the search rule's UI side, pinned against the SQL side by the shared cases
+// (search-cases.test.ts); no screen runs them over the store's keys.
 import type { KeyView } from "../bindings/KeyView";
 import type { KeyStatus } from "../bindings/KeyStatus";
 import type { KeyType } from "../bindings/KeyType";
@@ -176,41 +177,6 @@ export function revocable(keys: ReadonlyArray<KeyView>, selected: ReadonlySet<st
   return keys.filter((k) => selected.has(k.id) && k.status !== "revoked").map((k) => k.id);
 }
 
-function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Field-by-field equality of two keys (their fields are scalars or arrays of scalars). */
-export function sameKey(a: KeyView, b: KeyView): boolean {
-  const ka = Object.keys(a) as Array<keyof KeyView>;
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const f of ka) if (!sameValue(a[f], b[f])) return false;
-  return true;
-}
-
-/** A reloaded key list that keeps the previous objects of unchanged keys, or `prev` itself when
- * nothing changed at all: a background sync that changed nothing then re-sorts and re-indexes
- * nothing, and per-key caches (sparklines) stay warm. */
-export function reuseUnchanged(prev: ReadonlyArray<KeyView>, next: KeyView[]): { keys: ReadonlyArray<KeyView>; changed: boolean } {
-  if (prev.length === 0) return { keys: next, changed: next.length > 0 };
-  const old = new Map<string, KeyView>();
-  for (const k of prev) old.set(k.id, k);
-  let changed = prev.length !== next.length;
-  const out = next.map((k, i) => {
-    const o = old.get(k.id);
-    if (o && sameKey(o, k)) {
-      if (prev[i] !== o) changed = true;
-      return o;
-    }
-    changed = true;
-    return k;
-  });
-  return changed ? { keys: out, changed } : { keys: prev, changed };
-}
-
 /** How long the old key keeps working when a key is rolled, as Stripe's "Roll API key" offers
  * it. `now` replaces the secret in place; the others re-issue, and the first sync after the
  * deadline revokes the old key. `value` is what the core's `old_key_expires` takes. */
@@ -238,10 +204,6 @@ export interface RowSource {
   at(i: number): KeyView | undefined;
 }
 
-/** A row source over an array (tests, small lists). */
-export function arrayRows(rows: ReadonlyArray<KeyView>): RowSource {
-  return { length: rows.length, at: (i) => rows[i] };
-}
 
 /** The table's search, filters and sort as the core's `keys_window` takes them. */
 export function windowQuery(q: KeyQuery, sort: Sort): KeyWindowQuery {

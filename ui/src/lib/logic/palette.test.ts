@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { genKeys } from "./gen";
-import { keyItem, paletteTerms, rankItems, scoreItem, scoreTerm, searchable, type PaletteItem } from "./palette";
+import { keyItem, paletteTerms, rankItems, rankWithKeys, scoreItem, scoreTerm, searchable, type PaletteItem } from "./palette";
 
 const item = (title: string, kind: PaletteItem["kind"] = "action", detail?: string): PaletteItem => ({
   id: `${kind}:${title}`,
@@ -119,5 +119,41 @@ describe("palette at 10,000 keys", () => {
     const target = keys[7777]!;
     const r = rankItems([items], `${target.key_suffix}`, 50);
     expect(r.some((x) => (x.item as { keyId?: string }).keyId === target.id)).toBe(true);
+  });
+});
+
+describe("palette with the keys the store found (keys_window)", () => {
+  const actions = [item("Sync now"), item("Create key"), item("Key doctor", "screen")].map((x) => searchable(x));
+  const orgs = [searchable(item("Acme Corp", "org", "org_acme · organization: show its keys"))];
+  const key = (id: string, name: string, detail: string) => searchable(item(name, "key", detail));
+
+  it("ranks the store's keys with the screens, actions and orgs by the same matcher", () => {
+    const found = [key("1", "Acme billing", "k_live…ab12 · Acme Corp"), key("2", "Payments", "k_live…cd34 · Acme Corp")];
+    const r = rankWithKeys([actions, orgs], found, "acme", 40);
+    expect(r[0]?.item.kind).toBe("org");
+    expect(titles(r)).toEqual(["Acme Corp", "Acme billing", "Payments"]);
+    const s = rankWithKeys([actions, orgs], [key("3", "Sync worker", "k_live…ef56")], "sync", 40);
+    expect(titles(s)).toEqual(["Sync now", "Sync worker"]);
+  });
+
+  it("keeps a key the store matched on a field the palette does not show, last, in the store's order", () => {
+    // The store matched these by their ids: the palette's matcher finds nothing in the title.
+    const found = [key("a", "Ledger", "k_live…0001"), key("b", "Mailer", "k_live…0002")];
+    const r = rankWithKeys([actions], found, "api_key_7", 40);
+    expect(titles(r)).toEqual(["Ledger", "Mailer"]);
+    expect(r.every((x) => x.score === 0)).toBe(true);
+  });
+
+  it("while the new query's keys are on their way, only the old keys that still match stay", () => {
+    const old = [key("1", "Billing EU", "k_live…0001"), key("2", "Bigquery", "k_live…0002")];
+    expect(titles(rankWithKeys([[]], old, "bill", 40, false))).toEqual(["Billing EU"]);
+    expect(titles(rankWithKeys([[]], old, "bill", 40, true))).toEqual(["Billing EU", "Bigquery"]);
+  });
+
+  it("an empty query lists the palette's own items only, and the cap holds", () => {
+    const found = [key("1", "Key one", "")];
+    expect(rankWithKeys([actions], found, "  ", 40).map((x) => x.item.kind)).not.toContain("key");
+    const many = Array.from({ length: 30 }, (_, i) => key(String(i), `Sync ${i}`, ""));
+    expect(rankWithKeys([actions], many, "sync", 10)).toHaveLength(10);
   });
 });

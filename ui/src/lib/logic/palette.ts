@@ -173,3 +173,34 @@ export function keyItem(
   const parts = [prefix, owner, k.api_name ?? "", k.status === "active" ? "" : k.status].filter(Boolean);
   return { id: `key:${k.id}`, kind: "key", title: k.name || k.id, detail: parts.join(" · "), keyId: k.id };
 }
+
+function byRank(a: Ranked, b: Ranked): number {
+  return better(a, b) ? -1 : better(b, a) ? 1 : 0;
+}
+
+/** The palette's own items (screens, actions, orgs, users) ranked together with the keys the
+ * store found for the query (`keys_window`: the one search rule, in SQL, a page of them; the
+ * palette never holds the whole list). A key scores by the same matcher over its title and
+ * detail, or least of all when the store matched a field the palette does not show (its id, its
+ * API id); ties keep the store's order. `fresh`: the keys are the answer to this very query;
+ * else (the answer to the new query is on its way) only the keys that still match it stay. */
+export function rankWithKeys<T extends PaletteItem>(
+  sources: ReadonlyArray<ReadonlyArray<Searchable<T>>>,
+  keys: ReadonlyArray<Searchable<T>>,
+  query: string,
+  limit = 50,
+  fresh = true,
+): Ranked<T>[] {
+  const ranked = rankItems<T>(sources, query, limit);
+  const terms = paletteTerms(query);
+  if (terms.length === 0 || keys.length === 0 || limit <= 0) return ranked;
+  const all: Ranked<T>[] = ranked.slice();
+  for (const s of keys) {
+    const score = scoreItem(s, terms);
+    if (score < 0 && !fresh) continue;
+    all.push({ item: s.item, score: Math.max(0, score) });
+  }
+  // Stable: equal ranks keep their order (the sources', then the store's).
+  all.sort(byRank);
+  return all.slice(0, limit);
+}

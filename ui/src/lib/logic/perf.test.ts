@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { KeyView } from "../bindings/KeyView";
 import { sparkShape, areaPath, pointsAttr, sparkPoints } from "./chart";
-import { emptyQuery, filterAndSort, filterKeys, reuseUnchanged, revocable, sameKey, searchIndex, searchTerms, searchText, sortKeys, type Sort } from "./keys";
+import { emptyQuery, filterAndSort, filterKeys, revocable, searchIndex, searchTerms, searchText, sortKeys, type Sort } from "./keys";
 
 function key(p: Partial<KeyView> & { id: string; name: string }): KeyView {
   return {
@@ -75,35 +75,3 @@ describe("sparkline shapes", () => {
   });
 });
 
-describe("reloading an unchanged key list", () => {
-  const a = key({ id: "a", name: "A", spark_7d: [1, 2, 3, 0, 0, 0, 0], scopes: ["read"] });
-  const b = key({ id: "b", name: "B" });
-  it("keeps the previous array when nothing changed", () => {
-    const prev = [a, b];
-    const r = reuseUnchanged(prev, [structuredClone(a), structuredClone(b)]);
-    expect(r.changed).toBe(false);
-    expect(r.keys).toBe(prev);
-  });
-  it("keeps unchanged objects, takes changed ones, notices order, adds and removals", () => {
-    const prev = [a, b];
-    const b2 = { ...b, verification_count: 7 };
-    const r = reuseUnchanged(prev, [structuredClone(a), b2]);
-    expect(r.changed).toBe(true);
-    expect(r.keys[0]).toBe(a);
-    expect(r.keys[1]).toBe(b2);
-    expect(reuseUnchanged(prev, [structuredClone(b), structuredClone(a)]).changed).toBe(true);
-    expect(reuseUnchanged(prev, [structuredClone(a)]).changed).toBe(true);
-    const c = key({ id: "c", name: "C" });
-    const r2 = reuseUnchanged(prev, [structuredClone(a), structuredClone(b), c]);
-    expect(r2.changed).toBe(true);
-    expect(r2.keys[2]).toBe(c);
-    expect(reuseUnchanged([], [a]).changed).toBe(true);
-    expect(reuseUnchanged([], []).changed).toBe(false);
-  });
-  it("compares array fields by content", () => {
-    expect(sameKey(a, { ...a, spark_7d: [1, 2, 3, 0, 0, 0, 0] })).toBe(true);
-    expect(sameKey(a, { ...a, spark_7d: [1, 2, 3, 0, 0, 0, 1] })).toBe(false);
-    expect(sameKey(a, { ...a, scopes: [] })).toBe(false);
-    expect(sameKey(a, { ...a, name: "A2" })).toBe(false);
-  });
-});

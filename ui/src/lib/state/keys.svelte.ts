@@ -1,66 +1,70 @@
-// The open session's keys, and the keys table's window. The table never holds the whole list:
-// it asks the core for the rows on screen (`keys_window`: search, filters and sort in SQLite),
-// and a sync's delta only refreshes those rows and the counts (`TableWindow`).
+// The open session's keys, and the keys table's window. Nothing here holds the whole list:
+// the table asks the core for the rows on screen (`keys_window`: search, filters and sort in
+// SQLite), a sync's delta only refreshes those rows and the counts (`TableWindow`), and the
+// screens that name keys (audit, handovers, mutes, a key's page) ask for those keys alone
+// (`keys_by_ids`) and keep them in a small cache (`known`).
 import * as backend from "../backend/commands";
-import type { KeyCounts, KeyView } from "../backend/commands";
-import { pageSpan, reuseUnchanged, windowQuery, type KeyQuery, type RowSource, type Sort } from "../logic/keys";
+import type { KeyCounts, KeyView, KeyWindowQuery } from "../backend/commands";
+import { emptyQuery, pageSpan, windowQuery, type KeyQuery, type RowSource, type Sort } from "../logic/keys";
 import { toCoreError } from "../logic/errors";
-import { sync } from "./sync.svelte";
+import { BATCH, KeyCache } from "../logic/keycache";
 import { report } from "./report";
 
+/** Every key, in the table's default order: the query of "how many keys, which cursor". */
+const EVERY_KEY: KeyWindowQuery = windowQuery(emptyQuery(), { key: "last_verified", dir: "desc" });
+
+const NO_COUNTS: KeyCounts = { all: 0, active: 0, inactive: 0, revoked: 0 };
+
+const sameCounts = (a: KeyCounts, b: KeyCounts): boolean =>
+  a.all === b.all && a.active === b.active && a.inactive === b.inactive && a.revoked === b.revoked;
+
 class Keys {
-  /** Every key (the table filters in memory). Reassigned, never mutated, on every change:
-   * screens that depend on "the keys changed" read it. */
-  list = $state.raw<KeyView[]>([]);
+  /** The store's keys per status (gone ones included), from the last window that came. */
+  counts = $state<KeyCounts>(NO_COUNTS);
+  /** True once the store answered (or a first sync is known to have nothing). */
   loaded = $state(false);
-  loading = $state(false);
   /** Bumped by every change of the store's keys this session saw (a delta, an action): the
-   * table's window asks for its rows again. */
+   * table's window asks for its rows again, and screens that show keys reload them. */
   revision = $state(0);
-  /** The store's change cursor the list reflects: a sync's delta is what changed after it. */
+  /** The keys screens asked for by id (a few hundred at most), by id. Replaced, never mutated. */
+  byId = $state.raw<ReadonlyMap<string, KeyView>>(new Map());
+  /** The store's change cursor the counts reflect: a sync's delta is what changed after it. */
   #rev = 0;
   #deltaRunning: Promise<void> | null = null;
   #deltaAgain = false;
-
-  /** Every key (the same objects as in `list`). */
-  all(): ReadonlyArray<KeyView> {
-    return this.list;
-  }
+  #cache = new KeyCache((ids) => backend.keysByIds(ids), (m) => (this.byId = m));
 
   /** Forgets the keys (another session opens). */
   reset(): void {
-    this.#set([]);
+    this.counts = NO_COUNTS;
     this.#rev = 0;
     this.loaded = false;
+    this.#cache.clear();
+    this.revision += 1;
   }
 
-  /** Loads every key. `offline` answers from the cache alone. False when there is no cache. */
-  async load(offline = true): Promise<boolean> {
-    this.loading = true;
+  /** A first look at the store: its counts and change cursor (a window of no rows, not the
+   * list). False when there is no local copy yet. */
+  async start(): Promise<boolean> {
     try {
-      // The cursor first: a change made between the two calls comes again with the next delta.
-      const cursor = await backend.keysChangedSince(Number.MAX_SAFE_INTEGER).catch(() => null);
-      const res = await backend.keysList(
-        { org_code: null, user_id: null, status: null, key_type: null, api_id: null, search: null },
-        offline,
-      );
-      // A sync that changed nothing leaves the list (and everything derived from it) alone.
-      const { keys, changed } = reuseUnchanged(this.list, res.keys);
-      if (changed) this.#set(keys as KeyView[]);
-      if (cursor) this.#rev = cursor.rev;
-      sync.noteCache(res.synced_at, res.warning);
+      const w = await backend.keysWindow(EVERY_KEY, 0, 0);
+      this.noteWindow(w.counts);
+      this.#rev = Math.max(this.#rev, w.rev);
       this.loaded = true;
-      return true;
+      return w.counts.all > 0;
     } catch (e) {
       // No local copy yet is not an error: the first sync fills it.
       if (toCoreError(e).code !== "offline") report(e, "Could not load keys");
       return false;
-    } finally {
-      this.loading = false;
     }
   }
 
-  /** A sync's progress reached store change `rev`: fetch what changed, if the list is behind. */
+  /** A window arrived (the table's, the palette's): its counts are the store's. */
+  noteWindow(counts: KeyCounts): void {
+    if (!sameCounts(counts, this.counts)) this.counts = counts;
+  }
+
+  /** A sync's progress reached store change `rev`: refresh what is shown, if behind. */
   follow(rev: number): void {
     if (rev > this.#rev) this.#scheduleDelta();
   }
@@ -82,59 +86,63 @@ class Keys {
     });
   }
 
-  /** Applies the keys changed since the list's cursor (k rows, not the whole list). */
+  /** The store changed (or may have): the counts and cursor again (one window of no rows);
+   * when they moved, the table's rows and the keys known by id refresh. */
   async applyDelta(): Promise<void> {
     try {
-      const d = await backend.keysChangedSince(this.#rev);
-      if (d.keys.length > 0) {
-        if (this.list.length === 0) this.#set(d.keys);
-        else this.patch(d.keys);
-      }
-      this.#rev = Math.max(this.#rev, d.rev);
-      if (!this.loaded && d.keys.length > 0) this.loaded = true;
+      const w = await backend.keysWindow(EVERY_KEY, 0, 0);
+      const moved = w.rev > this.#rev;
+      this.noteWindow(w.counts);
+      this.#rev = Math.max(this.#rev, w.rev);
+      if (w.counts.all > 0) this.loaded = true;
+      if (moved) this.#changed();
     } catch {
       /* no store yet: the first listing page creates it */
     }
   }
 
-  /** After a sync: the delta when there is a list, else a first load from the cache. */
+  /** After a sync: the counts and the rows on screen again. */
   async catchUp(): Promise<void> {
-    if (this.loaded && this.list.length > 0) await this.applyDelta();
-    else await this.load(true);
+    await this.applyDelta();
   }
 
-  /** A new key list (unchanged keys keep their objects, see `reuseUnchanged`). */
-  #set(next: KeyView[]): void {
-    this.#byId = null;
-    this.list = next;
-    this.revision += 1;
+  /** An action changed keys (a create, a rotation, a revoke): the window and the counts
+   * refresh; no list is patched. */
+  changed(): void {
+    this.#changed();
+    void this.applyDelta();
   }
 
-  #byId: Map<string, KeyView> | null = null;
-
-  /** Replaces (or adds) keys after an action, without reloading 10,000 rows. */
-  patch(ks: ReadonlyArray<KeyView>): void {
-    if (ks.length === 0) return;
-    const byId = new Map<string, KeyView>();
-    for (const k of ks) byId.set(k.id, k);
-    const next = this.list.map((x) => byId.get(x.id) ?? x);
-    const known = new Set(this.list.map((x) => x.id));
-    const added = ks.filter((k) => !known.has(k.id));
-    this.#byId = null;
-    this.list = added.length > 0 ? [...added, ...next] : next;
-    this.revision += 1;
-  }
-
+  /** A key as an action's answer has it (fresher than the cache): known by id at once. */
   patchOne(k: KeyView): void {
-    this.patch([k]);
+    this.#cache.put([k]);
+    this.changed();
   }
 
-  find(id: string): KeyView | undefined {
-    if (!this.#byId) {
-      this.#byId = new Map();
-      for (const k of this.list) this.#byId.set(k.id, k);
+  #changed(): void {
+    this.revision += 1;
+    this.#cache.refresh();
+  }
+
+  /** A key asked for by id, if it came (reactive: reads `byId`). */
+  known(id: string): KeyView | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Asks the core for the keys `ids` not known yet (in batches; ids the store does not hold
+   * are not asked again until the keys change). Call it from an effect. */
+  need(ids: Iterable<string>): Promise<void> {
+    return this.#cache.need(ids);
+  }
+
+  /** The keys `ids` from the store, by id (in batches of `BATCH`; ids it does not hold are
+   * left out). Not kept: a bulk revoke's selection may be large. */
+  async fetch(ids: ReadonlyArray<string>): Promise<Map<string, KeyView>> {
+    const out = new Map<string, KeyView>();
+    for (let i = 0; i < ids.length; i += BATCH) {
+      for (const k of await backend.keysByIds(ids.slice(i, i + BATCH))) out.set(k.id, k);
     }
-    return this.#byId.get(id);
+    return out;
   }
 }
 
@@ -252,6 +260,7 @@ export class TableWindow {
         for (const i of [...this.#rows.keys()]) if (i < offset || i >= offset + limit) this.#rows.delete(i);
       this.total = w.total;
       this.counts = w.counts;
+      keys.noteWindow(w.counts);
       const rows = this.#rows;
       this.rows = { length: w.total, at: (i) => rows.get(i) };
       this.ready = true;

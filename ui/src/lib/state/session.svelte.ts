@@ -85,7 +85,7 @@ class Session {
         const before = sync.state.last_sync;
         sync.state = s;
         if (s.last_sync !== before && !sync.running) {
-          void (keys.list.length > 0 ? keys.applyDelta() : keys.load(true));
+          void keys.applyDelta();
           void alerts.refresh();
         }
       });
@@ -116,11 +116,13 @@ class Session {
     void this.refreshTeam();
     void directory.load();
     await sync.refresh();
-    const cached = await keys.load(true);
+    // The counts and the change cursor only (a window of no rows): the table paints from its
+    // own first window, and no whole list crosses IPC.
+    const cached = await keys.start();
     void alerts.refresh();
     // First open of a profile (no local cache yet): fill it from Kinde. A team profile's list
     // comes from its server, which syncs by itself.
-    if ((!cached || keys.list.length === 0) && !this.isTeam) await this.runSync(false);
+    if (!cached && !this.isTeam) await this.runSync(false);
   }
 
   /** Opens a saved profile. */
