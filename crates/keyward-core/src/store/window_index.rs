@@ -1,0 +1,1126 @@
+//! The keys table's window in memory (issue 19): the search, the filters and the counts of
+//! [`SqliteStore::keys_window`] without a query per keystroke.
+//!
+//! - **What is kept**, per profile, beside the SQLite store: one lower-cased haystack per key
+//!   (name, key prefix, key suffix, id, owner name and API name, each followed by `\n`) in one
+//!   contiguous buffer, and the filtered columns (status, type, gone, org, user, API ids, the
+//!   stale and rotation dates) as small integers. The search is the one rule of
+//!   `keys::rules::Search`: every whitespace-separated term, lower-cased by
+//!   [`str::to_lowercase`], is a substring of one field. A term holds no whitespace, so it
+//!   never spans the `\n` that ends a field: a match in the buffer is a match in one field of
+//!   one key. `memchr::memmem` scans the buffer for the rarest (longest) term and checks the
+//!   others in the keys it found; the count is exact.
+//! - **The order** of each sort is SQLite's own (`ORDER BY column, id` over the sort's index,
+//!   so collation and ties are the SQL path's), read once per index and kept as the keys'
+//!   slots; descending is its reverse. The activity sort (7-day verifications) also depends on
+//!   the day and on the `daily` table, whose writes do not all move `rev`: it is kept for one
+//!   day and one state of the database (`total_changes()` of this connection and
+//!   `PRAGMA data_version` for the others).
+//! - **Freshness**: the index is labelled with the store's change cursor `rev`, read before the
+//!   rows. A call that finds `rev` moved patches the index with the rows whose `rev` is above
+//!   the label (a sync's delta, an action) when they are few, or rebuilds it from the store;
+//!   never per keystroke. Keys are never deleted from `keys` (a key Kinde dropped is marked
+//!   gone), so a patch only updates and inserts.
+//! - **Concurrency**: the store is shared (`Arc<dyn Store>`) by threads; the current index is
+//!   an `Arc` behind a mutex held only to clone or swap it. A stale index is patched or
+//!   rebuilt outside the lock, then swapped in; readers keep the one they hold.
+//! - The window's rows themselves are read from SQLite by row id (one query), so a row is
+//!   always what the store holds.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock, Weak};
+
+use chrono::{DateTime, Utc};
+use memchr::memmem::Finder;
+use parking_lot::Mutex;
+use rusqlite::Connection;
+
+use super::db::SqliteStore;
+use super::rows::{DAY_MS, to_ms};
+use crate::error::Result;
+use crate::model::key::{KeyFlag, KeySortKey, KeyStatus, KeyType, KeyWindowQuery, SortDir};
+
+/// A patch (rows changed since the index's `rev`) above this share of the keys rebuilds.
+const PATCH_SHARE: usize = 4;
+
+/// "No date": never older than a cutoff (SQL's `NULL < x` is not true either).
+const NO_DATE: i64 = i64::MAX;
+
+/// The filtered columns of one key.
+#[derive(Debug, Clone, Copy)]
+struct Cols {
+    /// `COALESCE(last_verified_on, created_on)` in ms, or [`NO_DATE`].
+    stale_at: i64,
+    /// `COALESCE(rotated_on, created_on)` in ms, or [`NO_DATE`].
+    rot_at: i64,
+    /// Interned `org_code` (0: none).
+    org: u32,
+    /// Interned `user_id` (0: none).
+    user: u32,
+    status: u8,
+    key_type: u8,
+    gone: bool,
+}
+
+/// Status as stored, or 255 for text no status spells (SQL compares the text).
+fn status_code(s: &str) -> u8 {
+    match s {
+        "active" => 0,
+        "inactive" => 1,
+        "revoked" => 2,
+        _ => 255,
+    }
+}
+
+fn status_of(s: KeyStatus) -> u8 {
+    status_code(s.as_str())
+}
+
+fn type_code(s: &str) -> u8 {
+    match s {
+        "user" => 0,
+        "organization" => 1,
+        "environment" => 2,
+        _ => 255,
+    }
+}
+
+fn type_of(t: KeyType) -> u8 {
+    type_code(t.as_str())
+}
+
+/// One key as read from the store for the index.
+struct Source {
+    kid: i64,
+    fields: [Option<String>; 6],
+    status: String,
+    key_type: String,
+    gone: bool,
+    org: Option<String>,
+    user: Option<String>,
+    api_ids: Vec<String>,
+    stale_at: Option<i64>,
+    rot_at: Option<i64>,
+}
+
+const SOURCE_SQL: &str = "SELECT kid, name, key_prefix, key_suffix, id, owner_name, api_name, \
+    status, key_type, gone, org_code, user_id, api_ids, COALESCE(last_verified_on, created_on), \
+    COALESCE(rotated_on, created_on) FROM keys WHERE profile = ?1 AND rev > ?2 ORDER BY kid";
+
+fn read_sources(c: &Connection, profile: &str, above_rev: i64) -> rusqlite::Result<Vec<Source>> {
+    let mut out = Vec::new();
+    each_source(c, profile, above_rev, |s| out.push(s))?;
+    Ok(out)
+}
+
+/// Calls `f` with each key of `profile` whose `rev` is above `above_rev`, in kid order.
+fn each_source(
+    c: &Connection,
+    profile: &str,
+    above_rev: i64,
+    mut f: impl FnMut(Source),
+) -> rusqlite::Result<()> {
+    let mut st = c.prepare_cached(SOURCE_SQL)?;
+    let rows = st.query_map(rusqlite::params![profile, above_rev], |r| {
+        let api_ids: String = r.get(12)?;
+        Ok(Source {
+            kid: r.get(0)?,
+            fields: [
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ],
+            status: r.get(7)?,
+            key_type: r.get(8)?,
+            gone: r.get(9)?,
+            org: r.get(10)?,
+            user: r.get(11)?,
+            api_ids: serde_json::from_str(&api_ids).unwrap_or_default(),
+            stale_at: r.get(13)?,
+            rot_at: r.get(14)?,
+        })
+    })?;
+    for r in rows {
+        f(r?);
+    }
+    Ok(())
+}
+
+/// The sorts whose order is a column's (all but the activity).
+const SORTS: usize = 7;
+
+fn sort_slot(s: KeySortKey) -> Option<usize> {
+    match s {
+        KeySortKey::Name => Some(0),
+        KeySortKey::Owner => Some(1),
+        KeySortKey::Api => Some(2),
+        KeySortKey::Status => Some(3),
+        KeySortKey::Created => Some(4),
+        KeySortKey::LastVerified => Some(5),
+        KeySortKey::Verifications => Some(6),
+        KeySortKey::Activity => None,
+    }
+}
+
+/// The SQL path's order of a column sort, ascending (ties by id).
+fn order_sql(i: usize) -> &'static str {
+    match i {
+        0 => "SELECT kid FROM keys WHERE profile = ?1 ORDER BY name COLLATE NOCASE, id",
+        1 => "SELECT kid FROM keys WHERE profile = ?1 ORDER BY owner_name COLLATE NOCASE, id",
+        2 => "SELECT kid FROM keys WHERE profile = ?1 ORDER BY api_name COLLATE NOCASE, id",
+        3 => "SELECT kid FROM keys WHERE profile = ?1 ORDER BY status, id",
+        4 => "SELECT kid FROM keys WHERE profile = ?1 ORDER BY created_on, id",
+        5 => "SELECT kid FROM keys WHERE profile = ?1 ORDER BY last_verified_on, id",
+        _ => "SELECT kid FROM keys WHERE profile = ?1 ORDER BY verification_count, id",
+    }
+}
+
+/// The activity order, ascending: 7-day verifications (days `?2..=?3`), ties by id.
+const ACTIVITY_SQL: &str = "SELECT kid FROM keys WHERE profile = ?1 ORDER BY \
+    (SELECT COALESCE(SUM(d.verifications), 0) FROM daily d WHERE d.kid = keys.kid \
+    AND d.day BETWEEN ?2 AND ?3), id";
+
+/// The activity order of one day and one state of the database.
+struct ActivityOrder {
+    today: i64,
+    stamp: (i64, i64),
+    order: Arc<[u32]>,
+}
+
+/// The index of one profile's keys at one `rev` (see the module docs).
+pub(super) struct KeyIndex {
+    rev: i64,
+    /// Row ids, ascending; a key's position here is its slot.
+    kids: Vec<i64>,
+    /// Every key's haystack, in slot order.
+    hay: Vec<u8>,
+    /// Where slot `i`'s haystack starts (`len + 1` entries, the last is `hay.len()`).
+    hay_start: Vec<u32>,
+    cols: Vec<Cols>,
+    /// Where slot `i`'s interned API ids start in `api_vals` (`len + 1` entries).
+    api_start: Vec<u32>,
+    api_vals: Vec<u32>,
+    /// Org codes, user ids and API ids, interned (from 1).
+    dict: HashMap<Box<str>, u32>,
+    orders: [OnceLock<Arc<[u32]>>; SORTS],
+    activity: Mutex<Option<ActivityOrder>>,
+}
+
+impl std::fmt::Debug for KeyIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyIndex")
+            .field("rev", &self.rev)
+            .field("keys", &self.kids.len())
+            .finish()
+    }
+}
+
+/// Builds a [`KeyIndex`] slot by slot, in kid order.
+struct Builder {
+    kids: Vec<i64>,
+    hay: Vec<u8>,
+    hay_start: Vec<u32>,
+    cols: Vec<Cols>,
+    api_start: Vec<u32>,
+    api_vals: Vec<u32>,
+    dict: HashMap<Box<str>, u32>,
+}
+
+impl Builder {
+    fn new(capacity: usize, hay_capacity: usize, dict: HashMap<Box<str>, u32>) -> Builder {
+        let mut b = Builder {
+            kids: Vec::with_capacity(capacity),
+            hay: Vec::with_capacity(hay_capacity),
+            hay_start: Vec::with_capacity(capacity + 1),
+            cols: Vec::with_capacity(capacity),
+            api_start: Vec::with_capacity(capacity + 1),
+            api_vals: Vec::new(),
+            dict,
+        };
+        b.hay_start.push(0);
+        b.api_start.push(0);
+        b
+    }
+
+    fn intern(&mut self, s: Option<&str>) -> u32 {
+        let Some(s) = s else { return 0 };
+        if let Some(&id) = self.dict.get(s) {
+            return id;
+        }
+        let id = u32::try_from(self.dict.len() + 1).unwrap_or(u32::MAX);
+        self.dict.insert(s.into(), id);
+        id
+    }
+
+    fn close_slot(&mut self) {
+        self.hay_start
+            .push(u32::try_from(self.hay.len()).unwrap_or(u32::MAX));
+        self.api_start
+            .push(u32::try_from(self.api_vals.len()).unwrap_or(u32::MAX));
+    }
+
+    fn push_source(&mut self, s: &Source) {
+        self.kids.push(s.kid);
+        for f in s.fields.iter().flatten() {
+            if f.is_ascii() {
+                self.hay.extend(f.bytes().map(|b| b.to_ascii_lowercase()));
+            } else {
+                self.hay.extend_from_slice(f.to_lowercase().as_bytes());
+            }
+            self.hay.push(b'\n');
+        }
+        let org = self.intern(s.org.as_deref());
+        let user = self.intern(s.user.as_deref());
+        self.cols.push(Cols {
+            stale_at: s.stale_at.unwrap_or(NO_DATE),
+            rot_at: s.rot_at.unwrap_or(NO_DATE),
+            org,
+            user,
+            status: status_code(&s.status),
+            key_type: type_code(&s.key_type),
+            gone: s.gone,
+        });
+        for a in &s.api_ids {
+            let id = self.intern(Some(a));
+            self.api_vals.push(id);
+        }
+        self.close_slot();
+    }
+
+    fn push_old(&mut self, old: &KeyIndex, slot: usize) {
+        self.kids.push(old.kids[slot]);
+        self.hay.extend_from_slice(old.hay_of(slot));
+        self.cols.push(old.cols[slot]);
+        self.api_vals.extend_from_slice(old.apis_of(slot));
+        self.close_slot();
+    }
+
+    fn finish(mut self, rev: i64) -> KeyIndex {
+        self.kids.shrink_to_fit();
+        self.hay.shrink_to_fit();
+        self.hay_start.shrink_to_fit();
+        self.cols.shrink_to_fit();
+        self.api_start.shrink_to_fit();
+        self.api_vals.shrink_to_fit();
+        KeyIndex {
+            rev,
+            kids: self.kids,
+            hay: self.hay,
+            hay_start: self.hay_start,
+            cols: self.cols,
+            api_start: self.api_start,
+            api_vals: self.api_vals,
+            dict: self.dict,
+            orders: Default::default(),
+            activity: Mutex::new(None),
+        }
+    }
+}
+
+/// What the window asks of the index, resolved once per call.
+struct Filter {
+    status: Option<u8>,
+    key_type: Option<u8>,
+    org: Option<u32>,
+    user: Option<u32>,
+    api: Option<u32>,
+    /// The flag's cutoff: stale (`true`) or rotation due (`false`), older than this.
+    flag: Option<(bool, i64)>,
+}
+
+impl KeyIndex {
+    fn len(&self) -> usize {
+        self.kids.len()
+    }
+
+    fn hay_of(&self, slot: usize) -> &[u8] {
+        &self.hay[self.hay_start[slot] as usize..self.hay_start[slot + 1] as usize]
+    }
+
+    fn apis_of(&self, slot: usize) -> &[u32] {
+        &self.api_vals[self.api_start[slot] as usize..self.api_start[slot + 1] as usize]
+    }
+
+    fn slot_of(&self, kid: i64) -> Option<usize> {
+        self.kids.binary_search(&kid).ok()
+    }
+
+    /// The index of every key of `profile` (about `n` keys) at `rev`, read from `c`.
+    fn build(c: &Connection, profile: &str, rev: i64, n: usize) -> rusqlite::Result<KeyIndex> {
+        let mut b = Builder::new(n, n * 96, HashMap::new());
+        each_source(c, profile, i64::MIN, |s| b.push_source(&s))?;
+        Ok(b.finish(rev))
+    }
+
+    /// This index with `changed` (the rows whose `rev` is above this one's, in kid order)
+    /// replacing or joining its keys, at `rev`.
+    fn patched(&self, rev: i64, changed: &[Source]) -> KeyIndex {
+        let mut b = Builder::new(
+            self.len() + changed.len(),
+            self.hay.len() + changed.len() * 64,
+            self.dict.clone(),
+        );
+        let mut slot = 0;
+        for s in changed {
+            while slot < self.len() && self.kids[slot] < s.kid {
+                b.push_old(self, slot);
+                slot += 1;
+            }
+            if slot < self.len() && self.kids[slot] == s.kid {
+                slot += 1;
+            }
+            b.push_source(s);
+        }
+        while slot < self.len() {
+            b.push_old(self, slot);
+            slot += 1;
+        }
+        b.finish(rev)
+    }
+
+    /// Bytes held (the buffers' capacities and the dictionary's strings; the orders read so
+    /// far included).
+    pub(super) fn bytes(&self) -> usize {
+        let orders: usize = self
+            .orders
+            .iter()
+            .filter_map(|o| o.get())
+            .map(|o| o.len() * 4)
+            .sum();
+        let activity = self
+            .activity
+            .lock()
+            .as_ref()
+            .map_or(0, |a| a.order.len() * 4);
+        self.kids.capacity() * 8
+            + self.hay.capacity()
+            + self.hay_start.capacity() * 4
+            + self.cols.capacity() * std::mem::size_of::<Cols>()
+            + self.api_start.capacity() * 4
+            + self.api_vals.capacity() * 4
+            + self
+                .dict
+                .keys()
+                .map(|k| k.len() + std::mem::size_of::<(Box<str>, u32)>() + 1)
+                .sum::<usize>()
+            + orders
+            + activity
+    }
+
+    /// The slots whose haystack holds every term (`terms` not empty).
+    fn search(&self, terms: &[String]) -> Vec<bool> {
+        let n = self.len();
+        let mut terms: Vec<&str> = terms.iter().map(String::as_str).collect();
+        // The longest term first: it is the likeliest to be rare.
+        terms.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        terms.dedup();
+        let mut hit = vec![false; n];
+        let Some((first, rest)) = terms.split_first() else {
+            return vec![true; n];
+        };
+        let finder = Finder::new(first.as_bytes());
+        let mut pos = 0usize;
+        while let Some(i) = finder.find(&self.hay[pos..]) {
+            let at = pos + i;
+            // The slot whose haystack holds byte `at`.
+            let slot = self.hay_start.partition_point(|&s| s as usize <= at) - 1;
+            hit[slot] = true;
+            pos = self.hay_start[slot + 1] as usize;
+            if pos >= self.hay.len() {
+                break;
+            }
+        }
+        for t in rest {
+            let finder = Finder::new(t.as_bytes());
+            for (slot, h) in hit.iter_mut().enumerate() {
+                if *h && finder.find(self.hay_of(slot)).is_none() {
+                    *h = false;
+                }
+            }
+        }
+        hit
+    }
+
+    /// `q`'s filters resolved against the dictionary; `None` when an org, user or API that no
+    /// key has is asked for (nothing matches).
+    fn filter(
+        &self,
+        q: &KeyWindowQuery,
+        (stale_days, rotation_days): (u32, u32),
+        now: DateTime<Utc>,
+    ) -> Option<Filter> {
+        let lookup = |s: &Option<String>| -> Option<Option<u32>> {
+            match s {
+                None => Some(None),
+                Some(s) => self.dict.get(s.as_str()).map(|&id| Some(id)),
+            }
+        };
+        let now = to_ms(now);
+        Some(Filter {
+            status: q.status.map(status_of),
+            key_type: q.key_type.map(type_of),
+            org: lookup(&q.org_code)?,
+            user: lookup(&q.user_id)?,
+            api: lookup(&q.api_id)?,
+            flag: q.flag.map(|f| match f {
+                KeyFlag::Stale => (true, now - i64::from(stale_days) * DAY_MS),
+                KeyFlag::RotationDue => (false, now - i64::from(rotation_days) * DAY_MS),
+            }),
+        })
+    }
+
+    fn passes(&self, f: &Filter, slot: usize) -> bool {
+        let c = &self.cols[slot];
+        f.status.is_none_or(|s| c.status == s)
+            && f.key_type.is_none_or(|t| c.key_type == t)
+            && f.org.is_none_or(|o| c.org == o)
+            && f.user.is_none_or(|u| c.user == u)
+            && f.api.is_none_or(|a| self.apis_of(slot).contains(&a))
+            && f.flag.is_none_or(|(stale, cutoff)| {
+                !c.gone
+                    && c.status == 0
+                    && if stale {
+                        c.stale_at < cutoff
+                    } else {
+                        c.rot_at < cutoff
+                    }
+            })
+    }
+
+    /// Whether slot `slot` matches: in `hit` (the search's, if any) and through `f`.
+    fn wanted(&self, hit: Option<&[bool]>, f: &Filter, plain: bool, slot: usize) -> bool {
+        hit.is_none_or(|h| h[slot]) && (plain || self.passes(f, slot))
+    }
+}
+
+impl Filter {
+    fn is_plain(&self) -> bool {
+        self.status.is_none()
+            && self.key_type.is_none()
+            && self.org.is_none()
+            && self.user.is_none()
+            && self.api.is_none()
+            && self.flag.is_none()
+    }
+}
+
+/// One window picked by the index: how many keys match, and the row ids of the window's rows
+/// in order.
+#[derive(Debug)]
+pub(super) struct Picked {
+    pub total: u32,
+    pub kids: Vec<i64>,
+}
+
+/// The current index of one store, swapped whole.
+#[derive(Default)]
+pub(super) struct IndexCache {
+    current: Mutex<Option<Arc<KeyIndex>>>,
+}
+
+/// Each live store's cache, found by the store's own `sync_flag` allocation: a `Weak` of it
+/// keeps the address from being reused, so an address found here is that store's. (A field of
+/// `SqliteStore` would be simpler; it lives in db.rs.) Entries of dropped stores are pruned when
+/// a new one is added.
+type Registry = Vec<(Weak<AtomicBool>, Arc<IndexCache>)>;
+static REGISTRY: Mutex<Registry> = Mutex::new(Vec::new());
+
+impl SqliteStore {
+    fn index_cache(&self) -> Arc<IndexCache> {
+        let me = Arc::as_ptr(&self.sync_flag);
+        let mut reg = REGISTRY.lock();
+        if let Some((_, c)) = reg.iter().find(|(w, _)| std::ptr::eq(w.as_ptr(), me)) {
+            return Arc::clone(c);
+        }
+        reg.retain(|(w, _)| w.strong_count() > 0);
+        let c = Arc::new(IndexCache::default());
+        reg.push((Arc::downgrade(&self.sync_flag), Arc::clone(&c)));
+        c
+    }
+
+    /// The index at `rev` or later: the cached one, patched with the rows changed since, or
+    /// rebuilt. Built outside the cache's lock, then swapped in.
+    pub(super) fn key_index(&self, rev: i64) -> Result<Arc<KeyIndex>> {
+        let cache = self.index_cache();
+        let held = cache.current.lock().clone();
+        if let Some(ix) = &held
+            && ix.rev >= rev
+        {
+            return Ok(Arc::clone(ix));
+        }
+        let fresh = self.with_conn(|c| {
+            // The label is read before the rows: a write in between is patched in again next
+            // time, never missed.
+            let now_rev: i64 =
+                c.query_row("SELECT rev FROM store_rev WHERE id = 1", [], |r| r.get(0))?;
+            if let Some(ix) = &held {
+                let changed = read_sources(c, &self.profile, ix.rev)?;
+                if changed.len() <= ix.len() / PATCH_SHARE {
+                    return Ok(ix.patched(now_rev, &changed));
+                }
+            }
+            let n: i64 = c.query_row(
+                "SELECT COALESCE(SUM(n), 0) FROM key_counts WHERE profile = ?1",
+                [&self.profile],
+                |r| r.get(0),
+            )?;
+            KeyIndex::build(c, &self.profile, now_rev, usize::try_from(n).unwrap_or(0))
+        })?;
+        let fresh = Arc::new(fresh);
+        let mut cur = cache.current.lock();
+        if cur.as_ref().is_none_or(|c| c.rev < fresh.rev) {
+            *cur = Some(Arc::clone(&fresh));
+        }
+        Ok(fresh)
+    }
+
+    /// The ascending order (slots) of `sort` for `ix`: read once from SQLite, then kept.
+    fn index_order(&self, ix: &KeyIndex, sort: KeySortKey, today: i64) -> Result<Arc<[u32]>> {
+        let to_slots = |kids: Vec<i64>| -> Arc<[u32]> {
+            kids.into_iter()
+                .filter_map(|k| ix.slot_of(k))
+                .map(|s| u32::try_from(s).unwrap_or(u32::MAX))
+                .collect()
+        };
+        if let Some(i) = sort_slot(sort) {
+            if let Some(o) = ix.orders[i].get() {
+                return Ok(Arc::clone(o));
+            }
+            let kids: Vec<i64> = self.with_conn(|c| {
+                let mut st = c.prepare_cached(order_sql(i))?;
+                let rows = st.query_map([&self.profile], |r| r.get(0))?;
+                rows.collect()
+            })?;
+            let order = to_slots(kids);
+            // Another thread may have set it meanwhile: either is this index's order.
+            let _ = ix.orders[i].set(Arc::clone(&order));
+            return Ok(order);
+        }
+        let (stamp, kids) = self.with_conn(|c| {
+            let stamp: (i64, i64) = (
+                c.query_row("SELECT total_changes()", [], |r| r.get(0))?,
+                c.query_row("PRAGMA data_version", [], |r| r.get(0))?,
+            );
+            if let Some(a) = ix.activity.lock().as_ref()
+                && a.today == today
+                && a.stamp == stamp
+            {
+                return Ok((stamp, Err(Arc::clone(&a.order))));
+            }
+            let mut st = c.prepare_cached(ACTIVITY_SQL)?;
+            let rows = st.query_map(rusqlite::params![self.profile, today - 6, today], |r| {
+                r.get(0)
+            })?;
+            Ok((stamp, Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)))
+        })?;
+        match kids {
+            Err(kept) => Ok(kept),
+            Ok(kids) => {
+                let order = to_slots(kids);
+                *ix.activity.lock() = Some(ActivityOrder {
+                    today,
+                    stamp,
+                    order: Arc::clone(&order),
+                });
+                Ok(order)
+            }
+        }
+    }
+
+    /// The window `offset..offset + limit` of the keys matching `q` in its order, and how many
+    /// match (`known_total` when the caller knows it: no search, no filter but the status),
+    /// from the index at `rev` or later.
+    #[allow(clippy::too_many_arguments, reason = "the window's own arguments")]
+    pub(super) fn pick_window(
+        &self,
+        rev: i64,
+        q: &KeyWindowQuery,
+        terms: &[String],
+        (offset, limit): (u32, u32),
+        flag_days: (u32, u32),
+        now: DateTime<Utc>,
+        known_total: Option<u32>,
+    ) -> Result<Picked> {
+        let ix = self.key_index(rev)?;
+        let Some(f) = ix.filter(q, flag_days, now) else {
+            return Ok(Picked {
+                total: 0,
+                kids: Vec::new(),
+            });
+        };
+        let plain = f.is_plain();
+        let hit = (!terms.is_empty()).then(|| ix.search(terms));
+        let hit = hit.as_deref();
+        let total = match known_total {
+            Some(t) if hit.is_none() => t as usize,
+            _ if hit.is_none() && plain => ix.len(),
+            _ => (0..ix.len())
+                .filter(|&s| ix.wanted(hit, &f, plain, s))
+                .count(),
+        };
+        let mut kids = Vec::new();
+        if limit > 0 && (offset as usize) < total {
+            let today = to_ms(now).div_euclid(DAY_MS);
+            let order = self.index_order(&ix, q.sort, today)?;
+            let take = |it: &mut dyn Iterator<Item = &u32>| -> Vec<i64> {
+                it.filter(|s| ix.wanted(hit, &f, plain, **s as usize))
+                    .skip(offset as usize)
+                    .take(limit as usize)
+                    .map(|&s| ix.kids[s as usize])
+                    .collect()
+            };
+            kids = match q.dir {
+                SortDir::Asc => take(&mut order.iter()),
+                SortDir::Desc => take(&mut order.iter().rev()),
+            };
+        }
+        Ok(Picked {
+            total: u32::try_from(total).unwrap_or(u32::MAX),
+            kids,
+        })
+    }
+
+    /// The bytes the index of this store holds now (0 before the first window); benches.
+    pub fn key_index_bytes(&self) -> usize {
+        self.index_cache()
+            .current
+            .lock()
+            .as_ref()
+            .map_or(0, |ix| ix.bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+    use crate::keys::rules::Search;
+    use crate::model::key::{ApiKey, KeyWindow};
+    use crate::store::keys::PageEntry;
+
+    const DAYS: (u32, u32) = (30, 90);
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+    }
+
+    /// A deterministic xorshift: random-ish data, the same in every run.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 16) as usize
+        }
+        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+            from[self.next() % from.len()]
+        }
+    }
+
+    const NAME_WORDS: &[&str] = &[
+        "Billing",
+        "reconciler",
+        "Payroll",
+        "sync",
+        "ACME",
+        "ingest",
+        "Mobile",
+        "reports",
+        "qa",
+        "B",
+        "zeta_ab",
+        "50%",
+        "ngx",
+    ];
+
+    /// `n` keys over the fragments of the shared search cases (any case), with every filtered
+    /// column varied; owner and API names for most.
+    fn random_keys(
+        n: usize,
+        seed: u64,
+    ) -> (
+        Vec<PageEntry>,
+        Vec<(String, Option<String>, Option<String>)>,
+    ) {
+        let mut r = Rng(seed);
+        let mut entries = Vec::new();
+        let mut names = Vec::new();
+        for i in 0..n {
+            let id = if r.next() % 3 == 0 {
+                format!("key_{:04x}{i}", r.next() % 65536)
+            } else {
+                format!("api_key_{:06x}{i}", r.next() % 16_777_216)
+            };
+            let name = (0..1 + r.next() % 3)
+                .map(|_| r.pick(NAME_WORDS))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let key = ApiKey {
+                id: id.clone(),
+                name,
+                key_type: [KeyType::User, KeyType::Organization, KeyType::Environment]
+                    [r.next() % 3],
+                status: [
+                    KeyStatus::Active,
+                    KeyStatus::Active,
+                    KeyStatus::Inactive,
+                    KeyStatus::Revoked,
+                ][r.next() % 4],
+                key_prefix: format!(
+                    "{}{}",
+                    r.pick(&["k_live_", "k_test_", "K_LIVE_"]),
+                    r.pick(&["Ab", "Qq", "x1", "AB", "b"])
+                ),
+                key_suffix: [None, Some("wXyZ"), Some("mnop"), Some("0a1b")][r.next() % 4]
+                    .map(str::to_string),
+                created_on: (r.next() % 10 != 0)
+                    .then(|| now() - Duration::days((r.next() % 400) as i64)),
+                last_verified_on: (r.next() % 3 != 0)
+                    .then(|| now() - Duration::hours((r.next() % 2000) as i64)),
+                last_verified_ip: None,
+                created_by: None,
+                api_ids: (0..r.next() % 3)
+                    .map(|_| format!("api_{}", r.next() % 4))
+                    .collect(),
+                scopes: vec![],
+                verification_count: (r.next() % 5 != 0).then(|| (r.next() % 50) as i64),
+                user_id: (r.next() % 2 == 0).then(|| format!("user_{}", r.next() % 20)),
+                org_code: [None, Some("org_acme"), Some("org_globex"), Some("org_7")][r.next() % 4]
+                    .map(str::to_string),
+            };
+            entries.push(PageEntry { key, detail: true });
+            names.push((
+                id,
+                [None, Some("Acme Corp"), Some("Hooli"), Some("initech B")][r.next() % 4]
+                    .map(str::to_string),
+                [None, Some("Billing API"), Some("Payments"), Some("reports")][r.next() % 4]
+                    .map(str::to_string),
+            ));
+        }
+        (entries, names)
+    }
+
+    /// A file store with `n` random-ish keys, two syncs apart (so that `daily` holds 7-day
+    /// activity), some rotated and some gone.
+    fn store(n: usize) -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("k.db"), "p").unwrap();
+        let (mut entries, names) = random_keys(n, 0x9e37_79b9_7f4a_7c15);
+        s.apply_page(Some(1), now() - Duration::days(3), &entries)
+            .unwrap();
+        s.set_names(&names).unwrap();
+        let mut r = Rng(7);
+        for e in entries.iter_mut() {
+            if r.next() % 2 == 0 {
+                e.key.verification_count =
+                    Some(e.key.verification_count.unwrap_or(0) + (r.next() % 9) as i64 + 1);
+            }
+        }
+        s.apply_page(Some(2), now() - Duration::hours(2), &entries)
+            .unwrap();
+        for e in entries.iter().step_by(11) {
+            s.set_rotated_on(&e.key.id, now() - Duration::days(5))
+                .unwrap();
+        }
+        let gone: Vec<String> = entries
+            .iter()
+            .step_by(17)
+            .map(|e| e.key.id.clone())
+            .collect();
+        s.mark_gone_ids(&gone).unwrap();
+        (dir, s)
+    }
+
+    fn shared_queries() -> Vec<String> {
+        #[derive(serde::Deserialize)]
+        struct Case {
+            query: String,
+        }
+        let cases: Vec<Case> =
+            serde_json::from_str(include_str!("../keys/search_cases.json")).unwrap();
+        assert!(cases.len() >= 25, "the shared cases: {}", cases.len());
+        cases.into_iter().map(|c| c.query).collect()
+    }
+
+    const ALL_SORTS: [KeySortKey; 8] = [
+        KeySortKey::Name,
+        KeySortKey::Owner,
+        KeySortKey::Api,
+        KeySortKey::Status,
+        KeySortKey::Created,
+        KeySortKey::LastVerified,
+        KeySortKey::Verifications,
+        KeySortKey::Activity,
+    ];
+
+    /// The same window through the index and through SQL: equal in full (rows, spark lines,
+    /// total, counts, rev). Returns the index's.
+    fn both(s: &SqliteStore, q: &KeyWindowQuery, offset: u32, limit: u32) -> KeyWindow {
+        let ix = s.keys_window(q, offset, limit, DAYS, now()).unwrap();
+        let sql = s.keys_window_sql(q, offset, limit, DAYS, now()).unwrap();
+        let ids =
+            |w: &KeyWindow| -> Vec<String> { w.rows.iter().map(|v| v.key.id.clone()).collect() };
+        assert_eq!(ix.total, sql.total, "{q:?} at {offset}: the total");
+        assert_eq!(ids(&ix), ids(&sql), "{q:?} at {offset}: the rows");
+        assert_eq!(ix, sql, "{q:?} at {offset}: the windows");
+        ix
+    }
+
+    /// How many keys the rule itself (`keys::rules::Search`) finds among all the store holds.
+    fn by_the_rule(s: &SqliteStore, query: &str) -> u32 {
+        let search = Search::parse(Some(query));
+        s.all_keys()
+            .unwrap()
+            .iter()
+            .filter(|k| search.matches(&k.view))
+            .count() as u32
+    }
+
+    #[test]
+    fn every_shared_case_gives_the_same_rows_through_the_index_sql_and_the_rule() {
+        let (_dir, s) = store(3000);
+        let mut found_some = 0;
+        for query in shared_queries() {
+            let rule = by_the_rule(&s, &query);
+            for sort in ALL_SORTS {
+                for dir in [SortDir::Asc, SortDir::Desc] {
+                    let q = KeyWindowQuery {
+                        search: Some(query.clone()),
+                        sort,
+                        dir,
+                        ..KeyWindowQuery::default()
+                    };
+                    let w = both(&s, &q, 0, 100);
+                    assert_eq!(w.total, rule, "{query:?}: the rule's count");
+                    both(&s, &q, w.total / 2, 60);
+                    both(&s, &q, w.total.saturating_sub(7), 60);
+                }
+            }
+            if rule > 0 && rule < 3000 {
+                found_some += 1;
+            }
+        }
+        // The data is not trivial: most cases find some keys but not all.
+        assert!(
+            found_some >= 10,
+            "{found_some} cases found some but not every key"
+        );
+    }
+
+    #[test]
+    fn every_filter_with_a_search_agrees_with_sql() {
+        let (_dir, s) = store(2000);
+        let filters = [
+            KeyWindowQuery {
+                status: Some(KeyStatus::Inactive),
+                ..KeyWindowQuery::default()
+            },
+            KeyWindowQuery {
+                key_type: Some(KeyType::User),
+                ..KeyWindowQuery::default()
+            },
+            KeyWindowQuery {
+                org_code: Some("org_acme".into()),
+                ..KeyWindowQuery::default()
+            },
+            KeyWindowQuery {
+                org_code: Some("org_nobody".into()),
+                ..KeyWindowQuery::default()
+            },
+            KeyWindowQuery {
+                user_id: Some("user_3".into()),
+                ..KeyWindowQuery::default()
+            },
+            KeyWindowQuery {
+                api_id: Some("api_2".into()),
+                ..KeyWindowQuery::default()
+            },
+            KeyWindowQuery {
+                flag: Some(KeyFlag::Stale),
+                ..KeyWindowQuery::default()
+            },
+            KeyWindowQuery {
+                flag: Some(KeyFlag::RotationDue),
+                status: Some(KeyStatus::Active),
+                api_id: Some("api_1".into()),
+                ..KeyWindowQuery::default()
+            },
+        ];
+        let mut nonempty = 0;
+        for f in &filters {
+            for search in [None, Some("b"), Some("billing acme"), Some("k_live_ab")] {
+                for sort in ALL_SORTS {
+                    for dir in [SortDir::Asc, SortDir::Desc] {
+                        let q = KeyWindowQuery {
+                            search: search.map(str::to_string),
+                            sort,
+                            dir,
+                            ..f.clone()
+                        };
+                        let w = both(&s, &q, 0, 50);
+                        both(&s, &q, w.total / 3, 50);
+                        if w.total > 0 {
+                            nonempty += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(nonempty > 100, "only {nonempty} windows found keys");
+    }
+
+    #[test]
+    fn the_index_follows_every_write() {
+        let (_dir, s) = store(500);
+        let find = |t: &str| KeyWindowQuery {
+            search: Some(t.into()),
+            sort: KeySortKey::Name,
+            dir: SortDir::Asc,
+            ..KeyWindowQuery::default()
+        };
+        // The index is built here, then every write below moves `rev`.
+        let before = both(&s, &find(""), 0, 10);
+        assert_eq!(both(&s, &find("quokka"), 0, 10).total, 0);
+        let victim = before.rows[3].key.id.clone();
+
+        // A rename (the names resolution) is found by its new name only.
+        s.set_names(&[(victim.clone(), Some("Quokka Ltd".into()), None)])
+            .unwrap();
+        let w = both(&s, &find("quokka"), 0, 10);
+        assert_eq!(w.rows.len(), 1);
+        assert_eq!(w.rows[0].key.id, victim);
+
+        // A revoke moves it between the status filters.
+        let revoked = |s: &SqliteStore| {
+            both(
+                s,
+                &KeyWindowQuery {
+                    status: Some(KeyStatus::Revoked),
+                    search: Some("quokka".into()),
+                    ..KeyWindowQuery::default()
+                },
+                0,
+                10,
+            )
+            .total
+        };
+        let was = w.rows[0].key.status;
+        s.set_status(&victim, KeyStatus::Revoked, now()).unwrap();
+        assert_eq!(revoked(&s), 1, "was {was:?}");
+
+        // A sync's delta: a new key, and a changed one.
+        let mut fresh = random_keys(1, 42).0;
+        fresh[0].key.id = "api_key_newcomer".into();
+        fresh[0].key.name = "Wombat ingest".into();
+        let total = both(&s, &find(""), 0, 0).total;
+        s.apply_page(Some(3), now(), &fresh).unwrap();
+        assert_eq!(both(&s, &find(""), 0, 0).total, total + 1);
+        assert_eq!(
+            both(&s, &find("wombat"), 0, 10).rows[0].key.id,
+            "api_key_newcomer"
+        );
+
+        // Gone: still listed, no longer flaggable.
+        s.mark_gone_ids(&[victim.clone()]).unwrap();
+        let w = both(&s, &find("quokka"), 0, 10);
+        assert!(w.rows[0].gone);
+
+        // Many changes at once (more than a patch takes): rebuilt, still equal to SQL.
+        let (mut entries, _) = random_keys(500, 99);
+        for e in &mut entries {
+            e.key.id = format!("batch_{}", e.key.id);
+        }
+        s.apply_page(Some(4), now(), &entries).unwrap();
+        for sort in ALL_SORTS {
+            both(
+                &s,
+                &KeyWindowQuery {
+                    search: Some("b".into()),
+                    sort,
+                    ..KeyWindowQuery::default()
+                },
+                0,
+                100,
+            );
+        }
+        assert_eq!(both(&s, &find(""), 0, 0).total, total + 501);
+    }
+
+    #[test]
+    fn the_index_follows_the_rule_beyond_ascii() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("k.db"), "p").unwrap();
+        let (mut entries, _) = random_keys(3, 5);
+        entries[0].key.name = "ÉCOLE Straße".into();
+        entries[1].key.name = "ΣΟΦΙΑ".into();
+        entries[2].key.name = "plain".into();
+        s.apply_page(Some(1), now(), &entries).unwrap();
+        for query in ["école", "É", "straße", "σοφια", "ΣΟΦ", "plain é"] {
+            let w = s
+                .keys_window(
+                    &KeyWindowQuery {
+                        search: Some(query.into()),
+                        ..KeyWindowQuery::default()
+                    },
+                    0,
+                    10,
+                    DAYS,
+                    now(),
+                )
+                .unwrap();
+            assert_eq!(w.total, by_the_rule(&s, query), "{query:?}");
+        }
+    }
+
+    #[test]
+    fn readers_on_several_threads_see_the_last_write() {
+        let (_dir, s) = store(1000);
+        let s = Arc::new(s);
+        let readers: Vec<_> = (0..3)
+            .map(|i| {
+                let s = Arc::clone(&s);
+                std::thread::spawn(move || {
+                    for j in 0..30 {
+                        let q = KeyWindowQuery {
+                            search: Some(["b", "acme", "k_live"][(i + j) % 3].into()),
+                            ..KeyWindowQuery::default()
+                        };
+                        let w = s.keys_window(&q, 0, 20, DAYS, now()).unwrap();
+                        assert!(w.rows.len() <= 20);
+                    }
+                })
+            })
+            .collect();
+        let ids: Vec<String> = s
+            .all_keys()
+            .unwrap()
+            .iter()
+            .map(|k| k.view.key.id.clone())
+            .collect();
+        for (i, id) in ids.iter().enumerate().take(40) {
+            s.set_names(&[(id.clone(), Some(format!("Renamed {i}")), None)])
+                .unwrap();
+        }
+        for r in readers {
+            r.join().unwrap();
+        }
+        let w = both(
+            &s,
+            &KeyWindowQuery {
+                search: Some("renamed".into()),
+                ..KeyWindowQuery::default()
+            },
+            0,
+            100,
+        );
+        assert_eq!(w.total, 40);
+    }
+}
