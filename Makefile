@@ -119,6 +119,5 @@ bench: ui-deps
 	$(CARGO) bench -p keyward-core
 	bash bench/server.sh
 	bash bench/team.sh
-	$(NODE) cd ui && npx vitest bench --run
 	bash scripts/scale-bench.sh
 	bash scripts/release-bench.sh
