@@ -109,8 +109,8 @@ test-package: package
 ## bench: sync, history and scan benchmarks (release; the scan bench compares with ripgrep), the
 ## server's figures (bench-server), team mode's (bench/team.sh: 10,000 keys listed through the
 ## server vs the local store, a sandbox change to its delta at a connected app), the keys
-## table's JavaScript per keystroke, filter and sort at 10,000 and 100,000 keys, the real
-## app at 150, 10,000 and 100,000 keys (paint, scroll, cold start, memory), and the release build
+## window in the core (search, filters, sorts, pages) at 150, 10,000 and 100,000 keys and the real
+## app at the same sizes (paint, scroll, cold start, memory; scripts/scale-bench.sh), and the release build
 ## beside Tauri's own hello world (bench/tauri-hello, built offline with the same profile) in the
 ## same run: launch to painted and idle PSS, each with its goal (<= 1.5x and <= 1.25x hello)
 bench: ui-deps
