@@ -66,6 +66,34 @@ def test_ten_thousand_keys(driver):
     in_dom = len(d.find_elements(By.CSS_SELECTOR, tid("key-row")))
     assert in_dom < 100, f"virtualized: {in_dom} rows in the DOM for {row_count(d)} keys"
 
+    # What start-up asks for, as JSON over IPC (the same calls the session makes): the counts
+    # and cursor (a window of no rows), then the table's first window; beside them the whole
+    # list that start-up used to load. Sizes are figures; the bound is that start-up's answers
+    # do not grow with the number of keys.
+    sizes = d.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        const invoke = window.__TAURI_INTERNALS__.invoke;
+        const q = { search: null, status: null, key_type: null, org_code: null, user_id: null, api_id: null, flag: null, sort: 'last_verified', dir: 'desc' };
+        const size = async (cmd, args) => {
+          const t = performance.now();
+          const r = await invoke(cmd, args);
+          return [JSON.stringify(r).length, Math.round(performance.now() - t)];
+        };
+        (async () => ({
+          counts: await size('keys_window', { query: q, offset: 0, limit: 0 }),
+          first: await size('keys_window', { query: q, offset: 0, limit: 200 }),
+          whole: await size('keys_list', { filter: { org_code: null, user_id: null, status: null, key_type: null, api_id: null, search: null }, offline: true }),
+        }))().then(done, (e) => done({ error: String(e && e.message || e) }));
+        """
+    )
+    assert "error" not in sizes, sizes
+    print(f"scale: start-up IPC at {N:,} keys: keys_window(limit 0) {sizes['counts'][0]:,} B in {sizes['counts'][1]} ms, "
+          f"first window (200 rows) {sizes['first'][0]:,} B in {sizes['first'][1]} ms; "
+          f"the whole list (keys_list, no longer called by the app) {sizes['whole'][0]:,} B in {sizes['whole'][1]} ms")
+    assert sizes["counts"][0] < 1000, "the counts answer holds no rows"
+    assert sizes["first"][0] * 10 < sizes["whole"][0], "the first window is a small part of the list"
+
     # Search: time from the input event to the frame painted with its rows (the table asks the
     # core for the window of the new query: data-window-seq changes when its rows arrive).
     ms = d.execute_async_script(WINDOW_INPUT, '[data-testid="key-search"]', "bot")
