@@ -32,7 +32,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock, Weak};
 
 use chrono::{DateTime, Utc};
-use memchr::memmem::Finder;
 use parking_lot::Mutex;
 use rusqlite::Connection;
 
@@ -148,6 +147,15 @@ fn each_source(
         f(r?);
     }
     Ok(())
+}
+
+/// True when `hay` holds `term` (not empty): a short haystack, so the first byte's positions
+/// and a comparison beat setting up a searcher.
+fn holds(hay: &[u8], term: &[u8]) -> bool {
+    let Some((&first, rest)) = term.split_first() else {
+        return true;
+    };
+    memchr::memchr_iter(first, hay).any(|i| hay[i + 1..].starts_with(rest))
 }
 
 /// The sorts whose order is a column's (all but the activity).
@@ -418,31 +426,47 @@ impl KeyIndex {
         // The longest term first: it is the likeliest to be rare.
         terms.sort_by_key(|t| std::cmp::Reverse(t.len()));
         terms.dedup();
-        let mut hit = vec![false; n];
         let Some((first, rest)) = terms.split_first() else {
             return vec![true; n];
         };
-        let finder = Finder::new(first.as_bytes());
-        let mut pos = 0usize;
-        while let Some(i) = finder.find(&self.hay[pos..]) {
-            let at = pos + i;
-            // The slot whose haystack holds byte `at`.
-            let slot = self.hay_start.partition_point(|&s| s as usize <= at) - 1;
-            hit[slot] = true;
-            pos = self.hay_start[slot + 1] as usize;
-            if pos >= self.hay.len() {
-                break;
-            }
-        }
+        let mut hit = vec![false; n];
+        self.scan(first.as_bytes(), &mut hit);
         for t in rest {
-            let finder = Finder::new(t.as_bytes());
-            for (slot, h) in hit.iter_mut().enumerate() {
-                if *h && finder.find(self.hay_of(slot)).is_none() {
-                    *h = false;
+            let t = t.as_bytes();
+            let candidates = hit.iter().filter(|h| **h).count();
+            if candidates.saturating_mul(8) < n {
+                // Few keys left: look in theirs only.
+                for (slot, h) in hit.iter_mut().enumerate() {
+                    if *h && !holds(self.hay_of(slot), t) {
+                        *h = false;
+                    }
+                }
+            } else {
+                let mut also = vec![false; n];
+                self.scan(t, &mut also);
+                for (h, a) in hit.iter_mut().zip(also) {
+                    *h &= a;
                 }
             }
         }
         hit
+    }
+
+    /// Marks in `hit` every slot whose haystack holds `term`: one pass over the whole buffer
+    /// (a match never spans two slots: each field ends with a newline, which no term holds).
+    fn scan(&self, term: &[u8], hit: &mut [bool]) {
+        if self.len() == 0 {
+            return;
+        }
+        let mut slot = 0usize;
+        let mut end = self.hay_start[1] as usize;
+        for at in memchr::memmem::find_iter(&self.hay, term) {
+            while end <= at {
+                slot += 1;
+                end = self.hay_start[slot + 1] as usize;
+            }
+            hit[slot] = true;
+        }
     }
 
     /// `q`'s filters resolved against the dictionary; `None` when an org, user or API that no
@@ -524,8 +548,8 @@ pub(super) struct IndexCache {
 
 /// Each live store's cache, found by the store's own `sync_flag` allocation: a `Weak` of it
 /// keeps the address from being reused, so an address found here is that store's. (A field of
-/// `SqliteStore` would be simpler; it lives in db.rs.) Entries of dropped stores are pruned when
-/// a new one is added.
+/// `SqliteStore` would be simpler; it lives in db.rs.) Entries of dropped stores are pruned at
+/// every call.
 type Registry = Vec<(Weak<AtomicBool>, Arc<IndexCache>)>;
 static REGISTRY: Mutex<Registry> = Mutex::new(Vec::new());
 
@@ -533,10 +557,11 @@ impl SqliteStore {
     fn index_cache(&self) -> Arc<IndexCache> {
         let me = Arc::as_ptr(&self.sync_flag);
         let mut reg = REGISTRY.lock();
+        // A dropped store's index is freed at the next call of any store.
+        reg.retain(|(w, _)| w.strong_count() > 0);
         if let Some((_, c)) = reg.iter().find(|(w, _)| std::ptr::eq(w.as_ptr(), me)) {
             return Arc::clone(c);
         }
-        reg.retain(|(w, _)| w.strong_count() > 0);
         let c = Arc::new(IndexCache::default());
         reg.push((Arc::downgrade(&self.sync_flag), Arc::clone(&c)));
         c
@@ -666,6 +691,20 @@ impl SqliteStore {
         if limit > 0 && (offset as usize) < total {
             let today = to_ms(now).div_euclid(DAY_MS);
             let order = self.index_order(&ix, q.sort, today)?;
+            if hit.is_none() && plain {
+                // Every key: the window is a slice of the order.
+                let (from, len) = (offset as usize, order.len());
+                let upto = from.saturating_add(limit as usize).min(len);
+                let slots: Box<dyn Iterator<Item = &u32>> = match q.dir {
+                    SortDir::Asc => Box::new(order[from.min(len)..upto].iter()),
+                    SortDir::Desc => Box::new(order[len - upto..len - from.min(len)].iter().rev()),
+                };
+                let kids = slots.map(|&s| ix.kids[s as usize]).collect();
+                return Ok(Picked {
+                    total: u32::try_from(total).unwrap_or(u32::MAX),
+                    kids,
+                });
+            }
             let take = |it: &mut dyn Iterator<Item = &u32>| -> Vec<i64> {
                 it.filter(|s| ix.wanted(hit, &f, plain, **s as usize))
                     .skip(offset as usize)
@@ -707,6 +746,9 @@ mod tests {
 
     const DAYS: (u32, u32) = (30, 90);
 
+    /// A key id with its owner and API names (`set_names`).
+    type Names = (String, Option<String>, Option<String>);
+
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
     }
@@ -743,18 +785,12 @@ mod tests {
 
     /// `n` keys over the fragments of the shared search cases (any case), with every filtered
     /// column varied; owner and API names for most.
-    fn random_keys(
-        n: usize,
-        seed: u64,
-    ) -> (
-        Vec<PageEntry>,
-        Vec<(String, Option<String>, Option<String>)>,
-    ) {
+    fn random_keys(n: usize, seed: u64) -> (Vec<PageEntry>, Vec<Names>) {
         let mut r = Rng(seed);
         let mut entries = Vec::new();
         let mut names = Vec::new();
         for i in 0..n {
-            let id = if r.next() % 3 == 0 {
+            let id = if r.next().is_multiple_of(3) {
                 format!("key_{:04x}{i}", r.next() % 65536)
             } else {
                 format!("api_key_{:06x}{i}", r.next() % 16_777_216)
@@ -781,9 +817,9 @@ mod tests {
                 ),
                 key_suffix: [None, Some("wXyZ"), Some("mnop"), Some("0a1b")][r.next() % 4]
                     .map(str::to_string),
-                created_on: (r.next() % 10 != 0)
+                created_on: (!r.next().is_multiple_of(10))
                     .then(|| now() - Duration::days((r.next() % 400) as i64)),
-                last_verified_on: (r.next() % 3 != 0)
+                last_verified_on: (!r.next().is_multiple_of(3))
                     .then(|| now() - Duration::hours((r.next() % 2000) as i64)),
                 last_verified_ip: None,
                 created_by: None,
@@ -791,8 +827,11 @@ mod tests {
                     .map(|_| format!("api_{}", r.next() % 4))
                     .collect(),
                 scopes: vec![],
-                verification_count: (r.next() % 5 != 0).then(|| (r.next() % 50) as i64),
-                user_id: (r.next() % 2 == 0).then(|| format!("user_{}", r.next() % 20)),
+                verification_count: (!r.next().is_multiple_of(5)).then(|| (r.next() % 50) as i64),
+                user_id: r
+                    .next()
+                    .is_multiple_of(2)
+                    .then(|| format!("user_{}", r.next() % 20)),
                 org_code: [None, Some("org_acme"), Some("org_globex"), Some("org_7")][r.next() % 4]
                     .map(str::to_string),
             };
@@ -819,7 +858,7 @@ mod tests {
         s.set_names(&names).unwrap();
         let mut r = Rng(7);
         for e in entries.iter_mut() {
-            if r.next() % 2 == 0 {
+            if r.next().is_multiple_of(2) {
                 e.key.verification_count =
                     Some(e.key.verification_count.unwrap_or(0) + (r.next() % 9) as i64 + 1);
             }
@@ -913,6 +952,38 @@ mod tests {
             found_some >= 10,
             "{found_some} cases found some but not every key"
         );
+        // A rare term with common ones: the other terms are looked for in the few keys the
+        // rare one found (not in the whole buffer).
+        let keys = s.all_keys().unwrap();
+        let mut rare_found = 0;
+        for k in keys.iter().step_by(97) {
+            let id = k.view.key.id.to_lowercase();
+            let tail = &id[id.len() - 6..];
+            let name = k.view.key.name.to_lowercase();
+            let word = name.split_whitespace().next().unwrap_or("b");
+            for query in [
+                format!("{tail} {word}"),
+                format!("{} {tail} b", &word[..word.len().min(2)]),
+                format!("{tail} zz"),
+                format!("{tail} wxyz a"),
+            ] {
+                let rule = by_the_rule(&s, &query);
+                let q = KeyWindowQuery {
+                    search: Some(query.clone()),
+                    sort: KeySortKey::Name,
+                    ..KeyWindowQuery::default()
+                };
+                assert_eq!(
+                    both(&s, &q, 0, 100).total,
+                    rule,
+                    "{query:?}: the rule's count"
+                );
+                if rule > 0 {
+                    rare_found += 1;
+                }
+            }
+        }
+        assert!(rare_found >= 31, "{rare_found} rare queries found a key");
     }
 
     #[test]
@@ -1029,7 +1100,7 @@ mod tests {
         );
 
         // Gone: still listed, no longer flaggable.
-        s.mark_gone_ids(&[victim.clone()]).unwrap();
+        s.mark_gone_ids(std::slice::from_ref(&victim)).unwrap();
         let w = both(&s, &find("quokka"), 0, 10);
         assert!(w.rows[0].gone);
 
