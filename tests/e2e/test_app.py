@@ -471,8 +471,10 @@ def test_reissue(driver):
     m = find(d, "handover", 20)
     assert "e2e created key" in m.text
     shot(d, "handovers")
-    # The handover names both keys and their masked secrets (what an admin greps configs for).
-    assert "k_live" in find(d, "handover-old-masked").text and "k_live" in find(d, "handover-new-masked").text
+    # The handover names both keys and their masked secrets (what an admin greps configs for;
+    # the screen asks the store for those two keys by id, so they may come a moment later).
+    wait(d, lambda: "k_live" in find(d, "handover-old-masked").text and "k_live" in find(d, "handover-new-masked").text,
+         10, "both keys' masked secrets on the handover")
     # Back to the old one, by its id: its page says it was re-issued and links the new key,
     # whose name tells the two apart.
     open_key_by_search(d, STATE["key_id"])
@@ -745,11 +747,18 @@ def test_audit_shows_actions(driver):
     actions = {r.get_attribute("data-action") for r in d.find_elements(By.CSS_SELECTOR, tid("audit-row"))}
     for a in ("create", "rotate", "reissue", "revoke"):
         assert any(a in x for x in actions), f"{a} missing from audit: {actions}"
-    # Every row of the suite's key names it (rotate and revoke included), with its masked secret.
-    for r in d.find_elements(By.CSS_SELECTOR, tid("audit-row")):
-        if r.get_attribute("data-action") in ("rotate", "revoke", "reissue") and STATE["key_id"] in (r.find_element(By.CSS_SELECTOR, "td[title]").get_attribute("title") or ""):
-            assert r.find_element(By.CSS_SELECTOR, tid("audit-key-name")).text.startswith("e2e created key"), r.text
-            assert "k_live" in r.find_element(By.CSS_SELECTOR, tid("audit-key-masked")).text, r.text
+    # Every row of the suite's key names it (rotate and revoke included), with its masked secret
+    # (the screen asks the store for the keys its rows name, by id: they may come a moment later).
+    def ours():
+        return [r for r in d.find_elements(By.CSS_SELECTOR, tid("audit-row"))
+                if r.get_attribute("data-action") in ("rotate", "revoke", "reissue")
+                and STATE["key_id"] in (r.find_element(By.CSS_SELECTOR, "td[title]").get_attribute("title") or "")]
+    assert ours(), "the suite's key has audit rows"
+    wait(d, lambda: all("k_live" in r.find_element(By.CSS_SELECTOR, tid("audit-key-masked")).text for r in ours()), 10,
+         "the masked secret on every row of the suite's key")
+    for r in ours():
+        assert r.find_element(By.CSS_SELECTOR, tid("audit-key-name")).text.startswith("e2e created key"), r.text
+        assert "k_live" in r.find_element(By.CSS_SELECTOR, tid("audit-key-masked")).text, r.text
     shot(d, "audit", keep=True)
     nav(d, "insights")
     find(d, "insights")
