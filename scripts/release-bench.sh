@@ -15,7 +15,8 @@
 # target/tauri-hello, its own workspace); RELEASE_BENCH_NO_BUILD=1 uses the last ones;
 # BENCH_SKIP=cli,cold,idle skips phases; BENCH_RUNS, BENCH_IDLE_SECS: see scripts/release_bench.py.
 # WebKit's compositing: Keyward ships with WebKit's hardware acceleration policy set to "never"
-# (src-tauri/src/webview.rs); the cold and idle phases also run once with WebKit's own policy
+# (src-tauri/src/webview.rs; the phases set KEYWARD_WEBKIT_ACCEL=never explicitly, since under
+# WebDriver the app keeps WebKit's own); the cold and idle phases also run once with WebKit's own policy
 # (KEYWARD_WEBKIT_ACCEL=webkit) and print both side by side, so that the shipped choice is
 # measured against the other in the same run; BENCH_ACCEL_VARIANT=0 skips that variant.
 set -euo pipefail
@@ -81,7 +82,9 @@ if [[ "${BENCH_ACCEL_VARIANT:-1}" != 0 ]]; then
 fi
 for phase in cli cold idle; do
   if [[ ",${BENCH_SKIP:-}," == *",$phase,"* ]]; then continue; fi
-  run_phase "$phase"
+  # The shipped policy, said explicitly: under WebDriver (the cold phase) the app would
+  # otherwise keep WebKit's own (src-tauri/src/webview.rs, Accel::choose).
+  KEYWARD_WEBKIT_ACCEL=never run_phase "$phase"
 done
 keep_app_logs ""
 "$VENV/bin/python" scripts/release_bench.py report

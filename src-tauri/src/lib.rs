@@ -278,15 +278,20 @@ pub fn run() {
                 } else {
                     shell.open_default().await
                 };
-                drop(opening);
+                opening.opened();
                 match opened {
-                    Ok(()) => log::info!(
-                        "session opened in {} ms (at {} ms)",
-                        t.elapsed().as_millis(),
-                        since_start_ms()
-                    ),
+                    Ok(()) => {
+                        log::info!(
+                            "session opened in {} ms (at {} ms)",
+                            t.elapsed().as_millis(),
+                            since_start_ms()
+                        );
+                        shell.warm_up().await;
+                        log::info!("ready at {} ms", since_start_ms());
+                    }
                     Err(e) => log::warn!("could not open the session: {} ({})", e.message, e.code),
                 }
+                drop(opening);
             });
             tray::setup(&handle, keep_watching);
             save_window_state_on_change(&handle);

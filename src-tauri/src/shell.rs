@@ -58,20 +58,41 @@ pub struct Shell {
     session_gen: tokio::sync::watch::Sender<u64>,
     /// The member of the open team profile, once its server said who it is.
     team_member: Mutex<Option<keyward_core::remote::Me>>,
-    /// False while the start-up session opens in the background ([`Shell::opening`]): the
-    /// window is up by then, and whatever reads the session waits for it.
-    opened: tokio::sync::watch::Sender<bool>,
+    /// Where the start-up session is ([`Shell::opening`]): the window is up before it opens,
+    /// and whatever reads the session waits for it.
+    opened: tokio::sync::watch::Sender<Startup>,
 }
 
-/// Held while the start-up session opens: the session's readers wait until it is dropped
-/// (also when the opening fails or panics).
-pub struct Opening(tokio::sync::watch::Sender<bool>);
+/// The start-up session's progress, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Startup {
+    /// Opening: nothing reads the session yet.
+    Opening,
+    /// Open: the window's status may be read; the store is being warmed ([`Shell::warm_up`]).
+    Open,
+    /// Open and warm (or not opened at all): everything goes.
+    Ready,
+}
+
+/// Held while the start-up session opens and warms: the session's readers wait until it is
+/// dropped (also when the opening fails or panics, or the warming takes too long).
+pub struct Opening(tokio::sync::watch::Sender<Startup>);
+
+impl Opening {
+    /// The session is open: the window's status may be read; the store is still warming.
+    pub fn opened(&self) {
+        self.0.send_replace(Startup::Open);
+    }
+}
 
 impl Drop for Opening {
     fn drop(&mut self) {
-        self.0.send_replace(true);
+        self.0.send_replace(Startup::Ready);
     }
 }
+
+/// How long the start-up's warming may hold the session's other readers.
+const WARM_UP_AT_MOST: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// What [`Shell::on_settings_saved`] registers.
 pub type SettingsHook = Box<dyn Fn(&keyward_core::config::Settings) + Send + Sync>;
@@ -91,24 +112,53 @@ impl Shell {
             on_settings_saved: Mutex::new(None),
             session_gen: tokio::sync::watch::channel(0).0,
             team_member: Mutex::new(None),
-            opened: tokio::sync::watch::channel(true).0,
+            opened: tokio::sync::watch::channel(Startup::Ready).0,
         }
     }
 
     /// Marks the start-up session as opening (in the background, after the window is up):
-    /// [`Shell::ctx`], [`Shell::status`], [`Shell::is_demo`] and [`Shell::is_team`] wait until
-    /// the returned guard is dropped, so that the window's first questions get the opened
-    /// session, never the welcome screen of a session not opened yet.
+    /// [`Shell::status`], [`Shell::is_demo`] and [`Shell::is_team`] wait until
+    /// [`Opening::opened`], and [`Shell::ctx`] (every operation on the session) until the guard
+    /// is dropped, so that the window's first questions get the opened session, never the
+    /// welcome screen of a session not opened yet, and its first keys window a warm store.
     pub fn opening(&self) -> Opening {
-        self.opened.send_replace(false);
+        self.opened.send_replace(Startup::Opening);
         Opening(self.opened.clone())
     }
 
-    /// Waits for the start-up session (at once when it is open).
-    async fn started(&self) {
+    /// Waits for the start-up session to reach `at` (at once when it has).
+    async fn reached(&self, at: Startup) {
         let mut rx = self.opened.subscribe();
-        // The sender lives as long as the shell: this only ends when opened.
-        let _ = rx.wait_for(|open| *open).await;
+        // The sender lives as long as the shell: this only ends when reached.
+        let _ = rx.wait_for(|s| *s >= at).await;
+    }
+
+    async fn started(&self) {
+        self.reached(Startup::Open).await;
+    }
+
+    /// At start-up, once the session is open: asks the store for the keys table's first
+    /// window (the default query, no rows), so that the store's window index is built and its
+    /// pages read while the window loads its page, once, instead of by the window's first
+    /// questions at the same time. Local stores only (a team profile's window is its
+    /// server's). At most [`WARM_UP_AT_MOST`]; a failure is the window's to see, not this.
+    pub async fn warm_up(&self) {
+        let Ok(ctx) = self.current_ctx().await else {
+            return;
+        };
+        if ctx.profile().await.is_ok_and(|p| p.is_team()) {
+            return;
+        }
+        let query = keyward_core::model::key::KeyWindowQuery::default();
+        let warm = keyward_core::api::keys_window(&ctx, query, 0, 0);
+        match tokio::time::timeout(WARM_UP_AT_MOST, warm).await {
+            Ok(Ok(w)) => log::info!("store warmed: {} keys", w.counts.all),
+            Ok(Err(e)) => log::info!("store not warmed: {} ({})", e.message, e.code),
+            Err(_) => log::info!(
+                "store not warmed within {} s: the window goes on",
+                WARM_UP_AT_MOST.as_secs()
+            ),
+        }
     }
 
     /// A context with no profile selected: profiles, settings, and "Test connection".
@@ -118,7 +168,7 @@ impl Shell {
 
     /// The context of the open session, or an error that says to open one.
     pub async fn ctx(&self) -> Result<Arc<AppCtx>> {
-        self.started().await;
+        self.reached(Startup::Ready).await;
         self.current_ctx().await
     }
 

@@ -9,9 +9,9 @@ use tauri::{Manager, Runtime, Url, WebviewUrl, WebviewWindow, WebviewWindowBuild
 /// creates it).
 pub const MAIN: &str = "main";
 
-/// Whether WebKit composites the page on the GPU (its "hardware acceleration policy"), read from
-/// `KEYWARD_WEBKIT_ACCEL` (the bench compares both in one run): `webkit` leaves WebKit's own
-/// policy (on demand); anything else, or nothing, is [`Accel::Never`].
+/// Whether WebKit composites the page on the GPU (its "hardware acceleration policy"):
+/// `KEYWARD_WEBKIT_ACCEL` = `never` or `webkit` (WebKit's own policy; the bench compares both
+/// in one run); unset, [`Accel::Never`], except under WebDriver (see [`Accel::choose`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Accel {
     /// Never composited: a table and a few charts need no GPU layers, and under Xvfb (or with
@@ -23,24 +23,35 @@ pub enum Accel {
 }
 
 impl Accel {
-    pub fn parse(value: Option<&str>) -> Accel {
-        match value.map(str::trim) {
+    /// `setting`: `KEYWARD_WEBKIT_ACCEL`; `automation`: the app runs under WebDriver
+    /// (tauri-driver sets `TAURI_WEBVIEW_AUTOMATION=true`). Under WebDriver, WebKit keeps its
+    /// own policy unless the setting says otherwise: WebKitWebDriver's screenshot waits for a
+    /// frame, and a page that does not change paints none when not composited (measured with
+    /// WebKitGTK 2.50: the welcome screen's screenshot never returned; the keys table's, whose
+    /// clock repaints, did in 0.09 s). The start-up benchmark sets `never` explicitly.
+    pub fn choose(setting: Option<&str>, automation: bool) -> Accel {
+        match setting.map(str::trim) {
+            Some("never") => Accel::Never,
             Some("webkit") => Accel::WebKitDefault,
+            _ if automation => Accel::WebKitDefault,
             _ => Accel::Never,
         }
     }
 
     pub fn from_env() -> Accel {
-        Accel::parse(std::env::var("KEYWARD_WEBKIT_ACCEL").ok().as_deref())
+        Accel::choose(
+            std::env::var("KEYWARD_WEBKIT_ACCEL").ok().as_deref(),
+            std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true"),
+        )
     }
 }
 
-/// Creates the app's window from its config. On Linux with [`Accel::Never`], the webview is
-/// created on no page (wry loads nothing for `about:blank`, so no web process starts), gets
-/// its hardware acceleration policy through WebKitGTK's own settings, and only then is sent to
-/// the app's page: WebKitGTK (2.50) ends the web process when the policy changes after a load
+/// Creates the app's window from its config. On Linux the webview is created on no page (wry
+/// loads nothing for `about:blank`, so no web process starts), gets its hardware acceleration
+/// policy through WebKitGTK's own settings when [`Accel::Never`], and only then is sent to the
+/// app's page: WebKitGTK (2.50) ends the web process when the policy changes after a load
 /// started (measured: a crash at start-up, and a reload in a new process broke the WebDriver
-/// session that had started the app).
+/// session that had started the app). Both policies start the same way.
 pub fn create_main_window<R: Runtime>(
     app: &tauri::AppHandle<R>,
     accel: Accel,
@@ -53,20 +64,45 @@ pub fn create_main_window<R: Runtime>(
         .find(|w| w.label == MAIN)
         .cloned()
         .ok_or("tauri.conf.json has no main window")?;
-    let later = if cfg!(target_os = "linux") && accel == Accel::Never {
+    let later = if cfg!(target_os = "linux") {
         let page = app_page(app)?;
         config.url = WebviewUrl::External(Url::parse("about:blank")?);
         Some(page)
     } else {
         None
     };
-    let window = WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    let mut builder = WebviewWindowBuilder::from_config(app, &config)?;
+    if std::env::var_os("KEYWARD_TRACE_IPC").is_some_and(|v| v == "1") {
+        builder = builder.initialization_script(TRACE_IPC);
+    }
+    let window = builder.build()?;
     if let Some(page) = later {
-        never_composite(&window)?;
+        if accel == Accel::Never {
+            never_composite(&window)?;
+        }
         window.navigate(page)?;
     }
     Ok(window)
 }
+
+/// `KEYWARD_TRACE_IPC=1` (the start-up benchmark's probe): every command the page sends (Tauri's
+/// IPC is a `fetch` of `ipc://localhost/<command>`) is timed as a performance measure
+/// `ipc:<command>`, from the call to its answer, so that the page's own clock says where its
+/// start-up goes. Names and times only, no arguments.
+const TRACE_IPC: &str = r#"(function () {
+  const fetch0 = window.fetch;
+  window.fetch = function (input, init) {
+    const url = String(input && input.url ? input.url : input);
+    const answer = fetch0.call(this, input, init);
+    if (url.startsWith("ipc:") || url.startsWith("http://ipc.localhost")) {
+      const start = performance.now();
+      const name = "ipc:" + decodeURIComponent(url.replace(/^[^/]*\/\/[^/]*\//, "").split("?")[0]);
+      const done = () => { try { performance.measure(name, { start: start, end: performance.now() }); } catch (_) {} };
+      answer.then(done, done);
+    }
+    return answer;
+  };
+})();"#;
 
 /// The app's page, as Tauri resolves `WebviewUrl::App("index.html")` on Linux: the dev
 /// server in a dev build (no embedded assets), else the `tauri` scheme.
@@ -175,10 +211,13 @@ mod tests {
 
     #[test]
     fn webkit_composites_only_when_asked() {
-        assert_eq!(Accel::parse(None), Accel::Never);
-        assert_eq!(Accel::parse(Some("")), Accel::Never);
-        assert_eq!(Accel::parse(Some("never")), Accel::Never);
-        assert_eq!(Accel::parse(Some(" webkit ")), Accel::WebKitDefault);
+        assert_eq!(Accel::choose(None, false), Accel::Never);
+        assert_eq!(Accel::choose(Some(""), false), Accel::Never);
+        assert_eq!(Accel::choose(Some("never"), false), Accel::Never);
+        assert_eq!(Accel::choose(Some(" webkit "), false), Accel::WebKitDefault);
+        // Under WebDriver: WebKit's own policy, unless asked for never.
+        assert_eq!(Accel::choose(None, true), Accel::WebKitDefault);
+        assert_eq!(Accel::choose(Some("never"), true), Accel::Never);
     }
 
     #[test]
