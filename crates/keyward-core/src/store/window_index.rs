@@ -284,7 +284,21 @@ pub(super) struct KeyIndex {
     dict: HashMap<Box<str>, u32>,
     orders: [OnceLock<Arc<[u32]>>; SORTS],
     activity: Mutex<Option<ActivityOrder>>,
+    /// The masks of the column filters asked for at this `rev` (see [`KeyIndex::column_mask`]).
+    masks: Mutex<HashMap<MaskKey, Arc<[bool]>>>,
 }
+
+/// Status, type, org, user and API of a filter.
+type MaskKey = (
+    Option<u8>,
+    Option<u8>,
+    Option<u32>,
+    Option<u32>,
+    Option<u32>,
+);
+
+/// How many filter masks an index keeps (one byte per key each).
+const MASKS_KEPT: usize = 16;
 
 impl std::fmt::Debug for KeyIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -393,6 +407,7 @@ impl Builder {
             dict: self.dict,
             orders: Default::default(),
             activity: Mutex::new(None),
+            masks: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -472,6 +487,7 @@ impl KeyIndex {
             .lock()
             .as_ref()
             .map_or(0, |a| a.order.len() * 4);
+        let masks: usize = self.masks.lock().values().map(|m| m.len()).sum();
         self.kids.capacity() * 8
             + self.hay.capacity()
             + self.hay_start.capacity() * 4
@@ -485,6 +501,7 @@ impl KeyIndex {
                 .sum::<usize>()
             + orders
             + activity
+            + masks
     }
 
     /// The slots whose haystack holds every term (`terms` not empty).
@@ -585,7 +602,34 @@ impl KeyIndex {
 
     /// Clears in `mask` the slots that `f` refuses, one column at a time.
     fn apply(&self, f: &Filter, mask: &mut [bool]) {
+        if let Some(cm) = self.column_mask(f) {
+            for (m, &c) in mask.iter_mut().zip(cm.iter()) {
+                *m &= c;
+            }
+        }
+        if let Some((stale, cutoff)) = f.flag {
+            let c = &self.cols;
+            let dates = if stale { &c.stale_at } else { &c.rot_at };
+            for (((m, &gone), &status), &at) in
+                mask.iter_mut().zip(&c.gone).zip(&c.status).zip(dates)
+            {
+                *m &= !gone & (status == 0) & (at < cutoff);
+            }
+        }
+    }
+
+    /// The keys that `f`'s column filters (all but the flag, which moves with the clock) let
+    /// through, kept for this index (`None`: no such filter).
+    fn column_mask(&self, f: &Filter) -> Option<Arc<[bool]>> {
+        let key: MaskKey = (f.status, f.key_type, f.org, f.user, f.api);
+        if key == (None, None, None, None, None) {
+            return None;
+        }
+        if let Some(m) = self.masks.lock().get(&key) {
+            return Some(Arc::clone(m));
+        }
         let c = &self.cols;
+        let mut mask = vec![true; self.len()];
         let eq8 = |mask: &mut [bool], col: &[u8], v: u8| {
             for (m, &x) in mask.iter_mut().zip(col) {
                 *m &= x == v;
@@ -597,24 +641,16 @@ impl KeyIndex {
             }
         };
         if let Some(v) = f.status {
-            eq8(mask, &c.status, v);
+            eq8(&mut mask, &c.status, v);
         }
         if let Some(v) = f.key_type {
-            eq8(mask, &c.key_type, v);
+            eq8(&mut mask, &c.key_type, v);
         }
         if let Some(v) = f.org {
-            eq32(mask, &c.org, v);
+            eq32(&mut mask, &c.org, v);
         }
         if let Some(v) = f.user {
-            eq32(mask, &c.user, v);
-        }
-        if let Some((stale, cutoff)) = f.flag {
-            let dates = if stale { &c.stale_at } else { &c.rot_at };
-            for (((m, &gone), &status), &at) in
-                mask.iter_mut().zip(&c.gone).zip(&c.status).zip(dates)
-            {
-                *m &= !gone & (status == 0) & (at < cutoff);
-            }
+            eq32(&mut mask, &c.user, v);
         }
         if let Some(a) = f.api {
             for (slot, m) in mask.iter_mut().enumerate() {
@@ -623,6 +659,13 @@ impl KeyIndex {
                 }
             }
         }
+        let mask: Arc<[bool]> = mask.into();
+        let mut masks = self.masks.lock();
+        if masks.len() >= MASKS_KEPT {
+            masks.clear();
+        }
+        masks.insert(key, Arc::clone(&mask));
+        Some(mask)
     }
 
     /// Whether slot `slot` matches: in `hit` (the search's, if any) and through `f`.
