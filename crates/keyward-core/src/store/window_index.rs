@@ -286,6 +286,9 @@ pub(super) struct KeyIndex {
     activity: Mutex<Option<ActivityOrder>>,
     /// The masks of the column filters asked for at this `rev` (see [`KeyIndex::column_mask`]).
     masks: Mutex<HashMap<MaskKey, Arc<[bool]>>>,
+    /// The stale and the rotation dates of the flaggable keys (present and active), sorted:
+    /// a flag filter alone counts its keys by one binary search.
+    flag_dates: [OnceLock<Vec<i64>>; 2],
 }
 
 /// Status, type, org, user and API of a filter.
@@ -408,6 +411,7 @@ impl Builder {
             orders: Default::default(),
             activity: Mutex::new(None),
             masks: Mutex::new(HashMap::new()),
+            flag_dates: Default::default(),
         }
     }
 }
@@ -487,7 +491,13 @@ impl KeyIndex {
             .lock()
             .as_ref()
             .map_or(0, |a| a.order.len() * 4);
-        let masks: usize = self.masks.lock().values().map(|m| m.len()).sum();
+        let masks: usize = self.masks.lock().values().map(|m| m.len()).sum::<usize>()
+            + self
+                .flag_dates
+                .iter()
+                .filter_map(|d| d.get())
+                .map(|d| d.capacity() * 8)
+                .sum::<usize>();
         self.kids.capacity() * 8
             + self.hay.capacity()
             + self.hay_start.capacity() * 4
@@ -616,6 +626,23 @@ impl KeyIndex {
                 *m &= !gone & (status == 0) & (at < cutoff);
             }
         }
+    }
+
+    /// How many keys a flag filter alone lets through (`stale`: the stale flag, else the
+    /// rotation one): the flaggable keys whose date is before `cutoff`.
+    fn flag_count(&self, stale: bool, cutoff: i64) -> usize {
+        let cell = &self.flag_dates[usize::from(!stale)];
+        let dates = cell.get_or_init(|| {
+            let c = &self.cols;
+            let col = if stale { &c.stale_at } else { &c.rot_at };
+            let mut d: Vec<i64> = (0..self.len())
+                .filter(|&i| !c.gone[i] && c.status[i] == 0)
+                .map(|i| col[i])
+                .collect();
+            d.sort_unstable();
+            d
+        });
+        dates.partition_point(|&d| d < cutoff)
     }
 
     /// The keys that `f`'s column filters (all but the flag, which moves with the clock) let
@@ -832,9 +859,20 @@ impl SqliteStore {
         };
         let mut plain = f.is_plain();
         let mut hit = (!terms.is_empty()).then(|| ix.search(terms));
+        let flag_only = f.flag.filter(|_| {
+            f.status.is_none()
+                && f.key_type.is_none()
+                && f.org.is_none()
+                && f.user.is_none()
+                && f.api.is_none()
+        });
         let total = match known_total {
             Some(t) if hit.is_none() => t as usize,
             _ if hit.is_none() && plain => ix.len(),
+            _ if hit.is_none() && flag_only.is_some() => {
+                let (stale, cutoff) = flag_only.unwrap_or((true, 0));
+                ix.flag_count(stale, cutoff)
+            }
             _ => {
                 // The exact count: the search's keys (or all) through each filter's column.
                 let mut mask = hit.take().unwrap_or_else(|| vec![true; ix.len()]);
@@ -1188,6 +1226,10 @@ mod tests {
             },
             KeyWindowQuery {
                 flag: Some(KeyFlag::Stale),
+                ..KeyWindowQuery::default()
+            },
+            KeyWindowQuery {
+                flag: Some(KeyFlag::RotationDue),
                 ..KeyWindowQuery::default()
             },
             KeyWindowQuery {
