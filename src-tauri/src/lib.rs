@@ -254,7 +254,8 @@ pub fn run() {
             });
             // The window is created hidden (tauri.conf.json): shown now, before the session
             // opens, unless Keyward was started at login to keep watching from the tray.
-            if keep_watching && tray::started_hidden(std::env::args()) {
+            let hidden = keep_watching && tray::started_hidden(std::env::args());
+            if hidden {
                 log::info!(
                     "started at login: the window stays hidden, Keyward watches from the tray"
                 );
@@ -270,7 +271,7 @@ pub fn run() {
             // `keyward-app --demo` (what `make run` does) opens straight on the demo sandbox.
             let demo_mode = std::env::args().any(|a| a == "--demo");
             let open_app = handle.clone();
-            tauri::async_runtime::spawn(async move {
+            let open_session = async move {
                 let t = std::time::Instant::now();
                 let shell = open_app.state::<Shell>();
                 let opened = if demo_mode {
@@ -286,13 +287,22 @@ pub fn run() {
                             t.elapsed().as_millis(),
                             since_start_ms()
                         );
-                        shell.warm_up().await;
-                        log::info!("ready at {} ms", since_start_ms());
+                        if !hidden {
+                            shell.warm_up().await;
+                            log::info!("ready at {} ms", since_start_ms());
+                        }
                     }
                     Err(e) => log::warn!("could not open the session: {} ({})", e.message, e.code),
                 }
                 drop(opening);
-            });
+            };
+            if hidden {
+                // No window to paint: the session opens before the tray shows, so that the
+                // tray's first line already says the session's last sync and open alerts.
+                tauri::async_runtime::block_on(open_session);
+            } else {
+                tauri::async_runtime::spawn(open_session);
+            }
             tray::setup(&handle, keep_watching);
             save_window_state_on_change(&handle);
             spawn_background_sync(handle);
