@@ -53,3 +53,4 @@ mod store;
 mod store_faults;
 mod unknown_ids;
 mod wild_server;
+mod window_search;
