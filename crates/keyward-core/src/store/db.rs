@@ -42,6 +42,8 @@ pub struct SqliteStore {
     pub(super) path: Option<PathBuf>,
     /// The sync lock of an in-memory store (a file store locks a file: see `store/lock.rs`).
     pub(super) sync_flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The keys window's in-memory index of this store (`store/window_index.rs`).
+    pub(super) window_index: std::sync::Arc<super::window_index::IndexCache>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -113,6 +115,7 @@ impl SqliteStore {
             profile: profile.to_string(),
             path: Some(path.to_path_buf()),
             sync_flag: Default::default(),
+            window_index: Default::default(),
         })
     }
 
@@ -148,6 +151,7 @@ impl SqliteStore {
             profile: profile.to_string(),
             path,
             sync_flag: Default::default(),
+            window_index: Default::default(),
         })
     }
 

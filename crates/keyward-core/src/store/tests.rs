@@ -172,6 +172,7 @@ fn store_over(c: Connection) -> SqliteStore {
         profile: "p".into(),
         path: None,
         sync_flag: Default::default(),
+        window_index: Default::default(),
     }
 }
 

@@ -28,8 +28,7 @@
 //!   always what the store holds.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
@@ -726,25 +725,9 @@ pub(super) struct IndexCache {
     current: Mutex<Option<Arc<KeyIndex>>>,
 }
 
-/// Each live store's cache, found by the store's own `sync_flag` allocation: a `Weak` of it
-/// keeps the address from being reused, so an address found here is that store's. (A field of
-/// `SqliteStore` would be simpler; it lives in db.rs.) Entries of dropped stores are pruned at
-/// every call.
-type Registry = Vec<(Weak<AtomicBool>, Arc<IndexCache>)>;
-static REGISTRY: Mutex<Registry> = Mutex::new(Vec::new());
-
 impl SqliteStore {
     fn index_cache(&self) -> Arc<IndexCache> {
-        let me = Arc::as_ptr(&self.sync_flag);
-        let mut reg = REGISTRY.lock();
-        // A dropped store's index is freed at the next call of any store.
-        reg.retain(|(w, _)| w.strong_count() > 0);
-        if let Some((_, c)) = reg.iter().find(|(w, _)| std::ptr::eq(w.as_ptr(), me)) {
-            return Arc::clone(c);
-        }
-        let c = Arc::new(IndexCache::default());
-        reg.push((Arc::downgrade(&self.sync_flag), Arc::clone(&c)));
-        c
+        Arc::clone(&self.window_index)
     }
 
     /// The index at `rev` or later: the cached one, patched with the rows changed since, or
