@@ -16,8 +16,8 @@ if [[ -z "${E2E_NO_BUILD:-}" ]]; then
   cargo build -p keyward-app --features custom-protocol
   cargo build --release -p kinde-sandbox -p keyward-cli
 fi
-# The layer that does the search, sort and windowing (SQLite) at 150 / 10,000 / 100,000 keys.
-echo "== the keys window in SQL (store::view::scale, release build; search goal < 5 ms at 100,000) =="
+# The layer that does the search, sort and windowing (the store's index, and SQLite beside it) at 150 / 10,000 / 100,000 keys.
+echo "== the keys window in the core: the in-memory index beside its SQL path (store::view::scale, release build; search goal < 5 ms at 100,000) =="
 cargo test -q -p keyward-core --release --lib store::view::scale -- --ignored --nocapture 2>&1 | grep '^n='
 
 VENV="$ROOT/target/e2e-venv"

@@ -97,7 +97,8 @@ pub fn apply(v: &mut KeyView, w: Windows, now: DateTime<Utc>) {
 }
 
 /// One window of the keys table (`keys_window`): the store answers with the search rule and
-/// the flag rules in SQL; the rows' flags are set here.
+/// the flag rules (the local store through its in-memory window index, `store/window_index.rs`,
+/// checked against its SQL path; the team server's in SQL); the rows' flags are set here.
 pub async fn window(ctx: &AppCtx, q: KeyWindowQuery, offset: u32, limit: u32) -> Result<KeyWindow> {
     let w = Windows::from(&ctx.settings().await?);
     let store = ctx.store().await?;
