@@ -28,6 +28,7 @@ mod reconcile;
 mod rows;
 mod runs;
 mod view;
+mod window_cache;
 mod window_index;
 
 pub use contract::Store;

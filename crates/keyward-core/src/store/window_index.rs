@@ -34,13 +34,11 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use rusqlite::Connection;
 
-use super::db::SqliteStore;
 use super::rows::{DAY_MS, to_ms};
-use crate::error::Result;
-use crate::model::key::{KeyFlag, KeySortKey, KeyStatus, KeyType, KeyWindowQuery, SortDir};
+use crate::model::key::{KeyFlag, KeySortKey, KeyStatus, KeyType, KeyWindowQuery};
 
 /// A patch (rows changed since the index's `rev`) above this share of the keys rebuilds.
-const PATCH_SHARE: usize = 4;
+pub(super) const PATCH_SHARE: usize = 4;
 
 /// "No date": never older than a cutoff (SQL's `NULL < x` is not true either).
 const NO_DATE: i64 = i64::MAX;
@@ -157,7 +155,7 @@ fn type_of(t: KeyType) -> u8 {
 }
 
 /// One key as read from the store for the index.
-struct Source {
+pub(super) struct Source {
     kid: i64,
     fields: [Option<String>; 6],
     status: String,
@@ -174,7 +172,11 @@ const SOURCE_SQL: &str = "SELECT kid, name, key_prefix, key_suffix, id, owner_na
     status, key_type, gone, org_code, user_id, api_ids, COALESCE(last_verified_on, created_on), \
     COALESCE(rotated_on, created_on) FROM keys WHERE profile = ?1 AND rev > ?2 ORDER BY kid";
 
-fn read_sources(c: &Connection, profile: &str, above_rev: i64) -> rusqlite::Result<Vec<Source>> {
+pub(super) fn read_sources(
+    c: &Connection,
+    profile: &str,
+    above_rev: i64,
+) -> rusqlite::Result<Vec<Source>> {
     let mut out = Vec::new();
     each_source(c, profile, above_rev, |s| out.push(s))?;
     Ok(out)
@@ -228,7 +230,7 @@ fn holds(hay: &[u8], term: &[u8]) -> bool {
 /// The sorts whose order is a column's (all but the activity).
 const SORTS: usize = 7;
 
-fn sort_slot(s: KeySortKey) -> Option<usize> {
+pub(super) fn sort_slot(s: KeySortKey) -> Option<usize> {
     match s {
         KeySortKey::Name => Some(0),
         KeySortKey::Owner => Some(1),
@@ -242,7 +244,7 @@ fn sort_slot(s: KeySortKey) -> Option<usize> {
 }
 
 /// The SQL path's order of a column sort, ascending (ties by id).
-fn order_sql(i: usize) -> &'static str {
+pub(super) fn order_sql(i: usize) -> &'static str {
     match i {
         0 => "SELECT kid FROM keys WHERE profile = ?1 ORDER BY name COLLATE NOCASE, id",
         1 => "SELECT kid FROM keys WHERE profile = ?1 ORDER BY owner_name COLLATE NOCASE, id",
@@ -255,22 +257,22 @@ fn order_sql(i: usize) -> &'static str {
 }
 
 /// The activity order, ascending: 7-day verifications (days `?2..=?3`), ties by id.
-const ACTIVITY_SQL: &str = "SELECT kid FROM keys WHERE profile = ?1 ORDER BY \
+pub(super) const ACTIVITY_SQL: &str = "SELECT kid FROM keys WHERE profile = ?1 ORDER BY \
     (SELECT COALESCE(SUM(d.verifications), 0) FROM daily d WHERE d.kid = keys.kid \
     AND d.day BETWEEN ?2 AND ?3), id";
 
 /// The activity order of one day and one state of the database.
-struct ActivityOrder {
-    today: i64,
-    stamp: (i64, i64),
-    order: Arc<[u32]>,
+pub(super) struct ActivityOrder {
+    pub(super) today: i64,
+    pub(super) stamp: (i64, i64),
+    pub(super) order: Arc<[u32]>,
 }
 
 /// The index of one profile's keys at one `rev` (see the module docs).
 pub(super) struct KeyIndex {
-    rev: i64,
+    pub(super) rev: i64,
     /// Row ids, ascending; a key's position here is its slot.
-    kids: Vec<i64>,
+    pub(super) kids: Vec<i64>,
     /// Every key's haystack, in slot order.
     hay: Vec<u8>,
     /// Where slot `i`'s haystack starts (`len + 1` entries, the last is `hay.len()`).
@@ -281,8 +283,8 @@ pub(super) struct KeyIndex {
     api_vals: Vec<u32>,
     /// Org codes, user ids and API ids, interned (from 1).
     dict: HashMap<Box<str>, u32>,
-    orders: [OnceLock<Arc<[u32]>>; SORTS],
-    activity: Mutex<Option<ActivityOrder>>,
+    pub(super) orders: [OnceLock<Arc<[u32]>>; SORTS],
+    pub(super) activity: Mutex<Option<ActivityOrder>>,
     /// The masks of the column filters asked for at this `rev` (see [`KeyIndex::column_mask`]).
     masks: Mutex<HashMap<MaskKey, Arc<[bool]>>>,
     /// The stale and the rotation dates of the flaggable keys (present and active), sorted:
@@ -313,7 +315,7 @@ impl std::fmt::Debug for KeyIndex {
 
 /// Builds a [`KeyIndex`] slot by slot, in kid order.
 struct Builder {
-    kids: Vec<i64>,
+    pub(super) kids: Vec<i64>,
     hay: Vec<u8>,
     hay_start: Vec<u32>,
     cols: Columns,
@@ -416,18 +418,18 @@ impl Builder {
 }
 
 /// What the window asks of the index, resolved once per call.
-struct Filter {
-    status: Option<u8>,
-    key_type: Option<u8>,
-    org: Option<u32>,
-    user: Option<u32>,
-    api: Option<u32>,
+pub(super) struct Filter {
+    pub(super) status: Option<u8>,
+    pub(super) key_type: Option<u8>,
+    pub(super) org: Option<u32>,
+    pub(super) user: Option<u32>,
+    pub(super) api: Option<u32>,
     /// The flag's cutoff: stale (`true`) or rotation due (`false`), older than this.
-    flag: Option<(bool, i64)>,
+    pub(super) flag: Option<(bool, i64)>,
 }
 
 impl KeyIndex {
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.kids.len()
     }
 
@@ -439,12 +441,17 @@ impl KeyIndex {
         &self.api_vals[self.api_start[slot] as usize..self.api_start[slot + 1] as usize]
     }
 
-    fn slot_of(&self, kid: i64) -> Option<usize> {
+    pub(super) fn slot_of(&self, kid: i64) -> Option<usize> {
         self.kids.binary_search(&kid).ok()
     }
 
     /// The index of every key of `profile` (about `n` keys) at `rev`, read from `c`.
-    fn build(c: &Connection, profile: &str, rev: i64, n: usize) -> rusqlite::Result<KeyIndex> {
+    pub(super) fn build(
+        c: &Connection,
+        profile: &str,
+        rev: i64,
+        n: usize,
+    ) -> rusqlite::Result<KeyIndex> {
         let mut b = Builder::new(n, n * 96, HashMap::new());
         each_source(c, profile, i64::MIN, |s| b.push_source(&s))?;
         Ok(b.finish(rev))
@@ -452,7 +459,7 @@ impl KeyIndex {
 
     /// This index with `changed` (the rows whose `rev` is above this one's, in kid order)
     /// replacing or joining its keys, at `rev`.
-    fn patched(&self, rev: i64, changed: &[Source]) -> KeyIndex {
+    pub(super) fn patched(&self, rev: i64, changed: &[Source]) -> KeyIndex {
         let mut b = Builder::new(
             self.len() + changed.len(),
             self.hay.len() + changed.len() * 64,
@@ -514,7 +521,7 @@ impl KeyIndex {
     }
 
     /// The slots whose haystack holds every term (`terms` not empty).
-    fn search(&self, terms: &[String]) -> Vec<bool> {
+    pub(super) fn search(&self, terms: &[String]) -> Vec<bool> {
         let n = self.len();
         let mut terms: Vec<&str> = terms.iter().map(String::as_str).collect();
         // The longest term first: it is the likeliest to be rare.
@@ -565,7 +572,7 @@ impl KeyIndex {
 
     /// `q`'s filters resolved against the dictionary; `None` when an org, user or API that no
     /// key has is asked for (nothing matches).
-    fn filter(
+    pub(super) fn filter(
         &self,
         q: &KeyWindowQuery,
         (stale_days, rotation_days): (u32, u32),
@@ -610,7 +617,7 @@ impl KeyIndex {
     }
 
     /// Clears in `mask` the slots that `f` refuses, one column at a time.
-    fn apply(&self, f: &Filter, mask: &mut [bool]) {
+    pub(super) fn apply(&self, f: &Filter, mask: &mut [bool]) {
         if let Some(cm) = self.column_mask(f) {
             for (m, &c) in mask.iter_mut().zip(cm.iter()) {
                 *m &= c;
@@ -629,7 +636,7 @@ impl KeyIndex {
 
     /// How many keys a flag filter alone lets through (`stale`: the stale flag, else the
     /// rotation one): the flaggable keys whose date is before `cutoff`.
-    fn flag_count(&self, stale: bool, cutoff: i64) -> usize {
+    pub(super) fn flag_count(&self, stale: bool, cutoff: i64) -> usize {
         let cell = &self.flag_dates[usize::from(!stale)];
         let dates = cell.get_or_init(|| {
             let c = &self.cols;
@@ -695,13 +702,19 @@ impl KeyIndex {
     }
 
     /// Whether slot `slot` matches: in `hit` (the search's, if any) and through `f`.
-    fn wanted(&self, hit: Option<&[bool]>, f: &Filter, plain: bool, slot: usize) -> bool {
+    pub(super) fn wanted(
+        &self,
+        hit: Option<&[bool]>,
+        f: &Filter,
+        plain: bool,
+        slot: usize,
+    ) -> bool {
         hit.is_none_or(|h| h[slot]) && (plain || self.passes(f, slot))
     }
 }
 
 impl Filter {
-    fn is_plain(&self) -> bool {
+    pub(super) fn is_plain(&self) -> bool {
         self.status.is_none()
             && self.key_type.is_none()
             && self.org.is_none()
@@ -722,691 +735,5 @@ pub(super) struct Picked {
 /// The current index of one store, swapped whole.
 #[derive(Default)]
 pub(super) struct IndexCache {
-    current: Mutex<Option<Arc<KeyIndex>>>,
-}
-
-impl SqliteStore {
-    fn index_cache(&self) -> Arc<IndexCache> {
-        Arc::clone(&self.window_index)
-    }
-
-    /// The index at `rev` or later: the cached one, patched with the rows changed since, or
-    /// rebuilt. Built outside the cache's lock, then swapped in.
-    pub(super) fn key_index(&self, rev: i64) -> Result<Arc<KeyIndex>> {
-        let cache = self.index_cache();
-        let held = cache.current.lock().clone();
-        if let Some(ix) = &held
-            && ix.rev >= rev
-        {
-            return Ok(Arc::clone(ix));
-        }
-        let fresh = self.with_conn(|c| {
-            // The label is read before the rows: a write in between is patched in again next
-            // time, never missed.
-            let now_rev: i64 =
-                c.query_row("SELECT rev FROM store_rev WHERE id = 1", [], |r| r.get(0))?;
-            if let Some(ix) = &held {
-                let changed = read_sources(c, &self.profile, ix.rev)?;
-                if changed.len() <= ix.len() / PATCH_SHARE {
-                    return Ok(ix.patched(now_rev, &changed));
-                }
-            }
-            let n: i64 = c.query_row(
-                "SELECT COALESCE(SUM(n), 0) FROM key_counts WHERE profile = ?1",
-                [&self.profile],
-                |r| r.get(0),
-            )?;
-            KeyIndex::build(c, &self.profile, now_rev, usize::try_from(n).unwrap_or(0))
-        })?;
-        let fresh = Arc::new(fresh);
-        let mut cur = cache.current.lock();
-        if cur.as_ref().is_none_or(|c| c.rev < fresh.rev) {
-            *cur = Some(Arc::clone(&fresh));
-        }
-        Ok(fresh)
-    }
-
-    /// The ascending order (slots) of `sort` for `ix`: read once from SQLite, then kept.
-    fn index_order(&self, ix: &KeyIndex, sort: KeySortKey, today: i64) -> Result<Arc<[u32]>> {
-        let to_slots = |kids: Vec<i64>| -> Arc<[u32]> {
-            kids.into_iter()
-                .filter_map(|k| ix.slot_of(k))
-                .map(|s| u32::try_from(s).unwrap_or(u32::MAX))
-                .collect()
-        };
-        if let Some(i) = sort_slot(sort) {
-            if let Some(o) = ix.orders[i].get() {
-                return Ok(Arc::clone(o));
-            }
-            let kids: Vec<i64> = self.with_conn(|c| {
-                let mut st = c.prepare_cached(order_sql(i))?;
-                let rows = st.query_map([&self.profile], |r| r.get(0))?;
-                rows.collect()
-            })?;
-            let order = to_slots(kids);
-            // Another thread may have set it meanwhile: either is this index's order.
-            let _ = ix.orders[i].set(Arc::clone(&order));
-            return Ok(order);
-        }
-        let (stamp, kids) = self.with_conn(|c| {
-            let stamp: (i64, i64) = (
-                c.query_row("SELECT total_changes()", [], |r| r.get(0))?,
-                c.query_row("PRAGMA data_version", [], |r| r.get(0))?,
-            );
-            if let Some(a) = ix.activity.lock().as_ref()
-                && a.today == today
-                && a.stamp == stamp
-            {
-                return Ok((stamp, Err(Arc::clone(&a.order))));
-            }
-            let mut st = c.prepare_cached(ACTIVITY_SQL)?;
-            let rows = st.query_map(rusqlite::params![self.profile, today - 6, today], |r| {
-                r.get(0)
-            })?;
-            Ok((stamp, Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)))
-        })?;
-        match kids {
-            Err(kept) => Ok(kept),
-            Ok(kids) => {
-                let order = to_slots(kids);
-                *ix.activity.lock() = Some(ActivityOrder {
-                    today,
-                    stamp,
-                    order: Arc::clone(&order),
-                });
-                Ok(order)
-            }
-        }
-    }
-
-    /// The window `offset..offset + limit` of the keys matching `q` in its order, and how many
-    /// match (`known_total` when the caller knows it: no search, no filter but the status),
-    /// from the index at `rev` or later.
-    #[allow(clippy::too_many_arguments, reason = "the window's own arguments")]
-    pub(super) fn pick_window(
-        &self,
-        rev: i64,
-        q: &KeyWindowQuery,
-        terms: &[String],
-        (offset, limit): (u32, u32),
-        flag_days: (u32, u32),
-        now: DateTime<Utc>,
-        known_total: Option<u32>,
-    ) -> Result<Picked> {
-        let ix = self.key_index(rev)?;
-        let Some(f) = ix.filter(q, flag_days, now) else {
-            return Ok(Picked {
-                total: 0,
-                kids: Vec::new(),
-            });
-        };
-        let mut plain = f.is_plain();
-        let mut hit = (!terms.is_empty()).then(|| ix.search(terms));
-        let flag_only = f.flag.filter(|_| {
-            f.status.is_none()
-                && f.key_type.is_none()
-                && f.org.is_none()
-                && f.user.is_none()
-                && f.api.is_none()
-        });
-        let total = match known_total {
-            Some(t) if hit.is_none() => t as usize,
-            _ if hit.is_none() && plain => ix.len(),
-            _ if hit.is_none() && flag_only.is_some() => {
-                let (stale, cutoff) = flag_only.unwrap_or((true, 0));
-                ix.flag_count(stale, cutoff)
-            }
-            _ => {
-                // The exact count: the search's keys (or all) through each filter's column.
-                let mut mask = hit.take().unwrap_or_else(|| vec![true; ix.len()]);
-                ix.apply(&f, &mut mask);
-                plain = true;
-                let n = mask.iter().filter(|m| **m).count();
-                hit = Some(mask);
-                n
-            }
-        };
-        let hit = hit.as_deref();
-        let mut kids = Vec::new();
-        if limit > 0 && (offset as usize) < total {
-            let today = to_ms(now).div_euclid(DAY_MS);
-            let order = self.index_order(&ix, q.sort, today)?;
-            if hit.is_none() && plain {
-                // Every key: the window is a slice of the order.
-                let (from, len) = (offset as usize, order.len());
-                let upto = from.saturating_add(limit as usize).min(len);
-                let slots: Box<dyn Iterator<Item = &u32>> = match q.dir {
-                    SortDir::Asc => Box::new(order[from.min(len)..upto].iter()),
-                    SortDir::Desc => Box::new(order[len - upto..len - from.min(len)].iter().rev()),
-                };
-                let kids = slots.map(|&s| ix.kids[s as usize]).collect();
-                return Ok(Picked {
-                    total: u32::try_from(total).unwrap_or(u32::MAX),
-                    kids,
-                });
-            }
-            let take = |it: &mut dyn Iterator<Item = &u32>| -> Vec<i64> {
-                it.filter(|s| ix.wanted(hit, &f, plain, **s as usize))
-                    .skip(offset as usize)
-                    .take(limit as usize)
-                    .map(|&s| ix.kids[s as usize])
-                    .collect()
-            };
-            kids = match q.dir {
-                SortDir::Asc => take(&mut order.iter()),
-                SortDir::Desc => take(&mut order.iter().rev()),
-            };
-        }
-        Ok(Picked {
-            total: u32::try_from(total).unwrap_or(u32::MAX),
-            kids,
-        })
-    }
-
-    /// True when the index of this store is built and at `rev` or later.
-    pub(super) fn key_index_fresh(&self, rev: i64) -> bool {
-        self.index_cache()
-            .current
-            .lock()
-            .as_ref()
-            .is_some_and(|ix| ix.rev >= rev)
-    }
-
-    /// The bytes the index of this store holds now (0 before the first window); benches.
-    pub fn key_index_bytes(&self) -> usize {
-        self.index_cache()
-            .current
-            .lock()
-            .as_ref()
-            .map_or(0, |ix| ix.bytes())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
-
-    use chrono::{Duration, TimeZone};
-
-    use super::*;
-    use crate::model::key::{ApiKey, KeyWindow};
-    use crate::store::keys::PageEntry;
-
-    const DAYS: (u32, u32) = (30, 90);
-
-    /// A key id with its owner and API names (`set_names`).
-    type Names = (String, Option<String>, Option<String>);
-
-    fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
-    }
-
-    /// A deterministic xorshift: random-ish data, the same in every run.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 >> 16) as usize
-        }
-        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-            from[self.next() % from.len()]
-        }
-    }
-
-    const NAME_WORDS: &[&str] = &[
-        "Billing",
-        "reconciler",
-        "Payroll",
-        "sync",
-        "ACME",
-        "ingest",
-        "Mobile",
-        "reports",
-        "qa",
-        "B",
-        "zeta_ab",
-        "50%",
-        "ngx",
-    ];
-
-    /// `n` keys over the fragments of the shared search cases (any case), with every filtered
-    /// column varied; owner and API names for most.
-    fn random_keys(n: usize, seed: u64) -> (Vec<PageEntry>, Vec<Names>) {
-        let mut r = Rng(seed);
-        let mut entries = Vec::new();
-        let mut names = Vec::new();
-        for i in 0..n {
-            let id = if r.next().is_multiple_of(3) {
-                format!("key_{:04x}{i}", r.next() % 65536)
-            } else {
-                format!("api_key_{:06x}{i}", r.next() % 16_777_216)
-            };
-            let name = (0..1 + r.next() % 3)
-                .map(|_| r.pick(NAME_WORDS))
-                .collect::<Vec<_>>()
-                .join(" ");
-            let key = ApiKey {
-                id: id.clone(),
-                name,
-                key_type: [KeyType::User, KeyType::Organization, KeyType::Environment]
-                    [r.next() % 3],
-                status: [
-                    KeyStatus::Active,
-                    KeyStatus::Active,
-                    KeyStatus::Inactive,
-                    KeyStatus::Revoked,
-                ][r.next() % 4],
-                key_prefix: format!(
-                    "{}{}",
-                    r.pick(&["k_live_", "k_test_", "K_LIVE_"]),
-                    r.pick(&["Ab", "Qq", "x1", "AB", "b"])
-                ),
-                key_suffix: [None, Some("wXyZ"), Some("mnop"), Some("0a1b")][r.next() % 4]
-                    .map(str::to_string),
-                created_on: (!r.next().is_multiple_of(10))
-                    .then(|| now() - Duration::days((r.next() % 400) as i64)),
-                last_verified_on: (!r.next().is_multiple_of(3))
-                    .then(|| now() - Duration::hours((r.next() % 2000) as i64)),
-                last_verified_ip: None,
-                created_by: None,
-                api_ids: (0..r.next() % 3)
-                    .map(|_| format!("api_{}", r.next() % 4))
-                    .collect(),
-                scopes: vec![],
-                verification_count: (!r.next().is_multiple_of(5)).then(|| (r.next() % 50) as i64),
-                user_id: r
-                    .next()
-                    .is_multiple_of(2)
-                    .then(|| format!("user_{}", r.next() % 20)),
-                org_code: [None, Some("org_acme"), Some("org_globex"), Some("org_7")][r.next() % 4]
-                    .map(str::to_string),
-            };
-            entries.push(PageEntry { key, detail: true });
-            names.push((
-                id,
-                [None, Some("Acme Corp"), Some("Hooli"), Some("initech B")][r.next() % 4]
-                    .map(str::to_string),
-                [None, Some("Billing API"), Some("Payments"), Some("reports")][r.next() % 4]
-                    .map(str::to_string),
-            ));
-        }
-        (entries, names)
-    }
-
-    /// A file store with `n` random-ish keys, two syncs apart (so that `daily` holds 7-day
-    /// activity), some rotated and some gone.
-    fn store(n: usize) -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("k.db"), "p").unwrap();
-        let (mut entries, names) = random_keys(n, 0x9e37_79b9_7f4a_7c15);
-        s.apply_page(Some(1), now() - Duration::days(3), &entries)
-            .unwrap();
-        s.set_names(&names).unwrap();
-        let mut r = Rng(7);
-        for e in entries.iter_mut() {
-            if r.next().is_multiple_of(2) {
-                e.key.verification_count =
-                    Some(e.key.verification_count.unwrap_or(0) + (r.next() % 9) as i64 + 1);
-            }
-        }
-        s.apply_page(Some(2), now() - Duration::hours(2), &entries)
-            .unwrap();
-        for e in entries.iter().step_by(11) {
-            s.set_rotated_on(&e.key.id, now() - Duration::days(5))
-                .unwrap();
-        }
-        let gone: Vec<String> = entries
-            .iter()
-            .step_by(17)
-            .map(|e| e.key.id.clone())
-            .collect();
-        s.mark_gone_ids(&gone).unwrap();
-        (dir, s)
-    }
-
-    fn shared_queries() -> Vec<String> {
-        #[derive(serde::Deserialize)]
-        struct Case {
-            query: String,
-        }
-        let cases: Vec<Case> =
-            serde_json::from_str(include_str!("../keys/search_cases.json")).unwrap();
-        assert!(cases.len() >= 25, "the shared cases: {}", cases.len());
-        cases.into_iter().map(|c| c.query).collect()
-    }
-
-    const ALL_SORTS: [KeySortKey; 8] = [
-        KeySortKey::Name,
-        KeySortKey::Owner,
-        KeySortKey::Api,
-        KeySortKey::Status,
-        KeySortKey::Created,
-        KeySortKey::LastVerified,
-        KeySortKey::Verifications,
-        KeySortKey::Activity,
-    ];
-
-    /// The same window through the index and through SQL: equal in full (rows, spark lines,
-    /// total, counts, rev). Returns the index's.
-    fn both(s: &SqliteStore, q: &KeyWindowQuery, offset: u32, limit: u32) -> KeyWindow {
-        // The index brought to the store's rev first (patched or built), so that a window of the
-        // whole list is the index's too (keys_window reads those from SQL while it is stale).
-        s.key_index(s.current_rev().unwrap()).unwrap();
-        assert!(s.key_index_fresh(s.current_rev().unwrap()));
-        let ix = s.keys_window(q, offset, limit, DAYS, now()).unwrap();
-        let sql = s.keys_window_sql(q, offset, limit, DAYS, now()).unwrap();
-        let ids =
-            |w: &KeyWindow| -> Vec<String> { w.rows.iter().map(|v| v.key.id.clone()).collect() };
-        assert_eq!(ix.total, sql.total, "{q:?} at {offset}: the total");
-        assert_eq!(ids(&ix), ids(&sql), "{q:?} at {offset}: the rows");
-        assert_eq!(ix, sql, "{q:?} at {offset}: the windows");
-        ix
-    }
-
-    /// How many keys the rule finds among all the store holds, as `keys::rules::Search` states
-    /// it (restated here: the store may not import the keys layer; tests/core/window_search.rs
-    /// checks the index against `Search` itself).
-    fn by_the_rule(s: &SqliteStore, query: &str) -> u32 {
-        let terms: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
-        s.all_keys()
-            .unwrap()
-            .iter()
-            .filter(|k| {
-                let v = &k.view;
-                let fields: Vec<String> = [
-                    Some(v.key.name.as_str()),
-                    Some(v.key.key_prefix.as_str()),
-                    v.key.key_suffix.as_deref(),
-                    Some(v.key.id.as_str()),
-                    v.owner_name.as_deref(),
-                    v.api_name.as_deref(),
-                ]
-                .into_iter()
-                .flatten()
-                .map(str::to_lowercase)
-                .collect();
-                terms
-                    .iter()
-                    .all(|t| fields.iter().any(|f| f.contains(t.as_str())))
-            })
-            .count() as u32
-    }
-
-    #[test]
-    fn every_shared_case_gives_the_same_rows_through_the_index_sql_and_the_rule() {
-        let (_dir, s) = store(3000);
-        let mut found_some = 0;
-        for query in shared_queries() {
-            let rule = by_the_rule(&s, &query);
-            for sort in ALL_SORTS {
-                for dir in [SortDir::Asc, SortDir::Desc] {
-                    let q = KeyWindowQuery {
-                        search: Some(query.clone()),
-                        sort,
-                        dir,
-                        ..KeyWindowQuery::default()
-                    };
-                    let w = both(&s, &q, 0, 100);
-                    assert_eq!(w.total, rule, "{query:?}: the rule's count");
-                    both(&s, &q, w.total / 2, 60);
-                    both(&s, &q, w.total.saturating_sub(7), 60);
-                }
-            }
-            if rule > 0 && rule < 3000 {
-                found_some += 1;
-            }
-        }
-        // The data is not trivial: most cases find some keys but not all.
-        assert!(
-            found_some >= 10,
-            "{found_some} cases found some but not every key"
-        );
-        // A rare term with common ones: the other terms are looked for in the few keys the
-        // rare one found (not in the whole buffer).
-        let keys = s.all_keys().unwrap();
-        let mut rare_found = 0;
-        for k in keys.iter().step_by(97) {
-            let id = k.view.key.id.to_lowercase();
-            let tail = &id[id.len() - 6..];
-            let name = k.view.key.name.to_lowercase();
-            let word = name.split_whitespace().next().unwrap_or("b");
-            for query in [
-                format!("{tail} {word}"),
-                format!("{} {tail} b", &word[..word.len().min(2)]),
-                format!("{tail} zz"),
-                format!("{tail} wxyz a"),
-            ] {
-                let rule = by_the_rule(&s, &query);
-                let q = KeyWindowQuery {
-                    search: Some(query.clone()),
-                    sort: KeySortKey::Name,
-                    ..KeyWindowQuery::default()
-                };
-                assert_eq!(
-                    both(&s, &q, 0, 100).total,
-                    rule,
-                    "{query:?}: the rule's count"
-                );
-                if rule > 0 {
-                    rare_found += 1;
-                }
-            }
-        }
-        assert!(rare_found >= 31, "{rare_found} rare queries found a key");
-    }
-
-    #[test]
-    fn every_filter_with_a_search_agrees_with_sql() {
-        let (_dir, s) = store(2000);
-        let filters = [
-            KeyWindowQuery {
-                status: Some(KeyStatus::Inactive),
-                ..KeyWindowQuery::default()
-            },
-            KeyWindowQuery {
-                key_type: Some(KeyType::User),
-                ..KeyWindowQuery::default()
-            },
-            KeyWindowQuery {
-                org_code: Some("org_acme".into()),
-                ..KeyWindowQuery::default()
-            },
-            KeyWindowQuery {
-                org_code: Some("org_nobody".into()),
-                ..KeyWindowQuery::default()
-            },
-            KeyWindowQuery {
-                user_id: Some("user_3".into()),
-                ..KeyWindowQuery::default()
-            },
-            KeyWindowQuery {
-                api_id: Some("api_2".into()),
-                ..KeyWindowQuery::default()
-            },
-            KeyWindowQuery {
-                flag: Some(KeyFlag::Stale),
-                ..KeyWindowQuery::default()
-            },
-            KeyWindowQuery {
-                flag: Some(KeyFlag::RotationDue),
-                ..KeyWindowQuery::default()
-            },
-            KeyWindowQuery {
-                flag: Some(KeyFlag::RotationDue),
-                status: Some(KeyStatus::Active),
-                api_id: Some("api_1".into()),
-                ..KeyWindowQuery::default()
-            },
-        ];
-        let mut nonempty = 0;
-        for f in &filters {
-            for search in [None, Some("b"), Some("billing acme"), Some("k_live_ab")] {
-                for sort in ALL_SORTS {
-                    for dir in [SortDir::Asc, SortDir::Desc] {
-                        let q = KeyWindowQuery {
-                            search: search.map(str::to_string),
-                            sort,
-                            dir,
-                            ..f.clone()
-                        };
-                        let w = both(&s, &q, 0, 50);
-                        both(&s, &q, w.total / 3, 50);
-                        if w.total > 0 {
-                            nonempty += 1;
-                        }
-                    }
-                }
-            }
-        }
-        assert!(nonempty > 100, "only {nonempty} windows found keys");
-    }
-
-    #[test]
-    fn the_index_follows_every_write() {
-        let (_dir, s) = store(500);
-        let find = |t: &str| KeyWindowQuery {
-            search: Some(t.into()),
-            sort: KeySortKey::Name,
-            dir: SortDir::Asc,
-            ..KeyWindowQuery::default()
-        };
-        // The index is built here, then every write below moves `rev`.
-        let before = both(&s, &find(""), 0, 10);
-        assert_eq!(both(&s, &find("quokka"), 0, 10).total, 0);
-        let victim = before.rows[3].key.id.clone();
-
-        // A rename (the names resolution) is found by its new name only.
-        s.set_names(&[(victim.clone(), Some("Quokka Ltd".into()), None)])
-            .unwrap();
-        let w = both(&s, &find("quokka"), 0, 10);
-        assert_eq!(w.rows.len(), 1);
-        assert_eq!(w.rows[0].key.id, victim);
-
-        // A revoke moves it between the status filters.
-        let revoked = |s: &SqliteStore| {
-            both(
-                s,
-                &KeyWindowQuery {
-                    status: Some(KeyStatus::Revoked),
-                    search: Some("quokka".into()),
-                    ..KeyWindowQuery::default()
-                },
-                0,
-                10,
-            )
-            .total
-        };
-        let was = w.rows[0].key.status;
-        s.set_status(&victim, KeyStatus::Revoked, now()).unwrap();
-        assert_eq!(revoked(&s), 1, "was {was:?}");
-
-        // A sync's delta: a new key, and a changed one.
-        let mut fresh = random_keys(1, 42).0;
-        fresh[0].key.id = "api_key_newcomer".into();
-        fresh[0].key.name = "Wombat ingest".into();
-        let total = both(&s, &find(""), 0, 0).total;
-        s.apply_page(Some(3), now(), &fresh).unwrap();
-        assert_eq!(both(&s, &find(""), 0, 0).total, total + 1);
-        assert_eq!(
-            both(&s, &find("wombat"), 0, 10).rows[0].key.id,
-            "api_key_newcomer"
-        );
-
-        // Gone: still listed, no longer flaggable.
-        s.mark_gone_ids(std::slice::from_ref(&victim)).unwrap();
-        let w = both(&s, &find("quokka"), 0, 10);
-        assert!(w.rows[0].gone);
-
-        // Many changes at once (more than a patch takes): rebuilt, still equal to SQL.
-        let (mut entries, _) = random_keys(500, 99);
-        for e in &mut entries {
-            e.key.id = format!("batch_{}", e.key.id);
-        }
-        s.apply_page(Some(4), now(), &entries).unwrap();
-        for sort in ALL_SORTS {
-            both(
-                &s,
-                &KeyWindowQuery {
-                    search: Some("b".into()),
-                    sort,
-                    ..KeyWindowQuery::default()
-                },
-                0,
-                100,
-            );
-        }
-        assert_eq!(both(&s, &find(""), 0, 0).total, total + 501);
-    }
-
-    #[test]
-    fn the_index_follows_the_rule_beyond_ascii() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("k.db"), "p").unwrap();
-        let (mut entries, _) = random_keys(3, 5);
-        entries[0].key.name = "ÉCOLE Straße".into();
-        entries[1].key.name = "ΣΟΦΙΑ".into();
-        entries[2].key.name = "plain".into();
-        s.apply_page(Some(1), now(), &entries).unwrap();
-        for query in ["école", "É", "straße", "σοφια", "ΣΟΦ", "plain é"] {
-            let w = s
-                .keys_window(
-                    &KeyWindowQuery {
-                        search: Some(query.into()),
-                        ..KeyWindowQuery::default()
-                    },
-                    0,
-                    10,
-                    DAYS,
-                    now(),
-                )
-                .unwrap();
-            assert_eq!(w.total, by_the_rule(&s, query), "{query:?}");
-        }
-    }
-
-    #[test]
-    fn readers_on_several_threads_see_the_last_write() {
-        let (_dir, s) = store(1000);
-        let s = Arc::new(s);
-        let readers: Vec<_> = (0..3)
-            .map(|i| {
-                let s = Arc::clone(&s);
-                std::thread::spawn(move || {
-                    for j in 0..30 {
-                        let q = KeyWindowQuery {
-                            search: Some(["b", "acme", "k_live"][(i + j) % 3].into()),
-                            ..KeyWindowQuery::default()
-                        };
-                        let w = s.keys_window(&q, 0, 20, DAYS, now()).unwrap();
-                        assert!(w.rows.len() <= 20);
-                    }
-                })
-            })
-            .collect();
-        let ids: Vec<String> = s
-            .all_keys()
-            .unwrap()
-            .iter()
-            .map(|k| k.view.key.id.clone())
-            .collect();
-        for (i, id) in ids.iter().enumerate().take(40) {
-            s.set_names(&[(id.clone(), Some(format!("Renamed {i}")), None)])
-                .unwrap();
-        }
-        for r in readers {
-            r.join().unwrap();
-        }
-        let w = both(
-            &s,
-            &KeyWindowQuery {
-                search: Some("renamed".into()),
-                ..KeyWindowQuery::default()
-            },
-            0,
-            100,
-        );
-        assert_eq!(w.total, 40);
-    }
+    pub(super) current: Mutex<Option<Arc<KeyIndex>>>,
 }
