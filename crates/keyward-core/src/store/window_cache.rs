@@ -15,6 +15,7 @@ use super::window_index::{
 };
 use crate::error::Result;
 use crate::model::key::{KeySortKey, KeyWindowQuery, SortDir};
+
 impl SqliteStore {
     fn index_cache(&self) -> Arc<IndexCache> {
         Arc::clone(&self.window_index)

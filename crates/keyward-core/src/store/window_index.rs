@@ -1,5 +1,6 @@
 //! The keys table's window in memory (issue 19): the search, the filters and the counts of
-//! [`SqliteStore::keys_window`] without a query per keystroke.
+//! `SqliteStore::keys_window` without a query per keystroke (attached to the store in
+//! `store/window_cache.rs`).
 //!
 //! - **What is kept**, per profile, beside the SQLite store: one lower-cased haystack per key
 //!   (name, key prefix, key suffix, id, owner name and API name, each followed by `\n`) in one
