@@ -29,7 +29,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 
-from harness import SCROLL_FRAMES, frame_percentiles, free_port, wait_port
+from harness import SCROLL_FRAMES, frame_percentiles, free_port, start_tauri_driver, wait_port
 
 APP = os.environ["KEYWARD_APP"]
 CLI = os.environ["KEYWARD_CLI"]
@@ -108,15 +108,8 @@ class Driver:
     """tauri-driver for one app session; the environment is the app's."""
 
     def __init__(self, env: dict):
-        self.port = free_port()
-        self.log = open(os.path.join(ART, f"bench-tauri-driver-{self.port}.log"), "w")
-        self.proc = subprocess.Popen(
-            [shutil.which("tauri-driver") or "tauri-driver", "--port", str(self.port), "--native-port", str(free_port())],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        wait_port(self.port)
+        self.log = open(os.path.join(ART, f"bench-tauri-driver-{time.time_ns()}.log"), "w")
+        self.proc, self.port = start_tauri_driver(self.log, env)
 
     def session(self):
         opts = ArgOptions()

@@ -1,15 +1,13 @@
 """Starts tauri-driver (which starts WebKitWebDriver and the real Keyward binary) once per run."""
 
 import os
-import shutil
 import subprocess
-import time
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.options import ArgOptions
 
-from harness import free_port, wait_port
+from harness import start_tauri_driver
 
 ART = os.environ.get("KEYWARD_E2E_ARTIFACTS", "target/e2e-artifacts")
 # README screenshots are refreshed only on request: `make screenshots`.
@@ -20,16 +18,9 @@ SHOTS = os.environ.get("KEYWARD_E2E_SCREENSHOTS", "")
 def driver():
     app = os.environ["KEYWARD_APP"]
     os.makedirs(ART, exist_ok=True)
-    port = free_port()
-    native = free_port()
     log = open(os.path.join(ART, "tauri-driver.log"), "w")
-    proc = subprocess.Popen(
-        [shutil.which("tauri-driver") or "tauri-driver", "--port", str(port), "--native-port", str(native)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    proc, port = start_tauri_driver(log)
     try:
-        wait_port(port)
         opts = ArgOptions()
         opts.set_capability("browserName", "wry")
         opts.set_capability("tauri:options", {"application": app})

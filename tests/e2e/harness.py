@@ -1,7 +1,9 @@
 """What the e2e tests and the benchmarks that drive the real app share: loopback ports, and the
 in-page scripts that time a frame."""
 
+import shutil
 import socket
+import subprocess
 import time
 
 
@@ -20,6 +22,26 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listened on {port}")
+
+
+def start_tauri_driver(log, env=None) -> tuple[subprocess.Popen, int]:
+    """Starts tauri-driver on two free loopback ports and answers (process, port) once both
+    listen: tauri-driver's own and WebKitWebDriver's, which tauri-driver starts beside it. A new
+    session sent before WebKitWebDriver listens is forwarded to a closed port and fails
+    (measured: "tcp connect error ... Connection refused" in the driver's log, the session
+    request answered with a closed connection)."""
+    port, native = free_port(), free_port()
+    proc = subprocess.Popen(
+        [shutil.which("tauri-driver") or "tauri-driver", "--port", str(port), "--native-port", str(native)],
+        stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_port(port)
+        wait_port(native)
+    except Exception:
+        proc.kill()
+        proc.wait(10)
+        raise
+    return proc, port
 
 
 # Scrolls the keys table from top to bottom in 30 animation frames; answers each frame's time (ms).

@@ -75,10 +75,15 @@ def wait(d, cond, timeout=20.0, what="condition"):
 
 
 def click(d, name, timeout=20.0):
-    el = find(d, name, timeout)
-    wait(d, lambda: el.is_enabled(), timeout, f"{name} to be enabled")
-    el.click()
-    return el
+    """Finds, waits for enabled and clicks; finds again when a re-render replaced the element
+    between the find and the click (a stale reference is retried, not a failure)."""
+    def attempt():
+        el = find(d, name, timeout)
+        if not el.is_enabled():
+            return None
+        el.click()
+        return el
+    return wait(d, attempt, timeout, f"{name} to be enabled and clicked")
 
 
 def shot(d, name, keep=False):

@@ -29,7 +29,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 
 from conftest import ART
-from harness import free_port, wait_port
+from harness import start_tauri_driver
 
 APP = os.environ.get("KEYWARD_APP", "")
 
@@ -103,12 +103,8 @@ class App:
             "KEYWARD_HOME": self.kw_home,
             "DBUS_SESSION_BUS_ADDRESS": address,
         })
-        self.port, native = free_port(), free_port()
         self.drv_log = open(os.path.join(ART, "hardening-tauri-driver.log"), "w")
-        self.drv = subprocess.Popen(
-            [shutil.which("tauri-driver") or "tauri-driver", "--port", str(self.port), "--native-port", str(native)],
-            stdout=self.drv_log, stderr=subprocess.STDOUT, env=env)
-        wait_port(self.port)
+        self.drv, self.port = start_tauri_driver(self.drv_log, env)
         opts = ArgOptions()
         opts.set_capability("browserName", "wry")
         opts.set_capability("tauri:options", {"application": APP, "args": ["--demo"]})

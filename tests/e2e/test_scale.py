@@ -121,7 +121,6 @@ def test_ten_thousand_keys(driver):
     detail = find(d, "key-detail", 30)
     # The detail asks the store for the key by id (keys_by_ids): its id shows a moment later.
     wait(d, lambda: key_id in detail.text or key_id in d.page_source, 30, "the opened key's id in its detail")
-    del detail
     nav(d, "keys")
     wait(d, lambda: d.find_elements(By.CSS_SELECTOR, tid("key-row")), 30, "back to the list")
 

@@ -30,7 +30,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 
 from conftest import ART, SHOTS
-from harness import free_port, wait_port
+from harness import start_tauri_driver, wait_port
 from team_harness import EMPTY_API_ID, EMPTY_ORG_CODE, TeamServer, server_bin
 
 APP = os.environ.get("KEYWARD_APP", "")
@@ -112,12 +112,8 @@ class Member:
             self.env.pop(k, None)
         subprocess.run(["gnome-keyring-daemon", "--unlock", "--components=secrets"], input=b"e2e",
                        env=self.env, capture_output=True, timeout=30, check=True)
-        port, native = free_port(), free_port()
         self.drv_log = open(os.path.join(ART, f"team-{name}-tauri-driver.log"), "w")
-        self.drv = subprocess.Popen([shutil.which("tauri-driver") or "tauri-driver", "--port", str(port),
-                                     "--native-port", str(native)],
-                                    stdout=self.drv_log, stderr=subprocess.STDOUT, env=self.env)
-        wait_port(port)
+        self.drv, port = start_tauri_driver(self.drv_log, self.env)
         opts = ArgOptions()
         opts.set_capability("browserName", "wry")
         opts.set_capability("tauri:options", {"application": APP})
@@ -130,10 +126,16 @@ class Member:
         return poll(look, timeout, f"{name} in {self.name}'s window")
 
     def click(self, name, timeout=20.0):
-        el = self.find(name, timeout)
-        poll(el.is_enabled, timeout, f"{name} enabled in {self.name}'s window")
-        el.click()
-        return el
+        """Finds, waits for enabled and clicks, finding again when the window re-rendered the
+        element in between (on a team profile the server's sync, every second in these tests,
+        swaps Sync for Cancel and back: a found button can be gone when clicked)."""
+        def attempt():
+            el = self.find(name, timeout)
+            if not el.is_enabled():
+                return None
+            el.click()
+            return el
+        return poll(attempt, timeout, f"{name} enabled and clicked in {self.name}'s window")
 
     def type(self, name, text):
         el = self.find(name)

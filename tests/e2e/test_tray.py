@@ -35,7 +35,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 
 from conftest import ART
-from harness import free_port, wait_port
+from harness import start_tauri_driver
 
 APP = os.environ.get("KEYWARD_APP", "")
 # The demo's watchtower script (a new IP, a spike, drift, the canary touched: alerts that are
@@ -380,13 +380,10 @@ IPC = "const done = arguments[arguments.length - 1];" \
 def test_tray_keep_watching_on_close_hides_the_window_and_syncs_and_notifications_go_on(xdisplay):
     assert APP, "KEYWARD_APP is not set"
     s = Scratch("on")
-    port, native = free_port(), free_port()
     drv_log = open(os.path.join(ART, "tray-on-tauri-driver.log"), "w")
-    drv = subprocess.Popen([shutil.which("tauri-driver") or "tauri-driver", "--port", str(port), "--native-port", str(native)],
-                           stdout=drv_log, stderr=subprocess.STDOUT, env=s.env)
+    drv, port = start_tauri_driver(drv_log, s.env)
     d = None
     try:
-        wait_port(port)
         opts = ArgOptions()
         opts.set_capability("browserName", "wry")
         opts.set_capability("tauri:options", {"application": APP, "args": ["--demo"]})
