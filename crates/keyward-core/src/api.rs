@@ -7,7 +7,8 @@
 //! After each successful answer from a team server to a read of the keys list, alerts,
 //! handovers, insights or the audit log, the answer is kept under the profile's data dir
 //! (`team/<profile>/<operation>.json`; never a secret: only viewer operations that carry none)
-//! for `--offline` ([`cached`]).
+//! for `--offline` ([`cached`]). The app's start-up windows of the keys table are kept per
+//! call as well and answer by themselves while the server cannot be reached ([`KEPT_PER_CALL`]).
 
 use std::path::PathBuf;
 
@@ -45,13 +46,75 @@ fn cache_path(ctx: &AppCtx, profile: &str, op: &str) -> PathBuf {
 
 /// Keeps `answer` as the last answer of `op` (best effort: a failure only loses the cache).
 async fn keep<T: Serialize>(ctx: &AppCtx, op: &str, answer: &T) {
-    if !CACHED.contains(&op) {
-        return;
+    if CACHED.contains(&op) {
+        keep_as(ctx, op, answer).await;
     }
+}
+
+/// The operations whose answers are also kept per call ([`kept_slot`]) and answered from there
+/// when the team server cannot be reached: the app's start-up windows, so that a member who
+/// opens Keyward while the server is down sees the team's keys as they last were (the status
+/// line says the server is unreachable) instead of an empty table and an error.
+const KEPT_PER_CALL: &[&str] = &["keys_window"];
+
+/// The file a call's answer is kept under, for the calls [`KEPT_PER_CALL`] keeps: a window of
+/// the keys table from its first row, without a search (the table at start-up, each filter and
+/// sort the member used, and the counts: a few KB each, one per query and screen height); a
+/// search's windows are not kept.
+fn kept_slot(op: &str, args: &[Value]) -> Option<String> {
+    match (op, args) {
+        ("keys_window", [query, offset, limit]) => {
+            let searched = query
+                .get("search")
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.trim().is_empty());
+            if searched || offset.as_u64() != Some(0) {
+                return None;
+            }
+            // FNV-1a over the query and the limit: stable across builds (a file name).
+            let text = format!("{query}/{limit}");
+            let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+            Some(format!("{op}-{hash:016x}"))
+        }
+        _ => None,
+    }
+}
+
+/// A team server's error for a call that has a kept answer: the answer, when the server could
+/// not be reached; else the error.
+async fn kept_or<T: serde::de::DeserializeOwned + Send + 'static>(
+    ctx: &AppCtx,
+    slot: Option<String>,
+    e: Error,
+) -> Result<T> {
+    use ErrorCode::{ConnectionRefused, Dns, Network, Offline, Timeout, Tls};
+    match slot {
+        Some(slot)
+            if matches!(
+                e.code,
+                Dns | Tls | ConnectionRefused | Timeout | Network | Offline
+            ) =>
+        {
+            match cached::<T>(ctx, &slot).await {
+                Ok(c) => {
+                    tracing::info!(code = %e.code, "the team server is unreachable: {slot} answered from its kept answer of {}", c.saved_at);
+                    Ok(c.answer)
+                }
+                Err(_) => Err(e),
+            }
+        }
+        _ => Err(e),
+    }
+}
+
+/// Keeps `answer` under `name` in the profile's kept answers (best effort).
+async fn keep_as<T: Serialize>(ctx: &AppCtx, name: &str, answer: &T) {
     let Ok(profile) = ctx.profile().await else {
         return;
     };
-    let path = cache_path(ctx, &profile.name, op);
+    let path = cache_path(ctx, &profile.name, name);
     let Ok(body) = serde_json::to_vec(&Cached {
         saved_at: Utc::now(),
         answer,
@@ -336,9 +399,22 @@ macro_rules! api_ops {
             #[allow(clippy::too_many_arguments)]
             pub async fn $name(ctx: &AppCtx $(, $arg: $ty)*) -> Result<$ret> {
                 if let Some(r) = crate::remote::RemoteClient::of(ctx).await? {
-                    let out = r.$name($($arg),*).await?;
-                    keep(ctx, stringify!($name), &out).await;
-                    return Ok(out);
+                    let op = stringify!($name);
+                    let slot = if KEPT_PER_CALL.contains(&op) {
+                        kept_slot(op, &[$(serde_json::to_value(&$arg).unwrap_or_default()),*])
+                    } else {
+                        None
+                    };
+                    return match r.$name($($arg),*).await {
+                        Ok(out) => {
+                            keep(ctx, op, &out).await;
+                            if let Some(slot) = &slot {
+                                keep_as(ctx, slot, &out).await;
+                            }
+                            Ok(out)
+                        }
+                        Err(e) => kept_or(ctx, slot, e).await,
+                    };
                 }
                 let $ctx: &AppCtx = ctx;
                 let out: Result<$ret> = async $body.await;

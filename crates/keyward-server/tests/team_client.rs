@@ -23,7 +23,7 @@ use keyward_core::kinde::ClientOptions;
 use keyward_core::model::alert::AlertFilter;
 use keyward_core::model::audit::{AuditAction, AuditFilter};
 use keyward_core::model::history::Bucket;
-use keyward_core::model::key::{CreateKeyInput, KeyChanges};
+use keyward_core::model::key::{CreateKeyInput, KeyChanges, KeyWindowQuery};
 use keyward_core::operations::Role;
 use keyward_core::profiles;
 use keyward_core::remote::{FORBIDDEN, RemoteClient};
@@ -318,6 +318,29 @@ async fn every_kind_of_operation_through_the_team_client() {
     assert_eq!(e.code, ErrorCode::ConnectionRefused, "{e:?}");
     assert!(e.hint.contains("--offline"), "{}", e.hint);
 
+    // The app's start-up windows (the counts, the table's first screen) as the server answers
+    // them; a search's window is not kept.
+    let every = KeyWindowQuery::default();
+    let active = KeyWindowQuery {
+        status: Some(keyward_core::model::key::KeyStatus::Active),
+        ..KeyWindowQuery::default()
+    };
+    let searched = KeyWindowQuery {
+        search: Some("a".into()),
+        ..KeyWindowQuery::default()
+    };
+    let counts_up = api::keys_window(&ctx, every.clone(), 0, 0).await.unwrap();
+    let screen_up = api::keys_window(&ctx, every.clone(), 0, 3).await.unwrap();
+    let active_up = api::keys_window(&ctx, active.clone(), 0, 40).await.unwrap();
+    api::keys_window(&ctx, searched.clone(), 0, 40)
+        .await
+        .unwrap();
+    assert!(
+        counts_up.rows.is_empty() && counts_up.counts.all > 0,
+        "{counts_up:?}"
+    );
+    assert_eq!(screen_up.rows.len(), 3);
+
     // The server goes away and comes back on the same address: the event stream reconnects
     // by itself (Last-Event-ID) and goes on with the next change.
     let addr = running.addr;
@@ -327,6 +350,32 @@ async fn every_kind_of_operation_through_the_team_client() {
         .expect("the server stops")
         .unwrap()
         .unwrap();
+
+    // While it is down, those windows answer as they last were (a member opening Keyward sees
+    // the team's keys, not an error); a search, a later page or a window never asked for
+    // answers the transport error.
+    let ids = |w: &keyward_core::model::key::KeyWindow| {
+        w.rows.iter().map(|k| k.key.id.clone()).collect::<Vec<_>>()
+    };
+    let counts_down = api::keys_window(&ctx, every.clone(), 0, 0).await.unwrap();
+    assert_eq!(
+        (counts_down.counts, counts_down.total, counts_down.rev),
+        (counts_up.counts, counts_up.total, counts_up.rev)
+    );
+    let screen_down = api::keys_window(&ctx, every.clone(), 0, 3).await.unwrap();
+    assert_eq!(ids(&screen_down), ids(&screen_up));
+    let active_down = api::keys_window(&ctx, active.clone(), 0, 40).await.unwrap();
+    assert_eq!(ids(&active_down), ids(&active_up));
+    assert!(
+        active_down
+            .rows
+            .iter()
+            .all(|k| k.key.status == keyward_core::model::key::KeyStatus::Active)
+    );
+    for (q, offset, limit) in [(searched, 0, 40), (every.clone(), 3, 3), (every, 0, 7)] {
+        let e = api::keys_window(&ctx, q, offset, limit).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::ConnectionRefused, "{e:?}");
+    }
     let mut env2 = env.clone();
     env2.insert(config::ENV_LISTEN.into(), addr.to_string());
     let cfg = config::from_str(
