@@ -69,6 +69,21 @@ def tid(name: str) -> str:
     return f'[data-testid="{name}"]'
 
 
+# Counts, on every change of the sync status line, the states it passed through.
+WATCH_SYNC_STATUS = """
+const root = document.querySelector('[data-testid="sync-status"]');
+const seen = window.__syncWatch = {running: 0, cancel: 0, enabledWhileRunning: 0, buttonMissing: 0};
+const look = () => {
+  if (root.getAttribute('data-running') !== 'true') return;
+  seen.running += 1;
+  if (root.querySelector('[data-testid="sync-cancel"]')) seen.cancel += 1;
+  const b = root.querySelector('[data-testid="sync-button"]');
+  if (!b) seen.buttonMissing += 1; else if (!b.disabled) seen.enabledWhileRunning += 1;
+};
+new MutationObserver(look).observe(root, {attributes: true, childList: true, subtree: true});
+"""
+
+
 def poll(cond, timeout, what):
     end = time.time() + timeout
     last = None
@@ -292,9 +307,19 @@ def test_app_team_mode_connect_roles_and_live_deltas(team):
                          for r in b.d.find_elements(By.CSS_SELECTOR, tid("audit-row"))), 15, "alice's rotate in bob's audit")
         b.shot("team-bob-audit")
 
+        # While the server's own syncs run (every second here), alice's status line shows them
+        # running, but offers no Cancel (it could not stop the server's sync) and keeps Sync in
+        # its place, disabled: a MutationObserver in her window records every change.
+        a.d.execute_script(WATCH_SYNC_STATUS)
+
         # A teammate's rotate is never drift: the server syncs every second; after a few of
         # them, no drift alert for the key.
         time.sleep(4)
+        seen = a.d.execute_script("return window.__syncWatch")
+        print(f"alice's sync status line while the server synced for 4 s: {seen}")
+        assert seen["running"] > 0, f"no server sync seen running in alice's window in 4 s: {seen}"
+        assert seen["cancel"] == 0, f"alice's window offered Cancel for the server's sync: {seen}"
+        assert seen["enabledWhileRunning"] == 0 and seen["buttonMissing"] == 0, seen
         status, alerts = team.op("alerts_list", {"filter": {"since": None, "kind": None, "key_id": None,
                                                           "include_acknowledged": True, "include_muted": True, "limit": None}})
         assert status == 200, alerts

@@ -1,7 +1,7 @@
 // The keys table's window requests (logic/keys.ts): the query the core's keys_window takes, and
 // the pages asked for around the rows on screen.
 import { describe, expect, it } from "vitest";
-import { emptyQuery, pageSpan, windowQuery } from "./keys";
+import { emptyQuery, pageSpan, screenSpan, windowQuery } from "./keys";
 
 describe("windowQuery", () => {
   it("sends no filter for the empty query, the sort as it is", () => {
@@ -47,5 +47,22 @@ describe("pageSpan", () => {
   });
   it("asks for one row's page when nothing is on screen yet", () => {
     expect(pageSpan(0, 0, 100)).toEqual({ offset: 0, limit: 200 });
+  });
+});
+
+describe("screenSpan", () => {
+  it("asks for the screen's rows and a margin, far fewer than the pages around them", () => {
+    expect(screenSpan(0, 30, 8)).toEqual({ offset: 0, limit: 38 });
+    expect(screenSpan(250, 280, 8)).toEqual({ offset: 242, limit: 46 });
+    for (let start = 0; start < 5000; start += 37) {
+      const { offset, limit } = screenSpan(start, start + 30, 8);
+      expect(offset).toBeLessThanOrEqual(start);
+      expect(offset + limit).toBeGreaterThanOrEqual(start + 30);
+      expect(limit).toBeLessThanOrEqual(46);
+      expect(limit).toBeLessThan(pageSpan(start, start + 30, 100).limit / 4);
+    }
+  });
+  it("asks for one row and its margin when nothing is on screen yet", () => {
+    expect(screenSpan(0, 0, 8)).toEqual({ offset: 0, limit: 9 });
   });
 });

@@ -51,7 +51,7 @@ export function paletteActions(): Action[] {
       ui.creating = true;
     }, "N");
   }
-  if (sync.running) act("sync-cancel", "Cancel the sync", "sync", "stop the running sync", () => void sync.cancel());
+  if (sync.startedHere) act("sync-cancel", "Cancel the sync", "sync", "stop the running sync", () => void sync.cancel());
   else if (session.isTeam) {
     if (session.can("sync_start")) act("sync", "Sync now", "sync", "ask the Keyward Server to sync now", () => void session.runSync(false));
   } else {

@@ -5,7 +5,7 @@
 // (`keys_by_ids`) and keep them in a small cache (`known`).
 import * as backend from "../backend/commands";
 import type { KeyCounts, KeyView, KeyWindowQuery } from "../backend/commands";
-import { emptyQuery, pageSpan, windowQuery, type KeyQuery, type RowSource, type Sort } from "../logic/keys";
+import { emptyQuery, pageSpan, screenSpan, windowQuery, type KeyQuery, type RowSource, type Sort } from "../logic/keys";
 import { toCoreError } from "../logic/errors";
 import { BATCH, KeyCache } from "../logic/keycache";
 import { report } from "./report";
@@ -148,6 +148,11 @@ class Keys {
 
 /** Rows per page of a window request; a request spans the pages on screen plus one each side. */
 const PAGE = 100;
+/** Rows each side of the screen in a new query's first answer. */
+const SCREEN_MARGIN = 8;
+/** Quiet time after a new query's first answer before the pages around it are asked for (a
+ * keystroke that comes meanwhile cancels it, and never waits behind it). */
+const FILL_AFTER_MS = 250;
 
 /** The keys table's window over the store: the rows on screen (plus overscan) of a query, its
  * total and the counts. A new query keeps showing the previous rows until its first page
@@ -171,6 +176,7 @@ export class TableWindow {
   #busy = false;
   #again = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
+  #fill: ReturnType<typeof setTimeout> | null = null;
 
   /** A new search, filter or sort: its first rows replace the others when they arrive. */
   setQuery(q: KeyQuery, sort: Sort): void {
@@ -216,6 +222,10 @@ export class TableWindow {
   }
 
   #request(replace: boolean): void {
+    if (this.#fill) {
+      clearTimeout(this.#fill);
+      this.#fill = null;
+    }
     if (this.#busy) {
       this.#again = true;
       this.#replaceNext ||= replace;
@@ -237,10 +247,18 @@ export class TableWindow {
   /** The request waiting behind the one in flight replaces the rows (a new query or a refresh). */
   #replaceNext = false;
 
+  #scheduleFill(): void {
+    if (this.#fill) clearTimeout(this.#fill);
+    this.#fill = setTimeout(() => {
+      this.#fill = null;
+      if (!this.#busy) this.#request(false);
+    }, FILL_AFTER_MS);
+  }
+
   async #fetch(replace: boolean): Promise<void> {
     if (!this.#q || !this.#sort) return;
     const key = this.#key;
-    const { offset, limit } = pageSpan(this.#range.start, this.#range.end, PAGE);
+    const { offset, limit } = replace ? screenSpan(this.#range.start, this.#range.end, SCREEN_MARGIN) : pageSpan(this.#range.start, this.#range.end, PAGE);
     try {
       const w = await backend.keysWindow(windowQuery(this.#q, this.#sort), offset, limit);
       if (key !== this.#key) {
@@ -264,6 +282,9 @@ export class TableWindow {
       const rows = this.#rows;
       this.rows = { length: w.total, at: (i) => rows.get(i) };
       this.ready = true;
+      // The screen's rows only: the pages around it when the window is quiet, so that a scroll
+      // finds them.
+      if (replace && w.rows.length === limit) this.#scheduleFill();
     } catch {
       /* no store yet: the first listing page creates it, and its delta asks again */
     }

@@ -11,10 +11,16 @@ class Sync {
   /** Progress messages received over the channel in this session (shown to tests). */
   progressEvents = $state(0);
   /** A sync that this window started is running (and can be cancelled from here). */
-  #started = false;
+  #started = $state(false);
 
   get running(): boolean {
     return this.state.running;
+  }
+
+  /** The running sync is this window's, so its Cancel works. A sync run by the background
+   * watcher or by the Keyward Server shows as running too, but this window cannot stop it. */
+  get startedHere(): boolean {
+    return this.state.running && this.#started;
   }
 
   async refresh(): Promise<void> {
