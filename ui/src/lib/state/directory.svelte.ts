@@ -7,14 +7,20 @@ class Directory {
   orgs = $state.raw<Org[]>([]);
   users = $state.raw<User[]>([]);
 
+  /** Bumped by each reset: a load of the session before does not land in this one. */
+  #generation = 0;
+
   reset(): void {
+    this.#generation += 1;
     this.apis = [];
     this.orgs = [];
     this.users = [];
   }
 
   async load(): Promise<void> {
+    const generation = this.#generation;
     const [apis, orgs, users] = await Promise.allSettled([backend.apisList(), backend.orgsList(null), backend.usersList(null)]);
+    if (generation !== this.#generation) return;
     if (apis.status === "fulfilled") this.apis = apis.value;
     if (orgs.status === "fulfilled") this.orgs = orgs.value;
     if (users.status === "fulfilled") this.users = users.value;

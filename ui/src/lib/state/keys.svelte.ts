@@ -15,6 +15,13 @@ const EVERY_KEY: KeyWindowQuery = windowQuery(emptyQuery(), { key: "last_verifie
 
 const NO_COUNTS: KeyCounts = { all: 0, active: 0, inactive: 0, revoked: 0 };
 
+/** A promise and the function that resolves it. */
+function settled(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = (): void => {};
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 const sameCounts = (a: KeyCounts, b: KeyCounts): boolean =>
   a.all === b.all && a.active === b.active && a.inactive === b.inactive && a.revoked === b.revoked;
 
@@ -33,9 +40,23 @@ class Keys {
   #deltaRunning: Promise<void> | null = null;
   #deltaAgain = false;
   #cache = new KeyCache((ids) => backend.keysByIds(ids), (m) => (this.byId = m));
+  #painted = settled();
+
+  /** Resolves once the keys table of this session painted its first rows, or after `ms` when
+   * it does not (another screen is open): what can wait for the first paint waits for this. */
+  afterFirstTable(ms: number): Promise<void> {
+    return Promise.race([this.#painted.promise, new Promise<void>((r) => setTimeout(r, ms))]);
+  }
+
+  /** The table's first rows of this session arrived: resolved on the frame after they paint. */
+  notePainted(): void {
+    const done = this.#painted.resolve;
+    requestAnimationFrame(() => requestAnimationFrame(() => done()));
+  }
 
   /** Forgets the keys (another session opens). */
   reset(): void {
+    this.#painted = settled();
     this.counts = NO_COUNTS;
     this.#rev = 0;
     this.loaded = false;
@@ -281,6 +302,7 @@ export class TableWindow {
       keys.noteWindow(w.counts);
       const rows = this.#rows;
       this.rows = { length: w.total, at: (i) => rows.get(i) };
+      if (!this.ready && w.rows.length > 0) keys.notePainted();
       this.ready = true;
       // The screen's rows only: the pages around it when the window is quiet, so that a scroll
       // finds them.

@@ -114,11 +114,14 @@ class Session {
 
   async #afterOpen(): Promise<void> {
     void this.refreshTeam();
-    void directory.load();
     await sync.refresh();
     // The counts and the change cursor only (a window of no rows): the table paints from its
     // own first window, and no whole list crosses IPC.
     const cached = await keys.start();
+    // The directory (the filters' choices, owners' names, Create key's lists) once the table
+    // painted: its three calls reach Kinde (a token, every org and user page) and the first
+    // window waited behind them at start-up.
+    void keys.afterFirstTable(cached ? 3000 : 0).then(() => directory.load());
     void alerts.refresh();
     // First open of a profile (no local cache yet): fill it from Kinde. A team profile's list
     // comes from its server, which syncs by itself.
