@@ -119,8 +119,8 @@ class Session {
     // own first window, and no whole list crosses IPC.
     const cached = await keys.start();
     // The directory (the filters' choices, owners' names, Create key's lists) once the table
-    // painted: its three calls reach Kinde (a token, every org and user page) and the first
-    // window waited behind them at start-up.
+    // painted: its three calls reach Kinde (a token, every org and user page), and nothing on
+    // the first screen needs them.
     void keys.afterFirstTable(cached ? 3000 : 0).then(() => directory.load());
     void alerts.refresh();
     // First open of a profile (no local cache yet): fill it from Kinde. A team profile's list
