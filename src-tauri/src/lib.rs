@@ -128,9 +128,18 @@ fn save_window_state_on_change(app: &tauri::AppHandle) {
             if generation.load(Ordering::SeqCst) != mine {
                 return; // moved or resized again since: that one saves
             }
-            let saved =
-                tokio::task::spawn_blocking(move || app.save_window_state(StateFlags::all())).await;
-            if let Ok(Err(e)) = saved {
+            // On the main thread, never from a worker: the plugin's save holds its state's lock
+            // while it asks the window for its size and place (calls answered by the main
+            // thread), and the main thread takes that same lock on each resize, so a save from
+            // a worker during a resize deadlocked the app (seen in an e2e run: the main thread
+            // waiting for the lock, a blocking thread holding it in `is_minimized`).
+            let handle = app.clone();
+            let queued = app.run_on_main_thread(move || {
+                if let Err(e) = handle.save_window_state(StateFlags::all()) {
+                    log::warn!("could not save the window's place and size: {e}");
+                }
+            });
+            if let Err(e) = queued {
                 log::warn!("could not save the window's place and size: {e}");
             }
         });
