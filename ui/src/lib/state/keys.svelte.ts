@@ -69,6 +69,7 @@ class Keys {
   async start(): Promise<boolean> {
     try {
       const w = await backend.keysWindow(EVERY_KEY, 0, 0);
+      performance.mark("kw:counts");
       this.noteWindow(w.counts);
       this.#rev = Math.max(this.#rev, w.rev);
       this.loaded = true;
@@ -302,7 +303,10 @@ export class TableWindow {
       keys.noteWindow(w.counts);
       const rows = this.#rows;
       this.rows = { length: w.total, at: (i) => rows.get(i) };
-      if (!this.ready && w.rows.length > 0) keys.notePainted();
+      if (!this.ready && w.rows.length > 0) {
+        performance.mark("kw:rows");
+        keys.notePainted();
+      }
       this.ready = true;
       // The screen's rows only: the pages around it when the window is quiet, so that a scroll
       // finds them.

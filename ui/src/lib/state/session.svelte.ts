@@ -80,7 +80,9 @@ class Session {
     ui.loadTheme();
     ui.startClock();
     try {
-      this.setStatus(await backend.appStatus());
+      const status = await backend.appStatus();
+      performance.mark("kw:status");
+      this.setStatus(status);
       await backend.onSyncState((s) => {
         const before = sync.state.last_sync;
         sync.state = s;
