@@ -4,7 +4,7 @@
 // screens that name keys (audit, handovers, mutes, a key's page) ask for those keys alone
 // (`keys_by_ids`) and keep them in a small cache (`known`).
 import * as backend from "../backend/commands";
-import type { KeyCounts, KeyView, KeyWindowQuery } from "../backend/commands";
+import type { KeyCounts, KeyView, KeyWindow, KeyWindowQuery } from "../backend/commands";
 import { emptyQuery, pageSpan, screenSpan, windowQuery, type KeyQuery, type RowSource, type Sort } from "../logic/keys";
 import { toCoreError } from "../logic/errors";
 import { BATCH, KeyCache } from "../logic/keycache";
@@ -57,6 +57,7 @@ class Keys {
   /** Forgets the keys (another session opens). */
   reset(): void {
     this.#painted = settled();
+    this.#primed = null;
     this.counts = NO_COUNTS;
     this.#rev = 0;
     this.loaded = false;
@@ -64,12 +65,15 @@ class Keys {
     this.revision += 1;
   }
 
-  /** A first look at the store: its counts and change cursor (a window of no rows, not the
-   * list). False when there is no local copy yet. */
+  /** A first look at the store: its counts, its change cursor and the rows of the table's
+   * first screen in its default order (a window of `FIRST_SCREEN` rows, not the list), kept
+   * for the table's first request ([`TableWindow`]), so that the window paints once, with its
+   * rows. False when there is no local copy yet. */
   async start(): Promise<boolean> {
     try {
-      const w = await backend.keysWindow(EVERY_KEY, 0, 0);
+      const w = await backend.keysWindow(EVERY_KEY, 0, FIRST_SCREEN);
       performance.mark("kw:counts");
+      this.#primed = { key: JSON.stringify(EVERY_KEY), window: w, at: performance.now() };
       this.noteWindow(w.counts);
       this.#rev = Math.max(this.#rev, w.rev);
       this.loaded = true;
@@ -79,6 +83,18 @@ class Keys {
       if (toCoreError(e).code !== "offline") report(e, "Could not load keys");
       return false;
     }
+  }
+
+  /** The first screen [`start`] read, until the table takes it (or it is over a second old). */
+  #primed: { key: string; window: KeyWindow; at: number } | null = null;
+
+  /** The first screen of `key` (at least the `limit` rows from `offset`) if [`start`] just read it:
+   * once. */
+  takePrimed(key: string, offset: number, limit: number): KeyWindow | null {
+    const p = this.#primed;
+    this.#primed = null;
+    if (!p || p.key !== key || offset !== 0 || limit > FIRST_SCREEN || performance.now() - p.at > 1000) return null;
+    return p.window;
   }
 
   /** A window arrived (the table's, the palette's): its counts are the store's. */
@@ -142,6 +158,7 @@ class Keys {
   }
 
   #changed(): void {
+    this.#primed = null;
     this.revision += 1;
     this.#cache.refresh();
   }
@@ -175,6 +192,10 @@ const SCREEN_MARGIN = 8;
 /** Quiet time after a new query's first answer before the pages around it are asked for (a
  * keystroke that comes meanwhile cancels it, and never waits behind it). */
 const FILL_AFTER_MS = 250;
+/** The table's first range before it measured itself, as [`TableWindow`] starts. */
+const FIRST_RANGE = { start: 0, end: 40 };
+/** The rows of a new query's first answer for that range: what start-up reads ahead. */
+const FIRST_SCREEN = screenSpan(FIRST_RANGE.start, FIRST_RANGE.end, SCREEN_MARGIN).limit;
 
 /** The keys table's window over the store: the rows on screen (plus overscan) of a query, its
  * total and the counts. A new query keeps showing the previous rows until its first page
@@ -194,7 +215,7 @@ export class TableWindow {
   #q: KeyQuery | null = null;
   #sort: Sort | null = null;
   #key = "";
-  #range = { start: 0, end: 40 };
+  #range = { ...FIRST_RANGE };
   #busy = false;
   #again = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -282,7 +303,8 @@ export class TableWindow {
     const key = this.#key;
     const { offset, limit } = replace ? screenSpan(this.#range.start, this.#range.end, SCREEN_MARGIN) : pageSpan(this.#range.start, this.#range.end, PAGE);
     try {
-      const w = await backend.keysWindow(windowQuery(this.#q, this.#sort), offset, limit);
+      // Start-up read this window ahead (keys.start): it renders in the same frame as the table.
+      const w = (replace && keys.takePrimed(key, offset, limit)) || (await backend.keysWindow(windowQuery(this.#q, this.#sort), offset, limit));
       if (key !== this.#key) {
         // The query changed while this one ran: ask again for the new one.
         this.#again = true;
@@ -310,7 +332,7 @@ export class TableWindow {
       this.ready = true;
       // The screen's rows only: the pages around it when the window is quiet, so that a scroll
       // finds them.
-      if (replace && w.rows.length === limit) this.#scheduleFill();
+      if (replace && w.rows.length >= limit) this.#scheduleFill();
     } catch {
       /* no store yet: the first listing page creates it, and its delta asks again */
     }

@@ -16,6 +16,9 @@ import { alerts } from "./alerts.svelte";
 import { directory } from "./directory.svelte";
 import { secret } from "./secret.svelte";
 
+/** How long the window waits for the first screen of keys before it shows the shell anyway. */
+const FIRST_LOOK_MS = 400;
+
 class Session {
   status = $state<AppStatus | null>(null);
   booting = $state(true);
@@ -83,7 +86,11 @@ class Session {
       const status = await backend.appStatus();
       performance.mark("kw:status");
       this.setStatus(status);
-      await backend.onSyncState((s) => {
+      // The window opens on the table with its rows, in one paint: the first screen is read
+      // meanwhile (keys.start), and waited for at most FIRST_LOOK_MS (a first open, with no
+      // cache, or a team server that is slow to answer, shows the shell at once).
+      const firstLook = this.#firstLook;
+      const listening = backend.onSyncState((s) => {
         const before = sync.state.last_sync;
         sync.state = s;
         if (s.last_sync !== before && !sync.running) {
@@ -91,6 +98,7 @@ class Session {
           void alerts.refresh();
         }
       });
+      await Promise.all([listening, firstLook && Promise.race([firstLook, new Promise((r) => setTimeout(r, FIRST_LOOK_MS))])]);
     } catch (e) {
       this.bootError = toCoreError(e);
     } finally {
@@ -110,16 +118,25 @@ class Session {
       secret.done();
       alerts.reset();
       ui.resetView();
-      if (s.mode !== "welcome") void this.#afterOpen();
+      this.#firstLook = s.mode !== "welcome" ? this.#afterOpen() : null;
     }
   }
 
-  async #afterOpen(): Promise<void> {
+  /** The open session's first look at its keys (the counts and the first screen). */
+  #firstLook: Promise<boolean> | null = null;
+
+  /** Reads the session's state and first screen; resolves with whether the store had keys,
+   * then runs what follows (the directory, alerts, a first sync) in the background. */
+  #afterOpen(): Promise<boolean> {
     void this.refreshTeam();
-    await sync.refresh();
-    // The counts and the change cursor only (a window of no rows): the table paints from its
-    // own first window, and no whole list crosses IPC.
-    const cached = await keys.start();
+    // The counts, the change cursor and the table's first screen (never the whole list), beside
+    // the sync state.
+    const started = Promise.all([sync.refresh(), keys.start()]).then(([, cached]) => cached);
+    void started.then((cached) => this.#afterFirstLook(cached));
+    return started;
+  }
+
+  async #afterFirstLook(cached: boolean): Promise<void> {
     // The directory (the filters' choices, owners' names, Create key's lists) once the table
     // painted: its three calls reach Kinde (a token, every org and user page), and nothing on
     // the first screen needs them.
