@@ -130,6 +130,58 @@ async fn keep_as<T: Serialize>(ctx: &AppCtx, name: &str, answer: &T) {
     .await;
 }
 
+/// At most this many kept answers per call of [`KEPT_PER_CALL`] and profile: the oldest go
+/// when a new one is kept (each is a screen of rows: a few KB).
+const KEPT_SLOTS_MAX: usize = 32;
+
+/// Keeps `answer` under `slot` ([`kept_slot`]), and removes the oldest of the same call's kept
+/// answers beyond [`KEPT_SLOTS_MAX`] (never the one just written). Best effort, like [`keep_as`].
+async fn keep_slot<T: Serialize>(ctx: &AppCtx, op: &str, slot: &str, answer: &T) {
+    keep_as(ctx, slot, answer).await;
+    let Ok(profile) = ctx.profile().await else {
+        return;
+    };
+    let path = cache_path(ctx, &profile.name, slot);
+    let prefix = format!("{op}-");
+    let _ = blocking(move || {
+        prune_slots(&path, &prefix, KEPT_SLOTS_MAX);
+        Ok(())
+    })
+    .await;
+}
+
+/// Removes the oldest files named `prefix*.json` beside `keep` until at most `max` are left,
+/// `keep` among them.
+fn prune_slots(keep: &std::path::Path, prefix: &str, max: usize) {
+    let Some(dir) = keep.parent() else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut others: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(prefix) && name.ends_with(".json") && e.path() != keep
+        })
+        .map(|e| {
+            let at = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (at, e.path())
+        })
+        .collect();
+    let room = max.saturating_sub(1);
+    if others.len() <= room {
+        return;
+    }
+    others.sort();
+    for (_, old) in &others[..others.len() - room] {
+        let _ = std::fs::remove_file(old);
+    }
+}
+
 /// The last answer of `op` a team server gave on this machine, and when (`--offline`).
 pub async fn cached<T: serde::de::DeserializeOwned + Send + 'static>(
     ctx: &AppCtx,
@@ -409,7 +461,7 @@ macro_rules! api_ops {
                         Ok(out) => {
                             keep(ctx, op, &out).await;
                             if let Some(slot) = &slot {
-                                keep_as(ctx, slot, &out).await;
+                                keep_slot(ctx, op, slot, &out).await;
                             }
                             Ok(out)
                         }
@@ -443,6 +495,68 @@ mod tests {
         let e = key_show(&ctx, "api_key_1".into()).await.unwrap_err();
         assert_eq!(e.code, ErrorCode::ProfileNotFound);
         assert!(ctx.team_slot().get().is_none());
+    }
+
+    #[tokio::test]
+    async fn kept_windows_are_capped_per_profile_oldest_first() {
+        use crate::secret::Secret;
+        let home = tempfile::tempdir().unwrap();
+        let ctx = AppCtx::new(
+            Some(home.path().to_path_buf()),
+            std::sync::Arc::new(crate::secret::keyring::MemoryStore::new()),
+        )
+        .unwrap();
+        crate::profiles::add_team(
+            &ctx,
+            "team",
+            "http://127.0.0.1:9",
+            Some(Secret::new("kwp_x")),
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+        let dir = cache_path(&ctx, "team", "x")
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        // Another call's kept answer is not one of the windows: never pruned.
+        keep_as(&ctx, "alerts_list", &serde_json::json!([])).await;
+        let slots: Vec<String> = (0..KEPT_SLOTS_MAX + 8)
+            .map(|i| {
+                let q = serde_json::json!({ "search": "", "status": format!("s{i}") });
+                kept_slot("keys_window", &[q, 0.into(), 48.into()]).unwrap()
+            })
+            .collect();
+        for (i, slot) in slots.iter().enumerate() {
+            keep_slot(&ctx, "keys_window", slot, &serde_json::json!({ "n": i })).await;
+            // The first ones written are the oldest, whatever the clock's grain.
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000 + i as u64);
+            let f = std::fs::File::options()
+                .append(true)
+                .open(cache_path(&ctx, "team", slot))
+                .unwrap();
+            f.set_modified(at).unwrap();
+        }
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("keys_window-"))
+            .collect();
+        left.sort();
+        let mut newest: Vec<String> = slots[slots.len() - KEPT_SLOTS_MAX..]
+            .iter()
+            .map(|s| format!("{s}.json"))
+            .collect();
+        newest.sort();
+        assert_eq!(left, newest, "the newest {KEPT_SLOTS_MAX} windows are kept");
+        assert!(
+            dir.join("alerts_list.json").exists(),
+            "other kept answers stay"
+        );
+        // The last one still answers as a kept answer.
+        let c: Cached<Value> = cached(&ctx, slots.last().unwrap()).await.unwrap();
+        assert_eq!(c.answer["n"], (KEPT_SLOTS_MAX + 7) as u64);
     }
 
     #[tokio::test]
