@@ -14,7 +14,9 @@ Every figure is printed with its ratio against 150 keys and the goal beside it. 
 asserted on time: these are benchmark figures (make bench), not tests.
 
 Environment: KEYWARD_APP (the app binary), KEYWARD_CLI and KINDE_SANDBOX (binaries),
-KW_SCALE_SIZES ("150,10000,100000"), KEYWARD_E2E_ARTIFACTS (screenshots).
+KW_SCALE_SIZES ("150,10000,100000"), KEYWARD_E2E_ARTIFACTS (screenshots), KEYWARD_WEBKIT_ACCEL
+(WebKit's compositing: "never", the policy the app ships with, unless set; under WebDriver the
+app would otherwise keep WebKit's own, which composites every frame with software GL here).
 """
 
 import json
@@ -34,6 +36,9 @@ from harness import SCROLL_FRAMES, frame_percentiles, free_port, start_tauri_dri
 APP = os.environ["KEYWARD_APP"]
 CLI = os.environ["KEYWARD_CLI"]
 SANDBOX = os.environ["KINDE_SANDBOX"]
+# The shipped policy (src-tauri/src/webview.rs), set explicitly: under WebDriver the app keeps
+# WebKit's own unless told.
+ACCEL = os.environ.get("KEYWARD_WEBKIT_ACCEL", "never")
 SIZES = [int(s) for s in os.environ.get("KW_SCALE_SIZES", "150,10000,100000").split(",") if s.strip()]
 ART = os.environ.get("KEYWARD_E2E_ARTIFACTS", "target/e2e-artifacts")
 PAINTED = "keyward:table-painted"
@@ -197,6 +202,7 @@ def one_size(n: int, work: str) -> dict:
             KEYWARD_HOME=home,
             KEYWARD_CLIENT_SECRET="sandbox_admin_secret",
             HOME=os.path.join(work, "home"),
+            KEYWARD_WEBKIT_ACCEL=ACCEL,
         )
         subprocess.run(
             [CLI, "profile", "add", "bench", "--domain", f"http://127.0.0.1:{sb_port}", "--client-id", "sandbox_admin", "--environment", "development"],
@@ -231,8 +237,12 @@ def one_size(n: int, work: str) -> dict:
             fig["sort_ms"] = median(so)
             # 3. Scroll frames.
             fig["scroll_p50_ms"], fig["scroll_p95_ms"] = frame_percentiles(d.execute_async_script(SCROLL_FRAMES))
-            fig["dom_rows"] = len(d.find_elements(By.CSS_SELECTOR, '[data-testid="key-row"]'))
-            d.save_screenshot(os.path.join(ART, f"bench-scale-{n}.png"))
+            # The rows at the end of the list arrive after the last scroll frame: count them then.
+            fig["dom_rows"] = wait(lambda: len(d.find_elements(By.CSS_SELECTOR, '[data-testid="key-row"]')), 30, "the rows at the end of the list")
+            if ACCEL != "never":
+                # With "never", WebKitWebDriver's screenshot may wait for a frame a still page
+                # never paints (webview.rs): the figures matter here, not the picture.
+                d.save_screenshot(os.path.join(ART, f"bench-scale-{n}.png"))
             pid = app_pid()
             d.quit()
             wait(lambda: gone(pid) and not instance_on_bus(), 30, "the app to quit", 0.2)
@@ -315,13 +325,13 @@ def main() -> int:
                     goal += f"; goal < {abs_goal} ms at 10,000: " + ("met" if a_ok else f"MISSED by {v - abs_goal:.0f} ms")
             print(f"  {f['keys']:>7} keys: {v:8.1f} ms  {r:5.2f}x  {goal}")
 
-    print("\n== the keys table at scale (real app, WebKit under Xvfb, software rendering) ==")
+    print(f"\n== the keys table at scale (real app, WebKit under Xvfb, software rendering; WebKit's compositing policy: {ACCEL}) ==")
     line("keystroke in search to painted frame (median of 5)", "keystroke_ms", abs_goal=100)
     line("status filter change to painted frame (median of 5)", "filter_ms")
     line("sort change to painted frame (median of 5)", "sort_ms")
     line("scroll frame p50", "scroll_p50_ms")
     line("scroll frame p95", "scroll_p95_ms")
-    line("cold start to the first painted table from the cache", "cold_paint_ms")
+    line("cold start to the first painted table from the cache", "cold_paint_ms", goal_ratio=1.5)
     print("rows in the DOM: " + ", ".join(f"{f['dom_rows']} at {f['keys']}" for f in figs) + " (virtualized: visible rows plus overscan)")
     print("\n== memory after a full sync in the app (RSS, MiB) ==")
     for f in figs:
@@ -330,7 +340,9 @@ def main() -> int:
         bt = sum(base["rss"].values())
         print(
             f"  {f['keys']:>7} keys: app {m['app']:6.1f}, WebKit web process {m['webkit web']:6.1f}, "
-            f"other WebKit {m['webkit other']:5.1f}; total {tot:6.1f} ({tot / bt:.2f}x of {base['keys']} keys); "
+            f"other WebKit {m['webkit other']:5.1f}; total {tot:6.1f} ({tot / bt:.2f}x of {base['keys']} keys"
+            + ("" if f is base else f"; goal ≤ 1.5x: {'met' if tot / bt <= 1.5 else f'MISSED by {(tot / bt / 1.5 - 1) * 100:.0f}%'}")
+            + "); "
             f"store {f['store_mib']:.1f} MiB; sync {f['first_sync_s']:.1f} s (rows after {f['rows_listed_s']:.1f} s)"
         )
     return 0
