@@ -181,6 +181,24 @@ impl SqliteStore {
     }
 
     /// Runs `f` with the connection (reads, or writes that manage their own transaction).
+    /// A second, read-only connection to this store's file, for reads in the background that
+    /// must not wait for (or hold) the store's own connection; `None` for an in-memory store or
+    /// when the file cannot be opened so (the caller skips its background work).
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a read-only reader of the store's own, already opened and migrated, file"
+    )]
+    pub(super) fn open_reader(&self) -> Option<Connection> {
+        let path = self.path.as_ref()?;
+        let c = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ok()?;
+        c.busy_timeout(BUSY_TIMEOUT).ok()?;
+        Some(c)
+    }
+
     pub(crate) fn with_conn<T>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,

@@ -229,7 +229,7 @@ fn holds(hay: &[u8], term: &[u8]) -> bool {
 }
 
 /// The sorts whose order is a column's (all but the activity).
-const SORTS: usize = 7;
+pub(super) const SORTS: usize = 7;
 
 pub(super) fn sort_slot(s: KeySortKey) -> Option<usize> {
     match s {
@@ -737,4 +737,7 @@ pub(super) struct Picked {
 #[derive(Default)]
 pub(super) struct IndexCache {
     pub(super) current: Mutex<Option<Arc<KeyIndex>>>,
+    /// The sorts windows asked for (bit `i`: [`sort_slot`] `i`): their orders are read again
+    /// in the background when a new index replaces the current one.
+    pub(super) asked: std::sync::atomic::AtomicU8,
 }
