@@ -60,27 +60,31 @@ def wait(pred, timeout: float, what: str, step: float = 0.2):
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-def tree_rss(root_pid: int) -> dict:
-    """RSS in MiB of the app process and of its descendants, by kind."""
-    parents = {}
+def process_tree(root_pid: int) -> dict:
+    """The app process and its descendants: pid -> the fields of /proc/<pid>/stat after the
+    command's name (field 1 is the parent's pid, 11 and 12 the user and system ticks)."""
+    stats = {}
     for p in os.listdir("/proc"):
         if not p.isdigit():
             continue
         try:
             with open(f"/proc/{p}/stat") as f:
-                stat = f.read()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            parents[int(p)] = ppid
-        except (OSError, IndexError, ValueError):
+                stats[int(p)] = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
             continue
-    tree = {root_pid}
-    grew = True
+    tree, grew = {root_pid}, True
     while grew:
         grew = False
-        for pid, ppid in parents.items():
-            if ppid in tree and pid not in tree:
+        for pid, fields in stats.items():
+            if pid not in tree and fields[1].isdigit() and int(fields[1]) in tree:
                 tree.add(pid)
                 grew = True
+    return {pid: stats[pid] for pid in tree if pid in stats}
+
+
+def tree_rss(root_pid: int) -> dict:
+    """RSS in MiB of the app process and of its descendants, by kind."""
+    tree = process_tree(root_pid)
     out = {"app": 0.0, "webkit web": 0.0, "webkit other": 0.0}
     for pid in tree:
         try:
@@ -102,25 +106,8 @@ def tree_rss(root_pid: int) -> dict:
 
 def tree_cpu_s(root_pid: int) -> float:
     """CPU seconds (user + system) used so far by the app process and its descendants."""
-    parents, ticks = {}, {}
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            parents[int(p)] = int(fields[1])
-            ticks[int(p)] = int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            continue
-    tree, grew = {root_pid}, True
-    while grew:
-        grew = False
-        for pid, ppid in parents.items():
-            if ppid in tree and pid not in tree:
-                tree.add(pid)
-                grew = True
-    return sum(ticks.get(p, 0) for p in tree) / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(f[11]) + int(f[12]) for f in process_tree(root_pid).values())
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def wait_idle(root_pid: int, at_most: float = 60.0) -> float:

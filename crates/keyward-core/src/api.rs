@@ -497,25 +497,34 @@ mod tests {
         assert!(ctx.team_slot().get().is_none());
     }
 
-    #[tokio::test]
-    async fn kept_windows_are_capped_per_profile_oldest_first() {
-        use crate::secret::Secret;
+    /// A home with one team profile "team" on port 9 of loopback (nothing listens there),
+    /// its token `token` in an in-memory keyring.
+    async fn team_ctx(
+        token: &str,
+    ) -> (
+        tempfile::TempDir,
+        std::sync::Arc<crate::secret::keyring::MemoryStore>,
+        AppCtx,
+    ) {
         let home = tempfile::tempdir().unwrap();
-        let ctx = AppCtx::new(
-            Some(home.path().to_path_buf()),
-            std::sync::Arc::new(crate::secret::keyring::MemoryStore::new()),
-        )
-        .unwrap();
+        let secrets = std::sync::Arc::new(crate::secret::keyring::MemoryStore::new());
+        let ctx = AppCtx::new(Some(home.path().to_path_buf()), secrets.clone()).unwrap();
         crate::profiles::add_team(
             &ctx,
             "team",
             "http://127.0.0.1:9",
-            Some(Secret::new("kwp_x")),
+            Some(crate::secret::Secret::new(token)),
             None,
             false,
         )
         .await
         .unwrap();
+        (home, secrets, ctx)
+    }
+
+    #[tokio::test]
+    async fn kept_windows_are_capped_per_profile_oldest_first() {
+        let (_home, _secrets, ctx) = team_ctx("kwp_x").await;
         let dir = cache_path(&ctx, "team", "x")
             .parent()
             .unwrap()
@@ -562,20 +571,7 @@ mod tests {
     #[tokio::test]
     async fn a_team_profile_edit_is_checked_with_the_server_before_anything_changes() {
         use crate::secret::{Secret, keyring};
-        let home = tempfile::tempdir().unwrap();
-        let secrets = std::sync::Arc::new(crate::secret::keyring::MemoryStore::new());
-        let ctx = AppCtx::new(Some(home.path().to_path_buf()), secrets.clone()).unwrap();
-        // Port 9 on loopback: nothing listens there.
-        crate::profiles::add_team(
-            &ctx,
-            "team",
-            "http://127.0.0.1:9",
-            Some(Secret::new("kwp_old")),
-            None,
-            false,
-        )
-        .await
-        .unwrap();
+        let (_home, secrets, ctx) = team_ctx("kwp_old").await;
         let before = std::fs::read_to_string(ctx.paths().config_file()).ok();
         // http to a host that is not loopback: refused at the server field, nothing sent.
         let e = team_update(&ctx, "team", Some("http://keyward.example.com"), None)
