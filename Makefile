@@ -20,6 +20,9 @@ run: deps ui-build
 ## the TypeScript bindings drift check, the end-to-end tests of the real app under Xvfb, and the
 ## package test (the .deb installed, its CLI and app driven, removed)
 test: deps check-fmt check-layers ui-check ui-build clippy test-rust check-bindings test-keyring e2e test-package
+# One whole run builds everything once, so cargo's incremental caches would only take disk: 3.5 GB
+# of a fresh run's target/debug (2026-12-08). A CARGO_INCREMENTAL set by the caller wins.
+test: export CARGO_INCREMENTAL ?= 0
 
 ## deps: install the system packages, Node and tauri-driver that build and tests need
 deps:
@@ -39,11 +42,12 @@ check-layers:
 clippy lint: ui-build
 	$(CARGO) clippy --workspace --all-targets $(APP_FEATURES) -- -D warnings
 
+# The one resolution every debug build of the tests shares (scripts/test-build.sh: keep in step).
 test-rust: ui-build
 	$(CARGO) test --workspace $(APP_FEATURES)
 
 ## the OS keyring for real: gnome-keyring in a private D-Bus session
-test-keyring:
+test-keyring: ui-build
 	bash scripts/keyring-test.sh
 
 ## the real app binary in WebKit under Xvfb, driven by tauri-driver
@@ -72,7 +76,7 @@ app: ui-build
 bindings:
 	rm -f ui/src/lib/bindings/*.ts
 	$(CARGO) test --workspace $(APP_FEATURES) export_bindings -q >/dev/null
-	UPDATE_BINDINGS=1 $(CARGO) test -p keyward-app $(APP_FEATURES) --test bindings -q >/dev/null
+	UPDATE_BINDINGS=1 $(CARGO) test --workspace $(APP_FEATURES) --test bindings -q >/dev/null
 
 check-bindings:
 	@$(MAKE) --no-print-directory bindings

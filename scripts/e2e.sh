@@ -21,13 +21,13 @@ done
 if [[ -z "${E2E_NO_BUILD:-}" ]]; then
   echo "e2e: building the UI"
   (cd ui && { [[ -d node_modules ]] || npm ci --no-audit --no-fund; } && npm run --silent build)
-  echo "e2e: building keyward-app with embedded assets"
+  # keyward-app with embedded assets, and test_team.py's server, sandbox and CLI
+  # (tests/e2e/team_harness.py): the binaries `make test-rust` built (scripts/test-build.sh).
+  echo "e2e: building keyward-app (embedded assets), keyward-server, kinde-sandbox and keyward"
   start=$(date +%s)
-  cargo build -p keyward-app --features custom-protocol
-  echo "e2e: app build took $(( $(date +%s) - start )) s"
-  # test_team.py's server (tests/e2e/team_harness.py): keyward-server, kinde-sandbox and the CLI.
-  echo "e2e: building keyward-server, kinde-sandbox and keyward for the team tests"
-  cargo build -p keyward-server -p kinde-sandbox -p keyward-cli
+  source scripts/test-build.sh
+  kw_build_test_bins -q
+  echo "e2e: build took $(( $(date +%s) - start )) s"
 fi
 APP="$ROOT/target/debug/keyward-app"
 [[ -x "$APP" ]] || { echo "e2e: $APP not built" >&2; exit 1; }

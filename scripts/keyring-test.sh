@@ -16,11 +16,12 @@ if [[ "${1:-}" != "--inner" ]]; then
   done
   # Build outside the session; keep cargo's and rustup's homes when HOME moves.
   export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
-  cargo build -q -p keyward-cli -p kinde-sandbox
-  cargo test -p keyward-core --test keyring_real --no-run -q
+  # The CLI and the sandbox that `make test-rust` built, from the same resolution (test-build.sh).
+  source scripts/test-build.sh
+  kw_build_test_bins -q
   # Without any Secret Service, the store reports keyring_unavailable (no silent mock).
   DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/keyward-bus \
-    cargo test -p keyward-core --test keyring_real -q -- --ignored --exact \
+    cargo test "${KW_TEST_CARGO[@]}" --test keyring_real -q -- --ignored --exact \
     no_secret_service_is_keyring_unavailable_with_a_hint
   scratch="$(mktemp -d)"
   trap 'rm -rf "$scratch"' EXIT
@@ -40,7 +41,8 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 
-cargo test -p keyward-core --test keyring_real -q -- --ignored --exact --nocapture \
+source scripts/test-build.sh
+cargo test "${KW_TEST_CARGO[@]}" --test keyring_real -q -- --ignored --exact --nocapture \
   keyring_set_read_back_from_a_fresh_entry_and_delete
 
 echo "keyring-test: keyward CLI with the real keyring"

@@ -46,7 +46,7 @@ MEMBERS = (("alice", "operator"), ("bob", "operator"), ("carol", "viewer"))
 def _bin(env_name: str, name: str) -> str:
     path = os.environ.get(env_name) or os.path.join(ROOT, "target", "debug", name)
     if not os.access(path, os.X_OK):
-        raise RuntimeError(f"{path} is not built (scripts/e2e.sh builds it: cargo build -p {name})")
+        raise RuntimeError(f"{path} is not built (scripts/e2e.sh builds it: scripts/test-build.sh)")
     return path
 
 
