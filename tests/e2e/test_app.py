@@ -18,7 +18,6 @@ import os
 import subprocess
 import time
 
-import pytest
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys

@@ -183,7 +183,7 @@ def test_a_page_script_cannot_navigate_the_window_away_from_the_app(app):
         target = f"http://127.0.0.1:{listener.port}/"
         d.execute_script("location.href = arguments[0];", target)
         # The app logs each navigation it refuses: wait for that line, then look.
-        poll(lambda: f"refused a navigation of the main window away from the app, to http://127.0.0.1"
+        poll(lambda: "refused a navigation of the main window away from the app, to http://127.0.0.1"
              in app.log_text(), 30, "the app to refuse the navigation")
         d.execute_script("location.replace(arguments[0]);", target)
         poll(lambda: app.log_text().count("refused a navigation of the main window") >= 2, 30,

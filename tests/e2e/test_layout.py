@@ -14,6 +14,7 @@ It starts where it finds the app (the first run's choices, or the demo) and leav
 - The key detail, the alerts screen and the Create key dialog at 1024x640, 1280x720 and
   1440x900, with screenshots (read from the X screen: WebKit's screenshot does not return after
   a resize), and nothing clipped out of reach.
+- An idle app runs no animation (a hidden one still paints every frame).
 """
 
 import re
@@ -491,3 +492,32 @@ def test_layout_help_lists_the_way_back_and_the_resize_keys(driver):
     # resize); after a resize the X screen did not show this overlay (WebKit under Xvfb).
     press(d, Keys.ESCAPE)
     _poll(lambda: gone(d, "help-overlay"), 5, "the shortcuts to close")
+
+
+RUNNING_ANIMATIONS_JS = """
+return document.getAnimations().filter((a) => a.playState === 'running').map((a) => {
+  const t = a.effect && a.effect.target;
+  return (a.animationName || a.constructor.name) + ' on ' + (t ? t.tagName.toLowerCase() + '.' + [...t.classList].join('.') : '?');
+});"""
+
+
+def test_layout_an_idle_app_runs_no_animation(driver):
+    """Between the demo's syncs nothing animates: WebKit paints a frame on every vsync while any
+    animation runs, even on a hidden element (the sync bar's hidden one kept the app at 4-7% of a
+    core while it sat idle). The demo syncs every few seconds and its alerts come and go, so the
+    test waits for one moment with no sync running and no animation running."""
+    d = driver
+    ready_demo(d)
+    seen = []
+
+    def quiet():
+        running = d.execute_script(RUNNING_ANIMATIONS_JS)
+        syncing = find(d, "sync-status").get_attribute("data-running") == "true"
+        seen.append((syncing, running))
+        return not syncing and not running
+
+    try:
+        _poll(quiet, 30, "a moment with no sync and no animation running")
+    except AssertionError:
+        idle_samples = [r for s, r in seen if not s]
+        raise AssertionError(f"animations still running while no sync ran: {idle_samples[-3:]} ({len(seen)} samples)") from None
